@@ -1,0 +1,48 @@
+"""sklxai: scikit-learn-style explainability for torch/skorch models and any scikit-learn estimator.
+
+Explainers are estimators (``fit``/``explain``/``transform``) found by name through entry-point
+plugins. Public names are imported lazily, so ``import sklxai`` stays cheap (torch is only imported
+when an explainer or adapter is first used).
+"""
+
+from importlib import import_module as _import_module
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "BaseExplainer": "sklxai.base",
+    "Explanation": "sklxai.explanation",
+    "ExactShapley": "sklxai.explainers.exact",
+    "KernelSHAP": "sklxai.explainers.kernel",
+    "PermutationSHAP": "sklxai.explainers.permutation",
+    "MarginalGame": "sklxai.games",
+    "BaselineGame": "sklxai.games",
+    "make_adapter": "sklxai.models",
+    "list_explainers": "sklxai.registry",
+    "get_explainer": "sklxai.registry",
+    "list_plugins": "sklxai.registry",
+    "get_plugin": "sklxai.registry",
+    "list_optimizers": "sklxai.registry",
+    "get_optimizer": "sklxai.registry",
+    "list_metrics": "sklxai.registry",
+    "get_metric": "sklxai.registry",
+    "datasets": "sklxai.datasets",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'sklxai' has no attribute {name!r}") from None
+    mod = _import_module(module)
+    value = mod if module == f"sklxai.{name}" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,305 @@
+"""BaseExplainer: the estimator contract every explainer follows (fit / explain / transform).
+
+Subclasses implement two hooks: ``_fit(X, y)`` (what the method learns, after the model, adapter
+and background are ready) and ``_explain(X, rng)`` (values for validated rows). Everything else,
+validation, the model, devices, seeding, targets, shapes and the Explanation, lives here once.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from sklxai.explanation import Explanation
+from sklxai.utils.validation import (
+    check_positive_int,
+    check_tabular,
+    check_target,
+    column_names,
+    seed_from,
+)
+
+
+class BaseExplainer(TransformerMixin, BaseEstimator):
+    """Base class of all explainers: a scikit-learn transformer that returns attributions.
+
+    Parameters
+    ----------
+    model : fitted skorch net, torch.nn.Module or scikit-learn estimator
+        The model to explain. An unfitted scikit-learn estimator or skorch net is accepted when
+        ``fit`` is given ``y``: a clone of it is then fitted on ``(X, y)`` (``model_``).
+        A fitted model is used as is and is never modified; ``clone`` of the explainer shares it.
+    background : array-like of shape (b, d) or None
+        Reference rows for absent features. None: ``n_background`` rows drawn from ``fit``'s X.
+    n_background : int
+        Rows drawn from ``fit``'s X when ``background`` is None (all rows if X has fewer).
+    target : None, int, label or array of int
+        Which output to explain. None: every output. An int or an output label: that output for
+        every row. An array: one output index per row of ``explain``'s X.
+    device : "auto", "cpu", "cuda" or torch.device
+        Where torch models and the explainer's batched work run; "auto" picks CUDA when available.
+        scikit-learn estimators always run on CPU.
+    random_state : None, int or RandomState
+        Seeds the background draw and any sampling. With an int, results are reproducible.
+    batch_size : int or None
+        Model rows per forward call; None picks a memory-safe default for the device.
+
+    Attributes
+    ----------
+    model_ : object
+        The model explained (``model`` itself, or its fitted clone).
+    adapter_ : sklxai.models.ModelAdapter
+        The model as a batched torch function.
+    background_ : ndarray of shape (b, d)
+    n_outputs_ : int
+        Number of model outputs (classes for a classifier).
+    output_names_ : list
+        Their names (class labels when known).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``fit`` got a DataFrame with string column names.
+    """
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 device="auto", random_state=None, batch_size=None):
+        self.model = model
+        self.background = background
+        self.n_background = n_background
+        self.target = target
+        self.device = device
+        self.random_state = random_state
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None):
+        """Prepare the explainer on data from the model's input space.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data in the model's input space; the background is drawn from it.
+        y : array-like or None
+            Only used to fit an unfitted ``model``.
+
+        Returns
+        -------
+        self : BaseExplainer
+        """
+        from sklxai.models import make_adapter
+
+        self._check_params()
+        X_arr = check_tabular(X, name="X")
+        names = column_names(X)
+        if names is not None and all(isinstance(c, str) for c in X.columns):
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.n_features_in_ = X_arr.shape[1]
+        rng = np.random.RandomState(seed_from(self.random_state))
+        self.model_ = self._fit_model(X, X_arr, y)
+        self.adapter_ = make_adapter(self.model_, device=self.device)
+        self.background_ = self._make_background(X_arr, rng)
+        probe = self._probe_model(self.background_[:2])
+        self.n_outputs_ = probe.shape[1]
+        names_out = self.adapter_.output_names
+        if names_out is None or len(names_out) != self.n_outputs_:
+            names_out = list(range(self.n_outputs_))
+        self.output_names_ = list(names_out)
+        if self.target is not None and np.ndim(self.target) == 0:
+            check_target(self.target, self.n_outputs_, output_names=self.output_names_)
+        self._seed = int(rng.randint(2**31 - 1))
+        self._fit(X_arr, y)
+        return self
+
+    def _check_params(self):
+        check_positive_int(self.n_background, "n_background")
+        check_positive_int(self.batch_size, "batch_size", allow_none=True)
+        if self.model is None:
+            raise ValueError("model is None; pass the fitted model to explain.")
+
+    def _fit_model(self, X, X_arr, y):
+        """The model to explain: ``model`` if fitted, else a clone fitted on (X, y)."""
+        from sklearn.exceptions import NotFittedError
+
+        from sklxai.models import is_fitted_model
+        from sklxai.models._base import _is_skorch_net
+
+        model = self.model
+        if is_fitted_model(model):
+            return model
+        if y is None:
+            raise NotFittedError(
+                f"The model ({type(model).__name__}) is not fitted. Fit it before explaining "
+                "it, or pass y to the explainer's fit so that a clone of it is fitted on (X, y)."
+            )
+        fitted = clone(model)
+        if _is_skorch_net(fitted):
+            from skorch import NeuralNetClassifier, NeuralNetBinaryClassifier
+
+            y = np.asarray(y)
+            if isinstance(fitted, NeuralNetClassifier):
+                y = y.astype(np.int64)
+            elif isinstance(fitted, NeuralNetBinaryClassifier):
+                y = y.astype(np.float32)
+            elif y.ndim == 1:
+                y = y.astype(np.float32)[:, None]
+            return fitted.fit(X_arr.astype(np.float32), y)
+        return fitted.fit(X, y)
+
+    def _make_background(self, X_arr, rng):
+        if self.background is not None:
+            bg = check_tabular(
+                self.background,
+                name="background",
+                feature_names=getattr(self, "feature_names_in_", None),
+                n_features=X_arr.shape[1],
+            )
+            return bg
+        n = X_arr.shape[0]
+        if n <= self.n_background:
+            return X_arr.copy()
+        idx = np.sort(rng.choice(n, size=self.n_background, replace=False))
+        return X_arr[idx]
+
+    def _probe_model(self, rows):
+        """Run the model once on real rows, so a mismatch fails here with a clear message."""
+        try:
+            out = self.adapter_(self.adapter_.to_input(rows))
+        except Exception as exc:
+            raise ValueError(
+                f"The model ({type(self.model_).__name__}) failed on rows of X with "
+                f"{rows.shape[1]} features: {type(exc).__name__}: {exc}. Check that X is in the "
+                "model's input space."
+            ) from exc
+        return out
+
+    def _fit(self, X, y):
+        """Method-specific fitting; X is validated float64 data. Default: nothing to learn."""
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, X):
+        """Attributions for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        explanation : Explanation
+            ``values`` of shape (n, d) when one output is explained, else (n, d, k).
+        """
+        check_is_fitted(self)
+        X_arr = check_tabular(
+            X,
+            name="X",
+            feature_names=getattr(self, "feature_names_in_", None),
+            n_features=self.n_features_in_,
+        )
+        target = check_target(
+            self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
+        )
+        rng = np.random.default_rng(self._seed)
+        values, base, output = self._explain(X_arr, rng)
+        output_names = self.output_names_
+        if target is not None:
+            rows = np.arange(X_arr.shape[0])
+            if np.ndim(target) == 0:
+                values, base, output = values[:, :, target], base[:, target], output[:, target]
+                output_names = [self.output_names_[target]]
+            else:
+                values = values[rows, :, target]
+                base, output = base[rows, target], output[rows, target]
+                output_names = None
+        elif self.n_outputs_ == 1:
+            values, base, output = values[:, :, 0], base[:, 0], output[:, 0]
+        return Explanation(
+            values,
+            base,
+            X_arr,
+            self._feature_names(),
+            output_names=output_names,
+            output=output,
+            method=type(self).__name__,
+        )
+
+    def _explain(self, X, rng):
+        """Return (values (n, d, k), base_values (n, k), model output (n, k)) as ndarrays."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def transform(self, X):
+        """Attributions as a 2-D array: (n, d) for one output, else (n, k * d), output-major.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        values : ndarray of shape (n_samples, n_features) or (n_samples, n_outputs * n_features)
+        """
+        values = self.explain(X).values
+        if values.ndim == 3:
+            n, d, k = values.shape
+            values = values.transpose(0, 2, 1).reshape(n, k * d)
+        return values
+
+    def _feature_names(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return [f"x{i}" for i in range(self.n_features_in_)]
+        return list(names)
+
+    def _n_explained_outputs(self):
+        return 1 if (self.target is not None or self.n_outputs_ == 1) else self.n_outputs_
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns: the features, prefixed by the output when several.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Must match ``feature_names_in_`` when given.
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self)
+        from sklearn.utils.validation import _check_feature_names_in
+
+        feats = list(_check_feature_names_in(self, input_features))
+        if self._n_explained_outputs() == 1:
+            return np.asarray(feats, dtype=object)
+        return np.asarray(
+            [f"{out}__{f}" for out in self.output_names_ for f in feats], dtype=object
+        )
+
+    # ------------------------------------------------------------------ sklearn protocol
+    def __sklearn_clone__(self):
+        # A fitted model is frozen: explainers never change it, and cloning a skorch net or a
+        # Pipeline would throw its weights away. Unfitted models are cloned as usual.
+        from sklxai.models import is_fitted_model
+
+        params = self.get_params(deep=False)
+        for name, value in params.items():
+            if name == "model" and is_fitted_model(value):
+                continue
+            params[name] = clone(value, safe=False)
+        return type(self)(**params)
+
+    def __sklearn_tags__(self):
+        from sklxai.models import is_fitted_model
+
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = not _safe(is_fitted_model, self.model)
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except Exception:
+        return False

@@ -1,0 +1,15 @@
+"""Explainers, one module per method.
+
+- :mod:`~sklxai.explainers.exact`: ExactShapley, enumeration of all coalitions (the reference);
+- :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares (the solver
+  is :func:`~sklxai.explainers.kernel.solve_kernel_shap`);
+- :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
+- :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
+  chunking, Shapley kernel weights).
+"""
+
+from sklxai.explainers.exact import ExactShapley
+from sklxai.explainers.kernel import KernelSHAP
+from sklxai.explainers.permutation import PermutationSHAP
+
+__all__ = ["ExactShapley", "KernelSHAP", "PermutationSHAP"]

@@ -1,0 +1,94 @@
+"""What the Shapley explainers share: the game, row chunking, and Shapley weights."""
+
+import math
+
+import numpy as np
+import torch
+
+from sklxai.base import BaseExplainer
+from sklxai.games import BaselineGame, MarginalGame
+
+#: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
+_VALUES_PER_CHUNK = 2**22
+
+_GAMES = ("marginal", "baseline")
+
+
+class ShapleyExplainer(BaseExplainer):
+    """Base of the explainers that estimate Shapley values of a game over the features.
+
+    Adds the ``game`` parameter to :class:`~sklxai.base.BaseExplainer`: "marginal" (default,
+    v_x(S) = mean over the background of f(x_S, b_not S)) or "baseline" (one reference row, the
+    background mean). Subclasses implement :meth:`_shapley_values` for a chunk of rows.
+
+    Attributes
+    ----------
+    game_ : sklxai.games.Game
+    expected_value_ : ndarray of shape (n_outputs,)
+        v(empty): the base value of every explanation.
+    """
+
+    def _fit(self, X, y):
+        game = getattr(self, "game", "marginal")
+        if game not in _GAMES:
+            raise ValueError(f"game={game!r} is not supported; use one of {list(_GAMES)}.")
+        if game == "marginal":
+            self.game_ = MarginalGame(self.adapter_, self.background_, batch_size=self.batch_size)
+        else:
+            self.game_ = BaselineGame(
+                self.adapter_, self.background_.mean(axis=0), batch_size=self.batch_size
+            )
+        bg = self.game_.background
+        self._null = self.game_.full(bg).double().mean(dim=0)
+        self.expected_value_ = self._null.cpu().numpy()
+        self._fit_shapley(X.shape[1])
+
+    def _fit_shapley(self, d):
+        """Method-specific preparation for d features (coalition designs and the like)."""
+
+    def _coalitions_per_row(self, d):
+        return 1
+
+    def _explain(self, X, rng):
+        n, d = X.shape
+        k = self.n_outputs_
+        per_chunk = max(1, _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k))
+        values, outputs = [], []
+        for start in range(0, n, per_chunk):
+            Xt = self.game_.as_tensor(X[start : start + per_chunk])
+            fx = self.game_.full(Xt).double()
+            phi = self._shapley_values(Xt, fx, rng)
+            values.append(phi.cpu().numpy())
+            outputs.append(fx.cpu().numpy())
+        values = np.concatenate(values)
+        output = np.concatenate(outputs)
+        base = np.broadcast_to(self.expected_value_, output.shape).copy()
+        return values, base, output
+
+    def _shapley_values(self, X, fx, rng):
+        """Shapley values (n, d, k) float64 for rows X (n, d) with model outputs fx (n, k)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _centered_values(self, X, masks):
+        """v(S) - v(empty) in float64, shape (n, m, k)."""
+        return self.game_.values(X, masks).double() - self._null
+
+
+def shapley_size_weights(d):
+    """w(s) = s! (d - s - 1)! / d!, the weight of a coalition of size s in the Shapley sum."""
+    return np.array(
+        [math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d) for s in range(d)]
+    )
+
+
+def kernel_size_mass(d):
+    """Total Shapley-kernel weight of each coalition size s = 1..d-1: (d-1) / (s (d-s))."""
+    s = np.arange(1, d)
+    return (d - 1) / (s * (d - s))
+
+
+def all_masks(d, device=None):
+    """Every coalition of d features as a bool tensor (2**d, d); row t is the binary of t."""
+    t = torch.arange(2**d, device=device)
+    bits = torch.arange(d, device=device)
+    return ((t[:, None] >> bits[None, :]) & 1).bool()

@@ -1,0 +1,90 @@
+"""ExactShapley: Shapley values by enumerating every coalition (the reference estimator)."""
+
+import numpy as np
+import torch
+
+from sklxai.explainers._shapley import ShapleyExplainer, all_masks, shapley_size_weights
+from sklxai.utils.validation import check_positive_int
+
+
+class ExactShapley(ShapleyExplainer):
+    """Exact Shapley values of the marginal (or baseline) game, by full enumeration.
+
+    Evaluates all 2**d coalitions for every row, in large batches on the device, and combines
+    them with the Shapley weights: phi_i = sum_{S not containing i} w(|S|) (v(S + i) - v(S)),
+    w(s) = s! (d-s-1)! / d!. Cost per row: 2**d * n_background model evaluations, so it is
+    refused past ``max_features``; use :class:`KernelSHAP`, :class:`PermutationSHAP` or SimSHAP
+    there.
+
+    Parameters
+    ----------
+    model : fitted skorch net, torch.nn.Module or scikit-learn estimator
+        See :class:`~sklxai.base.BaseExplainer`.
+    background, n_background, target, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer`.
+    game : {"marginal", "baseline"}
+        The value function: marginal over the background, or one baseline row (its mean).
+    max_features : int
+        Largest number of features to enumerate (2**max_features coalitions per row).
+
+    Attributes
+    ----------
+    coalitions_ : bool ndarray of shape (2**d, d)
+        Every coalition.
+    expected_value_ : ndarray of shape (n_outputs,)
+        v(empty), the base value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklxai import ExactShapley
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> model = LinearRegression().fit(X, X @ [1.0, 2.0, 3.0])
+    >>> exp = ExactShapley(model, device="cpu").fit(X).explain(X[:2])
+    >>> np.allclose(exp.values, (X[:2] - X.mean(0)) * [1.0, 2.0, 3.0])
+    True
+    """
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 game="marginal", max_features=20, device="auto", random_state=None,
+                 batch_size=None):
+        super().__init__(model, background=background, n_background=n_background,
+                         target=target, device=device, random_state=random_state,
+                         batch_size=batch_size)
+        self.game = game
+        self.max_features = max_features
+
+    def _fit_shapley(self, d):
+        check_positive_int(self.max_features, "max_features")
+        if d > self.max_features:
+            raise ValueError(
+                f"ExactShapley enumerates 2**d coalitions per row; d={d} features is more than "
+                f"max_features={self.max_features} ({2**d:,} coalitions). Use KernelSHAP or "
+                "PermutationSHAP (or SimSHAP for many rows), group features, or raise "
+                "max_features if you can afford it."
+            )
+        device = self.game_.device
+        masks = all_masks(d, device=device)
+        sizes = masks.sum(dim=1)
+        # coalitions other than the empty and the full one; those two are known exactly
+        inner = (sizes > 0) & (sizes < d)
+        self._masks = masks[inner]
+        w = torch.as_tensor(shapley_size_weights(d), dtype=torch.float64, device=device)
+        s = sizes[inner]
+        # phi_i = sum_T [i in T] (w(|T|-1) + w(|T|)) v(T) - w(|T|) v(T), plus the (v(N)-v(0))/d
+        # of the empty and the full coalition
+        self._a = (w[s - 1] + w[s.clamp(max=d - 1)])
+        self._b = w[s.clamp(max=d - 1)]
+        self._z = self._masks.double()
+        self.coalitions_ = masks.cpu().numpy()
+
+    def _coalitions_per_row(self, d):
+        return 2**d
+
+    def _shapley_values(self, X, fx, rng):
+        d = X.shape[1]
+        v = self._centered_values(X, self._masks)  # (n, m, k)
+        phi = torch.einsum("nmk,md->ndk", v * self._a[None, :, None], self._z)
+        phi = phi - torch.einsum("nmk,m->nk", v, self._b)[:, None, :]
+        return phi + ((fx - self._null) / d)[:, None, :]

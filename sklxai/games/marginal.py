@@ -1,0 +1,145 @@
+"""The marginal (interventional) game over a background, and its single-baseline special case."""
+
+import numpy as np
+import torch
+
+
+class Game:
+    """Coalition values v_x(S) of a model's outputs, batched over rows and coalitions.
+
+    Subclasses implement :meth:`_evaluate_chunk`. The public entry points are :meth:`values`,
+    :meth:`null` (v of the empty coalition) and :meth:`full` (v of all features, i.e. the model
+    output at x).
+    """
+
+    def __init__(self, adapter, *, batch_size=None):
+        self.adapter = adapter
+        self.batch_size = batch_size or adapter.default_batch_size
+
+    @property
+    def device(self):
+        return self.adapter.device
+
+    def as_tensor(self, X):
+        """``X`` on the game's device in the model's dtype."""
+        return self.adapter.to_input(X)
+
+    def full(self, X):
+        """Model outputs at ``X``: v_x(N), shape (n, k)."""
+        X = self.as_tensor(X)
+        rows = self.batch_size
+        return torch.cat([self.adapter(X[i : i + rows]) for i in range(0, len(X), rows)])
+
+    def null(self, X):
+        """v_x(empty), shape (n, k)."""
+        X = self.as_tensor(X)
+        masks = torch.zeros(1, X.shape[1], dtype=torch.bool, device=X.device)
+        return self.values(X, masks)[:, 0]
+
+    def values(self, X, masks):
+        """Coalition values.
+
+        Parameters
+        ----------
+        X : tensor or ndarray of shape (n, d)
+        masks : bool tensor of shape (m, d), shared by all rows, or (n, m, d), one set per row.
+            True marks a feature present (taken from x).
+
+        Returns
+        -------
+        values : tensor of shape (n, m, k)
+        """
+        X = self.as_tensor(X)
+        masks = torch.as_tensor(masks, device=X.device).bool()
+        n, d = X.shape
+        if masks.shape[-1] != d:
+            raise ValueError(f"masks have {masks.shape[-1]} features but X has {d}.")
+        shared = masks.dim() == 2
+        m = masks.shape[-2]
+        per_pair = self._rows_per_pair()
+        chunk = max(1, self.batch_size // per_pair)
+        total = n * m
+        out = None
+        for start in range(0, total, chunk):
+            idx = torch.arange(start, min(start + chunk, total), device=X.device)
+            r, j = idx // m, idx % m
+            mk = masks[j] if shared else masks[r, j]
+            vals = self._evaluate_chunk(X[r], mk)
+            if out is None:
+                out = torch.empty(total, vals.shape[-1], dtype=vals.dtype, device=vals.device)
+            out[start : start + len(idx)] = vals
+        if out is None:  # no rows or no masks
+            k = self.full(X[:1]).shape[1] if n else 0
+            out = torch.empty(0, k, device=X.device)
+        return out.reshape(n, m, -1)
+
+    def _rows_per_pair(self):
+        return 1
+
+    def _evaluate_chunk(self, X, masks):
+        """Values for P (row, mask) pairs: X (P, d), masks (P, d) -> (P, k)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class MarginalGame(Game):
+    """Interventional game: v_x(S) = mean over background rows b of f(x_S, b_{not S}).
+
+    This is the value function of ``shap.KernelExplainer`` with a background data set.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        The model.
+    background : array-like of shape (b, d)
+        Rows whose values replace the absent features.
+    batch_size : int or None
+        Model rows per forward call (memory bound); default from the adapter's device.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklxai.models import make_adapter
+    >>> from sklxai.games import MarginalGame
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> game = MarginalGame(make_adapter(lin, device="cpu"), np.zeros((3, 2)))
+    >>> game.values(np.ones((1, 2)), torch.tensor([[True, False]])).shape
+    torch.Size([1, 1, 1])
+    """
+
+    def __init__(self, adapter, background, *, batch_size=None):
+        super().__init__(adapter, batch_size=batch_size)
+        bg = self.as_tensor(background)
+        if bg.dim() != 2 or bg.shape[0] == 0:
+            raise ValueError(
+                f"background must be a non-empty 2-D array; got shape {tuple(bg.shape)}."
+            )
+        self.background = bg
+
+    def _rows_per_pair(self):
+        return self.background.shape[0]
+
+    def _evaluate_chunk(self, X, masks):
+        bg = self.background
+        P, d = X.shape
+        inputs = torch.where(masks[:, None, :], X[:, None, :], bg[None, :, :])
+        out = self.adapter(inputs.reshape(-1, d))
+        return out.reshape(P, bg.shape[0], -1).mean(dim=1)
+
+
+class BaselineGame(MarginalGame):
+    """Single-baseline game: v_x(S) = f(x_S, z_{not S}) for one reference row z.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+    baseline : array-like of shape (d,) or (1, d)
+        The reference row (for example the background mean).
+    """
+
+    def __init__(self, adapter, baseline, *, batch_size=None):
+        z = np.asarray(baseline, dtype=np.float64)
+        if z.ndim == 1:
+            z = z[None, :]
+        if z.ndim != 2 or z.shape[0] != 1:
+            raise ValueError(f"baseline must be one row of shape (d,); got shape {z.shape}.")
+        super().__init__(adapter, z, batch_size=batch_size)

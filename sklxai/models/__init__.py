@@ -1,0 +1,26 @@
+"""Model adapters: turn what the user fitted into a batched torch function on a device.
+
+An adapter maps a float tensor of model inputs ``(n, d)`` to a float tensor of outputs ``(n, k)``:
+probabilities for classifiers (all classes), predictions for regressors. Games call adapters;
+adapters never know about coalitions or explainers.
+
+- :class:`SkorchAdapter`: a fitted skorch net, through ``net.module_`` and its output nonlinearity;
+- :class:`TorchModuleAdapter`: a bare ``torch.nn.Module``;
+- :class:`SklearnAdapter`: any scikit-learn estimator or Pipeline, called on CPU in batches.
+
+:func:`make_adapter` picks the right one.
+"""
+
+from sklxai.models._base import ModelAdapter, make_adapter, is_fitted_model
+from sklxai.models.skorch_net import SkorchAdapter
+from sklxai.models.sklearn_estimator import SklearnAdapter
+from sklxai.models.torch_module import TorchModuleAdapter
+
+__all__ = [
+    "ModelAdapter",
+    "SkorchAdapter",
+    "SklearnAdapter",
+    "TorchModuleAdapter",
+    "make_adapter",
+    "is_fitted_model",
+]

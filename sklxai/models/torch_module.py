@@ -1,0 +1,78 @@
+"""Adapter for a bare ``torch.nn.Module``."""
+
+import copy
+
+import torch
+
+from sklxai.models._base import ModelAdapter
+from sklxai.utils.validation import resolve_device
+
+
+def _module_device(module):
+    for p in module.parameters():
+        return p.device
+    for b in module.buffers():
+        return b.device
+    return None
+
+
+def _module_dtype(module):
+    for p in module.parameters():
+        if p.dtype.is_floating_point:
+            return p.dtype
+    return torch.float32
+
+
+def _place_module(module, device):
+    """The module on ``device``: the user's own object if it is there, else a moved copy.
+
+    The user's module is never moved: they may keep training or serving it where it is.
+    """
+    current = _module_device(module)
+    if current is None or current == device or (
+        current.type == device.type and device.index is None
+    ):
+        return module
+    return copy.deepcopy(module).to(device)
+
+
+class TorchModuleAdapter(ModelAdapter):
+    """A bare torch module, called in eval mode with an optional output nonlinearity.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Maps (n, d) inputs to (n, k) outputs (or (n,) for one output).
+    device : "auto", str or torch.device
+        Where to run it; a copy is made if the module lives elsewhere.
+    output_fn : callable or None
+        Applied to the module's output (e.g. ``torch.softmax``); None keeps raw outputs.
+    """
+
+    def __init__(self, module, *, device="auto", output_fn=None, output_names=None,
+                 is_classifier=False):
+        dev = resolve_device(device)
+        self.module = _place_module(module, dev)
+        self.device = _module_device(self.module) or dev
+        self.input_dtype = _module_dtype(self.module)
+        self.output_fn = output_fn
+        self.output_names = output_names
+        self.is_classifier = is_classifier
+        if self.device.type == "cuda":
+            self.default_batch_size = 2**20
+
+    def forward(self, X):
+        module = self.module
+        was_training = module.training
+        # dropout and batch-norm must behave as at prediction time
+        module.eval()
+        try:
+            out = module(X)
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            if self.output_fn is not None:
+                out = self.output_fn(out)
+        finally:
+            if was_training:
+                module.train()
+        return out

@@ -1,0 +1,1 @@
+"""Shared private helpers: input validation, devices, seeding. Nothing here is public API."""

@@ -1,0 +1,205 @@
+"""Input validation shared by every explainer: arrays, DataFrames, devices, targets.
+
+Every check names the argument it refuses and says how to fix it, so that bad input fails here,
+never deep inside torch.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def resolve_device(device):
+    """Turn ``device`` ("auto", "cpu", "cuda", "cuda:1", a torch.device) into a torch.device."""
+    import torch
+
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda'."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for CUDA, but torch.cuda.is_available() is False; "
+            "use device='auto' or device='cpu'."
+        )
+    return dev
+
+
+def column_names(X):
+    """Feature names of a DataFrame as an object array, or None for arrays."""
+    if not _is_dataframe(X):
+        return None
+    names = [str(c) for c in X.columns]
+    return np.asarray(names, dtype=object)
+
+
+def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_empty=False):
+    """Validate a 2-D numeric table and return it as a C-contiguous float64 ndarray.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        The data.
+    name : str
+        Name of the argument, used in error messages.
+    feature_names : array of str or None
+        Names seen during ``fit``. A DataFrame with the same columns in another order is
+        reordered; missing or unexpected columns are refused, naming them.
+    n_features : int or None
+        Number of features seen during ``fit``.
+    allow_empty : bool
+        Whether zero rows are acceptable.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; pass a 2-D array or DataFrame.")
+    if _is_dataframe(X):
+        cols = [str(c) for c in X.columns]
+        if feature_names is not None:
+            expected = [str(c) for c in feature_names]
+            if cols != expected:
+                missing = [c for c in expected if c not in cols]
+                extra = [c for c in cols if c not in expected]
+                if missing or extra:
+                    parts = []
+                    if missing:
+                        parts.append(f"missing columns {missing}")
+                    if extra:
+                        parts.append(f"unexpected columns {extra}")
+                    raise ValueError(
+                        f"{name} does not have the columns seen during fit: "
+                        + " and ".join(parts)
+                        + f". Expected {expected}."
+                    )
+                if len(set(cols)) != len(cols):
+                    raise ValueError(f"{name} has duplicated column names: {cols}.")
+                # Same columns, other order: select by name rather than refuse.
+                X = X[list(X.columns[[cols.index(c) for c in expected]])]
+        non_numeric = [
+            str(c) for c, dt in zip(X.columns, X.dtypes) if not _is_numeric_dtype(dt)
+        ]
+        if non_numeric:
+            raise ValueError(
+                f"{name} has non-numeric columns {non_numeric}. Explainers of a model work in "
+                "the model's numeric input space; encode these columns first (for example with a "
+                "scikit-learn Pipeline whose first steps encode them)."
+            )
+        arr = X.to_numpy(dtype=np.float64)
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+        if arr.dtype.kind in "OUSV":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{name} must be numeric; it holds values of dtype {arr.dtype} that cannot "
+                    f"be converted to float ({exc})."
+                ) from exc
+        elif arr.dtype.kind == "c":
+            raise ValueError(f"{name} is complex; explainers need real-valued input.")
+        elif arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name} has unsupported dtype {arr.dtype}.")
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name} is 1-D with shape {arr.shape}; explainers expect a 2-D array "
+            f"(n_samples, n_features). Use {name}.reshape(1, -1) for a single row."
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}.")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} has 0 rows; at least one row is required.")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features; at least one is required.")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but the explainer was fitted with {n_features}."
+        )
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
+            "impute or drop them before explaining."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _is_numeric_dtype(dtype):
+    kind = getattr(dtype, "kind", None)
+    return kind in ("b", "i", "u", "f")
+
+
+def check_target(target, n_outputs, n_rows=None, *, output_names=None):
+    """Validate ``target``: None, an output index/label, or one index per row.
+
+    Returns None, an int, or an int ndarray of shape (n_rows,).
+    """
+    if target is None:
+        return None
+    if isinstance(target, (numbers.Integral, np.integer)) and not isinstance(target, bool):
+        idx = int(target)
+        if not -n_outputs <= idx < n_outputs:
+            raise ValueError(
+                f"target={target} is out of range: the model has {n_outputs} output(s), "
+                f"valid indices are 0..{n_outputs - 1}."
+            )
+        return idx % n_outputs
+    if isinstance(target, (str, numbers.Number)) or np.ndim(target) == 0:
+        # a class label, e.g. target="yes"
+        if output_names is not None:
+            names = list(output_names)
+            if target in names:
+                return names.index(target)
+        raise ValueError(
+            f"target={target!r} is neither an output index (0..{n_outputs - 1}) "
+            f"nor one of the output names {list(output_names) if output_names is not None else []}."
+        )
+    arr = np.asarray(target)
+    if arr.ndim != 1:
+        raise ValueError(f"target must be an int or a 1-D array of ints; got shape {arr.shape}.")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"target array must hold integer output indices; got dtype {arr.dtype}.")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(
+            f"target has {arr.shape[0]} entries but X has {n_rows} rows; give one output "
+            "index per row, or a single int."
+        )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_outputs):
+        raise ValueError(
+            f"target holds indices outside 0..{n_outputs - 1} (the model has {n_outputs} outputs)."
+        )
+    return arr.astype(np.int64)
+
+
+def check_positive_int(value, name, *, minimum=1, allow_none=False):
+    """Check that ``value`` is an int >= ``minimum`` (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def seed_from(random_state):
+    """Draw a 32-bit seed from ``random_state`` (None, int or RandomState/Generator)."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(2**31 - 1))
