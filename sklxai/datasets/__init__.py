@@ -6,6 +6,6 @@ with its license file next to it); nothing is downloaded at run time. Loaders re
 sklearn's own bundled data sets (digits, breast cancer, ...) do not live here.
 """
 
-from ._adult import ADULT_CATEGORICAL, ADULT_NUMERIC, load_adult
+from ._adult import ADULT_CATEGORICAL, ADULT_COLUMNS, ADULT_NUMERIC, load_adult
 
-__all__ = ["ADULT_CATEGORICAL", "ADULT_NUMERIC", "load_adult"]
+__all__ = ["ADULT_CATEGORICAL", "ADULT_COLUMNS", "ADULT_NUMERIC", "load_adult"]

@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["ADULT_CATEGORICAL", "ADULT_NUMERIC", "load_adult"]
 
 #: The 14 feature columns of :func:`load_adult`, in order.
-_ADULT_COLUMNS = [
+ADULT_COLUMNS = [
     "age",
     "workclass",
     "fnlwgt",
@@ -68,7 +68,7 @@ def _read_split(split):
     with path.open("rb") as raw, gzip.open(raw, "rt", encoding="ascii", newline="") as f:
         reader = csv.reader(f)
         header = next(reader)
-        expected = _ADULT_COLUMNS + ["income"]
+        expected = ADULT_COLUMNS + ["income"]
         if header != expected:  # pragma: no cover - guards the bundled files
             raise RuntimeError(
                 f"unexpected header in bundled file {_FILES[split]!r}: {header}"
@@ -78,7 +78,7 @@ def _read_split(split):
     fields = list(zip(*rows))
     numeric = set(ADULT_NUMERIC)
     columns = {}
-    for name, values in zip(_ADULT_COLUMNS, fields):
+    for name, values in zip(ADULT_COLUMNS, fields):
         if name in numeric:
             col = np.array(values, dtype=np.int64)
         else:
@@ -179,19 +179,19 @@ def load_adult(split="train", *, as_frame=True):
 
     if as_frame:
         data = {}
-        for name in _ADULT_COLUMNS:
+        for name in ADULT_COLUMNS:
             col = columns[name]
             if col.dtype == object:
                 col = np.where(col == None, np.nan, col)  # noqa: E711 (elementwise)
                 data[name] = pd.Series(col, dtype=object, name=name, copy=False)
             else:
                 data[name] = pd.Series(col.copy(), dtype=np.int64, name=name, copy=False)
-        X = pd.DataFrame(data, columns=_ADULT_COLUMNS)
+        X = pd.DataFrame(data, columns=ADULT_COLUMNS)
         y_out = pd.Series(y.copy(), name=_TARGET_NAME, dtype=np.int64)
         return X, y_out
 
-    X = np.empty((len(y), len(_ADULT_COLUMNS)), dtype=object)
-    for j, name in enumerate(_ADULT_COLUMNS):
+    X = np.empty((len(y), len(ADULT_COLUMNS)), dtype=object)
+    for j, name in enumerate(ADULT_COLUMNS):
         col = columns[name]
         X[:, j] = col.tolist() if col.dtype != object else col
     return X, y.copy()
