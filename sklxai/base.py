@@ -15,6 +15,7 @@ from sklxai.utils.validation import (
     check_tabular,
     check_target,
     column_names,
+    resolve_device,
     seed_from,
 )
 
@@ -113,6 +114,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     def _check_params(self):
         check_positive_int(self.n_background, "n_background")
         check_positive_int(self.batch_size, "batch_size", allow_none=True)
+        resolve_device(self.device)
         if self.model is None:
             raise ValueError("model is None; pass the fitted model to explain.")
 
@@ -121,15 +123,17 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         from sklearn.exceptions import NotFittedError
 
         from sklxai.models import is_fitted_model
-        from sklxai.models._base import _is_skorch_net
+        from sklxai.models._base import _is_skorch_net, check_model_supported
 
         model = self.model
+        check_model_supported(model)
         if is_fitted_model(model):
             return model
         if y is None:
             raise NotFittedError(
-                f"The model ({type(model).__name__}) is not fitted. Fit it before explaining "
-                "it, or pass y to the explainer's fit so that a clone of it is fitted on (X, y)."
+                f"{type(self).__name__} requires y to be passed, but the target y is None: the "
+                f"model ({type(model).__name__}) is not fitted. Fit it before explaining it, or "
+                "pass y to the explainer's fit so that a clone of it is fitted on (X, y)."
             )
         fitted = clone(model)
         if _is_skorch_net(fitted):
@@ -152,6 +156,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
                 name="background",
                 feature_names=getattr(self, "feature_names_in_", None),
                 n_features=X_arr.shape[1],
+                owner=f"{type(self).__name__} (from fit's X)",
             )
             return bg
         n = X_arr.shape[0]
@@ -194,6 +199,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             name="X",
             feature_names=getattr(self, "feature_names_in_", None),
             n_features=self.n_features_in_,
+            owner=type(self).__name__,
         )
         target = check_target(
             self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_

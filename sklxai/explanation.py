@@ -66,8 +66,22 @@ class Explanation:
         """Max |sum of values + base value - model output| (None without ``output``)."""
         if self.output is None:
             return None
-        total = self.values.sum(axis=1) + self.base_values
+        has_rows, has_features = self._axes()
+        values = self.values
+        if has_features:  # sum over the feature axis, wherever slicing left it
+            values = values.sum(axis=1 if has_rows else 0)
+        total = values + self.base_values
         return float(np.max(np.abs(total - self.output))) if total.size else 0.0
+
+    def _axes(self):
+        """Whether ``values`` still has its row axis and its feature axis after slicing.
+
+        ``values`` has one axis more than ``base_values`` unless a single feature was picked,
+        and ``data`` keeps exactly the row and feature axes that ``values`` keeps.
+        """
+        has_features = self.values.ndim > self.base_values.ndim
+        has_rows = self.data.ndim > int(has_features)
+        return has_rows, has_features
 
     # ------------------------------------------------------------------ slicing
     def __getitem__(self, key):
@@ -118,7 +132,12 @@ class Explanation:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on environment
             raise ImportError("to_frame() needs pandas: pip install sklxai[pandas]") from exc
-        values = np.atleast_2d(self.values) if self.values.ndim == 1 else self.values
+        has_rows, has_features = self._axes()
+        values = self.values
+        if not has_rows:  # one row: a one-row frame
+            values = values[None]
+        if not has_features:  # one feature picked by index or name
+            values = np.expand_dims(values, 1)
         if values.ndim == 2:
             return pd.DataFrame(values, columns=self.feature_names)
         n, d, k = values.shape

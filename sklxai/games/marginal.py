@@ -51,9 +51,16 @@ class Game:
         """
         X = self.as_tensor(X)
         masks = torch.as_tensor(masks, device=X.device).bool()
+        if X.dim() != 2:
+            raise ValueError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}.")
         n, d = X.shape
+        if masks.dim() not in (2, 3):
+            raise ValueError(f"masks must be (m, d) or (n, m, d); got shape {tuple(masks.shape)}.")
         if masks.shape[-1] != d:
             raise ValueError(f"masks have {masks.shape[-1]} features but X has {d}.")
+        if masks.dim() == 3 and masks.shape[0] != n:
+            raise ValueError(f"per-row masks have {masks.shape[0]} rows but X has {n}.")
+        self._check_width(d)
         shared = masks.dim() == 2
         m = masks.shape[-2]
         per_pair = self._rows_per_pair()
@@ -68,13 +75,16 @@ class Game:
             if out is None:
                 out = torch.empty(total, vals.shape[-1], dtype=vals.dtype, device=vals.device)
             out[start : start + len(idx)] = vals
-        if out is None:  # no rows or no masks
-            k = self.full(X[:1]).shape[1] if n else 0
-            out = torch.empty(0, k, device=X.device)
+        if out is None:  # no rows or no masks: ask the model how many outputs it has
+            k = self.full(X[:1] if n else self.background[:1]).shape[1]
+            return torch.empty(n, m, k, device=X.device)
         return out.reshape(n, m, -1)
 
     def _rows_per_pair(self):
         return 1
+
+    def _check_width(self, d):
+        """Refuse rows of the wrong width (games with reference rows override this)."""
 
     def _evaluate_chunk(self, X, masks):
         """Values for P (row, mask) pairs: X (P, d), masks (P, d) -> (P, k)."""
@@ -117,6 +127,12 @@ class MarginalGame(Game):
 
     def _rows_per_pair(self):
         return self.background.shape[0]
+
+    def _check_width(self, d):
+        if d != self.background.shape[1]:
+            raise ValueError(
+                f"X has {d} features but the background has {self.background.shape[1]}."
+            )
 
     def _evaluate_chunk(self, X, masks):
         bg = self.background

@@ -72,7 +72,7 @@ def _is_skorch_net(model):
 
 def is_fitted_model(model):
     """Whether ``model`` can be called as is (fitted estimator, initialized net, torch module)."""
-    if isinstance(model, torch.nn.Module):
+    if isinstance(model, (torch.nn.Module, ModelAdapter)):
         return True
     if _is_skorch_net(model):
         return hasattr(model, "module_")
@@ -115,14 +115,22 @@ def make_adapter(model, *, device="auto"):
     from sklxai.models.sklearn_estimator import SklearnAdapter
     from sklxai.models.torch_module import TorchModuleAdapter
 
+    check_model_supported(model)
     if isinstance(model, ModelAdapter):
         return model
     if isinstance(model, torch.nn.Module):
         return TorchModuleAdapter(model, device=device)
     if _is_skorch_net(model):
         return SkorchAdapter(model, device=device)
+    return SklearnAdapter(model)
+
+
+def check_model_supported(model):
+    """Raise a TypeError, saying what is supported, for a model no adapter can wrap."""
+    if isinstance(model, (ModelAdapter, torch.nn.Module)) or _is_skorch_net(model):
+        return
     if hasattr(model, "predict_proba") or hasattr(model, "predict"):
-        return SklearnAdapter(model)
+        return
     raise TypeError(
         f"model of type {type(model).__name__} is not supported: pass a fitted skorch net, a "
         "torch.nn.Module, or a scikit-learn estimator with predict_proba or predict."

@@ -43,6 +43,9 @@ class SklearnAdapter(ModelAdapter):
         self.output_names = (
             list(classes) if classes is not None and method != "predict" else None
         )
+        if method == "decision_function" and classes is not None and len(classes) == 2:
+            # binary decision_function is one score, for the positive class classes_[1]
+            self.output_names = [classes[1]]
         names = getattr(estimator, "feature_names_in_", None)
         self._columns = None if names is None else list(names)
 

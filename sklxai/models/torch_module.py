@@ -63,9 +63,12 @@ class TorchModuleAdapter(ModelAdapter):
 
     def forward(self, X):
         module = self.module
-        was_training = module.training
-        # dropout and batch-norm must behave as at prediction time
-        module.eval()
+        # dropout and batch-norm must behave as at prediction time; afterwards every submodule
+        # gets back its own mode (module.train() would also switch on submodules the user froze)
+        modes = [(m, m.training) for m in module.modules()]
+        changed = any(training for _, training in modes)
+        if changed:
+            module.eval()
         try:
             out = module(X)
             if isinstance(out, (tuple, list)):
@@ -73,6 +76,7 @@ class TorchModuleAdapter(ModelAdapter):
             if self.output_fn is not None:
                 out = self.output_fn(out)
         finally:
-            if was_training:
-                module.train()
+            if changed:
+                for m, training in modes:
+                    m.training = training
         return out

@@ -41,7 +41,8 @@ def column_names(X):
     return np.asarray(names, dtype=object)
 
 
-def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_empty=False):
+def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_empty=False,
+                  owner="the explainer"):
     """Validate a 2-D numeric table and return it as a C-contiguous float64 ndarray.
 
     Parameters
@@ -57,6 +58,8 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
         Number of features seen during ``fit``.
     allow_empty : bool
         Whether zero rows are acceptable.
+    owner : str
+        Who expects ``n_features`` (the estimator's class name), for the message.
 
     Returns
     -------
@@ -64,6 +67,11 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
     """
     if X is None:
         raise ValueError(f"{name} is None; pass a 2-D array or DataFrame.")
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):
+        raise TypeError(
+            f"{name} is a sparse matrix; sparse input is not supported by explainers (coalitions "
+            f"replace features by background values). Pass {name}.toarray()."
+        )
     if _is_dataframe(X):
         cols = [str(c) for c in X.columns]
         if feature_names is not None:
@@ -105,29 +113,36 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(
+                # keep numpy's exception type: TypeError for objects, ValueError for strings
+                raise type(exc)(
                     f"{name} must be numeric; it holds values of dtype {arr.dtype} that cannot "
                     f"be converted to float ({exc})."
                 ) from exc
         elif arr.dtype.kind == "c":
-            raise ValueError(f"{name} is complex; explainers need real-valued input.")
+            raise ValueError(f"Complex data not supported: {name} is complex; explainers need real values.")
         elif arr.dtype.kind not in "biuf":
             raise ValueError(f"{name} has unsupported dtype {arr.dtype}.")
         arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.ndim == 1:
         raise ValueError(
             f"{name} is 1-D with shape {arr.shape}; explainers expect a 2-D array "
-            f"(n_samples, n_features). Use {name}.reshape(1, -1) for a single row."
+            f"(n_samples, n_features). Reshape your data: {name}.reshape(1, -1) for a single "
+            f"row, {name}.reshape(-1, 1) for a single feature."
         )
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}.")
     if arr.shape[0] == 0 and not allow_empty:
-        raise ValueError(f"{name} has 0 rows; at least one row is required.")
+        raise ValueError(
+            f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features; at least one is required.")
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
-            f"{name} has {arr.shape[1]} features, but the explainer was fitted with {n_features}."
+            f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features "
+            "as input (the number seen during fit)."
         )
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
