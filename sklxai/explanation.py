@@ -151,12 +151,18 @@ class Explanation:
             import shap
         except ImportError as exc:
             raise ImportError("to_shap() needs shap: pip install sklxai[shap]") from exc
+        output_names = self.output_names
+        has_rows, has_features = self._axes()
+        if output_names is not None and self.values.ndim == has_rows + has_features:
+            # one output explained: shap takes its name as a string (a one-element list makes
+            # shap's slicer take feature names for output names)
+            output_names = output_names[0] if len(output_names) == 1 else None
         return shap.Explanation(
             values=self.values,
             base_values=self.base_values,
             data=self.data,
             feature_names=self.feature_names,
-            output_names=self.output_names,
+            output_names=output_names,
         )
 
     def save(self, path):

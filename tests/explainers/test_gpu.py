@@ -1,0 +1,33 @@
+"""GPU runs agree with CPU runs (skipped without CUDA)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+
+from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
+
+
+@pytest.mark.parametrize("make", [ExactShapley, KernelSHAP, PermutationSHAP])
+def test_cuda_matches_cpu_on_a_skorch_net(make):
+    from skorch import NeuralNetClassifier
+
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    X = X.astype(np.float32)
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2)),
+        criterion=torch.nn.CrossEntropyLoss, max_epochs=2, train_split=None, verbose=0,
+    ).fit(X, y)
+    kw = dict(n_background=20, random_state=0)
+    cpu = make(net, device="cpu", **kw).fit(X).explain(X[:16])
+    gpu = make(net, device="cuda", **kw).fit(X).explain(X[:16])
+    # same coalitions and permutations (drawn by numpy); only float32 rounding differs
+    np.testing.assert_allclose(gpu.values, cpu.values, atol=2e-5)
+    assert gpu.efficiency_gap < 1e-6
+    assert next(net.module_.parameters()).device.type == "cpu"  # user's net not moved

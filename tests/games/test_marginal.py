@@ -1,0 +1,192 @@
+"""Marginal and baseline games against a by-hand numpy computation of mean_b f(where(S, x, b))."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from sklxai.games import BaselineGame, MarginalGame
+from sklxai.models import make_adapter
+
+D = 4
+
+
+def _hand_values(predict, X, masks, background):
+    """v_x(S) = mean over b of predict(where(S, x, b)), one (row, mask) at a time."""
+    X = np.asarray(X, dtype=np.float64)
+    masks = np.asarray(masks, dtype=bool)
+    n = len(X)
+    per_row = masks.ndim == 3
+    m = masks.shape[-2]
+    out = []
+    for i in range(n):
+        row = []
+        for j in range(m):
+            mask = masks[i, j] if per_row else masks[j]
+            Z = np.where(mask[None, :], X[i][None, :], background)
+            row.append(np.asarray(predict(Z), dtype=np.float64).reshape(len(Z), -1).mean(0))
+        out.append(row)
+    return np.asarray(out)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X, y = make_classification(
+        n_samples=80, n_features=D, n_informative=3, n_redundant=0, n_classes=3,
+        random_state=0,
+    )
+    model = LogisticRegression().fit(X, y)
+    rows = X[:3]
+    background = X[10:15]
+    masks = rng.rand(6, D) < 0.5
+    masks[0] = False  # empty coalition
+    masks[1] = True  # grand coalition
+    per_row = rng.rand(3, 5, D) < 0.5
+    return model, rows, background, masks, per_row
+
+
+@pytest.fixture(scope="module")
+def linear():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(D, 2)
+    W = lin.weight.detach().double().numpy()
+    b = lin.bias.detach().double().numpy()
+    return lin, (lambda Z: Z @ W.T + b)
+
+
+def test_sklearn_shared_masks_match_hand_computation(data):
+    model, X, bg, masks, _ = data
+    game = MarginalGame(make_adapter(model), bg)
+    values = game.values(X, torch.as_tensor(masks))
+    assert values.shape == (3, 6, 3)
+    expected = _hand_values(model.predict_proba, X, masks, bg)
+    np.testing.assert_allclose(values.numpy(), expected, rtol=1e-12, atol=1e-12)
+    # the empty coalition is the background mean, the grand coalition the model at x
+    np.testing.assert_allclose(values[:, 0].numpy(),
+                               np.tile(model.predict_proba(bg).mean(0), (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(values[:, 1].numpy(), model.predict_proba(X), atol=1e-12)
+
+
+def test_sklearn_per_row_masks_match_hand_computation(data):
+    model, X, bg, _, per_row = data
+    game = MarginalGame(make_adapter(model), bg)
+    values = game.values(X, per_row)  # numpy masks are accepted
+    assert values.shape == (3, 5, 3)
+    expected = _hand_values(model.predict_proba, X, per_row, bg)
+    np.testing.assert_allclose(values.numpy(), expected, rtol=1e-12, atol=1e-12)
+    # per-row masks are really used per row: row 1 with row 0's masks differs
+    shared0 = _hand_values(model.predict_proba, X[1:2], per_row[0], bg)[0]
+    assert not np.allclose(values[1].numpy(), shared0)
+
+
+@pytest.mark.parametrize("per_row_masks", [False, True], ids=["shared", "per-row"])
+def test_torch_linear_matches_hand_computation(data, linear, per_row_masks):
+    _, X, bg, masks, per_row = data
+    lin, f = linear
+    M = per_row if per_row_masks else masks
+    game = MarginalGame(make_adapter(lin, device="cpu"), bg)
+    values = game.values(X, torch.as_tensor(M))
+    assert values.dtype == torch.float32
+    np.testing.assert_allclose(values.numpy(), _hand_values(f, X, M, bg), atol=1e-5)
+    # for a linear model, v(S) is f at x_S with absent features at their background mean
+    masks2 = M if per_row_masks else np.broadcast_to(M, (len(X),) + M.shape)
+    at_mean = np.where(masks2, X[:, None, :], bg.mean(0))
+    np.testing.assert_allclose(values.numpy(), f(at_mean), atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 11])
+def test_small_batches_chunk_and_agree(data, batch_size):
+    model, X, bg, masks, per_row = data
+    calls = []
+
+    class Counting:
+        def __init__(self, est):
+            self.est = est
+            self.classes_ = est.classes_
+
+        def predict_proba(self, Z):
+            calls.append(len(Z))
+            return self.est.predict_proba(Z)
+
+    small = MarginalGame(make_adapter(Counting(model)), bg[:2], batch_size=batch_size)
+    large = MarginalGame(make_adapter(model), bg[:2], batch_size=10**6)
+    for M in (masks, per_row):
+        calls.clear()
+        v_small = small.values(X, M).numpy()
+        # every model call holds at most max(batch_size, one row's background) rows
+        assert max(calls) <= max(batch_size, 2)
+        assert sum(calls) == len(X) * M.shape[-2] * 2
+        assert len(calls) > 1
+        np.testing.assert_allclose(v_small, large.values(X, M).numpy(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(v_small, _hand_values(model.predict_proba, X, M, bg[:2]),
+                                   atol=1e-12)
+
+
+def test_full_and_null(data, linear):
+    model, X, bg, _, _ = data
+    game = MarginalGame(make_adapter(model), bg, batch_size=2)
+    np.testing.assert_allclose(game.full(X).numpy(), model.predict_proba(X), atol=1e-12)
+    null = game.null(X).numpy()
+    assert null.shape == (3, 3)
+    np.testing.assert_allclose(null, np.tile(model.predict_proba(bg).mean(0), (3, 1)),
+                               atol=1e-12)
+
+    lin, f = linear
+    tgame = MarginalGame(make_adapter(lin, device="cpu"), bg)
+    np.testing.assert_allclose(tgame.full(X).numpy(), f(X), atol=1e-5)
+    np.testing.assert_allclose(tgame.null(X).numpy(), np.tile(f(bg).mean(0), (3, 1)),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("as_row", [False, True], ids=["(d,)", "(1,d)"])
+def test_baseline_game(data, as_row):
+    model, X, bg, masks, per_row = data
+    z = bg.mean(0) + 0.3
+    game = BaselineGame(make_adapter(model), z[None, :] if as_row else z)
+    values = game.values(X, masks).numpy()
+    expected = np.stack([
+        model.predict_proba(np.where(masks, x[None, :], z[None, :])) for x in X
+    ])
+    np.testing.assert_allclose(values, expected, atol=1e-12)
+    np.testing.assert_allclose(game.null(X).numpy(),
+                               np.tile(model.predict_proba(z[None, :]), (3, 1)), atol=1e-12)
+    expected_pr = np.stack([
+        model.predict_proba(np.where(per_row[i], X[i][None, :], z[None, :]))
+        for i in range(len(X))
+    ])
+    np.testing.assert_allclose(game.values(X, per_row).numpy(), expected_pr, atol=1e-12)
+
+
+def test_baseline_must_be_one_row(data):
+    model, _, bg, _, _ = data
+    with pytest.raises(ValueError, match="one row"):
+        BaselineGame(make_adapter(model), bg[:2])
+
+
+@pytest.mark.parametrize("shape", [(D,), (0, D), (2, 3, D)])
+def test_bad_background_shape(data, shape):
+    model = data[0]
+    with pytest.raises(ValueError, match="background"):
+        MarginalGame(make_adapter(model), np.zeros(shape))
+
+
+def test_bad_masks_and_rows(data):
+    model, X, bg, masks, per_row = data
+    game = MarginalGame(make_adapter(model), bg)
+    with pytest.raises(ValueError, match="features"):
+        game.values(X, masks[:, :3])  # wrong mask width
+    with pytest.raises(ValueError, match="features"):
+        game.values(X[:, :3], masks[:, :3])  # rows narrower than the background
+    with pytest.raises(ValueError, match="rows"):
+        game.values(X[:2], per_row)  # one set of masks per row, 3 sets for 2 rows
+    with pytest.raises(ValueError, match="masks"):
+        game.values(X, masks[0])  # 1-D masks
+
+
+def test_no_masks_or_no_rows_give_empty_values(data):
+    model, X, bg, masks, _ = data
+    game = MarginalGame(make_adapter(model), bg)
+    assert tuple(game.values(X, np.zeros((0, D), dtype=bool)).shape) == (3, 0, 3)
+    assert tuple(game.values(X[:0], masks).shape) == (0, 6, 3)
