@@ -30,7 +30,7 @@ class ModelAdapter:
     default_batch_size = 2**15
 
     def forward(self, X):
-        """Model outputs for a tensor ``X`` of shape (n, d); returns (n, k)."""
+        """Model outputs for a tensor ``X`` of shape (n, d); returns (n, k), keeping gradients."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def __call__(self, X):

@@ -4,7 +4,7 @@ import copy
 
 import torch
 
-from sklxai.models._base import ModelAdapter
+from sklxai.models._base import ModelAdapter, _as_2d
 from sklxai.utils.validation import resolve_device
 
 
@@ -75,6 +75,7 @@ class TorchModuleAdapter(ModelAdapter):
                 out = out[0]
             if self.output_fn is not None:
                 out = self.output_fn(out)
+            out = _as_2d(out)
         finally:
             if changed:
                 for m, training in modes:
