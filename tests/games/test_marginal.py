@@ -190,3 +190,51 @@ def test_no_masks_or_no_rows_give_empty_values(data):
     game = MarginalGame(make_adapter(model), bg)
     assert tuple(game.values(X, np.zeros((0, D), dtype=bool)).shape) == (3, 0, 3)
     assert tuple(game.values(X[:0], masks).shape) == (0, 6, 3)
+
+
+class _CountingMLP(torch.nn.Module):
+    """A small nonlinear model that counts the rows it is asked to evaluate."""
+
+    def __init__(self, d):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(d, 8), torch.nn.Tanh(),
+                                       torch.nn.Linear(8, 2))
+        self.rows = 0
+
+    def forward(self, X):
+        self.rows += len(X)
+        return self.net(X)
+
+
+def test_dedupe_gives_identical_values_with_fewer_model_rows():
+    # integer-valued (categorical-like) data: x and background rows often agree on a feature
+    rng = np.random.default_rng(0)
+    d = 6
+    X = rng.integers(0, 3, size=(5, d)).astype(np.float32)
+    bg = rng.integers(0, 3, size=(7, d)).astype(np.float32)
+    masks = torch.as_tensor(rng.random((40, d)) < 0.5)
+    model = _CountingMLP(d)
+    plain = MarginalGame(make_adapter(model, device="cpu"), bg, dedupe=False)
+    expected = plain.values(X, masks)
+    rows_plain, model.rows = model.rows, 0
+    deduped = MarginalGame(make_adapter(model, device="cpu"), bg, dedupe=True).values(X, masks)
+    torch.testing.assert_close(deduped, expected, rtol=0, atol=1e-6)
+    assert rows_plain == 5 * 40 * 7
+    assert model.rows < 0.6 * rows_plain
+    # the hand computation agrees too
+    hand = _hand_values(lambda Z: model.net(torch.as_tensor(Z, dtype=torch.float32))
+                        .detach().numpy(), X, masks.numpy(), bg)
+    np.testing.assert_allclose(deduped.numpy(), hand, atol=1e-5)
+
+
+def test_dedupe_auto_skips_continuous_data_and_validates():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 4)).astype(np.float32)
+    bg = rng.normal(size=(5, 4)).astype(np.float32)
+    model = _CountingMLP(4)
+    masks = torch.as_tensor(rng.random((10, 4)) < 0.5)
+    MarginalGame(make_adapter(model, device="cpu"), bg).values(X, masks)
+    assert model.rows == 3 * 10 * 5  # nothing to dedupe: every input is evaluated once
+    with pytest.raises(ValueError, match="dedupe"):
+        MarginalGame(make_adapter(model, device="cpu"), bg, dedupe="yes")
