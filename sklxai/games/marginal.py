@@ -4,6 +4,10 @@ import numpy as np
 import torch
 
 
+#: (row, background row, coalition) triples per chunk when deduplicating (int64 keys: 16 MiB)
+_DEDUPE_TRIPLES = 2**21
+
+
 class Game:
     """Coalition values v_x(S) of a model's outputs, batched over rows and coalitions.
 
@@ -134,9 +138,11 @@ class MarginalGame(Game):
         self.background = bg
 
     def _pairs_per_chunk(self):
-        # deduplicated chunks are 4x larger: more repeats found, and only uniques are evaluated
-        factor = 1 if self.dedupe is False else 4
-        return max(1, factor * self.batch_size // self.background.shape[0])
+        if self.dedupe is False:
+            return max(1, self.batch_size // self.background.shape[0])
+        # deduplicated chunks hold many more (row, b, coalition) triples: more repeats are found
+        # and only the distinct inputs reach the model, in batches of batch_size
+        return max(1, max(_DEDUPE_TRIPLES, self.batch_size) // self.background.shape[0])
 
     def _check_width(self, d):
         if d != self.background.shape[1]:

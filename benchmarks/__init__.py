@@ -1,0 +1,1 @@
+"""Benchmark scripts for sklxai (run as ``python -m benchmarks.<name>``; never part of the tests)."""
