@@ -11,19 +11,21 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+# some pip configurations warn about every missing local index entry; keep real errors visible
+quiet_pip() { "${PIP[@]}" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 # torch first, pinned, so that a CPU-only machine with the CPU wheel at hand does not fetch a
 # multi-GB CUDA build. Set SKLXAI_TORCH_SPEC to choose another build (e.g. "torch>=2.1").
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     echo "[sklxai] installing ${SKLXAI_TORCH_SPEC:-torch==2.13.0}"
-    "${PIP[@]}" "${SKLXAI_TORCH_SPEC:-torch==2.13.0}"
+    quiet_pip "${SKLXAI_TORCH_SPEC:-torch==2.13.0}"
 fi
 
 # setuptools is the build backend; install it so editable installs need no network isolation
-"${PIP[@]}" "setuptools>=64" wheel
+quiet_pip "setuptools>=64" wheel
 echo "[sklxai] installing sklxai[dev] and the plugins"
 plugins=()
 for p in "$ROOT"/plugins/*/; do
     [ -f "$p/pyproject.toml" ] && plugins+=(-e "$p")
 done
-"${PIP[@]}" --no-build-isolation -e "$ROOT[dev]" "${plugins[@]}"
+quiet_pip --no-build-isolation -e "$ROOT[dev]" "${plugins[@]}"
