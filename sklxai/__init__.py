@@ -16,6 +16,8 @@ _LAZY = {
     "ExactShapley": "sklxai.explainers.exact",
     "KernelSHAP": "sklxai.explainers.kernel",
     "PermutationSHAP": "sklxai.explainers.permutation",
+    "SimSHAP": "sklxai.explainers.simshap",
+    "FastSHAP": "sklxai.explainers.fastshap",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",
     "make_adapter": "sklxai.models",

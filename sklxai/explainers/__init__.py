@@ -4,12 +4,17 @@
 - :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares (the solver
   is :func:`~sklxai.explainers.kernel.solve_kernel_shap`);
 - :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
+- :mod:`~sklxai.explainers.simshap` / :mod:`~sklxai.explainers.fastshap`: amortized explainers
+  (a network predicts the values in one forward pass), sharing
+  :mod:`~sklxai.explainers._amortized` (training through skorch, persistence);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking, Shapley kernel weights).
 """
 
 from sklxai.explainers.exact import ExactShapley
+from sklxai.explainers.fastshap import FastSHAP
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
+from sklxai.explainers.simshap import SimSHAP
 
-__all__ = ["ExactShapley", "KernelSHAP", "PermutationSHAP"]
+__all__ = ["ExactShapley", "FastSHAP", "KernelSHAP", "PermutationSHAP", "SimSHAP"]

@@ -1,0 +1,423 @@
+"""What SimSHAP and FastSHAP share: an explainer network trained through skorch on a game.
+
+The explainer network maps a row x to raw attributions (d x k); the additive efficient
+normalisation phi = raw + (v(N) - v(empty) - sum raw) / d makes every prediction exactly
+efficient. Training draws coalitions from the Shapley kernel (with their complements), evaluates
+the game on the device without gradients, and minimises a method-specific loss
+(:meth:`AmortizedShapley._loss`). skorch runs the loop: validation split, early stopping with the
+best weights kept, a cosine learning-rate decay, progress output, user callbacks.
+"""
+
+import json
+import time
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from sklxai.explainers._shapley import ShapleyExplainer, kernel_size_mass
+from sklxai.utils.validation import check_positive_int
+
+
+class MLPExplainerModule(torch.nn.Module):
+    """The default explainer network: standardise, then an MLP to d x k raw attributions.
+
+    Parameters
+    ----------
+    n_features : int
+    n_outputs : int
+    hidden_sizes : tuple of int
+    mean, scale : array-like of shape (n_features,) or None
+        Input standardisation (stored as buffers, so it is saved with the weights).
+    """
+
+    def __init__(self, n_features, n_outputs, hidden_sizes=(256, 256, 256), mean=None,
+                 scale=None):
+        super().__init__()
+        self.n_features, self.n_outputs = n_features, n_outputs
+        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean).float()
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale).float()
+        self.register_buffer("mean", mean.reshape(n_features))
+        self.register_buffer("scale", scale.reshape(n_features))
+        layers, width = [], n_features
+        for h in hidden_sizes:
+            layers += [torch.nn.Linear(width, h), torch.nn.GELU()]
+            width = h
+        layers.append(torch.nn.Linear(width, n_features * n_outputs))
+        self.mlp = torch.nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.mlp((X - self.mean) / self.scale)
+
+
+def shapley_kernel_subsets(n, n_subsets, d, *, generator, device, paired=True):
+    """Coalitions drawn from the Shapley kernel: (n, n_subsets, d) bool.
+
+    Size s in 1..d-1 with probability proportional to (d-1)/(s(d-s)), then a uniform subset of
+    that size; with ``paired`` the second half are the complements of the first.
+    """
+    half = n_subsets // 2 if paired else n_subsets
+    p = torch.as_tensor(kernel_size_mass(d), dtype=torch.float32, device=device)
+    sizes = torch.multinomial(p, n * half, replacement=True, generator=generator) + 1
+    keys = torch.rand(n * half, d, generator=generator, device=device)
+    ranks = keys.argsort(dim=1).argsort(dim=1)
+    masks = (ranks < sizes[:, None]).reshape(n, half, d)
+    if paired:
+        masks = torch.cat([masks, ~masks], dim=1)
+    return masks
+
+
+def simshap_weights(masks):
+    """a_S^i of SimSHAP's unbiased estimator, for masks (..., d): g(d-|S|) in S, -g|S| out.
+
+    With S drawn by :func:`shapley_kernel_subsets`, E[a_S^i (v(S) - v(empty))] + (v(N) -
+    v(empty)) / d is the Shapley value phi_i, and sum_i a_S^i = 0, so every per-subset target is
+    efficient.
+    """
+    d = masks.shape[-1]
+    g = float(kernel_size_mass(d).sum()) / (d - 1)
+    size = masks.sum(dim=-1, keepdim=True).to(torch.float32)
+    return torch.where(masks, g * (d - size), -g * size)
+
+
+class _TimeBudget:
+    """skorch callback: stop training (keeping the best weights) after ``seconds``."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def initialize(self):
+        return self
+
+    def get_params(self, deep=True):
+        return {"seconds": self.seconds}
+
+    def set_params(self, **kwargs):
+        self.seconds = kwargs.get("seconds", self.seconds)
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_batch_end(self, net, training=True, **kwargs):
+        if training and time.perf_counter() - self._start > self.seconds:
+            raise KeyboardInterrupt  # skorch ends fit cleanly and runs on_train_end
+
+    def __getattr__(self, name):  # other skorch hooks: no-ops
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def _make_net_class():
+    from skorch import NeuralNet
+
+    class ExplainerNet(NeuralNet):
+        """skorch net whose steps draw coalitions and targets from the explainer's game."""
+
+        def train_step_single(self, batch, **fit_params):
+            self._set_training(True)
+            X = batch[0].to(self.device)
+            loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
+            loss.backward()
+            return {"loss": loss, "y_pred": phi}
+
+        def validation_step(self, batch, **fit_params):
+            self._set_training(False)
+            X = batch[0].to(self.device)
+            with torch.no_grad():
+                loss, phi = self.explainer_._validation_loss(self.module_, X)
+            return {"loss": loss, "y_pred": phi}
+
+        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+            # the same validation coalitions every epoch: valid_loss is comparable across epochs
+            self.explainer_._reset_validation_generator()
+
+    return ExplainerNet
+
+
+class AmortizedShapley(ShapleyExplainer):
+    """Base of explainers that learn a network predicting Shapley values in one forward pass.
+
+    Subclasses define :meth:`_objective`. Parameters shared by SimSHAP and FastSHAP are
+    documented there.
+    """
+
+    def _fit_shapley(self, d):
+        check_positive_int(self.n_subsets, "n_subsets", minimum=2)
+        check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.train_batch_size, "train_batch_size")
+        if not 0.0 < float(self.validation_fraction) < 0.5:
+            raise ValueError(
+                f"validation_fraction must be in (0, 0.5); got {self.validation_fraction}."
+            )
+        if d < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 features; got {d}.")
+
+    def _fit(self, X, y):
+        super()._fit(X, y)
+        self._train_network(X)
+
+    # ------------------------------------------------------------------ training
+    def _build_module(self, X):
+        d, k = X.shape[1], self.n_outputs_
+        if self.module is None:
+            scale = X.std(axis=0)
+            scale[scale == 0] = 1.0
+            return MLPExplainerModule(d, k, tuple(self.hidden_sizes), X.mean(axis=0), scale)
+        import copy
+
+        module = self.module(d, k) if isinstance(self.module, type) else copy.deepcopy(self.module)
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(
+                "module must be a torch.nn.Module instance or a class called as module(n_features, "
+                f"n_outputs); got {type(module).__name__}."
+            )
+        return module
+
+    def _train_network(self, X):
+        from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+        from skorch.dataset import ValidSplit
+
+        device = self.game_.device
+        seed = self._seed
+        self._train_gen = torch.Generator(device=device).manual_seed(seed)
+        self._valid_seed = seed + 1
+        callbacks = [
+            ("lr_decay", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                                     T_max=self.max_epochs)),
+            ("early_stopping", EarlyStopping(patience=self.patience, load_best=True,
+                                             sink=print if self.verbose else _silent)),
+        ]
+        if self.max_time is not None:
+            callbacks.append(("time_budget", _TimeBudget(float(self.max_time))))
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+        callbacks += list(self.callbacks or [])
+        net_cls = _make_net_class()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            net = net_cls(
+                self._build_module(X),
+                criterion=torch.nn.MSELoss,
+                optimizer=self.optimizer,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.train_batch_size,
+                train_split=ValidSplit(self.validation_fraction, stratified=False,
+                                       random_state=seed),
+                callbacks=callbacks,
+                device=device,
+                verbose=int(bool(self.verbose)),
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(seed),
+            )
+            net.explainer_ = self
+            net.initialize()
+            t0 = time.perf_counter()
+            net.fit(X.astype(np.float32), None)
+        self.fit_time_ = time.perf_counter() - t0
+        self.net_ = net
+        self.module_ = net.module_
+        self.module_.eval()
+        self.history_ = net.history
+        del net.explainer_
+
+    def _reset_validation_generator(self):
+        self._valid_gen = torch.Generator(device=self.game_.device).manual_seed(self._valid_seed)
+
+    def _predict(self, module, X, total):
+        """Efficient attributions (n, d, k) from the network; total = v(N) - v(empty)."""
+        n, d = X.shape
+        raw = module(X.to(torch.float32)).reshape(n, d, -1).to(total.dtype)
+        return raw + ((total - raw.sum(dim=1)) / d)[:, None, :]
+
+    def _game_terms(self, X, generator, n_subsets):
+        """Coalitions (n, M, d), centred values v(S) - v(empty) (n, M, k), and v(N) - v(empty)."""
+        n, d = X.shape
+        masks = shapley_kernel_subsets(n, n_subsets, d, generator=generator, device=X.device)
+        with torch.no_grad():
+            null = self._null.to(torch.float32)
+            values = self.game_.values(X, masks).to(torch.float32) - null
+            total = self.game_.full(X).to(torch.float32) - null
+        return masks, values, total
+
+    def _loss(self, module, X, generator):
+        masks, values, total = self._game_terms(X, generator, self.n_subsets)
+        phi = self._predict(module, X, total)
+        return self._objective(phi, masks, values, total), phi
+
+    def _validation_loss(self, module, X):
+        # unbiased SimSHAP targets, the same for every epoch and every candidate explainer
+        masks, values, total = self._game_terms(X, self._valid_gen, 2 * self.n_subsets)
+        phi = self._predict(module, X, total)
+        target = _unbiased_targets(masks, values, total)
+        return torch.mean((phi - target) ** 2), phi
+
+    def _objective(self, phi, masks, values, total):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # ------------------------------------------------------------------ inference
+    def _shapley_values(self, X, fx, rng):
+        with torch.no_grad():
+            return self._predict(self.module_, X, fx - self._null).double()
+
+    def _coalitions_per_row(self, d):
+        return 1
+
+    def score(self, X, y=None):
+        """Agreement with fresh unbiased Shapley targets on ``X`` (higher is better).
+
+        Returns minus the mean squared difference between the explainer's values and SimSHAP's
+        unbiased per-row targets, drawn with a fixed seed from the explainer's game. The targets'
+        noise does not depend on the explainer, so this ranks fitted explainers (for
+        ``GridSearchCV``) without ground truth: expected score = -(error^2 + noise variance).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        from sklxai.utils.validation import check_tabular
+
+        X_arr = check_tabular(X, name="X", feature_names=getattr(self, "feature_names_in_", None),
+                              n_features=self.n_features_in_, owner=type(self).__name__)
+        Xt = self.game_.as_tensor(X_arr)
+        gen = torch.Generator(device=Xt.device).manual_seed(12345)
+        total_err, count = 0.0, 0
+        for start in range(0, len(Xt), self.train_batch_size):
+            chunk = Xt[start : start + self.train_batch_size]
+            masks, values, total = self._game_terms(chunk, gen, 4 * self.n_subsets)
+            target = _unbiased_targets(masks, values, total)
+            with torch.no_grad():
+                phi = self._predict(self.module_, chunk, total)
+            total_err += float(((phi - target) ** 2).sum())
+            count += target.numel()
+        return -total_err / count
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted explainer: network weights, background and metadata.
+
+        The model being explained is not saved; pass it again to :meth:`load`. The file is a
+        ``torch.save`` of tensors and a JSON string only, so it loads with ``weights_only=True``.
+        """
+        check_is_fitted(self)
+        import sklxai
+
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in ("model", "module", "background", "callbacks", "optimizer")}
+        meta = {
+            "class": type(self).__name__,
+            "sklxai_version": sklxai.__version__,
+            "params": params,
+            "custom_module": self.module is not None,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": None if not hasattr(self, "feature_names_in_")
+            else [str(f) for f in self.feature_names_in_],
+            "n_outputs": self.n_outputs_,
+            "fit_time": self.fit_time_,
+        }
+        torch.save({
+            "meta": json.dumps(meta, default=_json_default),
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+            "background": torch.as_tensor(self.background_),
+            "seed": torch.tensor(self._seed),
+        }, path)
+
+    @classmethod
+    def load(cls, path, model, *, module=None, device="auto"):
+        """Load an explainer saved by :meth:`save` for ``model`` (the same fitted model).
+
+        Parameters
+        ----------
+        path : str or path-like
+        model : the fitted model the explainer was trained for
+        module : torch.nn.Module or class, optional
+            Required when the explainer was trained with a custom ``module``.
+        device : "auto", "cpu" or "cuda"
+
+        Returns
+        -------
+        explainer : fitted instance of the saved class
+        """
+        import sklxai
+
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        meta = json.loads(blob["meta"])
+        if meta["class"] != cls.__name__:
+            raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}; use "
+                             f"{meta['class']}.load.")
+        if meta["custom_module"] and module is None:
+            raise ValueError(f"{path} was trained with a custom module; pass module= to load.")
+        params = dict(meta["params"], device=device)
+        if "hidden_sizes" in params:
+            params["hidden_sizes"] = tuple(params["hidden_sizes"])
+        est = cls(model, background=blob["background"].numpy(), module=module, **params)
+        est._restore(blob, meta)
+        return est
+
+    def _restore(self, blob, meta):
+        from sklxai.models import make_adapter
+
+        bg = self.background
+        self.n_features_in_ = meta["n_features_in"]
+        if meta["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        self.model_ = self.model
+        self.adapter_ = make_adapter(self.model_, device=self.device)
+        self.background_ = bg
+        probe = self._probe_model(bg[:2])
+        if probe.shape[1] != meta["n_outputs"]:
+            raise ValueError(f"the model has {probe.shape[1]} outputs but the saved explainer "
+                             f"was trained for {meta['n_outputs']}.")
+        self.n_outputs_ = meta["n_outputs"]
+        names = self.adapter_.output_names
+        self.output_names_ = list(names) if names is not None and len(names) == self.n_outputs_ \
+            else list(range(self.n_outputs_))
+        self._seed = int(blob["seed"])
+        ShapleyExplainer._fit(self, bg, None)
+        module = self._build_module(bg)
+        module.load_state_dict(blob["state_dict"])
+        self.module_ = module.to(self.game_.device).eval()
+        self.fit_time_ = meta["fit_time"]
+
+
+def _unbiased_targets(masks, values, total, control=None):
+    """SimSHAP's per-row targets averaged over the sampled coalitions: (n, d, k).
+
+    target = c + mean_S a_S (v(S) - v(empty) - sum_{j in S} c_j) + (v(N) - v(empty) - sum c) / d,
+    unbiased for any c fixed given x (the additive game of c has Shapley values c); c = 0 gives
+    the plain estimator, c = the explainer's detached prediction the control-variate one.
+    """
+    a = simshap_weights(masks)  # (n, M, d)
+    d = masks.shape[-1]
+    if control is None:
+        return torch.einsum("nmd,nmk->ndk", a, values) / masks.shape[1] + (total / d)[:, None, :]
+    covered = torch.einsum("nmd,ndk->nmk", masks.to(control.dtype), control)
+    resid = values - covered
+    target = control + torch.einsum("nmd,nmk->ndk", a, resid) / masks.shape[1]
+    return target + ((total - control.sum(dim=1)) / d)[:, None, :]
+
+
+def _silent(*args, **kwargs):
+    pass
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (tuple, np.ndarray)):
+        return list(obj)
+    if isinstance(obj, torch.device):
+        return str(obj)
+    raise TypeError(f"cannot save parameter value {obj!r} as JSON")
+
