@@ -7,6 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+# Tests use small tensors: one thread is as fast, and far more robust when other processes
+# share the (2-core) machine, where torch's thread pool otherwise slows down many times over.
+torch.set_num_threads(1)
+
 
 def brute_force_shapley(value, d):
     """Shapley values of a game by the textbook formula, in plain Python.

@@ -11,7 +11,7 @@ from sklxai.games import BaselineGame, MarginalGame
 #: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
 _VALUES_PER_CHUNK = 2**22
 
-_GAMES = ("marginal", "baseline")
+_GAMES = ("marginal", "baseline", "surrogate")
 
 
 class ShapleyExplainer(BaseExplainer):
@@ -29,19 +29,39 @@ class ShapleyExplainer(BaseExplainer):
     """
 
     def _fit(self, X, y):
+        self.game_ = self._make_game(X)
+        self._null = self.game_.empty_value().double()
+        self.expected_value_ = self._null.cpu().numpy()
+        self._fit_shapley(X.shape[1])
+
+    def _make_game(self, X):
+        """The game named by the ``game`` parameter, built on the fitted adapter and background.
+
+        X is fit's validated data (games that learn something, e.g. a surrogate, train on it).
+        """
         game = getattr(self, "game", "marginal")
         if game not in _GAMES:
             raise ValueError(f"game={game!r} is not supported; use one of {list(_GAMES)}.")
-        if game == "marginal":
-            self.game_ = MarginalGame(self.adapter_, self.background_, batch_size=self.batch_size)
-        else:
-            self.game_ = BaselineGame(
-                self.adapter_, self.background_.mean(axis=0), batch_size=self.batch_size
+        if game == "surrogate":
+            from sklxai.games.surrogate import SURROGATE_DEFAULTS, SurrogateGame
+            from sklxai.utils.validation import resolve_device
+
+            # a surrogate rebuilt from saved weights (AmortizedShapley.load) is used once as is
+            restored = self.__dict__.pop("_restored_surrogate", None)
+            if restored is not None:
+                return restored
+            # training settings: SURROGATE_DEFAULTS, each overridable by `surrogate_<name>`
+            params = {name: getattr(self, f"surrogate_{name}", default)
+                      for name, default in SURROGATE_DEFAULTS.items()}
+            return SurrogateGame.fit(
+                self.adapter_, X, batch_size=self.batch_size, device=resolve_device(self.device),
+                random_state=self._seed, verbose=getattr(self, "verbose", 0), **params,
             )
-        bg = self.game_.background
-        self._null = self.game_.full(bg).double().mean(dim=0)
-        self.expected_value_ = self._null.cpu().numpy()
-        self._fit_shapley(X.shape[1])
+        if game == "marginal":
+            return MarginalGame(self.adapter_, self.background_, batch_size=self.batch_size)
+        return BaselineGame(
+            self.adapter_, self.background_.mean(axis=0), batch_size=self.batch_size
+        )
 
     def _fit_shapley(self, d):
         """Method-specific preparation for d features (coalition designs and the like)."""

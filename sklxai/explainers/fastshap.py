@@ -58,6 +58,8 @@ class FastSHAP(AmortizedShapley):
         self.callbacks = callbacks
         self.verbose = verbose
 
-    def _objective(self, phi, masks, values, total):
+    def _objective(self, phi, masks, weights, values, total):
         covered = torch.einsum("nmd,ndk->nmk", masks.to(phi.dtype), phi)
-        return torch.mean((values - covered) ** 2)
+        # weights (M,) sum to 1 per row: the kernel expectation of the squared residual
+        return torch.einsum("nmk,m->", (values - covered) ** 2, weights) / (
+            values.shape[0] * values.shape[2])

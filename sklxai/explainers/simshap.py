@@ -16,7 +16,10 @@ class SimSHAP(AmortizedShapley):
     v(N) - v(empty), and their mean over S is the Shapley value. With ``control_variate=True``
     the explainer's own detached prediction c is used as a control variate (the additive game of
     c has Shapley values c, so the target stays unbiased while its variance shrinks as c
-    improves). Predictions are made exactly efficient by the additive normalisation
+    improves). Coalitions are stratified (:class:`~sklxai.explainers._amortized.KernelDesign`):
+    the few smallest and largest ones, which carry most of the kernel's mass, are enumerated
+    with their exact probabilities when ``n_subsets`` allows, the rest sampled. Predictions are
+    made exactly efficient by the additive normalisation
     phi = raw + (v(N) - v(empty) - sum raw) / d; explaining a row costs one model call (for
     v(N)) and one explainer forward pass.
 
@@ -102,8 +105,8 @@ class SimSHAP(AmortizedShapley):
         self.callbacks = callbacks
         self.verbose = verbose
 
-    def _objective(self, phi, masks, values, total):
+    def _objective(self, phi, masks, weights, values, total):
         control = phi.detach() if self.control_variate else None
         with torch.no_grad():
-            target = _unbiased_targets(masks, values, total, control=control)
+            target = _unbiased_targets(masks, weights, values, total, control=control)
         return torch.mean((phi - target) ** 2)

@@ -1,0 +1,174 @@
+"""SimSHAP and FastSHAP: unbiased targets, stratified design, training, model selection, saving."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+
+from conftest import brute_force_shapley
+from sklxai import ExactShapley, FastSHAP, SimSHAP
+from sklxai.explainers._amortized import KernelDesign, _unbiased_targets, simshap_weights
+
+
+def _table_game(d, k=2, seed=0):
+    table = np.random.default_rng(seed).normal(size=(2**d, k))
+    table[0] = 0.0  # v(empty) = 0: values below are already centred
+
+    def value(S):
+        return table[sum(2**j for j in S)]
+
+    return table, value
+
+
+def _values_of(table, masks):
+    codes = (masks.long() << torch.arange(masks.shape[-1])).sum(-1)
+    return torch.as_tensor(table, dtype=torch.float32)[codes]
+
+
+@pytest.mark.parametrize("d, budget", [(4, 8), (5, 16), (6, 64), (7, 32)])
+def test_design_expectation_is_exactly_the_shapley_value(d, budget):
+    # E over the design = sum over enumerated S of p(S) a_S v(S) + rest mass * E_rest[a_S v(S)];
+    # computed here by enumerating the remaining sizes with their kernel probabilities
+    table, value = _table_game(d)
+    ref = brute_force_shapley(value, d)
+    design = KernelDesign(d, budget)
+    assert np.isclose(design.enumerated_weights.sum() + design.rest_mass, 1.0)
+    est = np.zeros_like(ref)
+    enum = torch.as_tensor(design.enumerated)
+    if len(enum):
+        a = simshap_weights(enum).numpy()
+        est += np.einsum("m,md,mk->dk", design.enumerated_weights, a,
+                         _values_of(table, enum).numpy())
+    mass = np.array([(d - 1) / (s * (d - s)) for s in design.sizes])
+    for s, q in zip(design.sizes, mass / mass.sum()):
+        subsets = [torch.zeros(d, dtype=torch.bool).index_fill(0, torch.tensor(c), True)
+                   for c in itertools.combinations(range(d), int(s))]
+        subsets = torch.stack(subsets)
+        a = simshap_weights(subsets).numpy()
+        est += design.rest_mass * q / math.comb(d, int(s)) * np.einsum(
+            "md,mk->dk", a, _values_of(table, subsets).numpy())
+    total = table[-1]
+    np.testing.assert_allclose(est + total / d, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_sampled_targets_are_unbiased_and_each_is_efficient(control):
+    d, n_draws = 6, 4000
+    table, value = _table_game(d, seed=1)
+    ref = brute_force_shapley(value, d)
+    design = KernelDesign(d, 16)
+    gen = torch.Generator().manual_seed(0)
+    masks, weights = design.draw(n_draws, generator=gen, device=torch.device("cpu"))
+    values = _values_of(table, masks)  # (n, M, k)
+    total = torch.as_tensor(table[-1], dtype=torch.float32).expand(n_draws, -1)
+    c = None
+    if control:  # any fixed efficient c keeps the targets unbiased
+        c = torch.randn(1, d, 2).expand(n_draws, -1, -1).clone()
+        c += ((total - c.sum(1)) / d)[:, None, :]
+    targets = _unbiased_targets(masks, weights, values, total, control=c)
+    np.testing.assert_allclose(targets.sum(dim=1).numpy(), total.numpy(), atol=1e-4)
+    mean = targets.mean(dim=0).numpy()
+    sem = targets.std(dim=0).numpy() / math.sqrt(n_draws)
+    assert np.all(np.abs(mean - ref) < 5 * sem + 1e-4)
+
+
+def test_design_enumerates_extreme_sizes_when_budget_allows():
+    design = KernelDesign(12, 64)  # 24 coalitions of size 1 and 11 fit in half the budget
+    sizes = design.enumerated.sum(axis=1)
+    assert sorted(set(sizes)) == [1, 11] and len(sizes) == 24
+    assert design.n_sampled == 40
+    assert KernelDesign(12, 32).enumerated.shape == (0, 12)
+
+
+@pytest.fixture(scope="module")
+def task():
+    X, y = make_classification(n_samples=2100, n_features=6, n_informative=4, random_state=0)
+    X = X.astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2),
+                                torch.nn.Softmax(dim=-1))
+    bg = X[:20]
+    ref = ExactShapley(model, background=bg, device="cpu").fit(X).explain(X[-100:]).values
+    return model, X, bg, ref
+
+
+def _rel_err(values, ref):
+    n = len(ref)
+    return (np.linalg.norm((values - ref).reshape(n, -1), axis=1).mean()
+            / np.linalg.norm(ref.reshape(n, -1), axis=1).mean())
+
+
+FAST = dict(hidden_sizes=(64, 64), max_epochs=15, n_subsets=32, train_batch_size=32, lr=3e-3,
+            patience=15, device="cpu", random_state=0)
+
+
+@pytest.mark.parametrize("cls", [SimSHAP, FastSHAP])
+def test_training_reaches_a_modest_error_and_is_efficient(cls, task):
+    clf, X, bg, ref = task
+    est = cls(clf, background=bg, **FAST).fit(X[:-100])
+    exp = est.explain(X[-100:])
+    assert exp.values.shape == (100, 6, 2)
+    assert exp.efficiency_gap < 1e-6
+    with torch.no_grad():
+        proba = clf(torch.as_tensor(X[-100:])).numpy()
+    np.testing.assert_allclose(exp.output, proba, atol=1e-6)
+    assert _rel_err(exp.values, ref) < 0.08
+    assert len(est.history_) >= 2 and est.fit_time_ > 0
+    # the best epoch's weights are kept
+    losses = est.history_[:, "valid_loss"]
+    assert np.isclose(min(losses), est.history_[:, "valid_loss"][int(np.argmin(losses))])
+
+
+def test_same_random_state_identical_values_and_save_load(task, tmp_path):
+    clf, X, bg, _ = task
+    kw = dict(FAST, max_epochs=3)
+    a = SimSHAP(clf, background=bg, **kw).fit(X[:500])
+    b = SimSHAP(clf, background=bg, **kw).fit(X[:500])
+    np.testing.assert_array_equal(a.transform(X[-10:]), b.transform(X[-10:]))
+    path = tmp_path / "simshap.pt"
+    a.save(path)
+    loaded = SimSHAP.load(path, clf, device="cpu")
+    np.testing.assert_array_equal(loaded.transform(X[-10:]), a.transform(X[-10:]))
+    assert loaded.get_params()["n_subsets"] == 32
+    with pytest.raises(ValueError, match="holds a SimSHAP"):
+        FastSHAP.load(path, clf)
+
+
+def test_time_budget_stops_training(task):
+    clf, X, bg, _ = task
+    est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=1000, max_time=0.5)).fit(X)
+    assert len(est.history_) < 1000 and est.fit_time_ < 10
+    assert est.explain(X[:3]).efficiency_gap < 1e-6
+
+
+def test_score_ranks_a_trained_explainer_above_an_untrained_one(task):
+    clf, X, bg, _ = task
+    trained = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=5)).fit(X[:-100])
+    barely = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=1, lr=1e-6)).fit(X[:-100])
+    assert trained.score(X[-100:]) > barely.score(X[-100:])
+
+
+def test_clone_params_and_grid_search(task):
+    clf, X, bg, _ = task
+    est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=2))
+    c = clone(est)
+    assert c.model is clf and c.get_params()["hidden_sizes"] == (64, 64)
+    c.set_params(n_subsets=16)
+    assert c.n_subsets == 16 and est.n_subsets == 32
+    search = GridSearchCV(est, {"lr": [1e-6, 3e-3]}, cv=2).fit(X[:400])
+    assert search.best_params_ == {"lr": 3e-3}
+
+
+def test_bad_parameters(task):
+    clf, X, bg, _ = task
+    with pytest.raises(ValueError, match="validation_fraction"):
+        SimSHAP(clf, background=bg, validation_fraction=0.9, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="n_subsets"):
+        SimSHAP(clf, background=bg, n_subsets=1, device="cpu").fit(X)
+    with pytest.raises(TypeError, match="module must be"):
+        SimSHAP(clf, background=bg, module=lambda d, k: 3, max_epochs=1, device="cpu").fit(X)
