@@ -133,12 +133,19 @@ def simshap_weights(masks):
 
 
 class _TimeBudget:
-    """skorch callback: stop training (keeping the best weights) after ``seconds``."""
+    """skorch callback: stop training after ``seconds`` and keep the best weights seen.
+
+    The clock is checked after every batch, training or validation. On interruption the
+    current weights are validated too (the unfinished epoch's progress is not thrown away) and
+    compared with the best completed epoch; the better ones are kept. Listed before
+    EarlyStopping, whose own restore then loads the same weights.
+    """
 
     def __init__(self, seconds):
         self.seconds = seconds
 
     def initialize(self):
+        self.interrupted_ = False
         return self
 
     def get_params(self, deep=True):
@@ -150,10 +157,34 @@ class _TimeBudget:
 
     def on_train_begin(self, net, **kwargs):
         self._start = time.perf_counter()
+        self.interrupted_ = False
 
-    def on_batch_end(self, net, training=True, **kwargs):
-        if training and time.perf_counter() - self._start > self.seconds:
+    def on_batch_end(self, net, **kwargs):
+        if not self.interrupted_ and time.perf_counter() - self._start > self.seconds:
+            self.interrupted_ = True
             raise KeyboardInterrupt  # skorch ends fit cleanly and runs on_train_end
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if not self.interrupted_:
+            return
+        import copy
+
+        _, dataset_valid = net.get_split_datasets(X, y)
+        net.explainer_._reset_validation_generator()
+        total, count = 0.0, 0
+        for batch in net.get_iterator(dataset_valid, training=False):
+            loss = net.validation_step(batch)["loss"]
+            total += float(loss) * len(batch[0])
+            count += len(batch[0])
+        current = total / max(count, 1)
+        done = [row.get("valid_loss") for row in net.history if "valid_loss" in row]
+        stopper = dict(net.callbacks_).get("early_stopping")
+        if not done or current < min(done):
+            if stopper is not None:  # EarlyStopping's restore now loads the current weights
+                stopper.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
+                stopper.best_epoch_ = -1
+        elif stopper is not None and stopper.best_model_weights_ is not None:
+            net.module_.load_state_dict(stopper.best_model_weights_)
 
     def __getattr__(self, name):  # other skorch hooks: no-ops
         if name.startswith("on_"):
@@ -198,6 +229,7 @@ class AmortizedShapley(ShapleyExplainer):
 
     def _fit_shapley(self, d):
         check_positive_int(self.n_subsets, "n_subsets", minimum=2)
+        check_positive_int(self.background_samples, "background_samples", allow_none=True)
         check_positive_int(self.max_epochs, "max_epochs")
         check_positive_int(self.train_batch_size, "train_batch_size")
         if not 0.0 < float(self.validation_fraction) < 0.5:
@@ -239,11 +271,11 @@ class AmortizedShapley(ShapleyExplainer):
         callbacks = [
             ("lr_decay", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
                                      T_max=self.max_epochs)),
-            ("early_stopping", EarlyStopping(patience=self.patience, load_best=True,
-                                             sink=print if self.verbose else _silent)),
         ]
-        if self.max_time is not None:
+        if self.max_time is not None:  # before early stopping: see _TimeBudget
             callbacks.append(("time_budget", _TimeBudget(float(self.max_time))))
+        callbacks.append(("early_stopping", EarlyStopping(
+            patience=self.patience, load_best=True, sink=print if self.verbose else _silent)))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += list(self.callbacks or [])
@@ -291,18 +323,28 @@ class AmortizedShapley(ShapleyExplainer):
             designs[n_subsets] = KernelDesign(self.n_features_in_, n_subsets)
         return designs[n_subsets]
 
-    def _game_terms(self, X, generator, n_subsets):
-        """Coalitions (n, M, d), their weights (M,), v(S) - v(empty) (n, M, k), v(N) - v(empty)."""
+    def _game_terms(self, X, generator, n_subsets, background_samples=None):
+        """Coalitions (n, M, d), their weights (M,), v(S) - v(empty) (n, M, k), v(N) - v(empty).
+
+        With ``background_samples``, v(S) is estimated from that many random background rows
+        (marginal game only); otherwise it is computed over the whole background.
+        """
         masks, weights = self._design(n_subsets).draw(len(X), generator=generator,
                                                       device=X.device)
         with torch.no_grad():
             null = self._null.to(torch.float32)
-            values = self.game_.values(X, masks).to(torch.float32) - null
+            if background_samples is not None and hasattr(self.game_, "sampled_values"):
+                values = self.game_.sampled_values(X, masks, background_samples,
+                                                   generator=generator)
+            else:
+                values = self.game_.values(X, masks)
+            values = values.to(torch.float32) - null
             total = self.game_.full(X).to(torch.float32) - null
         return masks, weights, values, total
 
     def _loss(self, module, X, generator):
-        masks, weights, values, total = self._game_terms(X, generator, self.n_subsets)
+        masks, weights, values, total = self._game_terms(X, generator, self.n_subsets,
+                                                         self.background_samples)
         phi = self._predict(module, X, total)
         return self._objective(phi, masks, weights, values, total), phi
 

@@ -37,7 +37,12 @@ class SimSHAP(AmortizedShapley):
     hidden_sizes : tuple of int
         Hidden layers of the default network.
     n_subsets : int
-        Coalitions per row and training step (half of them complements).
+        Coalitions per row and training step (half of the sampled ones complements).
+    background_samples : int or None
+        Background rows averaged per coalition in training targets, drawn at random (an
+        unbiased estimate of the marginal game); None uses the whole background. Fewer rows
+        per coalition leave the model calls for more coalitions, which lowers the targets'
+        variance. Validation, ``score`` and ``explain`` always use the whole background.
     control_variate : bool
         Use the explainer's detached prediction as a control variate in the targets.
     max_epochs : int
@@ -82,7 +87,8 @@ class SimSHAP(AmortizedShapley):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
+                 game="marginal", module=None, hidden_sizes=(256, 256, 256), n_subsets=64,
+                 background_samples=4,
                  control_variate=True, max_epochs=100, max_time=None, lr=1e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
                  patience=10, callbacks=None, verbose=0, device="auto", random_state=None,
@@ -94,6 +100,7 @@ class SimSHAP(AmortizedShapley):
         self.module = module
         self.hidden_sizes = hidden_sizes
         self.n_subsets = n_subsets
+        self.background_samples = background_samples
         self.control_variate = control_variate
         self.max_epochs = max_epochs
         self.max_time = max_time

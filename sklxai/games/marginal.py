@@ -34,6 +34,10 @@ class Game:
         rows = self.batch_size
         return torch.cat([self.adapter(X[i : i + rows]) for i in range(0, len(X), rows)])
 
+    def empty_value(self):
+        """v(empty), the same for every row, shape (k,): the expected output (base value)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
     def null(self, X):
         """v_x(empty), shape (n, k)."""
         X = self.as_tensor(X)
@@ -136,6 +140,45 @@ class MarginalGame(Game):
                 f"background must be a non-empty 2-D array; got shape {tuple(bg.shape)}."
             )
         self.background = bg
+
+    def empty_value(self):
+        """Mean model output over the background, shape (k,)."""
+        return self.full(self.background).double().mean(dim=0)
+
+    def sampled_values(self, X, masks, n_samples, *, generator):
+        """Unbiased estimates of v_x(S) from ``n_samples`` random background rows per coalition.
+
+        Amortized explainers train on noisy targets anyway: spending the same model calls on
+        more coalitions and fewer background rows each lowers the targets' variance when, as
+        is usual, coalitions vary more than background rows.
+
+        Parameters
+        ----------
+        X : tensor of shape (n, d)
+        masks : bool tensor of shape (n, m, d)
+        n_samples : int
+            Background rows drawn (with replacement) for each (row, coalition).
+        generator : torch.Generator on the game's device
+
+        Returns
+        -------
+        values : tensor of shape (n, m, k)
+        """
+        X = self.as_tensor(X)
+        n, m, d = masks.shape
+        idx = torch.randint(0, self.background.shape[0], (n, m, n_samples),
+                            generator=generator, device=X.device)
+        out = []
+        per_chunk = max(1, self.batch_size // n_samples)
+        rows = torch.arange(n, device=X.device)[:, None].expand(n, m).reshape(-1)
+        flat_masks, flat_idx = masks.reshape(n * m, d), idx.reshape(n * m, n_samples)
+        for start in range(0, n * m, per_chunk):
+            sl = slice(start, start + per_chunk)
+            inputs = torch.where(flat_masks[sl, None, :], X[rows[sl]][:, None, :],
+                                 self.background[flat_idx[sl]])
+            vals = self.adapter(inputs.reshape(-1, d))
+            out.append(vals.reshape(-1, n_samples, vals.shape[-1]).mean(dim=1))
+        return torch.cat(out).reshape(n, m, -1)
 
     def _pairs_per_chunk(self):
         if self.dedupe is False:

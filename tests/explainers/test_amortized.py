@@ -139,6 +139,15 @@ def test_same_random_state_identical_values_and_save_load(task, tmp_path):
         FastSHAP.load(path, clf)
 
 
+def test_time_budget_inside_the_first_epoch_keeps_the_current_weights(task):
+    clf, X, bg, _ = task
+    kw = dict(FAST, max_epochs=1000, train_batch_size=8, max_time=0.3)
+    est = SimSHAP(clf, background=bg, **kw).fit(X)
+    assert "valid_loss" not in est.history_[-1]  # no epoch finished
+    init = SimSHAP(clf, background=bg, **dict(kw, max_time=1e-9)).fit(X)
+    assert est.score(X[:200]) > init.score(X[:200])  # the partial epoch's progress is kept
+
+
 def test_time_budget_stops_training(task):
     clf, X, bg, _ = task
     est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=1000, max_time=0.5)).fit(X)
