@@ -3,8 +3,14 @@
 A game takes rows ``X`` (n, d) and boolean coalition masks ``(m, d)`` (shared by all rows) or
 ``(n, m, d)`` (one set per row), and returns coalition values ``(n, m, k)`` for the k model
 outputs. Games call model adapters; they know nothing about Shapley estimators.
+
+- :mod:`~sklxai.games.marginal`: the marginal (interventional) game and its single-baseline case;
+- :mod:`~sklxai.games.surrogate`: FastSHAP's learned surrogate game (a masked network trained to
+  match the model) and :func:`~sklxai.games.surrogate.fit_surrogate`.
 """
 
 from sklxai.games.marginal import BaselineGame, Game, MarginalGame
+from sklxai.games.surrogate import SurrogateGame, SurrogateModule, fit_surrogate
 
-__all__ = ["Game", "MarginalGame", "BaselineGame"]
+__all__ = ["Game", "MarginalGame", "BaselineGame", "SurrogateGame", "SurrogateModule",
+           "fit_surrogate"]
