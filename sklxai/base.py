@@ -221,7 +221,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         return Explanation(
             values,
             base,
-            X_arr,
+            self._explanation_data(X_arr),
             self._feature_names(),
             output_names=output_names,
             output=output,
@@ -249,6 +249,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             values = values.transpose(0, 2, 1).reshape(n, k * d)
         return values
 
+    def _explanation_data(self, X):
+        """What ``Explanation.data`` holds for validated rows X (subclasses with groups differ)."""
+        return X
+
     def _feature_names(self):
         names = getattr(self, "feature_names_in_", None)
         if names is None:
@@ -274,6 +278,8 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import _check_feature_names_in
 
         feats = list(_check_feature_names_in(self, input_features))
+        if len(feats) != len(self._feature_names()):  # explained players are feature groups
+            feats = self._feature_names()
         if self._n_explained_outputs() == 1:
             return np.asarray(feats, dtype=object)
         return np.asarray(

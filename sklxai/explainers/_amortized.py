@@ -18,38 +18,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from sklxai.explainers._shapley import ShapleyExplainer, kernel_size_mass
+from sklxai.explainers.networks import MLPExplainerModule
 from sklxai.utils.validation import check_positive_int
-
-
-class MLPExplainerModule(torch.nn.Module):
-    """The default explainer network: standardise, then an MLP to d x k raw attributions.
-
-    Parameters
-    ----------
-    n_features : int
-    n_outputs : int
-    hidden_sizes : tuple of int
-    mean, scale : array-like of shape (n_features,) or None
-        Input standardisation (stored as buffers, so it is saved with the weights).
-    """
-
-    def __init__(self, n_features, n_outputs, hidden_sizes=(256, 256, 256), mean=None,
-                 scale=None):
-        super().__init__()
-        self.n_features, self.n_outputs = n_features, n_outputs
-        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean).float()
-        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale).float()
-        self.register_buffer("mean", mean.reshape(n_features))
-        self.register_buffer("scale", scale.reshape(n_features))
-        layers, width = [], n_features
-        for h in hidden_sizes:
-            layers += [torch.nn.Linear(width, h), torch.nn.GELU()]
-            width = h
-        layers.append(torch.nn.Linear(width, n_features * n_outputs))
-        self.mlp = torch.nn.Sequential(*layers)
-
-    def forward(self, X):
-        return self.mlp((X - self.mean) / self.scale)
 
 
 class KernelDesign:
@@ -245,18 +215,19 @@ class AmortizedShapley(ShapleyExplainer):
 
     # ------------------------------------------------------------------ training
     def _build_module(self, X):
-        d, k = X.shape[1], self.n_outputs_
+        d, n_attr = X.shape[1], self._n_players * self.n_outputs_
         if self.module is None:
             scale = X.std(axis=0)
             scale[scale == 0] = 1.0
-            return MLPExplainerModule(d, k, tuple(self.hidden_sizes), X.mean(axis=0), scale)
+            return MLPExplainerModule(d, n_attr, tuple(self.hidden_sizes), X.mean(axis=0), scale)
         import copy
 
-        module = self.module(d, k) if isinstance(self.module, type) else copy.deepcopy(self.module)
+        module = (self.module(d, n_attr) if isinstance(self.module, type)
+                  else copy.deepcopy(self.module))
         if not isinstance(module, torch.nn.Module):
             raise TypeError(
-                "module must be a torch.nn.Module instance or a class called as module(n_features, "
-                f"n_outputs); got {type(module).__name__}."
+                "module must be a torch.nn.Module instance or a class called as "
+                f"module(n_features, n_attributions); got {type(module).__name__}."
             )
         return module
 
@@ -313,14 +284,14 @@ class AmortizedShapley(ShapleyExplainer):
 
     def _predict(self, module, X, total):
         """Efficient attributions (n, d, k) from the network; total = v(N) - v(empty)."""
-        n, d = X.shape
+        n, d = X.shape[0], self._n_players
         raw = module(X.to(torch.float32)).reshape(n, d, -1).to(total.dtype)
         return raw + ((total - raw.sum(dim=1)) / d)[:, None, :]
 
     def _design(self, n_subsets):
         designs = self.__dict__.setdefault("_designs", {})
         if n_subsets not in designs:
-            designs[n_subsets] = KernelDesign(self.n_features_in_, n_subsets)
+            designs[n_subsets] = KernelDesign(self._n_players, n_subsets)
         return designs[n_subsets]
 
     def _game_terms(self, X, generator, n_subsets, background_samples=None):

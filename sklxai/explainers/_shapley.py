@@ -7,6 +7,7 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.games import BaselineGame, MarginalGame
+from sklxai.games.grouped import GroupedGame, check_feature_groups
 
 #: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
 _VALUES_PER_CHUNK = 2**22
@@ -30,9 +31,31 @@ class ShapleyExplainer(BaseExplainer):
 
     def _fit(self, X, y):
         self.game_ = self._make_game(X)
+        groups = getattr(self, "feature_groups", None)
+        if groups is None:
+            self.feature_groups_ = None
+            self._n_players = X.shape[1]
+        else:
+            names, members = check_feature_groups(
+                groups, X.shape[1], getattr(self, "feature_names_in_", None))
+            self.feature_groups_ = dict(zip(names, members))
+            self.game_ = GroupedGame(self.game_, members)
+            self._n_players = len(members)
         self._null = self.game_.empty_value().double()
         self.expected_value_ = self._null.cpu().numpy()
-        self._fit_shapley(X.shape[1])
+        self._fit_shapley(self._n_players)
+
+    def _feature_names(self):
+        if getattr(self, "feature_groups_", None):
+            return list(self.feature_groups_)
+        return super()._feature_names()
+
+    def _explanation_data(self, X):
+        if not getattr(self, "feature_groups_", None):
+            return X
+        # one number per group: its columns' mean (the column itself for one-column groups)
+        return np.stack([X[:, cols].mean(axis=1) for cols in self.feature_groups_.values()],
+                        axis=1)
 
     def _make_game(self, X):
         """The game named by the ``game`` parameter, built on the fitted adapter and background.
@@ -70,7 +93,7 @@ class ShapleyExplainer(BaseExplainer):
         return 1
 
     def _explain(self, X, rng):
-        n, d = X.shape
+        n, d = X.shape[0], self._n_players
         k = self.n_outputs_
         per_chunk = max(1, _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k))
         values, outputs = [], []

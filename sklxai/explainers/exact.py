@@ -22,8 +22,12 @@ class ExactShapley(ShapleyExplainer):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline"}
+    game : {"marginal", "baseline", "surrogate"}
         The value function: marginal over the background, or one baseline row (its mean).
+    feature_groups : dict, list of lists or None
+        Explain groups of columns as single players (one-hot blocks, image patches: see
+        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
+        Values then have one column per group, named by the dict's keys.
     max_features : int
         Largest number of features to enumerate (2**max_features coalitions per row).
 
@@ -47,12 +51,13 @@ class ExactShapley(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", max_features=20, device="auto", random_state=None,
+                 game="marginal", feature_groups=None, max_features=20, device="auto", random_state=None,
                  batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
                          target=target, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
+        self.feature_groups = feature_groups
         self.max_features = max_features
 
     def _fit_shapley(self, d):
@@ -83,7 +88,7 @@ class ExactShapley(ShapleyExplainer):
         return 2**d
 
     def _shapley_values(self, X, fx, rng):
-        d = X.shape[1]
+        d = self._n_players
         v = self._centered_values(X, self._masks)  # (n, m, k)
         phi = torch.einsum("nmk,md->ndk", v * self._a[None, :, None], self._z)
         phi = phi - torch.einsum("nmk,m->nk", v, self._b)[:, None, :]

@@ -15,7 +15,7 @@ class FastSHAP(AmortizedShapley):
 
     Parameters
     ----------
-    model, background, n_background, target, game, module, hidden_sizes, n_subsets,
+    model, background, n_background, target, game, feature_groups, module, hidden_sizes, n_subsets,
     background_samples, max_epochs,
     max_time, lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, verbose,
     device, random_state, batch_size
@@ -38,8 +38,8 @@ class FastSHAP(AmortizedShapley):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", module=None, hidden_sizes=(256, 256, 256), n_subsets=64,
-                 background_samples=4,
+                 game="marginal", feature_groups=None, module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
+                 background_samples=None,
                  max_epochs=100, max_time=None, lr=1e-3, optimizer=torch.optim.AdamW,
                  train_batch_size=256, validation_fraction=0.1, patience=10, callbacks=None,
                  verbose=0, device="auto", random_state=None, batch_size=None):
@@ -47,6 +47,7 @@ class FastSHAP(AmortizedShapley):
                          target=target, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
+        self.feature_groups = feature_groups
         self.module = module
         self.hidden_sizes = hidden_sizes
         self.n_subsets = n_subsets

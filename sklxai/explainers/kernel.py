@@ -136,8 +136,12 @@ class KernelSHAP(ShapleyExplainer):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline"}
+    game : {"marginal", "baseline", "surrogate"}
         The value function.
+    feature_groups : dict, list of lists or None
+        Explain groups of columns as single players (one-hot blocks, image patches: see
+        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
+        Values then have one column per group, named by the dict's keys.
     n_coalitions : int
         Coalitions evaluated per row (the empty and the full one are extra and free).
     paired : bool
@@ -165,12 +169,13 @@ class KernelSHAP(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", n_coalitions=2048, paired=True, device="auto",
+                 game="marginal", feature_groups=None, n_coalitions=2048, paired=True, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
                          target=target, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
+        self.feature_groups = feature_groups
         self.n_coalitions = n_coalitions
         self.paired = paired
 
@@ -191,7 +196,7 @@ class KernelSHAP(ShapleyExplainer):
 
     def _shapley_values(self, X, fx, rng):
         total = fx - self._null
-        if X.shape[1] == 1:  # one feature takes all of f(x) - E[f]
+        if self._n_players == 1:  # one feature takes all of f(x) - E[f]
             return total[:, None, :]
         values = self._centered_values(X, self._masks)
         return solve_kernel_shap(self._masks, self._weights, values, total)

@@ -22,8 +22,12 @@ class PermutationSHAP(ShapleyExplainer):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline"}
+    game : {"marginal", "baseline", "surrogate"}
         The value function.
+    feature_groups : dict, list of lists or None
+        Explain groups of columns as single players (one-hot blocks, image patches: see
+        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
+        Values then have one column per group, named by the dict's keys.
     n_permutations : int
         Permutations per row (rounded up to even when ``antithetic``).
     antithetic : bool
@@ -42,12 +46,13 @@ class PermutationSHAP(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", n_permutations=10, antithetic=True, device="auto",
+                 game="marginal", feature_groups=None, n_permutations=10, antithetic=True, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
                          target=target, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
+        self.feature_groups = feature_groups
         self.n_permutations = n_permutations
         self.antithetic = antithetic
 
@@ -62,7 +67,7 @@ class PermutationSHAP(ShapleyExplainer):
         return self._n_perms() * max(d - 1, 1)
 
     def _shapley_values(self, X, fx, rng):
-        n, d = X.shape
+        n, d = X.shape[0], self._n_players
         P = self._n_perms()
         total = fx - self._null  # (n, k)
         if d == 1:

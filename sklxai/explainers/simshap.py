@@ -29,11 +29,17 @@ class SimSHAP(AmortizedShapley):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline"}
+    game : {"marginal", "baseline", "surrogate"}
         The value function the targets come from (marginal: comparable with ExactShapley).
     module : torch.nn.Module, class or None
-        The explainer network, mapping rows (n, d) to (n, d * k) raw attributions. A class is
-        called as ``module(n_features, n_outputs)``; None uses :class:`MLPExplainerModule`.
+        The explainer network, mapping rows (n, n_features) to (n, n_players * k) raw
+        attributions (player-major; players are the features, or the ``feature_groups``). A
+        class is called as ``module(n_features, n_players * k)``; None uses
+        :class:`~sklxai.explainers.networks.MLPExplainerModule`; for images see
+        :class:`~sklxai.explainers.networks.PatchCNNExplainerModule`.
+    feature_groups : dict, list of lists or None
+        Explain groups of columns as single players (one-hot blocks, image patches: see
+        :func:`~sklxai.games.grouped.image_patch_groups`). Every column in exactly one group.
     hidden_sizes : tuple of int
         Hidden layers of the default network.
     n_subsets : int
@@ -49,7 +55,9 @@ class SimSHAP(AmortizedShapley):
         Upper bound on epochs (one epoch = one pass over fit's rows); the learning rate follows
         a cosine decay over them.
     max_time : float or None
-        Stop training after this many seconds, keeping the best weights so far.
+        Stop training after this many seconds (checked after every batch), keeping the best
+        weights so far, those of the unfinished epoch included (their validation pass comes on
+        top of the budget).
     lr : float
     optimizer : torch.optim.Optimizer class
     train_batch_size : int
@@ -87,8 +95,8 @@ class SimSHAP(AmortizedShapley):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", module=None, hidden_sizes=(256, 256, 256), n_subsets=64,
-                 background_samples=4,
+                 game="marginal", feature_groups=None, module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
+                 background_samples=None,
                  control_variate=True, max_epochs=100, max_time=None, lr=1e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
                  patience=10, callbacks=None, verbose=0, device="auto", random_state=None,
@@ -97,6 +105,7 @@ class SimSHAP(AmortizedShapley):
                          target=target, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
+        self.feature_groups = feature_groups
         self.module = module
         self.hidden_sizes = hidden_sizes
         self.n_subsets = n_subsets
