@@ -122,7 +122,8 @@ class GroupedGame:
     def values(self, X, masks):
         """v_x(S) for coalitions of groups ``masks`` (m, G) or (n, m, G)."""
         masks = torch.as_tensor(masks, device=self.device).bool()
-        return self.game.values(X, self.expand(masks))
+        # games that know groups deduplicate at group level (images: 16 patches, not 64 pixels)
+        return self.game.values(X, masks, groups=self._member)
 
     def sampled_values(self, X, masks, n_samples, *, generator):
         return self.game.sampled_values(X, self.expand(masks), n_samples, generator=generator)

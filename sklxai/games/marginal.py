@@ -44,7 +44,10 @@ class Game:
         masks = torch.zeros(1, X.shape[1], dtype=torch.bool, device=X.device)
         return self.values(X, masks)[:, 0]
 
-    def values(self, X, masks):
+    #: whether _evaluate_chunk takes coalitions of feature groups directly
+    _supports_groups = False
+
+    def values(self, X, masks, *, groups=None):
         """Coalition values.
 
         Parameters
@@ -52,6 +55,9 @@ class Game:
         X : tensor or ndarray of shape (n, d)
         masks : bool tensor of shape (m, d), shared by all rows, or (n, m, d), one set per row.
             True marks a feature present (taken from x).
+        groups : float tensor of shape (G, d) or None
+            Membership of features in G groups; ``masks`` are then coalitions of groups
+            (last dimension G).
 
         Returns
         -------
@@ -62,10 +68,14 @@ class Game:
         if X.dim() != 2:
             raise ValueError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}.")
         n, d = X.shape
+        if groups is not None and not self._supports_groups:
+            masks, groups = (masks.to(groups.dtype) @ groups) > 0, None
         if masks.dim() not in (2, 3):
             raise ValueError(f"masks must be (m, d) or (n, m, d); got shape {tuple(masks.shape)}.")
-        if masks.shape[-1] != d:
-            raise ValueError(f"masks have {masks.shape[-1]} features but X has {d}.")
+        width = d if groups is None else groups.shape[0]
+        if masks.shape[-1] != width:
+            what = "features" if groups is None else "groups"
+            raise ValueError(f"masks have {masks.shape[-1]} columns but there are {width} {what}.")
         if masks.dim() == 3 and masks.shape[0] != n:
             raise ValueError(f"per-row masks have {masks.shape[0]} rows but X has {n}.")
         self._check_width(d)
@@ -78,7 +88,8 @@ class Game:
             idx = torch.arange(start, min(start + chunk, total), device=X.device)
             r, j = idx // m, idx % m
             mk = masks[j] if shared else masks[r, j]
-            vals = self._evaluate_chunk(X, r, mk)
+            vals = (self._evaluate_chunk(X, r, mk) if groups is None
+                    else self._evaluate_chunk(X, r, mk, groups))
             if out is None:
                 out = torch.empty(total, vals.shape[-1], dtype=vals.dtype, device=vals.device)
             out[start : start + len(idx)] = vals
@@ -193,16 +204,22 @@ class MarginalGame(Game):
                 f"X has {d} features but the background has {self.background.shape[1]}."
             )
 
-    def _evaluate_chunk(self, X, rows, masks):
+    _supports_groups = True
+
+    def _evaluate_chunk(self, X, rows, masks, groups=None):
         bg = self.background
-        P, d = masks.shape
-        B = bg.shape[0]
+        P, players = masks.shape
+        d, B = X.shape[1], bg.shape[0]
         if self.dedupe is not False:
             row0 = int(rows.min())
             # which features of each row in the chunk differ from each background row
             differs = X[row0 : int(rows.max()) + 1, None, :] != bg[None, :, :]  # (r, B, d)
-            if self._worth_deduping(differs, d):
-                return self._evaluate_unique(X, rows - row0, row0, masks, differs)
+            if groups is not None:  # a group differs when any of its columns does
+                differs = (differs.to(groups.dtype) @ groups.T) > 0  # (r, B, G)
+            if self._worth_deduping(differs, players):
+                return self._evaluate_unique(X, rows - row0, row0, masks, differs, groups)
+        if groups is not None:
+            masks = (masks.to(groups.dtype) @ groups) > 0
         inputs = torch.where(masks[:, None, :], X[rows][:, None, :], bg[None, :, :])
         out = self._batched_model(inputs.reshape(-1, d))
         return out.reshape(P, B, -1).mean(dim=1)
@@ -224,7 +241,7 @@ class MarginalGame(Game):
         agree = 1.0 - differs.float().mean(dim=(0, 1))
         return float(torch.prod(1.0 - agree / 2)) < 0.8
 
-    def _evaluate_unique(self, X, local_rows, row0, masks, differs):
+    def _evaluate_unique(self, X, local_rows, row0, masks, differs, groups=None):
         """Evaluate each distinct (row, background row, effective coalition) once.
 
         The input f sees is fixed by the features that are present AND differ from b, so
@@ -242,6 +259,8 @@ class MarginalGame(Game):
         uniq, inverse = _unique_keys(((ident << d) | code).reshape(-1), n_keys)
         ident_u, code_u = uniq >> d, uniq & ((1 << d) - 1)
         present = ((code_u[:, None] >> bits) & 1).bool()
+        if groups is not None:  # present groups -> present columns
+            present = (present.to(groups.dtype) @ groups) > 0
         inputs = torch.where(present, X[row0 + ident_u // B], bg[ident_u % B])
         out = self._batched_model(inputs)
         return out[inverse].reshape(P, B, -1).mean(dim=1)
