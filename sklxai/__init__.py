@@ -18,6 +18,7 @@ _LAZY = {
     "PermutationSHAP": "sklxai.explainers.permutation",
     "SimSHAP": "sklxai.explainers.simshap",
     "FastSHAP": "sklxai.explainers.fastshap",
+    "ShapleySelector": "sklxai.selection",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",
     "make_adapter": "sklxai.models",

@@ -36,6 +36,11 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     target : None, int, label or array of int
         Which output to explain. None: every output. An int or an output label: that output for
         every row. An array: one output index per row of ``explain``'s X.
+    fast_path : "auto", True or False
+        For a Pipeline whose last step is a skorch net or a torch module: "auto" runs the
+        preprocessing once and masks in model space on the device when every preprocessing step
+        is column-wise (players stay the raw columns), else runs the whole pipeline on CPU and
+        warns once; True requires the fast path; False always takes the generic path.
     device : "auto", "cpu", "cuda" or torch.device
         Where torch models and the explainer's batched work run; "auto" picks CUDA when available.
         scikit-learn estimators always run on CPU.
@@ -61,8 +66,9 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 device="auto", random_state=None, batch_size=None):
+                 fast_path="auto", device="auto", random_state=None, batch_size=None):
         self.model = model
+        self.fast_path = fast_path
         self.background = background
         self.n_background = n_background
         self.target = target
@@ -85,10 +91,9 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         -------
         self : BaseExplainer
         """
-        from sklxai.models import make_adapter
-
         self._check_params()
-        X_arr = check_tabular(X, name="X")
+        self.input_encoder_ = _raw_encoder(X)
+        X_arr = self._validate_rows(X, fitting=True)
         names = column_names(X)
         if names is not None and all(isinstance(c, str) for c in X.columns):
             self.feature_names_in_ = names
@@ -97,9 +102,9 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X_arr.shape[1]
         rng = np.random.RandomState(seed_from(self.random_state))
         self.model_ = self._fit_model(X, X_arr, y)
-        self.adapter_ = make_adapter(self.model_, device=self.device)
+        self.adapter_ = self._make_adapter(X)
         self.background_ = self._make_background(X_arr, rng)
-        probe = self._probe_model(self.background_[:2])
+        probe = self._probe_model(self._model_rows(self.background_[:2]))
         self.n_outputs_ = probe.shape[1]
         names_out = self.adapter_.output_names
         if names_out is None or len(names_out) != self.n_outputs_:
@@ -110,6 +115,83 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         self._seed = int(rng.randint(2**31 - 1))
         self._fit(X_arr, y)
         return self
+
+    def _validate_rows(self, X, *, name="X", fitting=False):
+        """Rows as a float array: raw DataFrames through ``input_encoder_``, else checked."""
+        fitted = not fitting
+        names = getattr(self, "feature_names_in_", None) if fitted else None
+        n_features = self.n_features_in_ if fitted else None
+        if self.input_encoder_ is not None:
+            if fitted and not _is_frame(X):
+                raise ValueError(
+                    f"{name} must be a DataFrame with the columns seen during fit "
+                    f"({list(self.input_encoder_.feature_names_)}); the explainer was fitted on "
+                    "raw columns."
+                )
+            return self.input_encoder_.transform(X)
+        return check_tabular(X, name=name, feature_names=names, n_features=n_features,
+                             owner=type(self).__name__)
+
+    def _make_adapter(self, X):
+        """The adapter of ``model_``; for a Pipeline ending in a torch model whose preprocessing
+        is column-wise, the adapter of that final model (the fast path, ``preprocessor_`` set).
+        """
+        from sklxai.models import make_adapter
+        from sklxai.models.sklearn_estimator import SklearnAdapter
+
+        self.preprocessor_, self.column_map_ = None, None
+        fast = getattr(self, "fast_path", "auto")
+        if fast not in ("auto", True, False):
+            raise ValueError(f"fast_path must be 'auto', True or False; got {fast!r}.")
+        final = _torch_final_step(self.model_)
+        if final is not None and fast is not False:
+            from sklxai.models.pipeline import column_groups
+
+            # a sample is enough: the analysis is structural, the rows only check it
+            sample = X.iloc[:256] if _is_frame(X) else np.asarray(X)[:256]
+            column_map, reason = column_groups(self.model_[:-1], sample)
+            if column_map is not None:
+                self.preprocessor_, self.column_map_ = self.model_[:-1], column_map
+                return make_adapter(final, device=self.device)
+            if fast is True:
+                raise ValueError(f"fast_path=True, but the pipeline is not column-wise: {reason}")
+            import warnings
+
+            warnings.warn(
+                f"{type(self).__name__}: the pipeline's preprocessing is not column-wise "
+                f"({reason}); the whole pipeline runs on CPU (the generic path).",
+                UserWarning, stacklevel=3,
+            )
+        elif fast is True:
+            raise ValueError(
+                "fast_path=True needs a Pipeline whose last step is a skorch net or a torch "
+                f"module; got {type(self.model_).__name__}."
+            )
+        if self.input_encoder_ is not None:
+            return SklearnAdapter(self.model_, decoder=self.input_encoder_)
+        return make_adapter(self.model_, device=self.device)
+
+    def _model_rows(self, X):
+        """Rows (validated floats) as the adapter's model sees them (identity but on the fast
+        path, where the fitted preprocessing turns raw rows into model-space rows)."""
+        if getattr(self, "preprocessor_", None) is None:
+            return X
+        raw = self._raw_frame(X)
+        out = self.preprocessor_.transform(raw)
+        if hasattr(out, "toarray"):
+            out = out.toarray()
+        return np.ascontiguousarray(np.asarray(out, dtype=np.float64))
+
+    def _raw_frame(self, X):
+        """Validated rows back in the user's raw form (DataFrame when fitted on one)."""
+        if self.input_encoder_ is not None:
+            return self.input_encoder_.inverse_transform(X)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            import pandas as pd
+
+            return pd.DataFrame(X, columns=list(names))
+        return X
 
     def _check_params(self):
         check_positive_int(self.n_background, "n_background")
@@ -151,6 +233,8 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
 
     def _make_background(self, X_arr, rng):
         if self.background is not None:
+            if self.input_encoder_ is not None:
+                return self.input_encoder_.transform(self.background)
             bg = check_tabular(
                 self.background,
                 name="background",
@@ -194,13 +278,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             ``values`` of shape (n, d) when one output is explained, else (n, d, k).
         """
         check_is_fitted(self)
-        X_arr = check_tabular(
-            X,
-            name="X",
-            feature_names=getattr(self, "feature_names_in_", None),
-            n_features=self.n_features_in_,
-            owner=type(self).__name__,
-        )
+        X_arr = self._validate_rows(X)
         target = check_target(
             self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
         )
@@ -250,7 +328,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         return values
 
     def _explanation_data(self, X):
-        """What ``Explanation.data`` holds for validated rows X (subclasses with groups differ)."""
+        """What ``Explanation.data`` holds for validated rows X: the raw values (an object
+        array when the explainer was fitted on raw columns)."""
+        if self.input_encoder_ is not None:
+            return self.input_encoder_.inverse_transform(X).to_numpy(dtype=object)
         return X
 
     def _feature_names(self):
@@ -308,6 +389,36 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         tags.target_tags.required = not _safe(is_fitted_model, self.model)
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+def _is_frame(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def _raw_encoder(X):
+    """A fitted TabularEncoder when X is a DataFrame with non-numeric or missing values."""
+    if not _is_frame(X):
+        return None
+    numeric = all(getattr(dt, "kind", None) in ("b", "i", "u", "f") for dt in X.dtypes)
+    if numeric and not X.isna().to_numpy().any():
+        return None
+    from sklxai.models.tabular import TabularEncoder
+
+    return TabularEncoder().fit(X)
+
+
+def _torch_final_step(model):
+    """The last step of a Pipeline when it is a skorch net or a torch module, else None."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline) or len(model.steps) < 2:
+        return None
+    import torch
+
+    from sklxai.models._base import _is_skorch_net
+
+    final = model.steps[-1][1]
+    return final if isinstance(final, torch.nn.Module) or _is_skorch_net(final) else None
 
 
 def _safe(fn, *args):

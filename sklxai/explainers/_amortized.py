@@ -211,7 +211,7 @@ class AmortizedShapley(ShapleyExplainer):
 
     def _fit(self, X, y):
         super()._fit(X, y)
-        self._train_network(X)
+        self._train_network(self._model_rows(X))
 
     # ------------------------------------------------------------------ training
     def _build_module(self, X):
@@ -356,11 +356,7 @@ class AmortizedShapley(ShapleyExplainer):
         score : float
         """
         check_is_fitted(self)
-        from sklxai.utils.validation import check_tabular
-
-        X_arr = check_tabular(X, name="X", feature_names=getattr(self, "feature_names_in_", None),
-                              n_features=self.n_features_in_, owner=type(self).__name__)
-        Xt = self.game_.as_tensor(X_arr)
+        Xt = self.game_.as_tensor(self._model_rows(self._validate_rows(X)))
         gen = torch.Generator(device=Xt.device).manual_seed(12345)
         total_err, count = 0.0, 0
         for start in range(0, len(Xt), self.train_batch_size):
@@ -381,6 +377,11 @@ class AmortizedShapley(ShapleyExplainer):
         ``torch.save`` of tensors and a JSON string only, so it loads with ``weights_only=True``.
         """
         check_is_fitted(self)
+        if self.input_encoder_ is not None or self.preprocessor_ is not None:
+            raise ValueError(
+                "save() stores explainers fitted on numeric model inputs; this one explains raw "
+                "pipeline columns. Use joblib.dump (a pickle: load only files you trust)."
+            )
         import sklxai
 
         params = {k: v for k, v in self.get_params(deep=False).items()
@@ -451,6 +452,7 @@ class AmortizedShapley(ShapleyExplainer):
         if meta["feature_names_in"] is not None:
             self.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         self.model_ = self.model
+        self.input_encoder_, self.preprocessor_, self.column_map_ = None, None, None
         self.adapter_ = make_adapter(self.model_, device=self.device)
         self.background_ = bg
         probe = self._probe_model(bg[:2])

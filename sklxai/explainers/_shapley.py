@@ -30,17 +30,26 @@ class ShapleyExplainer(BaseExplainer):
     """
 
     def _fit(self, X, y):
-        self.game_ = self._make_game(X)
+        # games live in the model's space: raw rows on the generic path, the preprocessed rows
+        # of a column-wise pipeline on the fast path (players are then raw columns)
+        self._background_model = self._model_rows(self.background_)
+        self.game_ = self._make_game(self._model_rows(X))
         groups = getattr(self, "feature_groups", None)
+        d_raw = X.shape[1]
         if groups is None:
             self.feature_groups_ = None
-            self._n_players = X.shape[1]
+            members = [np.array([j]) for j in range(d_raw)]
         else:
             names, members = check_feature_groups(
-                groups, X.shape[1], getattr(self, "feature_names_in_", None))
+                groups, d_raw, getattr(self, "feature_names_in_", None))
             self.feature_groups_ = dict(zip(names, members))
+        column_map = getattr(self, "column_map_", None)
+        if column_map is not None:  # raw columns -> their model-space columns
+            members = [np.concatenate([column_map.groups[j] for j in m]).astype(np.int64)
+                       for m in members]
+        if groups is not None or column_map is not None:
             self.game_ = GroupedGame(self.game_, members)
-            self._n_players = len(members)
+        self._n_players = len(members)
         self._null = self.game_.empty_value().double()
         self.expected_value_ = self._null.cpu().numpy()
         self._fit_shapley(self._n_players)
@@ -51,11 +60,19 @@ class ShapleyExplainer(BaseExplainer):
         return super()._feature_names()
 
     def _explanation_data(self, X):
+        data = super()._explanation_data(X)
         if not getattr(self, "feature_groups_", None):
-            return X
-        # one number per group: its columns' mean (the column itself for one-column groups)
-        return np.stack([X[:, cols].mean(axis=1) for cols in self.feature_groups_.values()],
-                        axis=1)
+            return data
+        # one value per group: the column itself for one-column groups, else the mean of its
+        # columns (the first column's value when they are not numeric)
+        out = []
+        for cols in self.feature_groups_.values():
+            block = data[:, cols]
+            if len(cols) == 1 or block.dtype == object:
+                out.append(block[:, 0])
+            else:
+                out.append(block.mean(axis=1))
+        return np.stack(out, axis=1)
 
     def _make_game(self, X):
         """The game named by the ``game`` parameter, built on the fitted adapter and background.
@@ -81,9 +98,9 @@ class ShapleyExplainer(BaseExplainer):
                 random_state=self._seed, verbose=getattr(self, "verbose", 0), **params,
             )
         if game == "marginal":
-            return MarginalGame(self.adapter_, self.background_, batch_size=self.batch_size)
+            return MarginalGame(self.adapter_, self._background_model, batch_size=self.batch_size)
         return BaselineGame(
-            self.adapter_, self.background_.mean(axis=0), batch_size=self.batch_size
+            self.adapter_, self._background_model.mean(axis=0), batch_size=self.batch_size
         )
 
     def _fit_shapley(self, d):
@@ -98,7 +115,7 @@ class ShapleyExplainer(BaseExplainer):
         per_chunk = max(1, _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k))
         values, outputs = [], []
         for start in range(0, n, per_chunk):
-            Xt = self.game_.as_tensor(X[start : start + per_chunk])
+            Xt = self.game_.as_tensor(self._model_rows(X[start : start + per_chunk]))
             fx = self.game_.full(Xt).double()
             phi = self._shapley_values(Xt, fx, rng)
             values.append(phi.cpu().numpy())

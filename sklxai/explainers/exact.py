@@ -20,7 +20,7 @@ class ExactShapley(ShapleyExplainer):
     ----------
     model : fitted skorch net, torch.nn.Module or scikit-learn estimator
         See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, device, random_state, batch_size
+    background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
     game : {"marginal", "baseline", "surrogate"}
         The value function: marginal over the background, or one baseline row (its mean).
@@ -51,10 +51,10 @@ class ExactShapley(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, max_features=20, device="auto", random_state=None,
+                 game="marginal", feature_groups=None, fast_path="auto", max_features=20, device="auto", random_state=None,
                  batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
-                         target=target, device=device, random_state=random_state,
+                         target=target, fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

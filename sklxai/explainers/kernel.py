@@ -134,7 +134,7 @@ class KernelSHAP(ShapleyExplainer):
     ----------
     model : fitted skorch net, torch.nn.Module or scikit-learn estimator
         See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, device, random_state, batch_size
+    background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
     game : {"marginal", "baseline", "surrogate"}
         The value function.
@@ -169,10 +169,10 @@ class KernelSHAP(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, n_coalitions=2048, paired=True, device="auto",
+                 game="marginal", feature_groups=None, fast_path="auto", n_coalitions=2048, paired=True, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
-                         target=target, device=device, random_state=random_state,
+                         target=target, fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

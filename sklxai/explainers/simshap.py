@@ -27,7 +27,7 @@ class SimSHAP(AmortizedShapley):
     ----------
     model : fitted skorch net, torch.nn.Module or scikit-learn estimator
         See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, device, random_state, batch_size
+    background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
     game : {"marginal", "baseline", "surrogate"}
         The value function the targets come from (marginal: comparable with ExactShapley).
@@ -95,14 +95,14 @@ class SimSHAP(AmortizedShapley):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
+                 game="marginal", feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
                  background_samples=None,
                  control_variate=True, max_epochs=100, max_time=None, lr=1e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
                  patience=10, callbacks=None, verbose=0, device="auto", random_state=None,
                  batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
-                         target=target, device=device, random_state=random_state,
+                         target=target, fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

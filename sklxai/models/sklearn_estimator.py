@@ -20,13 +20,18 @@ class SklearnAdapter(ModelAdapter):
     estimator : fitted scikit-learn estimator
     method : {"auto", "predict_proba", "decision_function", "predict"}
         Which method gives the explained outputs.
+    decoder : fitted :class:`~sklxai.models.tabular.TabularEncoder` or None
+        When given, input rows are codes of raw columns: each batch is decoded with
+        ``decoder.inverse_transform`` (a DataFrame with the raw columns and dtypes) before the
+        estimator is called. Use it for a Pipeline fitted on a raw DataFrame.
     """
 
     input_dtype = torch.float64
     default_batch_size = 2**14
 
-    def __init__(self, estimator, *, method="auto"):
+    def __init__(self, estimator, *, method="auto", decoder=None):
         self.estimator = estimator
+        self.decoder = decoder
         if method == "auto":
             for method in ("predict_proba", "decision_function", "predict"):
                 if hasattr(estimator, method):
@@ -51,7 +56,9 @@ class SklearnAdapter(ModelAdapter):
 
     def forward(self, X):
         arr = X.detach().cpu().double().numpy()
-        if self._columns is not None:
+        if self.decoder is not None:
+            arr = self.decoder.inverse_transform(arr)
+        elif self._columns is not None:
             import pandas as pd
 
             arr = pd.DataFrame(arr, columns=self._columns)
