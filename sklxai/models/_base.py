@@ -42,7 +42,10 @@ class ModelAdapter:
         """Move a numpy array or tensor to the adapter's device and dtype."""
         if isinstance(X, torch.Tensor):
             return X.to(device=self.device, dtype=self.input_dtype)
-        return torch.as_tensor(np.asarray(X), dtype=self.input_dtype, device=self.device)
+        arr = np.asarray(X)
+        if not arr.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
+            arr = arr.copy()
+        return torch.as_tensor(arr, dtype=self.input_dtype, device=self.device)
 
     def predict(self, X, batch_size=None):
         """Outputs for a numpy array, as a float64 ndarray of shape (n, k)."""

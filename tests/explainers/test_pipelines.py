@@ -128,3 +128,43 @@ def test_raw_columns_with_a_scikit_learn_pipeline_generic(adult):
                                atol=1e-8)
     with pytest.raises(ValueError, match="DataFrame"):
         est.explain(X.iloc[:3].to_numpy())
+
+
+def test_explainer_as_a_pipeline_step_with_names_and_pandas_output():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.iloc[:300, :5]
+    scaler = StandardScaler().set_output(transform="pandas")
+    clf = LogisticRegression().fit(scaler.fit_transform(X), y.iloc[:300])
+    pipe = make_pipeline(scaler, KernelSHAP(clf, n_background=10, target=1, random_state=0))
+    out = pipe.fit(X).transform(X.iloc[:4])
+    assert out.shape == (4, 5)
+    assert list(pipe.get_feature_names_out()) == list(X.columns)
+    pipe.set_output(transform="pandas")
+    frame = pipe.transform(X.iloc[:4])
+    assert list(frame.columns) == list(X.columns)
+    np.testing.assert_allclose(frame.to_numpy(), out)
+
+
+def test_grid_search_over_the_explained_pipelines_parameters():
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X, y = X.iloc[:200, :4], y.iloc[:200]
+    unfitted = make_pipeline(StandardScaler(), LogisticRegression())
+
+    def efficiency_and_fit(est, X, y):
+        # the explainer's model was refitted for each candidate: score that model's accuracy
+        return float((est.model_.predict(X) == y).mean())
+
+    search = GridSearchCV(KernelSHAP(unfitted, n_background=10, n_coalitions=16, random_state=0),
+                          {"model__logisticregression__C": [1e-4, 1.0]},
+                          scoring=efficiency_and_fit, cv=2).fit(X, y)
+    assert search.best_params_ == {"model__logisticregression__C": 1.0}
+    assert search.best_estimator_.model_.steps[-1][1].C == 1.0
+    assert not hasattr(unfitted.steps[-1][1], "coef_")  # the user's pipeline stays unfitted
+    fitted = clone(unfitted).fit(X, y)
+    assert clone(KernelSHAP(fitted)).model is fitted  # a fitted model is shared, not refitted
