@@ -3,7 +3,6 @@
 import csv
 import functools
 import gzip
-import io
 from importlib import resources
 
 import numpy as np

@@ -92,9 +92,9 @@ class KernelDesign:
 def simshap_weights(masks):
     """a_S^i of SimSHAP's unbiased estimator, for masks (..., d): g(d-|S|) in S, -g|S| out.
 
-    With S drawn from the Shapley kernel (:class:`KernelDesign`), E[a_S^i (v(S) - v(empty))] + (v(N) -
-    v(empty)) / d is the Shapley value phi_i, and sum_i a_S^i = 0, so every per-subset target is
-    efficient.
+    With S drawn from the Shapley kernel (:class:`KernelDesign`),
+    E[a_S^i (v(S) - v(empty))] + (v(N) - v(empty)) / d is the Shapley value phi_i, and
+    sum_i a_S^i = 0, so every per-subset target is efficient.
     """
     d = masks.shape[-1]
     g = float(kernel_size_mass(d).sum()) / (d - 1)
@@ -428,7 +428,6 @@ class AmortizedShapley(ShapleyExplainer):
         -------
         explainer : fitted instance of the saved class
         """
-        import sklxai
 
         blob = torch.load(path, map_location="cpu", weights_only=True)
         meta = json.loads(blob["meta"])

@@ -1,6 +1,5 @@
 """ExactShapley: Shapley values by enumerating every coalition (the reference estimator)."""
 
-import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, all_masks, shapley_size_weights
@@ -50,11 +49,11 @@ class ExactShapley(ShapleyExplainer):
     True
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, fast_path="auto", max_features=20, device="auto", random_state=None,
-                 batch_size=None):
-        super().__init__(model, background=background, n_background=n_background,
-                         target=target, fast_path=fast_path, device=device, random_state=random_state,
+    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
+                 feature_groups=None, fast_path="auto", max_features=20, device="auto",
+                 random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background, target=target,
+                         fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

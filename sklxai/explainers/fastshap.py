@@ -37,14 +37,14 @@ class FastSHAP(AmortizedShapley):
     (2, 4)
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256), n_subsets=32,
-                 background_samples=None,
-                 max_epochs=100, max_time=None, lr=1e-3, optimizer=torch.optim.AdamW,
-                 train_batch_size=256, validation_fraction=0.1, patience=10, callbacks=None,
-                 verbose=0, device="auto", random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background,
-                         target=target, fast_path=fast_path, device=device, random_state=random_state,
+    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
+                 feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
+                 n_subsets=32, background_samples=None, max_epochs=100, max_time=None, lr=1e-3,
+                 optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
+                 patience=10, callbacks=None, verbose=0, device="auto", random_state=None,
+                 batch_size=None):
+        super().__init__(model, background=background, n_background=n_background, target=target,
+                         fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

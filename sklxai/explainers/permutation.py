@@ -45,11 +45,11 @@ class PermutationSHAP(ShapleyExplainer):
     True
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, fast_path="auto", n_permutations=10, antithetic=True, device="auto",
-                 random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background,
-                         target=target, fast_path=fast_path, device=device, random_state=random_state,
+    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
+                 feature_groups=None, fast_path="auto", n_permutations=10, antithetic=True,
+                 device="auto", random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background, target=target,
+                         fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups

@@ -119,7 +119,9 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
                     f"be converted to float ({exc})."
                 ) from exc
         elif arr.dtype.kind == "c":
-            raise ValueError(f"Complex data not supported: {name} is complex; explainers need real values.")
+            raise ValueError(
+                f"Complex data not supported: {name} is complex; explainers need real values."
+            )
         elif arr.dtype.kind not in "biuf":
             raise ValueError(f"{name} has unsupported dtype {arr.dtype}.")
         arr = np.ascontiguousarray(arr, dtype=np.float64)
