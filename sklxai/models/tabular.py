@@ -298,7 +298,8 @@ def _as_numpy(col):
     """A numpy view of a column (NumpyExtensionArray unwrapped); extension arrays unchanged."""
     pd = _pd()
     numpy_array = getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
-    if isinstance(col, numpy_array):
+    # exact type: pandas' python-storage StringArray subclasses it and must keep its dtype
+    if type(col) is numpy_array:
         return col.to_numpy()
     return col
 
