@@ -1,5 +1,7 @@
 """The marginal (interventional) game over a background, and its single-baseline special case."""
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -30,9 +32,34 @@ class Game:
 
     def full(self, X):
         """Model outputs at ``X``: v_x(N), shape (n, k)."""
-        X = self.as_tensor(X)
-        rows = self.batch_size
-        return torch.cat([self.adapter(X[i : i + rows]) for i in range(0, len(X), rows)])
+        return self._call_model(self.as_tensor(X))
+
+    def _call_model(self, inputs):
+        """The model on ``inputs`` in batches of ``batch_size`` rows.
+
+        When the device runs out of memory, the batch size is halved (with a warning) and the
+        work goes on from the batch that failed; nothing computed is lost.
+        """
+        outs, i = [], 0
+        while i < len(inputs):
+            step = self.batch_size
+            try:
+                outs.append(self.adapter(inputs[i : i + step]))
+            except torch.OutOfMemoryError:
+                if step == 1:
+                    raise
+                self.batch_size = max(1, step // 2)
+                if inputs.is_cuda:
+                    torch.cuda.empty_cache()
+                warnings.warn(
+                    f"Out of device memory with batch_size={step} model rows; continuing with "
+                    f"batch_size={self.batch_size}.", UserWarning, stacklevel=2,
+                )
+                continue
+            i += step
+        if not outs:
+            return self.adapter(inputs)
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def empty_value(self):
         """v(empty), the same for every row, shape (k,): the expected output (base value)."""
@@ -221,14 +248,8 @@ class MarginalGame(Game):
         if groups is not None:
             masks = (masks.to(groups.dtype) @ groups) > 0
         inputs = torch.where(masks[:, None, :], X[rows][:, None, :], bg[None, :, :])
-        out = self._batched_model(inputs.reshape(-1, d))
+        out = self._call_model(inputs.reshape(-1, d))
         return out.reshape(P, B, -1).mean(dim=1)
-
-    def _batched_model(self, inputs):
-        step = self.batch_size
-        if len(inputs) <= step:
-            return self.adapter(inputs)
-        return torch.cat([self.adapter(inputs[i : i + step]) for i in range(0, len(inputs), step)])
 
     def _worth_deduping(self, differs, d):
         n_ids = differs.shape[0] * differs.shape[1]
@@ -262,7 +283,7 @@ class MarginalGame(Game):
         if groups is not None:  # present groups -> present columns
             present = (present.to(groups.dtype) @ groups) > 0
         inputs = torch.where(present, X[row0 + ident_u // B], bg[ident_u % B])
-        out = self._batched_model(inputs)
+        out = self._call_model(inputs)
         return out[inverse].reshape(P, B, -1).mean(dim=1)
 
 

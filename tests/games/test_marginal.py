@@ -238,3 +238,27 @@ def test_dedupe_auto_skips_continuous_data_and_validates():
     assert model.rows == 3 * 10 * 5  # nothing to dedupe: every input is evaluated once
     with pytest.raises(ValueError, match="dedupe"):
         MarginalGame(make_adapter(model, device="cpu"), bg, dedupe="yes")
+
+
+def test_out_of_memory_halves_the_batch_and_continues():
+    from sklxai.models._base import ModelAdapter
+
+    class Fragile(ModelAdapter):
+        """A linear model that 'runs out of memory' on batches over 16 rows."""
+
+        def forward(self, X):
+            if len(X) > 16:
+                raise torch.OutOfMemoryError("simulated")
+            return X.sum(dim=1, keepdim=True)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 4)).astype(np.float32)
+    bg = rng.normal(size=(5, 4)).astype(np.float32)
+    masks = torch.as_tensor(rng.random((6, 4)) < 0.5)
+    game = MarginalGame(Fragile(), bg, batch_size=64, dedupe=False)
+    with pytest.warns(UserWarning, match="Out of device memory with batch_size=") as caught:
+        values = game.values(X, masks)
+    assert game.batch_size == 16
+    assert [str(w.message).split("batch_size=")[1][:2] for w in caught] == ["64", "32"]
+    hand = _hand_values(lambda Z: Z.sum(axis=1), X, masks.numpy(), bg)
+    np.testing.assert_allclose(values.numpy(), hand, atol=1e-5)
