@@ -1,0 +1,220 @@
+"""The ``sklxai`` command, driven for real in a subprocess on temporary files.
+
+The subprocesses run with the temporary directory as working directory, so what they import is
+the installed sklxai (its entry points included), not whatever metadata lies in the checkout.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+joblib = pytest.importorskip("joblib")
+
+N_ROWS = 300
+N_EXPLAIN = 5
+
+
+def run_cli(*args, cwd, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "sklxai.cli", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def fitted(workdir):
+    """A raw-column Pipeline (one-hot + scaling + logistic regression) saved with joblib."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from sklxai.datasets import ADULT_CATEGORICAL, ADULT_NUMERIC, load_adult
+
+    X, y = load_adult("train")
+    X, y = X.iloc[:N_ROWS].reset_index(drop=True), y.iloc[:N_ROWS]
+    pre = ColumnTransformer([
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(ADULT_CATEGORICAL)),
+        ("num", StandardScaler(), list(ADULT_NUMERIC)),
+    ])
+    pipe = make_pipeline(pre, LogisticRegression(max_iter=1000)).fit(X, y)
+    model_path = workdir / "model.joblib"
+    data_path = workdir / "data.csv"
+    joblib.dump(pipe, model_path)
+    X.to_csv(data_path, index=False)
+    return pipe, X, model_path, data_path
+
+
+def test_explain_writes_values_that_add_up(fitted, workdir):
+    pipe, X, model_path, data_path = fitted
+    out = workdir / "out.csv"
+    res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
+                  "--param", "n_coalitions=64", "--n-background", 10, "--rows", N_EXPLAIN,
+                  "--output", out, cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    assert frame.shape[0] == N_EXPLAIN
+
+    classes = list(pipe.classes_)
+    feats = list(X.columns)
+    value_cols = [f"{c}__{f}" for c in classes for f in feats]
+    base_cols = [f"base_value__{c}" for c in classes]
+    assert list(frame.columns[: len(value_cols)]) == value_cols
+    for col in base_cols:
+        assert col in frame.columns
+
+    proba = pipe.predict_proba(X.iloc[:N_EXPLAIN])
+    for j, c in enumerate(classes):
+        total = frame[[f"{c}__{f}" for f in feats]].sum(axis=1) + frame[f"base_value__{c}"]
+        np.testing.assert_allclose(total.to_numpy(), proba[:, j], atol=1e-6)
+
+
+def test_explain_with_target_writes_one_column_per_feature(fitted, workdir):
+    _, X, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "permutation",
+                  "--param", "n_permutations=4", "--n-background", 5, "--rows", 3,
+                  "--target", 1, "--quiet", cwd=workdir)  # CSV on stdout
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split(",")[: X.shape[1]] == list(X.columns)
+    assert "base_value" in lines[0].split(",")
+    assert len(lines) == 1 + 3
+
+
+def test_missing_model_file(fitted, workdir):
+    _, _, _, data_path = fitted
+    res = run_cli("explain", workdir / "nope.joblib", data_path, "--method", "kernelshap",
+                  cwd=workdir)
+    assert res.returncode == 3
+    assert "nope.joblib" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_data_file(fitted, workdir):
+    _, _, model_path, _ = fitted
+    res = run_cli("explain", model_path, workdir / "nope.csv", "--method", "kernelshap",
+                  cwd=workdir)
+    assert res.returncode == 3
+    assert "nope.csv" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unreadable_model_file(fitted, workdir):
+    _, _, _, data_path = fitted
+    bad = workdir / "garbage.joblib"
+    bad.write_bytes(b"this is not a pickle")
+    res = run_cli("explain", bad, data_path, "--method", "kernelshap", cwd=workdir)
+    assert res.returncode == 3
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_column_is_bad_data(fitted, workdir):
+    _, X, model_path, _ = fitted
+    short = workdir / "short.csv"
+    X.drop(columns=["occupation"]).to_csv(short, index=False)
+    res = run_cli("explain", model_path, short, "--method", "kernelshap",
+                  "--param", "n_coalitions=64", "--n-background", 5, "--rows", 2, cwd=workdir)
+    assert res.returncode == 4, res.stderr
+    assert "occupation" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_method_lists_valid_names(fitted, workdir):
+    _, _, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "nosuchmethod", cwd=workdir)
+    assert res.returncode == 2
+    for name in ("exact", "kernelshap", "permutation"):
+        assert name in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_and_malformed_params_are_usage_errors(fitted, workdir):
+    _, _, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
+                  "--param", "no_such_param=3", cwd=workdir)
+    assert res.returncode == 2
+    assert "no_such_param" in res.stderr and "n_coalitions" in res.stderr
+    res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
+                  "--param", "novalue", cwd=workdir)
+    assert res.returncode == 2
+
+
+@pytest.mark.parametrize("sub", [None, "list", "explain", "demo"])
+def test_help(sub, workdir):
+    res = run_cli(*([sub] if sub else []), "--help", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    assert "usage: sklxai" in res.stdout
+    if sub == "explain":
+        text = " ".join(res.stdout.split())
+        assert "pickle runs code" in text and "trust" in text
+        assert "--method" in text and "--output" in text
+
+
+def test_version_and_no_command(workdir):
+    res = run_cli("--version", cwd=workdir)
+    assert res.returncode == 0 and res.stdout.startswith("sklxai ")
+    assert run_cli(cwd=workdir).returncode == 2
+
+
+def test_list_shows_builtin_explainers(workdir):
+    res = run_cli("list", "--kind", "all", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["KIND", "NAME", "DISTRIBUTION", "VERSION", "STATUS"]
+    rows = {line.split()[1]: line.split() for line in lines[1:]
+            if line.startswith("explainers ")}
+    for name in ("exact", "kernelshap", "permutation", "simshap", "fastshap"):
+        assert name in rows, res.stdout
+        assert rows[name][2] == "sklxai"
+        assert rows[name][4] == "ok"
+
+
+def test_console_script_runs(workdir):
+    script = shutil.which("sklxai")
+    venv_script = Path(sys.executable).parent / ("sklxai.exe" if os.name == "nt" else "sklxai")
+    if venv_script.exists():
+        script = str(venv_script)
+    if script is None:
+        pytest.skip("the sklxai console script is not installed")
+    res = subprocess.run([script, "--help"], cwd=workdir, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "explain" in res.stdout and "list" in res.stdout and "demo" in res.stdout
+
+
+def test_main_returns_exit_codes_in_process():
+    from sklxai.cli import main
+
+    assert main(["--version"]) == 0
+    assert main(["explain", "--method"]) == 2
+
+
+def test_parquet_output_without_pyarrow_is_a_clear_error(fitted, workdir):
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is installed")
+    _, _, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
+                  "--output", workdir / "out.parquet", cwd=workdir)
+    assert res.returncode == 2
+    assert "pyarrow" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("SKLXAI_RUN_SLOW") != "1",
+                    reason="demo --quick takes ~20 s on a 2-core CPU; set SKLXAI_RUN_SLOW=1")
+def test_demo_quick(workdir):
+    res = run_cli("demo", "--quick", "--device", "cpu", cwd=workdir, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "relative error against exact Shapley values" in res.stdout
