@@ -9,7 +9,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklxai
-from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
+from sklxai import ExactShapley, KernelSHAP, PermutationSHAP, SimSHAP
 
 # Checks that cannot apply to an explainer would be listed here with the reason; every check of
 # scikit-learn's suite currently applies and passes, so the list is empty.
@@ -22,6 +22,8 @@ def _instances():
         ExactShapley(Ridge(), n_background=10, device="cpu"),
         KernelSHAP(Ridge(), n_background=10, n_coalitions=32, device="cpu"),
         PermutationSHAP(Ridge(), n_background=10, n_permutations=2, device="cpu"),
+        SimSHAP(Ridge(), n_background=5, hidden_sizes=(8,), n_subsets=4, max_epochs=1,
+                train_batch_size=16, device="cpu"),
     ]
 
 

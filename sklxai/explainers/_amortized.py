@@ -16,6 +16,7 @@ from itertools import combinations
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
 
 from sklxai.explainers._shapley import ShapleyExplainer, kernel_size_mass
 from sklxai.explainers.networks import MLPExplainerModule
@@ -162,32 +163,30 @@ class _TimeBudget:
         raise AttributeError(name)
 
 
-def _make_net_class():
-    from skorch import NeuralNet
+class ExplainerNet(NeuralNet):
+    """skorch net whose steps draw coalitions and targets from the explainer's game.
 
-    class ExplainerNet(NeuralNet):
-        """skorch net whose steps draw coalitions and targets from the explainer's game."""
+    The explainer is attached as ``explainer_`` for the duration of ``fit`` only.
+    """
 
-        def train_step_single(self, batch, **fit_params):
-            self._set_training(True)
-            X = batch[0].to(self.device)
-            loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
-            loss.backward()
-            return {"loss": loss, "y_pred": phi}
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        X = batch[0].to(self.device)
+        loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
+        loss.backward()
+        return {"loss": loss, "y_pred": phi}
 
-        def validation_step(self, batch, **fit_params):
-            self._set_training(False)
-            X = batch[0].to(self.device)
-            with torch.no_grad():
-                loss, phi = self.explainer_._validation_loss(self.module_, X)
-            return {"loss": loss, "y_pred": phi}
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        X = batch[0].to(self.device)
+        with torch.no_grad():
+            loss, phi = self.explainer_._validation_loss(self.module_, X)
+        return {"loss": loss, "y_pred": phi}
 
-        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-            # the same validation coalitions every epoch: valid_loss is comparable across epochs
-            self.explainer_._reset_validation_generator()
-
-    return ExplainerNet
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        # the same validation coalitions every epoch: valid_loss is comparable across epochs
+        self.explainer_._reset_validation_generator()
 
 
 class AmortizedShapley(ShapleyExplainer):
@@ -207,7 +206,9 @@ class AmortizedShapley(ShapleyExplainer):
                 f"validation_fraction must be in (0, 0.5); got {self.validation_fraction}."
             )
         if d < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 features; got {d}.")
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 features (players); got n_features={d}."
+            )
 
     def _fit(self, X, y):
         super()._fit(X, y)
@@ -250,10 +251,9 @@ class AmortizedShapley(ShapleyExplainer):
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += list(self.callbacks or [])
-        net_cls = _make_net_class()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            net = net_cls(
+            net = ExplainerNet(
                 self._build_module(X),
                 criterion=torch.nn.MSELoss,
                 optimizer=self.optimizer,
