@@ -18,6 +18,7 @@ _LAZY = {
     "PermutationSHAP": "sklxai.explainers.permutation",
     "SimSHAP": "sklxai.explainers.simshap",
     "FastSHAP": "sklxai.explainers.fastshap",
+    "IntegratedGradients": "sklxai.explainers.gradients",
     "ShapleySelector": "sklxai.selection",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",

@@ -7,14 +7,18 @@
 - :mod:`~sklxai.explainers.simshap` / :mod:`~sklxai.explainers.fastshap`: amortized explainers
   (a network predicts the values in one forward pass), sharing
   :mod:`~sklxai.explainers._amortized` (training through skorch, persistence);
+- :mod:`~sklxai.explainers.gradients`: IntegratedGradients (path integral of gradients,
+  Riemann and Gauss-Legendre rules, completeness gap);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking, Shapley kernel weights).
 """
 
 from sklxai.explainers.exact import ExactShapley
 from sklxai.explainers.fastshap import FastSHAP
+from sklxai.explainers.gradients import IntegratedGradients
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.simshap import SimSHAP
 
-__all__ = ["ExactShapley", "FastSHAP", "KernelSHAP", "PermutationSHAP", "SimSHAP"]
+__all__ = ["ExactShapley", "FastSHAP", "IntegratedGradients", "KernelSHAP", "PermutationSHAP",
+           "SimSHAP"]
