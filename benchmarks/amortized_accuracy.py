@@ -23,14 +23,14 @@ a plot to ``--plot`` and prints markdown tables::
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-from benchmarks.kernel_speed import _loadavg, _machine, _shap_layout, _sync, _timed
+from benchmarks.kernel_speed import (_loadavg, _machine, _shap_layout, _sync, _timed,
+                                     _write_json)
 
 #: the amortized explainers, by --methods name
 AMORTIZED = {"simshap": "SimSHAP", "fastshap": "FastSHAP"}
@@ -544,12 +544,7 @@ def main(argv=None):
                  methods=methods, eval_every=args.eval_every, max_epochs=args.max_epochs,
                  log=log)
     report["settings"]["quick"] = bool(args.quick)
-    out_dir = os.path.dirname(args.out)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2, default=_json_default)
-        fh.write("\n")
+    _write_json(report, args.out, default=_json_default)
     if args.plot:
         plot(report, args.plot)
     print(markdown_table(report))

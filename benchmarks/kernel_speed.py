@@ -35,6 +35,16 @@ GPU_TARGET_SPEEDUP = 100.0
 GPU_TARGET_EXACT_ROWS_PER_S = 2000.0
 
 
+def _write_json(report, path, default=None):
+    """Write a benchmark report as indented JSON, creating the folder when needed."""
+    out_dir = os.path.dirname(path)
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(report, fh, indent=2, default=default)
+        fh.write("\n")
+
+
 def _sync(device):
     if device.startswith("cuda"):
         import torch
@@ -368,12 +378,7 @@ def main(argv=None):
     report = run(device=args.device, n_rows=args.rows, shap_rows=args.shap_rows,
                  n_coalitions=args.coalitions, n_background=args.background, seed=args.seed,
                  repeats=args.repeats, threads=args.threads, log=log)
-    out_dir = os.path.dirname(args.out)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-        fh.write("\n")
+    _write_json(report, args.out)
     print(markdown_table(report))
     print(f"\n(total {report['total_seconds']:.0f} s; report written to {args.out})")
     return 0

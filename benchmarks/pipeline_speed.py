@@ -20,15 +20,14 @@ Writes a JSON report to ``--out`` and prints a markdown table::
 """
 
 import argparse
-import json
-import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
-from benchmarks.kernel_speed import _best_of, _fmt_load, _loadavg, _machine, _sync, _timed
+from benchmarks.kernel_speed import (_best_of, _fmt_load, _loadavg, _machine, _sync, _timed,
+                                     _write_json)
 
 #: target (GPU only): generic ms/row over fast ms/row, per method
 GPU_TARGET_SPEEDUP = 20.0
@@ -343,12 +342,7 @@ def main(argv=None):
                  n_coalitions=args.coalitions, n_background=args.background,
                  epochs=args.epochs, predict_batch_size=args.predict_batch_size, seed=args.seed,
                  repeats=args.repeats, threads=args.threads, log=log)
-    out_dir = os.path.dirname(args.out)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-        fh.write("\n")
+    _write_json(report, args.out)
     print(markdown_table(report))
     print(f"\n(total {report['total_seconds']:.0f} s; report written to {args.out})")
     return 0

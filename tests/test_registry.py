@@ -416,8 +416,6 @@ def test_disable_autoload_other_values_keep_plugins(good, monkeypatch):
 
 @needs_builtins
 def test_get_builtin_exact():
-    if importlib.util.find_spec("sklxai.explainers.exact") is None:
-        pytest.skip("sklxai.explainers.exact is not written yet")
     from sklxai.base import BaseExplainer
 
     assert issubclass(get_explainer("exact"), BaseExplainer)

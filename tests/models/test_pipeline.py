@@ -36,7 +36,7 @@ from sklearn.preprocessing import (
 )
 
 import sklxai.models.pipeline as pipeline_module
-from sklxai.datasets import load_adult
+from sklxai.datasets import ADULT_COLUMNS, load_adult
 from sklxai.models.pipeline import ColumnMap, column_groups
 
 # ----------------------------------------------------------------------------- data
@@ -186,22 +186,6 @@ def _adult_cases():
     }
 
 
-ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-]
 
 ADULT_CASES = list(_adult_cases())
 
