@@ -19,6 +19,7 @@ _LAZY = {
     "SimSHAP": "sklxai.explainers.simshap",
     "FastSHAP": "sklxai.explainers.fastshap",
     "IntegratedGradients": "sklxai.explainers.gradients",
+    "GradientExplainer": "sklxai.explainers._gradient",
     "ShapleySelector": "sklxai.selection",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",

@@ -10,9 +10,12 @@
 - :mod:`~sklxai.explainers.gradients`: IntegratedGradients (path integral of gradients,
   Riemann and Gauss-Legendre rules, completeness gap);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
-  chunking, Shapley kernel weights).
+  chunking, Shapley kernel weights);
+- :mod:`~sklxai.explainers._gradient`: GradientExplainer, the public base class of the
+  explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
 
+from sklxai.explainers._gradient import GradientExplainer
 from sklxai.explainers.exact import ExactShapley
 from sklxai.explainers.fastshap import FastSHAP
 from sklxai.explainers.gradients import IntegratedGradients
@@ -20,5 +23,5 @@ from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.simshap import SimSHAP
 
-__all__ = ["ExactShapley", "FastSHAP", "IntegratedGradients", "KernelSHAP", "PermutationSHAP",
+__all__ = ["ExactShapley", "FastSHAP", "GradientExplainer", "IntegratedGradients", "KernelSHAP", "PermutationSHAP",
            "SimSHAP"]

@@ -1,0 +1,224 @@
+"""GradientExplainer: what the explainers that follow one output's gradient share.
+
+Integrated Gradients (core), SAMP and I-GOS (plugins) all explain one output per row (each row's
+predicted one by default), need a differentiable torch/skorch model, start from a baseline, and
+evaluate the gradient of the explained output at many points in large batches on the device. This
+module holds that once; each method only supplies its attribution rule (:meth:`_attribute`).
+"""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from sklxai.base import BaseExplainer
+from sklxai.explanation import Explanation
+from sklxai.utils.validation import check_tabular, check_target
+
+
+class GradientExplainer(BaseExplainer):
+    """Base class of explainers that need gradients of one model output per row.
+
+    It is public so that plugins (SAMP, I-GOS) build on it exactly as sklxai's own
+    :class:`~sklxai.explainers.gradients.IntegratedGradients` does. A subclass declares its
+    parameters in ``__init__`` (a ``baseline`` parameter among them, see below) and implements
+    one hook:
+
+    ``_attribute(X, B, targets)``
+        X and B are float tensors of shape (n, d_model) on ``adapter_.device`` (the rows and
+        their baselines, in the model's input space), ``targets`` a long tensor (n,) of output
+        indices. Return the attributions, a tensor or array of shape (n, d_model), with the
+        orientation of DESIGN.md: larger means more evidence for the explained output.
+
+    and may use :meth:`_target_gradient` (one batched forward + backward) and
+    :meth:`_points_per_pass` (how many points to send at once). ``_after_attribute`` may record
+    diagnostics (IG's completeness gap). The rest, validation, targets (each row's predicted
+    output when ``target`` is None), baselines, f(x) and f(baseline), summing a Pipeline's model
+    columns back to raw columns, and the :class:`~sklxai.explanation.Explanation`, lives here.
+
+    The ``baseline`` parameter a subclass declares may be ``"mean"`` (of the background rows),
+    ``"zeros"``, an array of shape (d,) (one row for every explained row) or (n, d) (one per
+    explained row), in the model's input space like X; subclasses may accept more strings and
+    resolve them by overriding :meth:`_resolve_baseline`.
+
+    Gradients are needed, so the model must be a skorch net or a ``torch.nn.Module`` (or a
+    Pipeline with column-wise preprocessing ending in one, explained on its fast path); a
+    scikit-learn model raises a TypeError at ``fit``. For a skorch classifier the explained
+    outputs are the probabilities, as ``predict_proba`` returns them.
+
+    Parameters
+    ----------
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer`. ``target`` None explains each row's
+        predicted output; one output is always explained per row, so ``values`` are (n, d).
+
+    Attributes
+    ----------
+    baseline_ : ndarray of shape (d_model,) or (n, d_model)
+        The baseline in model space, as resolved at ``fit``.
+    """
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self):
+        super()._check_params()
+        _check_differentiable_model(self.model, type(self).__name__)
+
+    def _fit(self, X, y):
+        from sklxai.models.sklearn_estimator import SklearnAdapter
+
+        if isinstance(self.adapter_, SklearnAdapter):
+            raise TypeError(
+                f"{type(self).__name__} needs gradients, so the model must be a differentiable "
+                "torch.nn.Module or skorch net (or a Pipeline with column-wise preprocessing "
+                f"ending in one, explained on its fast path); got {type(self.model_).__name__}, "
+                "which runs as a scikit-learn model. Use KernelSHAP (or another Shapley "
+                "explainer) for it."
+            )
+        self.baseline_ = self._resolve_baseline(X.shape[1])
+
+    def _resolve_baseline(self, d):
+        """The ``baseline`` parameter as model-space rows: (d_model,) or (n, d_model)."""
+        b = getattr(self, "baseline", "zeros")
+        if isinstance(b, str):
+            if b == "mean":
+                return self._model_rows(self.background_).mean(axis=0)
+            if b == "zeros":
+                return np.zeros(self._model_rows(self.background_[:1]).shape[1])
+            raise ValueError(f"baseline must be 'mean', 'zeros' or an array; got {b!r}.")
+        arr = b if hasattr(b, "columns") else np.asarray(b, dtype=np.float64)
+        one = np.ndim(arr) == 1
+        rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
+                             feature_names=getattr(self, "feature_names_in_", None),
+                             n_features=d, owner=f"{type(self).__name__} (from fit's X)")
+        rows = self._model_rows(rows)
+        return rows[0] if one else rows
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, X):
+        """Attributions of one output per row.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        explanation : Explanation
+            ``values`` (n, d), ``base_values`` (n,) = f(baseline) and ``output`` (n,) = f(x) of
+            each row's explained output (its predicted one when ``target`` is None).
+        """
+        check_is_fitted(self)
+        X_arr = self._validate_rows(X)
+        n = X_arr.shape[0]
+        target = check_target(self.target, self.n_outputs_, n, output_names=self.output_names_)
+        Xm = self._model_rows(X_arr)
+        fx = self._outputs(Xm)
+        if target is None:
+            rows_t = np.argmax(fx, axis=1)
+            output_names = [self.output_names_[0]] if self.n_outputs_ == 1 else None
+        elif np.ndim(target) == 0:
+            rows_t = np.full(n, target, dtype=np.int64)
+            output_names = [self.output_names_[target]]
+        else:
+            rows_t, output_names = target, None
+        values, base, output = self._explain_targets(Xm, rows_t, fx)
+        return Explanation(values, base, self._explanation_data(X_arr), self._feature_names(),
+                           output_names=output_names, output=output,
+                           method=type(self).__name__)
+
+    def _explain(self, X, rng):
+        """All outputs: values (n, d, k), f(baseline) (n, k), f(x) (n, k)."""
+        n = X.shape[0]
+        Xm = self._model_rows(X)
+        fx = self._outputs(Xm)
+        parts = [self._explain_targets(Xm, np.full(n, t, dtype=np.int64), fx)
+                 for t in range(self.n_outputs_)]
+        return tuple(np.stack(p, axis=-1) for p in zip(*parts))
+
+    def _n_explained_outputs(self):
+        return 1
+
+    def _explain_targets(self, Xm, rows_t, fx):
+        """Output ``rows_t[r]`` of each row r: values (n, d), f(b) (n,), f(x) (n,)."""
+        adapter = self.adapter_
+        dev, dtype = adapter.device, adapter.input_dtype
+        n = Xm.shape[0]
+        B = self._baseline_rows(n)
+        rows = np.arange(n)
+        output, base = fx[rows, rows_t], self._outputs(B)[rows, rows_t]
+        Xt = torch.as_tensor(np.asarray(Xm), dtype=dtype, device=dev)
+        Bt = torch.as_tensor(np.ascontiguousarray(B), dtype=dtype, device=dev)
+        tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
+        values = self._attribute(Xt, Bt, tt)
+        if isinstance(values, torch.Tensor):
+            values = values.detach().double().cpu().numpy()
+        values = np.asarray(values, dtype=np.float64).reshape(n, -1)
+        self._after_attribute(values, output, base)
+        column_map = getattr(self, "column_map_", None)
+        if column_map is not None:
+            values = np.stack([values[:, g].sum(axis=1) if len(g) else np.zeros(n)
+                               for g in column_map.groups], axis=1)
+        return values, base, output
+
+    def _attribute(self, X, B, targets):
+        """Attributions (n, d_model) of output ``targets[r]`` at row ``X[r]``; see the class."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _after_attribute(self, values, output, base):
+        """Called with model-space values (n, d_model), f(x) and f(b) (n,); default: nothing."""
+
+    # ------------------------------------------------------------------ helpers
+    def _baseline_rows(self, n):
+        B = self.baseline_
+        if B.ndim == 1:
+            return np.broadcast_to(B, (n, B.shape[0]))
+        if B.shape[0] != n:
+            raise ValueError(
+                f"baseline has {B.shape[0]} rows but X has {n}; give one baseline row per "
+                "explained row, or a single row of shape (d,)."
+            )
+        return B
+
+    def _outputs(self, Xm):
+        return self.adapter_.predict(Xm, batch_size=self.batch_size)
+
+    def _points_per_pass(self):
+        """Points per forward + backward pass: ``internal_batch_size`` when the subclass has
+        one and it is set, else ``batch_size``, else 4096 on CPU and 65536 on CUDA."""
+        for size in (getattr(self, "internal_batch_size", None), self.batch_size):
+            if size is not None:
+                return size
+        return 65536 if self.adapter_.device.type == "cuda" else 4096
+
+    def _target_gradient(self, P, targets):
+        """One batched forward + backward at points P (m, d_model) on the adapter's device.
+
+        Returns the explained outputs ``f_{targets[j]}(P[j])`` (m,), detached, and their
+        gradients with respect to P (m, d_model). Call it with at most
+        :meth:`_points_per_pass` points.
+        """
+        with torch.enable_grad():
+            P = P.detach().requires_grad_(True)
+            scores = self.adapter_.forward(P).gather(1, targets[:, None])[:, 0]
+            (grad,) = torch.autograd.grad(scores.sum(), P)
+        return scores.detach(), grad
+
+
+def _check_differentiable_model(model, owner):
+    """Refuse a plain scikit-learn model early, before any fitting."""
+    from sklearn.pipeline import Pipeline
+
+    from sklxai.models._base import ModelAdapter, _is_skorch_net
+
+    if isinstance(model, (torch.nn.Module, ModelAdapter)) or _is_skorch_net(model):
+        return
+    if isinstance(model, Pipeline):  # decided once the adapter is built (fast path or not)
+        return
+    if isinstance(model, numbers.Number) or model is None:
+        return  # the base's checks say what is wrong
+    raise TypeError(
+        f"{owner} needs gradients, so the model must be a differentiable "
+        f"torch.nn.Module or skorch net; got {type(model).__name__}, a scikit-learn model "
+        "without gradients. Use KernelSHAP (or another Shapley explainer) for it."
+    )
