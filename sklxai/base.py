@@ -5,6 +5,8 @@ and background are ready) and ``_explain(X, rng)`` (values for validated rows). 
 validation, the model, devices, seeding, targets, shapes and the Explanation, lives here once.
 """
 
+import json
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
@@ -91,6 +93,12 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         -------
         self : BaseExplainer
         """
+        X_arr = self._fit_context(X, y)
+        self._fit(X_arr, y)
+        return self
+
+    def _fit_context(self, X, y):
+        """Everything ``fit`` does before the method's own ``_fit``; returns validated X."""
         self._check_params()
         self.input_encoder_ = _raw_encoder(X)
         X_arr = self._validate_rows(X, fitting=True)
@@ -113,8 +121,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         if self.target is not None and np.ndim(self.target) == 0:
             check_target(self.target, self.n_outputs_, output_names=self.output_names_)
         self._seed = int(rng.randint(2**31 - 1))
-        self._fit(X_arr, y)
-        return self
+        return X_arr
 
     def _validate_rows(self, X, *, name="X", fitting=False):
         """Rows as a float array: raw DataFrames through ``input_encoder_``, else checked."""
@@ -366,6 +373,127 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         return np.asarray(
             [f"{out}__{f}" for out in self.output_names_ for f in feats], dtype=object
         )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted explainer to ``path`` without pickle.
+
+        The file holds tensors (the background, learned weights) and JSON metadata (parameters,
+        feature names, the sklxai version, checksums); it is read back with
+        ``torch.load(weights_only=True)``, so loading it never runs code. The model being
+        explained is not saved: pass it again to :meth:`load`. Parameters that are not plain
+        values (callables, modules, callbacks) are not saved either; pass them to ``load``.
+
+        Explainers fitted on raw DataFrame columns (strings, missing values) hold encoders that
+        are not tensors: save those with ``joblib.dump`` (a pickle; load only files you trust).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from sklxai.utils.persistence import write_state
+
+        check_is_fitted(self)
+        if self.input_encoder_ is not None or getattr(self, "preprocessor_", None) is not None:
+            raise ValueError(
+                "save() stores explainers fitted on numeric model inputs; this one explains raw "
+                "columns through an encoder or a Pipeline's preprocessing. Use joblib.dump "
+                "(a pickle: load only files you trust)."
+            )
+        meta, tensors = self._get_state()
+        write_state(path, meta, tensors)
+
+    @classmethod
+    def load(cls, path, model, *, device="auto", **params):
+        """Load an explainer written by :meth:`save`, for ``model`` (the same fitted model).
+
+        Parameters
+        ----------
+        path : str or path-like
+        model : the fitted model the explainer was fitted for
+        device : "auto", "cpu", "cuda" or torch.device
+            Where the loaded explainer runs (it need not be where it was saved).
+        **params
+            Parameters that were not saved (e.g. a custom ``module``), or overrides.
+
+        Returns
+        -------
+        explainer : a fitted instance of ``cls`` that gives the same values as the saved one.
+
+        Raises
+        ------
+        ValueError
+            When the file is corrupted or truncated, was written by an incompatible sklxai
+            version (another major.minor), or holds another class; or when ``model`` does not
+            match the saved explainer (feature or output count).
+        """
+        from sklxai.utils.persistence import read_state
+
+        meta, tensors = read_state(path, cls.__name__)
+        saved = cls._params_from_state(meta)
+        saved.update(background=tensors["background"].numpy(), device=device, **params)
+        est = cls(model, **saved)
+        est._set_state(meta, tensors)
+        return est
+
+    def _unsaved_params(self):
+        """Parameters ``save`` leaves out (not plain values)."""
+        return ("model", "background", "device")
+
+    def _get_state(self):
+        """(JSON-able metadata, name -> tensor) describing the fitted explainer."""
+        import torch
+
+        from sklxai.utils.persistence import json_default
+
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if name in self._unsaved_params():
+                continue
+            try:
+                json.dumps(value, default=json_default)
+            except TypeError:
+                raise ValueError(
+                    f"save() cannot store the parameter {name}={value!r}, which is not a plain "
+                    f"value; use joblib.dump, or set it again when loading "
+                    f"({type(self).__name__}.load(path, model, {name}=...))."
+                ) from None
+            params[name] = value
+        meta = {
+            "class": type(self).__name__,
+            "params": params,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": None if not hasattr(self, "feature_names_in_")
+            else [str(f) for f in self.feature_names_in_],
+            "n_outputs": self.n_outputs_,
+        }
+        tensors = {"background": torch.as_tensor(self.background_),
+                   "seed": torch.tensor(self._seed)}
+        return meta, tensors
+
+    @classmethod
+    def _params_from_state(cls, meta):
+        return dict(meta["params"])
+
+    def _set_state(self, meta, tensors):
+        """Rebuild the fitted state from :meth:`_get_state`'s output (``background`` is set)."""
+        bg = self.background
+        if bg.shape[1] != meta["n_features_in"]:
+            raise ValueError("the saved background does not match the saved feature count.")
+        self._fit_context(bg, None)
+        if meta["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        if self.n_outputs_ != meta["n_outputs"]:
+            raise ValueError(
+                f"the model has {self.n_outputs_} outputs but the saved explainer was fitted "
+                f"for {meta['n_outputs']}; pass the model it was fitted for."
+            )
+        self._seed = int(tensors["seed"])
+        self._restore(bg, meta, tensors)
+
+    def _restore(self, X, meta, tensors):
+        """Method-specific state; default: ``_fit`` again on the background (cheap, seeded)."""
+        self._fit(X, None)
 
     # ------------------------------------------------------------------ sklearn protocol
     def __sklearn_clone__(self):

@@ -8,7 +8,6 @@ the game on the device without gradients, and minimises a method-specific loss
 best weights kept, a cosine learning-rate decay, progress output, user callbacks.
 """
 
-import json
 import math
 import time
 from itertools import combinations
@@ -18,7 +17,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
-from sklxai.explainers._shapley import ShapleyExplainer, kernel_size_mass
+from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, kernel_size_mass
 from sklxai.explainers.networks import MLPExplainerModule
 from sklxai.utils.validation import check_positive_int
 
@@ -370,109 +369,34 @@ class AmortizedShapley(ShapleyExplainer):
         return -total_err / count
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
-        """Save the fitted explainer: network weights, background and metadata.
+    # save()/load() are BaseExplainer's; the network's weights travel with the state. A custom
+    # ``module`` is not saved (it is code): pass it again, ``SimSHAP.load(path, model, module=M)``.
+    def _unsaved_params(self):
+        return super()._unsaved_params() + ("module", "callbacks", "optimizer")
 
-        The model being explained is not saved; pass it again to :meth:`load`. The file is a
-        ``torch.save`` of tensors and a JSON string only, so it loads with ``weights_only=True``.
-        """
-        check_is_fitted(self)
-        if self.input_encoder_ is not None or self.preprocessor_ is not None:
-            raise ValueError(
-                "save() stores explainers fitted on numeric model inputs; this one explains raw "
-                "pipeline columns. Use joblib.dump (a pickle: load only files you trust)."
-            )
-        import sklxai
-
-        params = {k: v for k, v in self.get_params(deep=False).items()
-                  if k not in ("model", "module", "background", "callbacks", "optimizer")}
-        meta = {
-            "class": type(self).__name__,
-            "sklxai_version": sklxai.__version__,
-            "params": params,
-            "custom_module": self.module is not None,
-            "n_features_in": self.n_features_in_,
-            "feature_names_in": None if not hasattr(self, "feature_names_in_")
-            else [str(f) for f in self.feature_names_in_],
-            "n_outputs": self.n_outputs_,
-            "fit_time": self.fit_time_,
-        }
-        surrogate = {}
-        from sklxai.games.surrogate import SurrogateGame
-
-        if isinstance(self.game_, SurrogateGame):  # a learned game: its architecture and weights
-            meta["surrogate"] = self.game_.get_config()
-            surrogate["surrogate_state_dict"] = {
-                k: v.detach().cpu() for k, v in self.game_.module.state_dict().items()}
-        torch.save({
-            "meta": json.dumps(meta, default=_json_default),
-            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "background": torch.as_tensor(self.background_),
-            "seed": torch.tensor(self._seed),
-            **surrogate,
-        }, path)
+    def _get_state(self):
+        meta, tensors = super()._get_state()
+        meta["custom_module"] = self.module is not None
+        meta["fit_time"] = self.fit_time_
+        tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
+        return meta, tensors
 
     @classmethod
-    def load(cls, path, model, *, module=None, device="auto"):
-        """Load an explainer saved by :meth:`save` for ``model`` (the same fitted model).
-
-        Parameters
-        ----------
-        path : str or path-like
-        model : the fitted model the explainer was trained for
-        module : torch.nn.Module or class, optional
-            Required when the explainer was trained with a custom ``module``.
-        device : "auto", "cpu" or "cuda"
-
-        Returns
-        -------
-        explainer : fitted instance of the saved class
-        """
-
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        meta = json.loads(blob["meta"])
-        if meta["class"] != cls.__name__:
-            raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}; use "
-                             f"{meta['class']}.load.")
-        if meta["custom_module"] and module is None:
-            raise ValueError(f"{path} was trained with a custom module; pass module= to load.")
-        params = dict(meta["params"], device=device)
+    def _params_from_state(cls, meta):
+        params = super()._params_from_state(meta)
         if "hidden_sizes" in params:
             params["hidden_sizes"] = tuple(params["hidden_sizes"])
-        est = cls(model, background=blob["background"].numpy(), module=module, **params)
-        est._restore(blob, meta)
-        return est
+        return params
 
-    def _restore(self, blob, meta):
-        from sklxai.models import make_adapter
-
-        bg = self.background
-        self.n_features_in_ = meta["n_features_in"]
-        if meta["feature_names_in"] is not None:
-            self.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-        self.model_ = self.model
-        self.input_encoder_, self.preprocessor_, self.column_map_ = None, None, None
-        self.adapter_ = make_adapter(self.model_, device=self.device)
-        self.background_ = bg
-        probe = self._probe_model(bg[:2])
-        if probe.shape[1] != meta["n_outputs"]:
-            raise ValueError(f"the model has {probe.shape[1]} outputs but the saved explainer "
-                             f"was trained for {meta['n_outputs']}.")
-        self.n_outputs_ = meta["n_outputs"]
-        names = self.adapter_.output_names
-        self.output_names_ = list(names) if names is not None and len(names) == self.n_outputs_ \
-            else list(range(self.n_outputs_))
-        self._seed = int(blob["seed"])
-        if meta.get("surrogate") is not None:  # the saved surrogate game, rebuilt without training
-            from sklxai.games.surrogate import SurrogateGame
-            from sklxai.utils.validation import resolve_device
-
-            self._restored_surrogate = SurrogateGame.from_state(
-                self.adapter_, meta["surrogate"], blob["surrogate_state_dict"],
-                batch_size=self.batch_size, device=resolve_device(self.device))
-        ShapleyExplainer._fit(self, bg, None)
-        module = self._build_module(bg)
-        module.load_state_dict(blob["state_dict"])
+    def _restore(self, X, meta, tensors):
+        if meta["custom_module"] and self.module is None:
+            raise ValueError("the explainer was trained with a custom module; pass it again: "
+                             f"{type(self).__name__}.load(path, model, module=...).")
+        if meta.get("surrogate") is not None:
+            self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
+        ShapleyExplainer._fit(self, X, None)  # the game and designs, without training
+        module = self._build_module(self._model_rows(X))
+        module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
 
@@ -496,16 +420,3 @@ def _unbiased_targets(masks, weights, values, total, control=None):
 
 def _silent(*args, **kwargs):
     pass
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, (tuple, np.ndarray)):
-        return list(obj)
-    if isinstance(obj, torch.device):
-        return str(obj)
-    raise TypeError(f"cannot save parameter value {obj!r} as JSON")
-

@@ -86,10 +86,12 @@ class ShapleyExplainer(BaseExplainer):
             from sklxai.games.surrogate import SURROGATE_DEFAULTS, SurrogateGame
             from sklxai.utils.validation import resolve_device
 
-            # a surrogate rebuilt from saved weights (AmortizedShapley.load) is used once as is
-            restored = self.__dict__.pop("_restored_surrogate", None)
-            if restored is not None:
-                return restored
+            # a surrogate saved with the explainer (see load) is rebuilt as is, not retrained
+            saved = self.__dict__.pop("_saved_surrogate", None)
+            if saved is not None:
+                return SurrogateGame.from_state(
+                    self.adapter_, saved[0], saved[1], batch_size=self.batch_size,
+                    device=resolve_device(self.device))
             # training settings: SURROGATE_DEFAULTS, each overridable by `surrogate_<name>`
             params = {name: getattr(self, f"surrogate_{name}", default)
                       for name, default in SURROGATE_DEFAULTS.items()}
@@ -102,6 +104,21 @@ class ShapleyExplainer(BaseExplainer):
         return BaselineGame(
             self.adapter_, self._background_model.mean(axis=0), batch_size=self.batch_size
         )
+
+    def _get_state(self):
+        meta, tensors = super()._get_state()
+        from sklxai.games.surrogate import SurrogateGame
+
+        if isinstance(self.game_, SurrogateGame):  # a learned game: its architecture and weights
+            meta["surrogate"] = self.game_.get_config()
+            tensors.update({f"surrogate.{k}": v
+                            for k, v in self.game_.module.state_dict().items()})
+        return meta, tensors
+
+    def _restore(self, X, meta, tensors):
+        if meta.get("surrogate") is not None:
+            self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
+        super()._restore(X, meta, tensors)
 
     def _fit_shapley(self, d):
         """Method-specific preparation for d features (coalition designs and the like)."""
@@ -152,3 +169,8 @@ def all_masks(d, device=None):
     t = torch.arange(2**d, device=device)
     bits = torch.arange(d, device=device)
     return ((t[:, None] >> bits[None, :]) & 1).bool()
+
+
+def _prefixed(tensors, prefix):
+    """The entries of ``tensors`` whose name starts with ``prefix``, without it."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

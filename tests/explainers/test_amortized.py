@@ -181,3 +181,28 @@ def test_bad_parameters(task):
         SimSHAP(clf, background=bg, n_subsets=1, device="cpu").fit(X)
     with pytest.raises(TypeError, match="module must be"):
         SimSHAP(clf, background=bg, module=lambda d, k: 3, max_epochs=1, device="cpu").fit(X)
+
+
+def test_interrupted_training_keeps_the_best_weights_and_is_usable(task):
+    from skorch.callbacks import Callback
+
+    clf, X, bg, _ = task
+    snapshots = []
+
+    class Record(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            snapshots.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    class Interrupt(Callback):  # what Ctrl-C does in the middle of the fifth epoch
+        def on_batch_end(self, net, **kwargs):
+            if len(net.history) == 5 and len(net.history[-1, "batches"]) == 3:
+                raise KeyboardInterrupt
+
+    est = SimSHAP(clf, background=bg, callbacks=[Record(), Interrupt()],
+                  **dict(FAST, max_epochs=50)).fit(X[:500])
+    finished = est.history_[:4, "valid_loss"]
+    best = int(np.argmin(finished))
+    for name, value in est.module_.state_dict().items():
+        assert torch.equal(value, snapshots[best][name]), name
+    exp = est.explain(X[-5:])
+    assert np.isfinite(exp.values).all() and exp.efficiency_gap < 1e-5

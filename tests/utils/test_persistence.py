@@ -1,0 +1,173 @@
+"""save/load of every explainer: identical values, and clear refusals of bad files."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.compose import make_column_transformer
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import sklxai
+from sklxai import (
+    ExactShapley,
+    FastSHAP,
+    IntegratedGradients,
+    KernelSHAP,
+    PermutationSHAP,
+    SimSHAP,
+)
+from sklxai.utils import persistence
+
+AMORTIZED = dict(hidden_sizes=(16,), max_epochs=2, n_subsets=8, train_batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=200, n_features=5, n_informative=3, n_redundant=0,
+                               random_state=0)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    return net.double(), LogisticRegression().fit(X, y), X
+
+
+CASES = {
+    "exact": lambda m: ExactShapley(m),
+    "kernel": lambda m: KernelSHAP(m, n_coalitions=16),
+    "permutation": lambda m: PermutationSHAP(m, n_permutations=3),
+    "simshap": lambda m: SimSHAP(m, **AMORTIZED),
+    "fastshap": lambda m: FastSHAP(m, **AMORTIZED),
+    "ig": lambda m: IntegratedGradients(m, n_steps=8, baseline=np.zeros(5)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_explainer_round_trips_to_identical_values(case, data, tmp_path):
+    net, _, X = data
+    est = CASES[case](net).set_params(n_background=20, device="cpu", random_state=0).fit(X)
+    path = tmp_path / "est.pt"
+    est.save(path)
+    loaded = type(est).load(path, net, device="cpu")
+    assert loaded.get_params(deep=False).keys() == est.get_params(deep=False).keys()
+    np.testing.assert_array_equal(loaded.background_, est.background_)
+    np.testing.assert_array_equal(loaded.transform(X[:6]), est.transform(X[:6]))
+    # pickling keeps working for scikit-learn users (it runs code on load: trusted files only)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.transform(X[:6]), est.transform(X[:6]))
+
+
+def test_feature_names_and_surrogate_game_survive(data, tmp_path, monkeypatch):
+    _, clf, X = data
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    est = KernelSHAP(clf, game="surrogate", n_coalitions=16, n_background=20, device="cpu",
+                     random_state=0)
+    est.surrogate_max_epochs = 2  # keep the surrogate's training short
+    est.fit(frame)
+    est.save(tmp_path / "k.pt")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("load must not retrain the surrogate")
+
+    from sklxai.games.surrogate import SurrogateGame
+
+    monkeypatch.setattr(SurrogateGame, "fit", no_training)
+    loaded = KernelSHAP.load(tmp_path / "k.pt", clf, device="cpu")
+    assert list(loaded.feature_names_in_) == list("abcde")
+    np.testing.assert_array_equal(loaded.transform(frame[:4]), est.transform(frame[:4]))
+    with pytest.raises(ValueError, match=r"missing columns \['b'\]"):
+        loaded.transform(frame[["b", "a", "c", "d", "e"]].rename(columns=dict(b="z")))
+
+
+@pytest.fixture
+def saved(data, tmp_path):
+    net, _, X = data
+    est = KernelSHAP(net, n_coalitions=16, n_background=20, device="cpu",
+                     random_state=0).fit(X)
+    path = tmp_path / "k.pt"
+    est.save(path)
+    return path, est, net
+
+
+def test_truncated_file_is_refused(saved):
+    path, _, net = saved
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="not a readable sklxai explainer file"):
+        KernelSHAP.load(path, net)
+
+
+def test_changed_bytes_are_refused(saved):
+    path, est, net = saved
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(est.background_.tobytes())
+    assert at > 0  # the background's float64 bytes are stored as they are
+    raw[at + 3] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupted"):
+        KernelSHAP.load(path, net)
+
+
+def test_other_version_wrong_class_and_not_a_file(saved, tmp_path, monkeypatch):
+    path, est, net = saved
+    with pytest.raises(ValueError, match="holds a KernelSHAP, not a ExactShapley"):
+        ExactShapley.load(path, net)
+    monkeypatch.setattr(sklxai, "__version__", "0.0.7")
+    est.save(tmp_path / "old.pt")
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"written by sklxai 0\.0\.7.*refit"):
+        KernelSHAP.load(tmp_path / "old.pt", net)
+    # a patch release keeps the format
+    monkeypatch.setattr(sklxai, "__version__", sklxai.__version__ + "9")
+    KernelSHAP.load(path, net)
+    monkeypatch.undo()
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="not a readable"):
+        KernelSHAP.load(tmp_path / "junk.pt", net)
+    torch.save({"x": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a readable"):
+        KernelSHAP.load(tmp_path / "other.pt", net)
+    with pytest.raises(FileNotFoundError):
+        KernelSHAP.load(tmp_path / "missing.pt", net)
+
+
+def test_model_with_other_outputs_is_refused(saved):
+    path, _, _ = saved
+    other = torch.nn.Linear(5, 3).double()
+    with pytest.raises(ValueError, match="3 outputs but the saved explainer was fitted for 2"):
+        KernelSHAP.load(path, other)
+
+
+def test_unsaveable_parameters_and_raw_frames_are_refused(data, tmp_path):
+    net, clf, X = data
+    est = SimSHAP(net, module=torch.nn.Linear(5, 10), **AMORTIZED, n_background=20,
+                  device="cpu", random_state=0).fit(X)
+    est.save(tmp_path / "s.pt")  # the module is code: not saved, asked for on load
+    with pytest.raises(ValueError, match="custom module; pass it again"):
+        SimSHAP.load(tmp_path / "s.pt", net)
+    loaded = SimSHAP.load(tmp_path / "s.pt", net, module=torch.nn.Linear(5, 10), device="cpu")
+    np.testing.assert_array_equal(loaded.transform(X[:3]), est.transform(X[:3]))
+
+    bad = KernelSHAP(net, n_coalitions=16, n_background=20, device="cpu").fit(X)
+    bad.batch_size = lambda: 1  # code, not a plain value
+    with pytest.raises(ValueError, match="cannot store the parameter batch_size"):
+        bad.save(tmp_path / "b.pt")
+
+    # raw columns are explained through an encoder: saved with joblib instead
+    raw = pd.DataFrame({"a": X[:, 0], "c": np.where(X[:, 1] > 0, "u", "v")})
+    pipe = make_pipeline(make_column_transformer((OneHotEncoder(), ["c"]),
+                                                 remainder="passthrough"),
+                         LogisticRegression()).fit(raw, X[:, 2] > 0)
+    est = ExactShapley(pipe, n_background=10, device="cpu").fit(raw)
+    with pytest.raises(ValueError, match="joblib.dump"):
+        est.save(tmp_path / "raw.pt")
+
+
+def test_digest_covers_shape_and_dtype():
+    a = torch.arange(6, dtype=torch.float32)
+    assert persistence._digest(a) != persistence._digest(a.reshape(2, 3))
+    assert persistence._digest(a) != persistence._digest(a.view(torch.int32))
+    assert persistence._digest(torch.tensor(3)) == persistence._digest(torch.tensor(3))
