@@ -127,20 +127,32 @@ class ShapleyExplainer(BaseExplainer):
         return 1
 
     def _explain(self, X, rng):
-        n, d = X.shape[0], self._n_players
-        k = self.n_outputs_
+        # Rows go in chunks of bounded size (memory does not grow with n beyond the output
+        # arrays), each chunk with its own seed, so the values do not depend on where chunks
+        # run: joblib runs them in this process by default, or on any backend the user
+        # configures (``joblib.parallel_config(backend="dask")``), with ``n_jobs``.
+        from joblib import Parallel, delayed
+
+        n, d, k = X.shape[0], self._n_players, self.n_outputs_
         per_chunk = max(1, _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k))
-        values, outputs = [], []
-        for start in range(0, n, per_chunk):
-            Xt = self.game_.as_tensor(self._model_rows(X[start : start + per_chunk]))
-            fx = self.game_.full(Xt).double()
-            phi = self._shapley_values(Xt, fx, rng)
-            values.append(phi.cpu().numpy())
-            outputs.append(fx.cpu().numpy())
-        values = np.concatenate(values)
-        output = np.concatenate(outputs)
+        starts = range(0, n, per_chunk)
+        seed = int(rng.integers(2**63 - 1))
+        values = np.empty((n, d, k))
+        output = np.empty((n, k))
+        jobs = (delayed(_explain_chunk)(self, X[s : s + per_chunk], [seed, i])
+                for i, s in enumerate(starts))
+        results = Parallel(n_jobs=self._n_jobs(), return_as="generator")(jobs)
+        with _progress(self, n) as bar:
+            for s, (phi, fx) in zip(starts, results):
+                values[s : s + len(fx)] = phi
+                output[s : s + len(fx)] = fx
+                bar.update(len(fx))
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
         return values, base, output
+
+    def _n_jobs(self):
+        """Parallel jobs over row chunks: the ``n_jobs`` parameter where a method has one."""
+        return getattr(self, "n_jobs", 1)
 
     def _shapley_values(self, X, fx, rng):
         """Shapley values (n, d, k) float64 for rows X (n, d) with model outputs fx (n, k)."""
@@ -174,3 +186,21 @@ def all_masks(d, device=None):
 def _prefixed(tensors, prefix):
     """The entries of ``tensors`` whose name starts with ``prefix``, without it."""
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _explain_chunk(explainer, X, seed):
+    """Shapley values (n, d, k) and outputs (n, k) of one chunk of rows, as ndarrays."""
+    rng = np.random.default_rng(seed)
+    Xt = explainer.game_.as_tensor(explainer._model_rows(X))
+    fx = explainer.game_.full(Xt).double()
+    phi = explainer._shapley_values(Xt, fx, rng)
+    return phi.cpu().numpy(), fx.cpu().numpy()
+
+
+def _progress(explainer, n):
+    """A progress bar over explained rows when the explainer is verbose, else a silent one."""
+    from tqdm.auto import tqdm
+
+    verbose = bool(getattr(explainer, "verbose", 0))
+    return tqdm(total=n, unit="rows", desc=type(explainer).__name__, disable=not verbose,
+                leave=False)

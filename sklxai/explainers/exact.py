@@ -30,6 +30,13 @@ class ExactShapley(ShapleyExplainer):
     max_features : int
         Largest number of features to enumerate (2**max_features coalitions per row).
 
+    n_jobs : int or None
+        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
+        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
+        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
+    verbose : int
+        0: silent; 1: a progress bar over the explained rows.
+
     Attributes
     ----------
     coalitions_ : bool ndarray of shape (2**d, d)
@@ -50,13 +57,15 @@ class ExactShapley(ShapleyExplainer):
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
-                 feature_groups=None, fast_path="auto", max_features=20, device="auto",
-                 random_state=None, batch_size=None):
+                 feature_groups=None, fast_path="auto", max_features=20, n_jobs=None, verbose=0,
+                 device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups
+        self.n_jobs = n_jobs
+        self.verbose = verbose
         self.max_features = max_features
 
     def _fit_shapley(self, d):

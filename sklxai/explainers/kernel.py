@@ -147,6 +147,13 @@ class KernelSHAP(ShapleyExplainer):
     paired : bool
         Sample coalitions with their complements (paired sampling, Covert & Lee 2021).
 
+    n_jobs : int or None
+        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
+        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
+        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
+    verbose : int
+        0: silent; 1: a progress bar over the explained rows.
+
     Attributes
     ----------
     coalitions_ : bool ndarray of shape (m, d)
@@ -170,12 +177,15 @@ class KernelSHAP(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, fast_path="auto", n_coalitions=2048, paired=True,
-                 device="auto", random_state=None, batch_size=None):
+                 n_jobs=None, verbose=0, device="auto", random_state=None,
+                 batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups
+        self.n_jobs = n_jobs
+        self.verbose = verbose
         self.n_coalitions = n_coalitions
         self.paired = paired
 

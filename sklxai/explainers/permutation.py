@@ -32,6 +32,17 @@ class PermutationSHAP(ShapleyExplainer):
         Permutations per row (rounded up to even when ``antithetic``).
     antithetic : bool
         Pair every permutation with its reverse.
+    n_jobs : int or None
+        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
+        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
+        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
+    verbose : int
+        0: silent; 1: a progress bar over the explained rows.
+
+    Attributes
+    ----------
+    game_ : sklxai.games.Game
+    expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
     --------
@@ -47,12 +58,14 @@ class PermutationSHAP(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, fast_path="auto", n_permutations=10, antithetic=True,
-                 device="auto", random_state=None, batch_size=None):
+                 n_jobs=None, verbose=0, device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
         self.game = game
         self.feature_groups = feature_groups
+        self.n_jobs = n_jobs
+        self.verbose = verbose
         self.n_permutations = n_permutations
         self.antithetic = antithetic
 

@@ -23,7 +23,7 @@ from sklxai import (
 )
 from sklxai.utils import persistence
 
-AMORTIZED = dict(hidden_sizes=(16,), max_epochs=2, n_subsets=8, train_batch_size=64)
+AMORTIZED = {"hidden_sizes": (16,), "max_epochs": 2, "n_subsets": 8, "train_batch_size": 64}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_feature_names_and_surrogate_game_survive(data, tmp_path, monkeypatch):
     assert list(loaded.feature_names_in_) == list("abcde")
     np.testing.assert_array_equal(loaded.transform(frame[:4]), est.transform(frame[:4]))
     with pytest.raises(ValueError, match=r"missing columns \['b'\]"):
-        loaded.transform(frame[["b", "a", "c", "d", "e"]].rename(columns=dict(b="z")))
+        loaded.transform(frame[["b", "a", "c", "d", "e"]].rename(columns={"b": "z"}))
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_model_with_other_outputs_is_refused(saved):
 
 
 def test_unsaveable_parameters_and_raw_frames_are_refused(data, tmp_path):
-    net, clf, X = data
+    net, _clf, X = data
     est = SimSHAP(net, module=torch.nn.Linear(5, 10), **AMORTIZED, n_background=20,
                   device="cpu", random_state=0).fit(X)
     est.save(tmp_path / "s.pt")  # the module is code: not saved, asked for on load
