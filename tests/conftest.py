@@ -1,73 +1,12 @@
-"""Shared test helpers: an independent brute-force Shapley reference and small games."""
+"""Shared test set-up: one torch thread, and fixtures over the references in sklxai_reference."""
 
-import itertools
-import math
-
-import numpy as np
 import pytest
 import torch
+from sklxai_reference import brute_force_shapley, marginal_reference
 
 # Tests use small tensors: one thread is as fast, and far more robust when other processes
 # share the (2-core) machine, where torch's thread pool otherwise slows down many times over.
 torch.set_num_threads(1)
-
-
-def brute_force_shapley(value, d):
-    """Shapley values of a game by the textbook formula, in plain Python.
-
-    ``value(S)`` takes a tuple of feature indices and returns an array of outputs. This shares
-    no code with sklxai: it is the independent reference every estimator is tested against.
-    """
-    cache = {}
-
-    def v(S):
-        key = tuple(sorted(S))
-        if key not in cache:
-            cache[key] = np.asarray(value(key), dtype=np.float64)
-        return cache[key]
-
-    phi = [np.zeros_like(v(())) for _ in range(d)]
-    for i in range(d):
-        others = [j for j in range(d) if j != i]
-        for r in range(d):
-            w = math.factorial(r) * math.factorial(d - r - 1) / math.factorial(d)
-            for S in itertools.combinations(others, r):
-                phi[i] = phi[i] + w * (v(S + (i,)) - v(S))
-    return np.stack(phi)
-
-
-def marginal_reference(predict, x, background):
-    """Brute-force Shapley values of the marginal game of ``predict`` at row ``x``: (d, k)."""
-    x = np.asarray(x, dtype=np.float64)
-    d = x.shape[0]
-
-    def value(S):
-        Z = np.array(background, dtype=np.float64, copy=True)
-        Z[:, list(S)] = x[list(S)]
-        out = np.asarray(predict(Z), dtype=np.float64)
-        return out.reshape(len(Z), -1).mean(axis=0)
-
-    return brute_force_shapley(value, d)
-
-
-class TableGame(torch.nn.Module):
-    """A torch 'model' that is an arbitrary game: inputs are 0/1 rows, output table[coalition].
-
-    Explained at x = ones with a zero baseline row, its marginal game is exactly ``table``.
-    """
-
-    def __init__(self, table):
-        super().__init__()
-        table = torch.as_tensor(table, dtype=torch.float64)
-        if table.dim() == 1:
-            table = table[:, None]
-        self.register_buffer("table", table)
-        d = int(math.log2(table.shape[0]))
-        self.register_buffer("powers", 2 ** torch.arange(d))
-
-    def forward(self, X):
-        idx = ((X > 0.5).long() * self.powers).sum(dim=1)
-        return self.table[idx]
 
 
 @pytest.fixture

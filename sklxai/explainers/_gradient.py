@@ -148,7 +148,7 @@ class GradientExplainer(BaseExplainer):
         rows = np.arange(n)
         output, base = fx[rows, rows_t], self._outputs(B)[rows, rows_t]
         Xt = torch.as_tensor(np.asarray(Xm), dtype=dtype, device=dev)
-        Bt = torch.as_tensor(np.ascontiguousarray(B), dtype=dtype, device=dev)
+        Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
         tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
         values = self._attribute(Xt, Bt, tt)
         if isinstance(values, torch.Tensor):

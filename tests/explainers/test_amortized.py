@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
-from conftest import brute_force_shapley
+from sklxai_reference import brute_force_shapley
 from sklxai import ExactShapley, FastSHAP, SimSHAP
 from sklxai.explainers._amortized import KernelDesign, _unbiased_targets, simshap_weights
 

@@ -7,7 +7,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from conftest import TableGame, brute_force_shapley, marginal_reference
+from sklxai_reference import TableGame, brute_force_shapley, marginal_reference
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
 
 ESTIMATORS = {
