@@ -15,7 +15,7 @@ training rows, computes exact Shapley values (``ExactShapley``, all 2**12 coalit
   ``nsamples=2048``, f = ``softmax(net.module_(x))``), as reference points,
 
 every method with the same model and the same background. Accuracy is the relative error
-against exact Shapley values (``sklxai.demo.relative_error``). Writes a JSON report to ``--out``,
+against exact Shapley values (``sklxai.metrics.relative_error``). Writes a JSON report to ``--out``,
 a plot to ``--plot`` and prints markdown tables::
 
     python -m benchmarks.amortized_accuracy --device cpu --out results/amortized.json \\
@@ -80,7 +80,7 @@ def _error_curve_callback(rows, exact, total, device, eval_every=0.0, log=None):
     import torch
     from skorch.callbacks import Callback
 
-    from sklxai.demo import relative_error
+    from sklxai.metrics import relative_error
 
     class ErrorCurve(Callback):
         def __init__(self, eval_every=0.0):
@@ -164,7 +164,8 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
 
     import sklxai
     from sklxai import ExactShapley, KernelSHAP
-    from sklxai.demo import adult_features, relative_error, train_adult_mlp
+    from sklxai.demo import adult_features, train_adult_mlp
+    from sklxai.metrics import relative_error
     from sklxai.utils.validation import resolve_device
 
     unknown = set(methods) - set(ALL_METHODS)

@@ -33,6 +33,7 @@ _LAZY = {
     "list_metrics": "sklxai.registry",
     "get_metric": "sklxai.registry",
     "datasets": "sklxai.datasets",
+    "metrics": "sklxai.metrics",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -1,0 +1,207 @@
+"""Private helpers shared by the metrics: input checks, players, targets, batched evaluation.
+
+A *player* is what a metric removes or keeps as one unit: a column for tabular data, a pixel
+location (all of its channels) or a square patch for images. Every metric works on players and
+turns them back into columns only when it builds model inputs.
+"""
+
+import numpy as np
+import torch
+
+from sklxai.explanation import Explanation
+from sklxai.models import make_adapter
+from sklxai.utils.validation import check_positive_int, check_tabular, check_target
+
+#: model-input elements (rows x columns) per chunk on top of the batch size, so that wide
+#: inputs (images) do not build multi-gigabyte tensors
+_MAX_ELEMENTS = 2**25
+
+
+def prepare(model, X, *, device, batch_size):
+    """Adapter, X as float64 (n, d), and model rows per call."""
+    adapter = make_adapter(model, device=device)
+    X = check_tabular(X, name="X")
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    if batch_size is None:
+        batch_size = max(1, min(adapter.default_batch_size, _MAX_ELEMENTS // X.shape[1]))
+    return adapter, X, batch_size
+
+
+def baseline_rows(baseline, n, d):
+    """``baseline`` (scalar, (d,) or (n, d)) as a float64 array broadcast to (n, d)."""
+    try:
+        arr = np.asarray(baseline, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"baseline must be a number or an array of numbers ({exc}).") from None
+    if arr.ndim == 0 or arr.shape in ((d,), (1, d)):
+        arr = np.broadcast_to(arr, (n, d))
+    elif arr.shape != (n, d):
+        raise ValueError(
+            f"baseline has shape {arr.shape}; give a scalar, one row of shape ({d},), or one "
+            f"row per row of X, shape ({n}, {d})."
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError("baseline contains NaN or infinite values.")
+    return arr
+
+
+def resolve_targets(adapter, target, fx):
+    """One output index per row: ``target`` checked, or each row's argmax of ``fx`` when None."""
+    n, k = fx.shape
+    t = check_target(target, k, n, output_names=adapter.output_names)
+    if t is None:
+        return np.argmax(fx, axis=1).astype(np.int64)
+    if np.ndim(t) == 0:
+        return np.full(n, t, dtype=np.int64)
+    return t
+
+
+def check_image_shape(image_shape, d, patch_size=None):
+    """Validate ``image_shape`` (and ``patch_size``); returns (C, H, W) or None."""
+    if image_shape is None:
+        if patch_size is not None:
+            raise ValueError("patch_size needs image_shape=(C, H, W) or (H, W) to place patches.")
+        return None
+    try:
+        shape = tuple(int(s) for s in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.")
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.")
+    if int(np.prod(shape)) != d:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} has {int(np.prod(shape))} entries but rows of X "
+            f"have {d} columns; X holds images flattened in (C, H, W) order."
+        )
+    if patch_size is not None:
+        patch_size = check_positive_int(patch_size, "patch_size")
+        h, w = shape[1:]
+        if h % patch_size or w % patch_size:
+            raise ValueError(f"patch_size={patch_size} does not divide the image size {h}x{w}.")
+    return shape
+
+
+def players(d, image_shape=None, patch_size=None):
+    """The player of each column: an int array (d,) with values in 0..P-1, and P.
+
+    Tabular data: one player per column. Images: one per pixel location (all channels
+    together), or one per patch (row-major order, as :func:`sklxai.games.image_patch_groups`).
+    """
+    if image_shape is None:
+        return np.arange(d), d
+    c, h, w = image_shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    if patch_size is None:
+        spatial = np.arange(h * w)
+    else:
+        spatial = (rows // patch_size) * (w // patch_size) + cols // patch_size
+    n_players = int(spatial.max()) + 1
+    return np.tile(spatial, c), n_players
+
+
+def attribution_matrix(attributions, n, d, targets, *, target_given, image_shape=None,
+                       name="attributions"):
+    """Attributions as a float64 (n, d) array of columns, or (n, H*W) for spatial-only maps.
+
+    Accepts an :class:`Explanation` (its ``values``) or an array of shape (n, d), (n, d, k)
+    (the slice of each row's target is taken; needs ``target``), and for images
+    (n, C, H, W), (n, H, W) or (n, H * W).
+    """
+    values = attributions.values if isinstance(attributions, Explanation) else attributions
+    try:
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers ({exc}).") from None
+    if values.ndim < 2 or values.shape[0] != n:
+        raise ValueError(
+            f"{name} has shape {values.shape}; expected one row of attributions per row of X "
+            f"({n} rows), e.g. shape ({n}, {d})."
+        )
+    shapes = {(d,)}
+    if image_shape is not None:
+        _c, h, w = image_shape
+        shapes |= {tuple(image_shape), (h, w), (h * w,)}
+    if values.shape[1:] in shapes:
+        out = values.reshape(n, -1)
+    elif values.ndim == 3 and values.shape[1] == d:
+        k = values.shape[2]
+        if k == 1:
+            out = values[:, :, 0]
+        elif not target_given:
+            raise ValueError(
+                f"{name} has shape {values.shape}: {k} outputs per feature. Pass target= (an "
+                "output index, or one per row such as the predicted class) to pick the "
+                "attributions of the output being scored."
+            )
+        elif targets.max() >= k:
+            raise ValueError(f"target indices go up to {targets.max()} but {name} has {k} outputs.")
+        else:
+            out = values[np.arange(n), :, targets]
+    else:
+        expected = f"({n}, {d}) or ({n}, {d}, k)"
+        if image_shape is not None:
+            expected += f", ({n}, {', '.join(map(str, image_shape))}) or ({n}, {h}, {w})"
+        raise ValueError(f"{name} has shape {values.shape}; expected {expected}.")
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return out
+
+
+def player_scores(attr, player_of_col, n_players):
+    """Sum the attributions of each player's columns: (n, P)."""
+    if attr.shape[1] == player_of_col.shape[0]:
+        owner = player_of_col
+    else:  # a spatial-only map (n, H*W): the first channel's players
+        owner = player_of_col[: attr.shape[1]]
+    if n_players == len(owner) and np.array_equal(owner, np.arange(n_players)):
+        return attr  # one column per player: nothing to pool
+    out = np.zeros((attr.shape[0], n_players))
+    np.add.at(out, (slice(None), owner), attr)
+    return out
+
+
+def order_ranks(scores):
+    """Rank of each player, 0 for the largest score; ties go to the lower index first."""
+    n, p = scores.shape
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty((n, p), dtype=np.int64)
+    ranks[np.arange(n)[:, None], order] = np.arange(p)
+    return ranks
+
+
+def target_outputs(out, targets):
+    """Pick column ``targets[i]`` of row i of a (m, k) tensor, as a float64 ndarray (m,)."""
+    t = torch.as_tensor(targets, device=out.device)
+    return out.gather(1, t[:, None])[:, 0].double().cpu().numpy()
+
+
+def masked_scores(adapter, X, B, targets, rows, keep_players, player_of_col, batch_size):
+    """Target scores of rows ``X[rows]`` with only the players in ``keep_players`` kept.
+
+    Parameters
+    ----------
+    X, B : ndarrays (n, d)
+        Inputs and baselines; removed columns take the baseline's value.
+    targets : int ndarray (n,)
+    rows : int ndarray (m,)
+        Which row of X each evaluation is about.
+    keep_players : bool ndarray (m, P)
+    player_of_col : int ndarray (d,)
+    batch_size : int
+        Model rows per call.
+
+    Returns
+    -------
+    scores : ndarray (m,)
+    """
+    m = len(rows)
+    out = np.empty(m)
+    owner = torch.as_tensor(player_of_col, device=adapter.device)
+    for s in range(0, m, batch_size):
+        r = rows[s:s + batch_size]
+        keep = torch.as_tensor(keep_players[s:s + batch_size], device=adapter.device)[:, owner]
+        z = torch.where(keep, adapter.to_input(X[r]), adapter.to_input(B[r]))
+        out[s:s + batch_size] = target_outputs(adapter(z), targets[r])
+    return out

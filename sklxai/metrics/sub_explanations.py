@@ -1,0 +1,242 @@
+"""Counting minimal sufficient explanations (Shitole et al., NeurIPS 2021, "One explanation is
+not enough: structured attention graphs for image classification").
+
+An image usually holds several small sets of patches that *each* suffice for the model's
+decision. A set S of patches is *sufficient* when the model's score for the target on the image
+with only S kept (everything else at the baseline) reaches ``threshold`` times its score on the
+full image, and *minimal* when no single patch can be dropped from S with S staying sufficient.
+Beam search over patch sets finds them; their number per image says how many distinct
+explanations the model accepts.
+"""
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from sklxai.metrics._common import (
+    attribution_matrix,
+    baseline_rows,
+    check_image_shape,
+    masked_scores,
+    player_scores,
+    players,
+    prepare,
+    resolve_targets,
+)
+from sklxai.utils.validation import check_positive_int
+
+
+@dataclass
+class SubExplanations:
+    """Minimal sufficient explanations found for each image.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n,)
+        Number of minimal sufficient explanations found per image.
+    sets : list of n lists of tuples
+        For each image, its minimal sufficient sets, each a sorted tuple of patch indices
+        (row-major over the patch grid), smallest sets first.
+    scores : list of n ndarrays
+        The model's target score with only each set kept, aligned with ``sets``.
+    full_scores : ndarray of shape (n,)
+        The target score on each full image.
+    targets : ndarray of shape (n,)
+        The output explained for each image.
+    patch_grid : tuple (rows, cols)
+        Patches per column and per row of an image.
+    """
+
+    counts: np.ndarray
+    sets: list
+    scores: list
+    full_scores: np.ndarray
+    targets: np.ndarray
+    patch_grid: tuple
+
+    def masks(self, i):
+        """Image ``i``'s sets as boolean patch masks of shape (n_sets, rows, cols)."""
+        rows, cols = self.patch_grid
+        out = np.zeros((len(self.sets[i]), rows * cols), dtype=bool)
+        for j, s in enumerate(self.sets[i]):
+            out[j, list(s)] = True
+        return out.reshape(-1, rows, cols)
+
+
+def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, threshold=0.9,
+                           beam_width=5, max_size=None, baseline=0.0, attributions=None,
+                           device="auto", batch_size=None):
+    """Find the minimal sufficient explanations (MSEs) of each image by beam search.
+
+    Sets grow one patch at a time from single patches up to ``max_size``. At each size, every
+    set is scored; the sufficient ones are recorded and not grown further, and the
+    ``beam_width`` best insufficient ones (highest score, or highest attribution when
+    ``attributions`` is given) are grown by each remaining patch. Supersets of recorded sets are
+    skipped. A recorded set from which one patch can be dropped while staying sufficient is
+    replaced by its sufficient subsets (checked the same way), so every reported set is minimal
+    in that sense, and none contains another.
+
+    Parameters
+    ----------
+    model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
+        A fitted classifier (scores are probabilities) taking flattened images.
+    X : array-like of shape (n, C * H * W)
+        Images flattened in (C, H, W) order.
+    image_shape : tuple (C, H, W) or (H, W)
+    patch_size : int
+        Side of the square patches; must divide H and W (8x8 digits with 2: 16 patches).
+    target : None, int, label or array of int (n,)
+        The output explained. None: each image's predicted class.
+    threshold : float in (0, 1], default=0.9
+        A set is sufficient when its score is at least ``threshold`` times the full image's.
+    beam_width : int, default=5
+        Insufficient sets kept per size and image.
+    max_size : int, optional
+        Largest set searched (default: every patch). With fewer, an image may get no MSE.
+    baseline : float or array-like of shape (d,) or (n, d), default=0.0
+        What the patches outside a set show.
+    attributions : Explanation or array-like, optional
+        Guides the beam: sets are ranked by the sum of their patches' attributions instead of
+        by the model's score. Shapes as in :func:`~sklxai.metrics.deletion_curve`.
+    device : "auto", str or torch.device, default="auto"
+    batch_size : int, optional
+        Model rows per call. All sets of one size, over all images, are scored in batches.
+
+    Returns
+    -------
+    result : SubExplanations
+        ``result.counts`` (n,) and ``result.sets`` (the patch sets of each image). If the
+        baseline image alone is sufficient, an image's only MSE is the empty set ``()``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklxai.metrics import count_sub_explanations
+    >>> class Either(torch.nn.Module):   # "yes" iff the top-left or the bottom-right patch is on
+    ...     def forward(self, X):
+    ...         img = X.reshape(-1, 4, 4)
+    ...         on = torch.maximum(img[:, :2, :2].amin((1, 2)), img[:, 2:, 2:].amin((1, 2)))
+    ...         return torch.stack([1 - on, on], dim=1)
+    >>> res = count_sub_explanations(Either(), np.ones((1, 16)), image_shape=(4, 4),
+    ...                              patch_size=2, device="cpu")
+    >>> res.counts.tolist(), res.sets[0]
+    ([2], [(0,), (3,)])
+    """
+    adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
+    n, d = X.shape
+    if patch_size is None:
+        raise ValueError("patch_size is required: the side of the square patches.")
+    shape = check_image_shape(image_shape, d, patch_size)
+    owner, n_patches = players(d, shape, patch_size)
+    B = baseline_rows(baseline, n, d)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
+            0 < threshold <= 1):
+        raise ValueError(f"threshold={threshold!r} must be a number in (0, 1].")
+    beam_width = check_positive_int(beam_width, "beam_width")
+    max_size = check_positive_int(max_size, "max_size", allow_none=True)
+    max_size = n_patches if max_size is None else min(max_size, n_patches)
+    fx = adapter.predict(X, batch_size)
+    targets = resolve_targets(adapter, target, fx)
+    full = fx[np.arange(n), targets]
+    guide = None
+    if attributions is not None:
+        attr = attribution_matrix(attributions, n, d, targets, target_given=target is not None,
+                                  image_shape=shape)
+        guide = player_scores(attr, owner, n_patches)
+
+    search = _BeamSearch(adapter, X, B, targets, owner, n_patches, batch_size,
+                         need=threshold * full, beam_width=beam_width, guide=guide)
+    search.run(max_size)
+    sets, scores = [], []
+    for i in range(n):
+        found = sorted(search.found[i], key=lambda s: (len(s), sorted(s)))
+        sets.append([tuple(sorted(s)) for s in found])
+        scores.append(np.array([search.cache[i][s] for s in found]))
+    gh, gw = shape[1] // patch_size, shape[2] // patch_size
+    return SubExplanations(np.array([len(s) for s in sets]), sets, scores, full, targets,
+                           (gh, gw))
+
+
+class _BeamSearch:
+    """The search state of every image; each size is scored in one batched pass."""
+
+    def __init__(self, adapter, X, B, targets, owner, n_patches, batch_size, *, need,
+                 beam_width, guide):
+        self.adapter, self.X, self.B, self.targets = adapter, X, B, targets
+        self.owner, self.P, self.batch_size = owner, n_patches, batch_size
+        self.need, self.beam_width, self.guide = need, beam_width, guide
+        n = X.shape[0]
+        self.cache = [{} for _ in range(n)]   # frozenset -> score, per image
+        self.found = [set() for _ in range(n)]
+
+    def run(self, max_size):
+        n = self.X.shape[0]
+        empty = frozenset()
+        self._score([(i, empty) for i in range(n)])
+        beams = {}
+        for i in range(n):
+            if self._sufficient(i, empty):  # the baseline alone suffices: nothing is needed
+                self.found[i].add(empty)
+            else:
+                beams[i] = [empty]
+        for _ in range(max_size):
+            if not beams:
+                break
+            candidates = {}
+            for i, beam in beams.items():
+                grown = {s | {p} for s in beam for p in range(self.P) if p not in s}
+                candidates[i] = [s for s in grown if not self._covers_found(i, s)]
+            self._score([(i, s) for i, c in candidates.items() for s in c])
+            pending, beams = [], {}
+            for i, cands in candidates.items():
+                pending += [(i, s) for s in cands if self._sufficient(i, s)]
+                rest = [s for s in cands if not self._sufficient(i, s)]
+                if rest:
+                    beams[i] = sorted(rest, key=lambda s: self._rank_key(i, s))[:self.beam_width]
+            self._keep_minimal(pending)
+
+    def _rank_key(self, i, s):
+        value = self.cache[i][s] if self.guide is None else self.guide[i, list(s)].sum()
+        return (-value, sorted(s))  # ties: the lexicographically first set
+
+    def _sufficient(self, i, s):
+        return self.cache[i][s] >= self.need[i]
+
+    def _covers_found(self, i, s):
+        return any(f <= s for f in self.found[i])
+
+    def _score(self, pairs):
+        """Score the (image, set) pairs not yet in the cache, in batched model calls."""
+        todo = list({(i, s) for i, s in pairs if s not in self.cache[i]})
+        if not todo:
+            return
+        rows = np.array([i for i, _ in todo], dtype=np.int64)
+        keep = np.zeros((len(todo), self.P), dtype=bool)
+        for j, (_, s) in enumerate(todo):
+            keep[j, list(s)] = True
+        scores = masked_scores(self.adapter, self.X, self.B, self.targets, rows, keep,
+                               self.owner, self.batch_size)
+        for (i, s), v in zip(todo, scores):
+            self.cache[i][s] = float(v)
+
+    def _keep_minimal(self, pending):
+        """Record the sufficient sets that no single patch can be dropped from.
+
+        A set that fails is replaced by its sufficient one-smaller subsets, which are checked
+        in turn (sizes shrink, so this ends).
+        """
+        while pending:
+            pending = [(i, s) for i, s in set(pending)
+                       if s not in self.found[i] and not self._covers_found(i, s)]
+            self._score([(i, s - {p}) for i, s in pending for p in s])
+            nxt = []
+            for i, s in pending:
+                smaller = [s - {p} for p in s if self._sufficient(i, s - {p})]
+                if smaller:
+                    nxt += [(i, t) for t in smaller]
+                elif not self._covers_found(i, s):
+                    # s may be a proper subset of sets recorded earlier (scores need not be
+                    # monotone in the set): those are no longer minimal
+                    self.found[i] = {f for f in self.found[i] if not s < f} | {s}
+            pending = nxt
