@@ -32,10 +32,12 @@ class GradientExplainer(BaseExplainer):
         orientation of DESIGN.md: larger means more evidence for the explained output.
 
     and may use :meth:`_target_gradient` (one batched forward + backward) and
-    :meth:`_points_per_pass` (how many points to send at once). ``_after_attribute`` may record
-    diagnostics (IG's completeness gap). The rest, validation, targets (each row's predicted
-    output when ``target`` is None), baselines, f(x) and f(baseline), summing a Pipeline's model
-    columns back to raw columns, and the :class:`~sklxai.explanation.Explanation`, lives here.
+    :meth:`_points_per_pass` (how many points to send at once), and override
+    :meth:`_baseline_rows` for baselines that depend on the explained row.
+    ``_after_attribute`` may record diagnostics (IG's completeness gap). The rest, validation,
+    targets (each row's predicted output when ``target`` is None), baselines, f(x) and
+    f(baseline), summing a Pipeline's model columns back to raw columns, and the
+    :class:`~sklxai.explanation.Explanation`, lives here.
 
     The ``baseline`` parameter a subclass declares may be ``"mean"`` (of the background rows),
     ``"zeros"``, an array of shape (d,) (one row for every explained row) or (n, d) (one per
@@ -144,7 +146,7 @@ class GradientExplainer(BaseExplainer):
         adapter = self.adapter_
         dev, dtype = adapter.device, adapter.input_dtype
         n = Xm.shape[0]
-        B = self._baseline_rows(n)
+        B = self._baseline_rows(Xm)
         rows = np.arange(n)
         output, base = fx[rows, rows_t], self._outputs(B)[rows, rows_t]
         Xt = torch.as_tensor(np.asarray(Xm), dtype=dtype, device=dev)
@@ -169,7 +171,10 @@ class GradientExplainer(BaseExplainer):
         """Called with model-space values (n, d_model), f(x) and f(b) (n,); default: nothing."""
 
     # ------------------------------------------------------------------ helpers
-    def _baseline_rows(self, n):
+    def _baseline_rows(self, Xm):
+        """The baseline of each model-space row of ``Xm``: (n, d_model). Override it for
+        baselines that depend on the row (e.g. a blurred copy of each image)."""
+        n = Xm.shape[0]
         B = self.baseline_
         if B.ndim == 1:
             return np.broadcast_to(B, (n, B.shape[0]))
