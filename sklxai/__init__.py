@@ -34,6 +34,7 @@ _LAZY = {
     "get_metric": "sklxai.registry",
     "datasets": "sklxai.datasets",
     "metrics": "sklxai.metrics",
+    "make_report": "sklxai.report",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

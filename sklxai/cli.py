@@ -32,6 +32,8 @@ EXIT_DATA = 4
 
 _KINDS = ("explainers", "optimizers", "metrics")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+#: the demo's default report file (sklxai.demo.DEFAULT_REPORT; not imported: it pulls in torch)
+_DEMO_REPORT = "sklxai-demo-report.html"
 
 _PICKLE_WARNING = (
     "Security: MODEL is loaded with joblib/pickle, and loading a pickle runs arbitrary code. "
@@ -88,7 +90,8 @@ def build_parser():
         "'output__feature' columns when several outputs are explained) plus the base value(s) "
         "and the model output(s) as CSV or Parquet. " + _PICKLE_WARNING,
         epilog="Example: sklxai explain model.joblib data.csv --method kernelshap "
-        "--param n_coalitions=512 --rows 100 --output values.csv. Exit codes: 0 ok, 1 "
+        "--param n_coalitions=512 --rows 100 --output values.csv --report report.html. "
+        "Exit codes: 0 ok, 1 "
         "unexpected failure, 2 usage error (e.g. unknown method), 3 missing or unreadable file, "
         "4 bad data (missing/extra columns, refused values).",
     )
@@ -137,6 +140,12 @@ def build_parser():
         "stdout",
     )
     p_exp.add_argument(
+        "--report", default=None, metavar="PATH",
+        help="also write a self-contained HTML report of the explanation (global importance, "
+        "beeswarm, waterfalls, explainer settings, timings; needs matplotlib) to PATH; for "
+        "several outputs it shows the last one (use --target to pick one)",
+    )
+    p_exp.add_argument(
         "--param", "-p", action="append", default=[], metavar="KEY=VALUE",
         help="explainer parameter, repeatable, e.g. --param n_coalitions=512; the value is "
         "parsed as a Python literal, else kept as a string",
@@ -158,7 +167,9 @@ def build_parser():
         help="train a skorch MLP on the bundled Adult data, explain it and check against exact",
         description="The README's main job on the bundled Adult data: train a skorch MLP, "
         "explain held-out rows with KernelSHAP and report the accuracy against exact Shapley "
-        "values (the same as 'python -m sklxai.demo').",
+        "values (the same as 'python -m sklxai.demo'). Besides the summary on stdout it writes "
+        "a self-contained HTML report (figures, settings, timings, accuracy against exact "
+        "values) to --report.",
     )
     p_demo.add_argument("--quick", action="store_true",
                         help="small, fast run (under a minute on a laptop CPU)")
@@ -166,6 +177,12 @@ def build_parser():
                         help="held-out rows to explain (default: 20 with --quick, else 200)")
     p_demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where training and explaining run (default: auto)")
+    rep_group = p_demo.add_mutually_exclusive_group()
+    rep_group.add_argument("--report", default=_DEMO_REPORT, metavar="PATH",
+                           help="where to write the HTML report (needs matplotlib; default: "
+                           "%(default)s in the working directory)")
+    rep_group.add_argument("--no-report", action="store_true",
+                           help="write no HTML report, only the summary on stdout")
     p_demo.set_defaults(func=_cmd_demo)
     return parser
 
@@ -325,6 +342,29 @@ def _check_output(path):
         raise CLIError(f"output directory does not exist: {parent}", EXIT_FILE)
 
 
+def _check_report(path):
+    """A --report PATH is usable: matplotlib is there and the directory exists."""
+    if path is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CLIError("--report needs matplotlib: pip install sklxai[plot]", EXIT_USAGE)
+    if os.path.isdir(path):
+        raise CLIError(f"--report path is a directory, not a file: {path}", EXIT_FILE)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(f"report directory does not exist: {parent}", EXIT_FILE)
+
+
+def _write_report(path, write):
+    """Run ``write(path)`` (which makes the report) with the CLI's error handling."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise CLIError(f"could not write the report {path}: {exc}", EXIT_FILE) from None
+
+
 def _explain_chunks(est, X, args):
     """Explain X in chunks of rows (progress after each); return one Explanation."""
     import numpy as np
@@ -386,6 +426,7 @@ def _cmd_explain(args):
     # Usage errors first (cheap, no file is read), then files, then the work.
     params = _parse_params(args.subparser, args.param)
     _check_output(args.output)
+    _check_report(args.report)
     # Existence checks are cheap and come before importing the explainer (torch).
     for path, what in ((args.model, "model"), (args.data, "data"),
                        (args.background, "background")):
@@ -421,9 +462,11 @@ def _cmd_explain(args):
         _progress(args, f"fitting {args.method} on {len(data)} rows of {args.data}")
         t0 = time.perf_counter()
         est.fit(data)
-        _progress(args, f"fitted in {time.perf_counter() - t0:.1f} s; explaining {len(rows)} "
-                  "rows")
+        fit_s = time.perf_counter() - t0
+        _progress(args, f"fitted in {fit_s:.1f} s; explaining {len(rows)} rows")
+        t0 = time.perf_counter()
         exp = _explain_chunks(est, rows, args)
+        explain_s = time.perf_counter() - t0
         frame = _values_frame(est, exp)
     except (ValueError, TypeError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -441,18 +484,36 @@ def _cmd_explain(args):
     if args.output is not None:
         _progress(args, f"wrote {frame.shape[0]} rows x {frame.shape[1]} columns to "
                   f"{args.output}")
+    if args.report is not None:
+        from sklxai.report import make_report
+
+        details = {"model file": args.model, "data file": args.data,
+                   "rows in data": len(data), "rows explained": len(rows),
+                   "background": args.background or f"{args.n_background} rows of DATA"}
+        if args.target is not None:
+            details["target"] = args.target
+        _write_report(args.report, lambda path: make_report(
+            exp, path, explainer=est, title=f"sklxai explain: {args.method} on {args.data}",
+            timings={"explainer fit (CLI)": fit_s, f"explain {len(rows)} rows": explain_s},
+            extra=details))
+        _progress(args, f"wrote the HTML report to {args.report}")
     return EXIT_OK
 
 
 # ------------------------------------------------------------------------------------ demo
 def _cmd_demo(args):
-    from sklxai.demo import _print_report, run_demo
+    from sklxai.demo import _print_report, run_demo, write_report
 
+    path = None if args.no_report else args.report
+    _check_report(path)
     try:
         report = run_demo(quick=args.quick, n_explain=args.rows, device=args.device)
     except ValueError as exc:  # e.g. --device cuda without CUDA
         raise CLIError(str(exc), EXIT_USAGE) from None
     _print_report(report)
+    if path is not None:
+        _write_report(path, lambda p: write_report(report, p))
+        print(f"Report: {path}")
     return EXIT_OK
 
 

@@ -160,13 +160,18 @@ def write_report(rep, path=DEFAULT_REPORT):
     The report (:func:`sklxai.make_report`) shows class '>50K' (output 1), KernelSHAP's
     settings and timings, and its accuracy against the exact Shapley values of the same rows.
     """
+    from sklxai.explanation import Explanation
     from sklxai.report import make_report
 
+    def named(e):  # the classes by their Adult labels rather than 0 and 1
+        return Explanation(e.values, e.base_values, e.data, e.feature_names,
+                           output_names=["<=50K", ">50K"], output=e.output, method=e.method)
+
     make_report(
-        rep["explanation"], path,
+        named(rep["explanation"]), path,
         explainer=rep["explainer"],
-        reference=rep["exact_explanation"],
-        output=1,
+        reference=named(rep["exact_explanation"]),
+        output=">50K",
         title="sklxai demo: KernelSHAP on Adult (skorch MLP)",
         timings={
             "skorch MLP training": rep["train_seconds"],

@@ -4,6 +4,7 @@ The subprocesses run with the temporary directory as working directory, so what 
 the installed sklxai (its entry points included), not whatever metadata lies in the checkout.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -56,13 +57,40 @@ def fitted(workdir):
     return pipe, X, model_path, data_path
 
 
+def _check_report_file(path, *needles):
+    """The report exists, is self-contained (images inline) and holds every needle."""
+    import base64
+    import re
+
+    text = Path(path).read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    for bad in ('src="http', 'href="http', "<script", "<link"):
+        assert bad not in text
+    imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(imgs) == text.count("<img") >= 3
+    assert base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    for sid in ("summary", "importance", "beeswarm", "waterfalls", "accuracy", "settings",
+                "timing"):
+        assert f'<section id="{sid}">' in text
+    for needle in needles:
+        assert needle in text, needle
+    return text
+
+
 def test_explain_writes_values_that_add_up(fitted, workdir):
     pipe, X, model_path, data_path = fitted
     out = workdir / "out.csv"
+    # the HTML report (--report) is checked in the same run: a subprocess costs ~9 s here
+    report = workdir / "explain_report.html"
+    with_report = importlib.util.find_spec("matplotlib") is not None
     res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
                   "--param", "n_coalitions=64", "--n-background", 10, "--rows", N_EXPLAIN,
-                  "--output", out, cwd=workdir)
+                  "--output", out, *(["--report", report] if with_report else []), cwd=workdir)
     assert res.returncode == 0, res.stderr
+    if with_report:
+        assert f"wrote the HTML report to {report}" in res.stderr
+        _check_report_file(report, "KernelSHAP", "n_coalitions", "sklearn.pipeline.Pipeline",
+                           f"explain {N_EXPLAIN} rows", "No reference was given")
     frame = pd.read_csv(out)
     assert frame.shape[0] == N_EXPLAIN
 
@@ -91,6 +119,63 @@ def test_explain_with_target_writes_one_column_per_feature(fitted, workdir):
     assert lines[0].split(",")[: X.shape[1]] == list(X.columns)
     assert "base_value" in lines[0].split(",")
     assert len(lines) == 1 + 3
+
+
+def test_report_in_a_missing_directory_is_a_file_error(fitted, workdir):
+    _, _, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "kernelshap",
+                  "--report", workdir / "no_such_dir" / "r.html", cwd=workdir)
+    assert res.returncode == 3
+    assert "no_such_dir" in res.stderr and "Traceback" not in res.stderr
+
+
+def _fake_demo_result(**kwargs):
+    """What sklxai.demo.run_demo returns, from a tiny model (the real demo takes ~20 s)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from sklxai import ExactShapley, KernelSHAP
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["age", "sex", "race", "hours"])
+    y = (X["age"] + X["hours"] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    kernel = KernelSHAP(model, n_background=10, n_coalitions=32, random_state=0).fit(X)
+    exp = kernel.explain(X.iloc[:5])
+    exact = ExactShapley(model, background=kernel.background_).fit(X).explain(X.iloc[:5])
+    return {"device": "cpu", "n_train": 60, "n_explained": 5, "model_accuracy": 0.9,
+            "train_seconds": 0.1, "kernelshap_fit_seconds": 0.01, "kernelshap_seconds": 0.02,
+            "exact_seconds": 0.03, "kernelshap_relative_error": 0.01, "efficiency_gap": 0.0,
+            "explanation": exp, "exact_explanation": exact, "explainer": kernel,
+            "feature_names": list(X.columns)}
+
+
+def test_demo_report_options(monkeypatch, tmp_path):
+    """The demo writes its report by default in the working directory, or where --report says."""
+    pytest.importorskip("matplotlib")
+    import sklxai.demo
+    from sklxai.cli import main
+
+    calls = []
+
+    def fake_run_demo(**kwargs):
+        calls.append(kwargs)
+        return _fake_demo_result()
+
+    monkeypatch.setattr(sklxai.demo, "run_demo", fake_run_demo)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quick", "--device", "cpu"]) == 0
+    default = tmp_path / sklxai.demo.DEFAULT_REPORT
+    _check_report_file(default, "KernelSHAP on Adult", "&gt;50K", "relative error",
+                       "ExactShapley fit + explain 5 rows", "model test accuracy")
+    default.unlink()
+    assert main(["demo", "--quick", "--no-report"]) == 0
+    assert not list(tmp_path.iterdir())
+    assert main(["demo", "--report", str(tmp_path / "mine.html")]) == 0
+    assert (tmp_path / "mine.html").exists()
+    # a report that cannot be written is refused before the (long) demo runs
+    n_calls = len(calls)
+    assert main(["demo", "--report", str(tmp_path / "missing" / "r.html")]) == 3
+    assert len(calls) == n_calls
 
 
 def test_missing_model_file(fitted, workdir):
@@ -215,6 +300,11 @@ def test_parquet_output_without_pyarrow_is_a_clear_error(fitted, workdir):
 @pytest.mark.skipif(os.environ.get("SKLXAI_RUN_SLOW") != "1",
                     reason="demo --quick takes ~20 s on a 2-core CPU; set SKLXAI_RUN_SLOW=1")
 def test_demo_quick(workdir):
-    res = run_cli("demo", "--quick", "--device", "cpu", cwd=workdir, timeout=120)
+    report = workdir / "demo_report.html"
+    res = run_cli("demo", "--quick", "--device", "cpu", "--report", report, cwd=workdir,
+                  timeout=120)
     assert res.returncode == 0, res.stderr
     assert "relative error against exact Shapley values" in res.stdout
+    assert f"Report: {report}" in res.stdout
+    _check_report_file(report, "KernelSHAP on Adult", "education_num", "relative error",
+                       "ExactShapley")
