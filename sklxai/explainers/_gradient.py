@@ -7,6 +7,7 @@ module holds that once; each method only supplies its attribution rule (:meth:`_
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -78,6 +79,7 @@ class GradientExplainer(BaseExplainer):
                 "explainer) for it."
             )
         self.baseline_ = self._resolve_baseline(X.shape[1])
+        self.__dict__.pop("_max_points", None)  # what fitted in memory is learned again
 
     def _resolve_baseline(self, d):
         """The ``baseline`` parameter as model-space rows: (d_model,) or (n, d_model)."""
@@ -93,6 +95,7 @@ class GradientExplainer(BaseExplainer):
         rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
                              feature_names=getattr(self, "feature_names_in_", None),
                              n_features=d, owner=f"{type(self).__name__} (from fit's X)")
+        self._check_range(rows, "baseline")
         rows = self._model_rows(rows)
         return rows[0] if one else rows
 
@@ -112,6 +115,7 @@ class GradientExplainer(BaseExplainer):
         """
         check_is_fitted(self)
         X_arr = self._validate_rows(X)
+        self._check_range(X_arr, "X")
         n = X_arr.shape[0]
         target = check_target(self.target, self.n_outputs_, n, output_names=self.output_names_)
         Xm = self._model_rows(X_arr)
@@ -125,6 +129,7 @@ class GradientExplainer(BaseExplainer):
         else:
             rows_t, output_names = target, None
         values, base, output = self._explain_targets(Xm, rows_t, fx)
+        self._check_finite_results(X_arr, values, base, output)
         return Explanation(values, base, self._explanation_data(X_arr), self._feature_names(),
                            output_names=output_names, output=output,
                            method=type(self).__name__)
@@ -152,6 +157,12 @@ class GradientExplainer(BaseExplainer):
         Xt = torch.as_tensor(np.asarray(Xm), dtype=dtype, device=dev)
         Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
         tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
+        for name, rows_np, points in (("X", Xm, Xt), ("baseline", B, Bt)):
+            if not bool(torch.isfinite(points).all()):  # paths through inf never end
+                raise ValueError(
+                    f"{name} overflows the model's input dtype {dtype} (model-space values up "
+                    f"to {float(np.abs(np.asarray(rows_np)).max()):.3g}); rescale {name}."
+                )
         values = self._attribute(Xt, Bt, tt)
         if isinstance(values, torch.Tensor):
             values = values.detach().double().cpu().numpy()
@@ -190,24 +201,43 @@ class GradientExplainer(BaseExplainer):
 
     def _points_per_pass(self):
         """Points per forward + backward pass: ``internal_batch_size`` when the subclass has
-        one and it is set, else ``batch_size``, else 4096 on CPU and 65536 on CUDA."""
-        for size in (getattr(self, "internal_batch_size", None), self.batch_size):
-            if size is not None:
-                return size
-        return 65536 if self.adapter_.device.type == "cuda" else 4096
+        one and it is set, else ``batch_size``, else 4096 on CPU and 65536 on CUDA; never more
+        than what fitted in device memory so far (see :meth:`_target_gradient`)."""
+        size = next((s for s in (getattr(self, "internal_batch_size", None), self.batch_size)
+                     if s is not None), None)
+        if size is None:
+            size = 65536 if self.adapter_.device.type == "cuda" else 4096
+        return min(size, self.__dict__.get("_max_points", size))
 
     def _target_gradient(self, P, targets):
         """One batched forward + backward at points P (m, d_model) on the adapter's device.
 
         Returns the explained outputs ``f_{targets[j]}(P[j])`` (m,), detached, and their
         gradients with respect to P (m, d_model). Call it with at most
-        :meth:`_points_per_pass` points.
+        :meth:`_points_per_pass` points. When the device runs out of memory, the points are
+        split in halves (with a warning), later passes are capped at the size that fitted, and
+        the work goes on; nothing computed is lost.
         """
-        with torch.enable_grad():
-            P = P.detach().requires_grad_(True)
-            scores = self.adapter_.forward(P).gather(1, targets[:, None])[:, 0]
-            (grad,) = torch.autograd.grad(scores.sum(), P)
-        return scores.detach(), grad
+        try:
+            with torch.enable_grad():
+                Q = P.detach().requires_grad_(True)
+                scores = self.adapter_.forward(Q).gather(1, targets[:, None])[:, 0]
+                (grad,) = torch.autograd.grad(scores.sum(), Q)
+            return scores.detach(), grad
+        except torch.OutOfMemoryError:
+            m = P.shape[0]
+            if m == 1:
+                raise
+            half = m // 2
+            self._max_points = half
+            if P.is_cuda:
+                torch.cuda.empty_cache()
+            warnings.warn(
+                f"{type(self).__name__}: out of device memory with {m} points per forward + "
+                f"backward pass; continuing with {half}.", UserWarning, stacklevel=2)
+            parts = [self._target_gradient(P[:half], targets[:half]),
+                     self._target_gradient(P[half:], targets[half:])]
+            return torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
 
 
 def _check_differentiable_model(model, owner):

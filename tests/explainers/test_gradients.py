@@ -228,3 +228,27 @@ def test_column_wise_pipeline_attributes_raw_columns():
     np.testing.assert_allclose(exp.values, ref.values, rtol=1e-5, atol=1e-7)  # float32 net
     np.testing.assert_allclose(exp.output, ref.output, rtol=1e-5)
     assert ig.completeness_gap_ < 1e-3
+
+
+def test_out_of_memory_halves_the_points_per_pass_and_keeps_the_values():
+    class Fragile(torch.nn.Module):
+        """A linear model that 'runs out of memory' above 16 points per pass."""
+
+        def __init__(self):
+            super().__init__()
+            self.lin = _linear()
+
+        def forward(self, X):
+            if X.shape[0] > 16 and X.requires_grad:
+                raise torch.OutOfMemoryError("simulated")
+            return self.lin(X)
+
+    X = np.random.default_rng(5).normal(size=(12, 4))
+    fragile = Fragile()
+    ig = IntegratedGradients(fragile, n_steps=8, target=1, internal_batch_size=64,
+                             device="cpu").fit(X)
+    with pytest.warns(UserWarning, match="out of device memory with 64 points"):
+        exp = ig.explain(X)
+    assert ig._points_per_pass() == 16  # later passes stay at the size that fitted
+    ref = IntegratedGradients(fragile.lin, n_steps=8, target=1, device="cpu").fit(X)
+    np.testing.assert_allclose(exp.values, ref.explain(X).values, atol=1e-12)
