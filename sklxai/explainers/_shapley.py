@@ -11,6 +11,9 @@ from sklxai.games.grouped import GroupedGame, check_feature_groups
 
 #: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
 _VALUES_PER_CHUNK = 2**22
+#: rows per chunk at most, whatever the method (the model's and an explainer network's
+#: activations grow with the rows of a chunk: a million rows at once would take gigabytes)
+_MAX_ROWS_PER_CHUNK = 2**15
 
 _GAMES = ("marginal", "baseline", "surrogate")
 
@@ -134,7 +137,8 @@ class ShapleyExplainer(BaseExplainer):
         from joblib import Parallel, delayed
 
         n, d, k = X.shape[0], self._n_players, self.n_outputs_
-        per_chunk = max(1, _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k))
+        per_chunk = max(1, min(_MAX_ROWS_PER_CHUNK,
+                               _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k)))
         starts = range(0, n, per_chunk)
         seed = int(rng.integers(2**63 - 1))
         values = np.empty((n, d, k))
