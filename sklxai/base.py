@@ -100,7 +100,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     def _fit_context(self, X, y):
         """Everything ``fit`` does before the method's own ``_fit``; returns validated X."""
         self._check_params()
-        self.input_encoder_ = _raw_encoder(X)
+        self.input_encoder_ = _raw_encoder(X, self.model)
         X_arr = self._validate_rows(X, fitting=True)
         names = column_names(X)
         if names is not None and all(isinstance(c, str) for c in X.columns):
@@ -112,13 +112,16 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         self.model_ = self._fit_model(X, X_arr, y)
         self.adapter_ = self._make_adapter(X)
         self.background_ = self._make_background(X_arr, rng)
+        self._check_range(X_arr, "X")
+        if self.background is not None:
+            self._check_range(self.background_, "background")
         probe = self._probe_model(self._model_rows(self.background_[:2]))
         self.n_outputs_ = probe.shape[1]
         names_out = self.adapter_.output_names
         if names_out is None or len(names_out) != self.n_outputs_:
             names_out = list(range(self.n_outputs_))
         self.output_names_ = list(names_out)
-        if self.target is not None and np.ndim(self.target) == 0:
+        if self.target is not None:  # an array's length is checked against explain's X
             check_target(self.target, self.n_outputs_, output_names=self.output_names_)
         self._seed = int(rng.randint(2**31 - 1))
         return X_arr
@@ -138,6 +141,48 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             return self.input_encoder_.transform(X)
         return check_tabular(X, name=name, feature_names=names, n_features=n_features,
                              owner=type(self).__name__)
+
+    def _compute_dtype(self):
+        """The torch dtype the explained rows are computed in (the model's input dtype)."""
+        return self.adapter_.input_dtype
+
+    def _check_range(self, rows, name):
+        """Refuse finite values too large for the dtype the model computes in: they would turn
+        into inf there, and the attributions into NaN."""
+        if self.input_encoder_ is not None or getattr(self, "preprocessor_", None) is not None:
+            return  # the model sees encoded rows; explain's check of its results applies
+        import torch
+
+        dtype = self._compute_dtype()
+        if not dtype.is_floating_point or rows.size == 0:
+            return
+        limit = torch.finfo(dtype).max
+        largest = float(np.abs(rows).max())
+        if largest > limit:
+            raise ValueError(
+                f"{name} holds values up to {largest:.3g} in magnitude, beyond the largest "
+                f"{dtype} ({limit:.3g}), the precision {type(self).__name__} computes in: they "
+                f"would overflow to inf. Rescale {name} (for example standardise the features "
+                "the model is trained on)."
+            )
+
+    def _check_finite_results(self, X, *arrays):
+        """Refuse NaN or inf attributions or outputs rather than return them silently."""
+        n = X.shape[0]
+        ok = np.ones(n, dtype=bool)
+        for arr in arrays:
+            ok &= np.isfinite(np.asarray(arr, dtype=np.float64).reshape(n, -1)).all(axis=1)
+        if ok.all():
+            return
+        rows = np.flatnonzero(~ok)
+        mag = np.abs(X[rows])
+        raise ValueError(
+            f"{type(self).__name__} got NaN or infinite model outputs or attributions for "
+            f"{len(rows)} row(s) of X (first: row {rows[0]}; largest magnitude in them "
+            f"{float(mag[np.isfinite(mag)].max(initial=0.0)):.3g}). Large values overflow the "
+            f"model's computations ({self._compute_dtype()}): rescale X (and the data the "
+            "explainer was fitted on), or check that the model's output is finite on these rows."
+        )
 
     def _make_adapter(self, X):
         """The adapter of ``model_``; for a Pipeline ending in a torch model whose preprocessing
@@ -187,7 +232,16 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         out = self.preprocessor_.transform(raw)
         if hasattr(out, "toarray"):
             out = out.toarray()
-        return np.ascontiguousarray(np.asarray(out, dtype=np.float64))
+        out = np.ascontiguousarray(np.asarray(out, dtype=np.float64))
+        if not np.isfinite(out).all():
+            bad = np.argwhere(~np.isfinite(out))[0]
+            raise ValueError(
+                "The pipeline's preprocessing turns rows of X into NaN or infinite model inputs "
+                f"(first at row {bad[0]}, model column {bad[1]}), which its final torch model "
+                "cannot take. A step probably passes missing values through (for example "
+                "OrdinalEncoder, whose encoded_missing_value is NaN): impute them in the pipeline."
+            )
+        return out
 
     def _raw_frame(self, X):
         """Validated rows back in the user's raw form (DataFrame when fitted on one)."""
@@ -286,6 +340,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X_arr = self._validate_rows(X)
+        self._check_range(X_arr, "X")
         target = check_target(
             self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
         )
@@ -303,6 +358,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
                 output_names = None
         elif self.n_outputs_ == 1:
             values, base, output = values[:, :, 0], base[:, 0], output[:, 0]
+        self._check_finite_results(X_arr, values, base, output)
         return Explanation(
             values,
             base,
@@ -523,9 +579,11 @@ def _is_frame(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
-def _raw_encoder(X):
-    """A fitted TabularEncoder when X is a DataFrame with non-numeric or missing values."""
-    if not _is_frame(X):
+def _raw_encoder(X, model=None):
+    """A fitted TabularEncoder when X is a DataFrame with non-numeric or missing values and the
+    model can take such columns (not a torch module or skorch net: those take numbers, and
+    ``check_tabular`` then names the columns to encode)."""
+    if not _is_frame(X) or _takes_tensors(model):
         return None
     numeric = all(getattr(dt, "kind", None) in ("b", "i", "u", "f") for dt in X.dtypes)
     if numeric and not X.isna().to_numpy().any():
@@ -533,6 +591,15 @@ def _raw_encoder(X):
     from sklxai.models.tabular import TabularEncoder
 
     return TabularEncoder().fit(X)
+
+
+def _takes_tensors(model):
+    """Whether ``model`` is called on numeric tensors (a torch module, skorch net or adapter)."""
+    import torch
+
+    from sklxai.models._base import ModelAdapter, _is_skorch_net
+
+    return isinstance(model, (torch.nn.Module, ModelAdapter)) or _is_skorch_net(model)
 
 
 def _torch_final_step(model):

@@ -75,7 +75,7 @@ def test_grid_search_over_an_explainer_parameter():
     X, y = _data()
     model = LinearRegression().fit(X, y)
 
-    def scorer(est, X, y):
+    def scorer(est, X, y=None):  # fit(X) without y: sklearn calls scorer(est, X)
         exp = est.explain(X)
         return -float(np.abs(exp.values.sum(1) + exp.base_values - model.predict(X)).max())
 
@@ -87,6 +87,7 @@ def test_grid_search_over_an_explainer_parameter():
     ).fit(X)
     assert search.best_estimator_.model is model
     assert set(search.cv_results_["param_n_coalitions"]) == {4, 14}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_unfitted_explainer_and_unfitted_model_errors():

@@ -210,8 +210,20 @@ class AmortizedShapley(ShapleyExplainer):
             )
 
     def _fit(self, X, y):
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"X has n_samples={X.shape[0]}; {type(self).__name__} trains its explainer "
+                "network on fit's X and needs at least 2 samples (validation_fraction of them "
+                "are held out)."
+            )
         super()._fit(X, y)
         self._train_network(self._model_rows(X))
+
+    def _compute_dtype(self):
+        # the explainer network and its training targets are float32
+        dtype = super()._compute_dtype()
+        narrower = torch.finfo(dtype).max < torch.finfo(torch.float32).max
+        return dtype if dtype.is_floating_point and narrower else torch.float32
 
     # ------------------------------------------------------------------ training
     def _build_module(self, X):
@@ -272,6 +284,12 @@ class AmortizedShapley(ShapleyExplainer):
             t0 = time.perf_counter()
             net.fit(X.astype(np.float32), None)
         self.fit_time_ = time.perf_counter() - t0
+        if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
+            raise ValueError(
+                f"{type(self).__name__}'s training diverged: the explainer network's weights are "
+                "NaN or infinite. The model's outputs on X (or X itself) are likely too large for "
+                "float32; rescale X or the model's outputs, or lower lr."
+            )
         self.net_ = net
         self.module_ = net.module_
         self.module_.eval()

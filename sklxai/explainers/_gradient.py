@@ -154,7 +154,10 @@ class GradientExplainer(BaseExplainer):
         B = self._baseline_rows(Xm)
         rows = np.arange(n)
         output, base = fx[rows, rows_t], self._outputs(B)[rows, rows_t]
-        Xt = torch.as_tensor(np.asarray(Xm), dtype=dtype, device=dev)
+        Xm = np.asarray(Xm)
+        if not Xm.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
+            Xm = Xm.copy()
+        Xt = torch.as_tensor(Xm, dtype=dtype, device=dev)
         Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
         tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
         for name, rows_np, points in (("X", Xm, Xt), ("baseline", B, Bt)):

@@ -178,9 +178,10 @@ def check_target(target, n_outputs, n_rows=None, *, output_names=None):
     if isinstance(target, (str, numbers.Number)) or np.ndim(target) == 0:
         # a class label, e.g. target="yes"
         if output_names is not None:
-            names = list(output_names)
-            if target in names:
-                return names.index(target)
+            for i, label in enumerate(output_names):
+                # True is not the output named 1 (nor False 0) unless the labels are booleans
+                if label == target and _is_bool(label) == _is_bool(target):
+                    return i
         raise ValueError(
             f"target={target!r} is neither an output index (0..{n_outputs - 1}) "
             f"nor one of the output names {list(output_names) if output_names is not None else []}."
@@ -200,6 +201,10 @@ def check_target(target, n_outputs, n_rows=None, *, output_names=None):
             f"target holds indices outside 0..{n_outputs - 1} (the model has {n_outputs} outputs)."
         )
     return arr.astype(np.int64)
+
+
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
 
 
 def check_positive_int(value, name, *, minimum=1, allow_none=False):

@@ -53,7 +53,8 @@ def _adult_pipe(adult, encoder="onehot"):
     enc = (make_pipeline(SimpleImputer(strategy="most_frequent"),
                          OneHotEncoder(handle_unknown="ignore", sparse_output=False))
            if encoder == "onehot" else
-           OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+           OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                          encoded_missing_value=-1))  # a NaN code would reach the net
     pre = ColumnTransformer([("num", StandardScaler(), num), ("cat", enc, cat)])
     width = pre.fit_transform(X).shape[1]
     return make_pipeline(pre, _skorch(width)).fit(X, y)

@@ -154,6 +154,11 @@ def test_target_labels():
         check_target("maybe", 2, output_names=["no", "yes"])
     with pytest.raises(ValueError, match="'yes'"):
         check_target("yes", 2)
+    # a bool is a label only among bool labels: True is not the output named 1
+    assert check_target(True, 2, output_names=[False, True]) == 1
+    assert check_target(np.bool_(False), 2, output_names=[False, True]) == 0
+    with pytest.raises(ValueError, match="target=True"):
+        check_target(True, 2, output_names=[0, 1])
 
 
 def test_target_per_row():

@@ -1,0 +1,514 @@
+"""Hostile and unusual input for every registered explainer, plugins included (issue 7).
+
+Everywhere a user passes data (``fit``'s X, ``explain``/``transform``'s X, ``background``,
+``baseline``, ``target``), each input gets either the right answer or a ValueError/TypeError
+whose message names the argument; never a bare numpy or torch error, never NaN returned
+silently. Hypothesis draws the inputs; one tiny torch MLP is explained by every method.
+"""
+
+import copy
+import functools
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import sklxai
+from sklxai import GradientExplainer
+from sklxai.explainers._shapley import ShapleyExplainer
+
+pd = pytest.importorskip("pandas")
+
+D = 4  # features of the model
+COLUMNS = ["age", "hours", "income", "zip"]
+NAMES = sorted(sklxai.list_explainers())
+
+# every test runs for every registered explainer
+pytestmark = pytest.mark.parametrize("name", NAMES)
+
+# small, fast settings per known name; unknown (future) plugins run with their defaults
+FAST = {
+    "exact": {},
+    "kernelshap": {"n_coalitions": 16},
+    "permutation": {"n_permutations": 2},
+    "simshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_subsets": 4, "train_batch_size": 16},
+    "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_subsets": 4, "train_batch_size": 16},
+    "integrated_gradients": {"n_steps": 4},
+    "samp": {"n_steps": 4},
+    "igos": {"n_iter": 2, "ig_steps": 2},
+    "igos++": {"n_iter": 2, "ig_steps": 2},
+}
+
+SETTINGS = settings(max_examples=6, deadline=None, derandomize=True)
+
+_RNG = np.random.default_rng(0)
+X_TRAIN = _RNG.normal(size=(30, D))
+FRAME = pd.DataFrame(X_TRAIN, columns=COLUMNS)
+
+
+def _mlp(d=D, dtype=torch.float64):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(d, 8), torch.nn.Tanh(),
+                               torch.nn.Linear(8, 2)).to(dtype)
+
+
+MODELS = {"f64": _mlp(), "f32": _mlp(dtype=torch.float32), "f16": _mlp(dtype=torch.float16),
+          "d1": _mlp(d=1)}
+
+
+def _make(name, model="f64", **params):
+    cls = sklxai.get_explainer(name)
+    kw = {"device": "cpu", "random_state": 0, "n_background": 8, **FAST.get(name, {}), **params}
+    return cls(MODELS[model], **kw)
+
+
+@functools.cache
+def _fitted(name, model="f64", frame=False):
+    """One explainer per (name, model, fit on a DataFrame?), fitted once on clean data."""
+    est = _make(name, model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return est.fit(FRAME if frame else X_TRAIN)
+    except TypeError as exc:  # an unknown plugin that needs parameters we cannot guess
+        pytest.skip(f"{name} cannot be fitted with default parameters: {exc}")
+
+
+def _kind(name):
+    cls = sklxai.get_explainer(name)
+    if issubclass(cls, GradientExplainer):
+        return "gradient"
+    return "shapley" if issubclass(cls, ShapleyExplainer) else "other"
+
+
+def _n_cols(est):
+    """Columns of transform's output for the fitted explainer."""
+    return est.n_features_in_ * est._n_explained_outputs()
+
+
+def _raises_naming(fn, argument, match=None, types=(ValueError, TypeError)):
+    """fn() raises a ValueError/TypeError whose message names ``argument`` (and ``match``)."""
+    with pytest.raises(types) as info:
+        fn()
+    msg = str(info.value)
+    assert re.search(rf"(?<![\w.]){re.escape(argument)}(?!\w)", msg), msg
+    if match is not None:
+        assert re.search(match, msg), msg
+    return msg
+
+
+def _check_values(values, n, cols):
+    assert values.shape == (n, cols)
+    assert np.isfinite(values).all()
+
+
+def _ok_or_named_error(fn, n, cols, argument="X"):
+    """Either finite values of the right shape, or a clear error naming ``argument``."""
+    try:
+        values = fn()
+    except (ValueError, TypeError) as exc:
+        assert re.search(rf"(?<![\w.]){re.escape(argument)}(?!\w)", str(exc)), str(exc)
+        return None
+    _check_values(values, n, cols)
+    return values
+
+
+# ------------------------------------------------------------------------------------ strategies
+def _rows(min_rows=1, max_rows=4, d=D, elements=None):
+    if elements is None:
+        elements = st.floats(-3, 3, allow_nan=False, width=64)
+    return st.integers(min_rows, max_rows).flatmap(
+        lambda n: hnp.arrays(np.float64, (n, d), elements=elements))
+
+
+@st.composite
+def _with_non_finite(draw):
+    """A finite array with NaN or +-inf written at one drawn position."""
+    X = draw(_rows())
+    i = draw(st.integers(0, X.shape[0] - 1))
+    j = draw(st.integers(0, D - 1))
+    X[i, j] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    return X, i, j
+
+
+_BAD_SHAPES = st.one_of(
+    st.integers(1, 7).filter(lambda d: d != D).flatmap(
+        lambda d: _rows(d=d).map(lambda X: (X, rf"X has {d} features.*expecting {D}"))),
+    _rows(1, 1).map(lambda X: (X[0], r"1-D.*reshape")),
+    _rows(2, 4).map(lambda X: (X[None], r"2-D")),
+    st.just((np.zeros((0, D)), r"0 sample")),
+    st.just((np.zeros((3, 0)), r"0 feature")),
+)
+
+_CONVERTIBLE = st.sampled_from(["float16", "float32", "int64", "uint8", "bool", "str", "object",
+                                "list", "tensor"])
+
+
+def _as(X, kind):
+    """X in another dtype/container, and the float64 array of the same numbers."""
+    if kind in ("int64", "uint8"):
+        X = np.abs(np.round(X)).astype(kind)
+    elif kind in ("float16", "float32", "bool"):
+        X = X.astype(kind)
+    elif kind == "str":
+        return X.astype(str), X.astype(str).astype(np.float64)
+    elif kind == "object":
+        return X.astype(object), X
+    elif kind == "list":
+        return X.tolist(), X
+    elif kind == "tensor":
+        return torch.as_tensor(X), X
+    return X, X.astype(np.float64)
+
+
+_LAYOUTS = st.sampled_from(["stride2", "reversed_rows", "reversed_columns", "fortran",
+                            "transposed_copy", "column_slice"])
+
+
+def _view(X, kind):
+    """A non-contiguous view with D columns built from X."""
+    if kind == "stride2":
+        return np.repeat(X, 2, axis=0)[::2]
+    if kind == "reversed_rows":
+        return X[::-1]
+    if kind == "reversed_columns":
+        return X[:, ::-1]
+    if kind == "fortran":
+        return np.asfortranarray(X)
+    if kind == "transposed_copy":
+        return X.T.copy().T
+    return np.concatenate([X, X], axis=1)[:, :D]  # a column slice of a wider array
+
+
+# ------------------------------------------------------------------------------------ X at explain
+@SETTINGS
+@given(case=_with_non_finite())
+def test_nan_and_inf_in_X_are_refused_with_their_position(name, case):
+    X, i, j = case
+    est = _fitted(name)
+    _raises_naming(lambda: est.transform(X), "X",
+                   rf"NaN or infinite.*row {i}, column {j}")
+    _raises_naming(lambda: est.explain(pd.DataFrame(X, columns=[f"x{k}" for k in range(D)])),
+                   "X", r"NaN or infinite")
+
+
+@SETTINGS
+@given(case=_BAD_SHAPES)
+def test_wrong_shapes_and_empty_X_are_refused(name, case):
+    X, match = case
+    est = _fitted(name)
+    _raises_naming(lambda: est.transform(X), "X", match)
+
+
+def test_none_sparse_complex_and_strings_are_refused(name):
+    sparse = pytest.importorskip("scipy.sparse")
+    est = _fitted(name)
+    _raises_naming(lambda: est.transform(None), "X", "None")
+    _raises_naming(lambda: est.transform(sparse.csr_matrix(X_TRAIN[:2])), "X", "sparse")
+    _raises_naming(lambda: est.transform(X_TRAIN[:2].astype(complex)), "X", "complex")
+    _raises_naming(lambda: est.transform(np.array([["a", "b", "c", "d"]])), "X", "numeric")
+    _raises_naming(lambda: est.transform(np.array([[1.0, "male", 2, 3]], dtype=object)),
+                   "X", "numeric")
+    _raises_naming(lambda: est.transform([[1.0, 2.0], [3.0]]), "X", "converted")
+
+
+@SETTINGS
+@given(X=_rows(), kind=_CONVERTIBLE)
+def test_other_dtypes_and_containers_give_the_values_of_the_same_numbers(name, X, kind):
+    est = _fitted(name)
+    converted, reference = _as(X, kind)
+    values = est.transform(converted)
+    _check_values(values, len(X), _n_cols(est))
+    np.testing.assert_allclose(values, est.transform(reference), rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(X=_rows(), kind=_LAYOUTS)
+def test_non_contiguous_views_give_the_values_of_their_copy(name, X, kind):
+    est = _fitted(name)
+    view = _view(X, kind)
+    values = est.transform(view)
+    np.testing.assert_array_equal(values, est.transform(np.ascontiguousarray(view)))
+    _check_values(values, len(view), _n_cols(est))
+
+
+@SETTINGS
+@given(X=_rows(1, 1))
+def test_a_single_row(name, X):
+    est = _fitted(name)
+    exp = est.explain(X)
+    assert exp.values.shape[:2] == (1, D) and np.isfinite(exp.values).all()
+    assert np.isfinite(exp.base_values).all()
+
+
+@SETTINGS
+@given(X=_rows(elements=st.floats(-3, 3, width=64)), exponent=st.integers(1, 300))
+def test_huge_finite_values_give_finite_values_or_a_clear_error(name, X, exponent):
+    X = X * 10.0**exponent
+    # float64 model: finite values (tanh saturates) or an error naming X, never NaN
+    _ok_or_named_error(lambda: _fitted(name).transform(X), len(X), _n_cols(_fitted(name)))
+    # float32 model: what float32 cannot hold is refused up front, naming X
+    est32 = _fitted(name, "f32")
+    if np.abs(X).max() > np.finfo(np.float32).max:
+        _raises_naming(lambda: est32.transform(X), "X", r"float32.*Rescale X")
+    else:
+        _ok_or_named_error(lambda: est32.transform(X), len(X), _n_cols(est32))
+
+
+def test_float16_model(name):
+    est = _fitted(name, "f16")
+    _check_values(est.transform(X_TRAIN[:3]), 3, _n_cols(est))  # float64 values out
+    _raises_naming(lambda: est.transform(X_TRAIN[:3] * 1e5), "X", r"float16 \(6.55e\+04\)")
+
+
+class _Exp(torch.nn.Module):
+    def forward(self, X):
+        return torch.exp(X)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_a_model_whose_output_overflows_is_reported_not_returned_as_inf(name):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(D, 2), _Exp()).double()  # finite for |x| ~ 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = sklxai.get_explainer(name)(model, device="cpu", random_state=0, n_background=8,
+                                         **FAST.get(name, {})).fit(X_TRAIN)
+    _check_values(est.transform(X_TRAIN[:2]), 2, _n_cols(est))
+    X = X_TRAIN[:3] * 1e4  # exp overflows to inf for every row
+    _raises_naming(lambda: est.transform(X), "X", r"NaN or infinite model outputs.*row\(s\) of X")
+
+
+# ------------------------------------------------------------------------------------ DataFrames
+@SETTINGS
+@given(order=st.permutations(COLUMNS), X=_rows())
+def test_reordered_dataframe_columns_give_the_same_values(name, order, X):
+    est = _fitted(name, frame=True)
+    right = pd.DataFrame(X, columns=COLUMNS)
+    np.testing.assert_array_equal(est.transform(right[order]), est.transform(right))
+    assert list(est.explain(right[order]).feature_names) == COLUMNS
+
+
+@SETTINGS
+@given(drop=st.sets(st.sampled_from(COLUMNS), max_size=2),
+       extra=st.sets(st.sampled_from(["city", "age2", "0"]), max_size=2), X=_rows())
+def test_missing_or_extra_dataframe_columns_are_named(name, drop, extra, X):
+    est = _fitted(name, frame=True)
+    df = pd.DataFrame(X, columns=COLUMNS).drop(columns=sorted(drop))
+    for col in sorted(extra):
+        df[col] = 1.0
+    if not drop and not extra:
+        _check_values(est.transform(df), len(X), _n_cols(est))
+        return
+    msg = _raises_naming(lambda: est.transform(df), "X", "columns seen during fit")
+    for col in drop:
+        assert re.search(rf"missing columns \[[^]]*'{col}'", msg), msg
+    for col in extra:
+        assert re.search(rf"unexpected columns \[[^]]*'{col}'", msg), msg
+
+
+def test_dataframe_with_strings_or_missing_values_for_a_torch_model(name):
+    df = FRAME.assign(zip=["a", "b", "c"] * 10)
+    _raises_naming(lambda: _make(name).fit(df), "X", r"non-numeric columns \['zip'\]")
+    est = _fitted(name, frame=True)
+    _raises_naming(lambda: est.transform(FRAME.iloc[:3].assign(zip="a")), "X",
+                   r"non-numeric columns \['zip'\]")
+    with_na = FRAME.iloc[:3].astype("Float64")
+    with_na.iloc[1, 2] = pd.NA
+    _raises_naming(lambda: est.transform(with_na), "X", r"NaN or infinite.*row 1, column 2")
+    _check_values(est.transform(FRAME.iloc[:3].astype("Float64")), 3, _n_cols(est))
+
+
+@functools.cache
+def _pipelines_passing_nan():
+    """Fitted Pipelines whose OrdinalEncoder passes missing values on to a skorch net as NaN:
+    column-wise (the fast path), and with a float32 cast that only the generic path runs."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+    from skorch import NeuralNetClassifier
+
+    df = pd.DataFrame({"a": X_TRAIN[:, 0], "b": X_TRAIN[:, 1], "c": X_TRAIN[:, 2],
+                       "city": ["x", "y", None] * 10})
+    pre = ColumnTransformer([("num", "passthrough", ["a", "b", "c"]),
+                             ("cat", OrdinalEncoder(), ["city"])]).fit(df)
+    net = NeuralNetClassifier(_mlp(dtype=torch.float32),
+                              criterion=torch.nn.CrossEntropyLoss).initialize()
+    to32 = FunctionTransformer(lambda Z: np.asarray(Z, dtype=np.float32)).fit(df)
+    return df, make_pipeline(pre, net), make_pipeline(pre, to32, net)
+
+
+def test_pipeline_that_passes_nan_to_the_torch_model_is_refused(name):
+    df, column_wise, generic = _pipelines_passing_nan()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # fast path: the preprocessed rows are checked before they reach the net
+        _raises_naming(lambda: _make(name).set_params(model=column_wise).fit(df), "X",
+                       r"NaN or infinite model inputs.*impute them in the pipeline")
+        if _kind(name) == "shapley":  # generic path: the NaN outputs are caught
+            est = _make(name).set_params(model=generic)
+            _raises_naming(lambda: est.fit(df).transform(df.iloc[:3]), "X", r"NaN or infinite")
+
+
+# ------------------------------------------------------------------------------------ fit's X
+@SETTINGS
+@given(case=_with_non_finite())
+def test_fit_refuses_non_finite_X(name, case):
+    X, i, j = case
+    _raises_naming(lambda: _make(name).fit(X), "X", rf"row {i}, column {j}")
+
+
+@SETTINGS
+@given(case=_BAD_SHAPES)
+def test_fit_refuses_wrong_shapes(name, case):
+    X, match = case
+    if "features" in match:  # the model, not the explainer, knows its width: probed at fit
+        match = "failed on rows of X"
+    _raises_naming(lambda: _make(name).fit(X), "X", match)
+
+
+def test_fit_refuses_values_beyond_the_models_precision(name):
+    _raises_naming(lambda: _make(name, "f32").fit(X_TRAIN * 1e300), "X", "float32")
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_fit_on_one_or_two_rows(name, n):
+    est = _make(name)
+    kind = _kind(name)
+    amortized = kind == "shapley" and "n_subsets" in est.get_params()
+    if amortized and n == 1:  # a network cannot be trained and validated on one row
+        _raises_naming(lambda: est.fit(X_TRAIN[:n]), "X", "n_samples=1")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X_TRAIN[:n])
+    _check_values(est.transform(X_TRAIN[:3]), 3, _n_cols(est))
+
+
+def test_single_feature_model(name):
+    est = _make(name, "d1")
+    X = X_TRAIN[:, :1]
+    try:
+        est.fit(X)
+    except ValueError as exc:  # amortized estimators need two players
+        assert re.search(r"at least 2 features", str(exc)), str(exc)
+        return
+    values = est.transform(X[:3])
+    _check_values(values, 3, _n_cols(est))
+    if _kind(name) == "shapley":  # one player: phi = f(x) - E_b f(b), efficiency
+        exp = est.explain(X[:3])
+        np.testing.assert_allclose(exp.values[:, 0] + exp.base_values, exp.output, atol=1e-10)
+
+
+def test_constant_feature_gets_zero_shapley_value(name):
+    X = X_TRAIN.copy()
+    X[:, 2] = 1.5  # the same value in every row: a dummy player of the marginal game
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = _make(name).fit(X)
+    exp = est.explain(X[:3])
+    assert np.isfinite(exp.values).all()
+    amortized = "n_subsets" in est.get_params()
+    if _kind(name) == "shapley" and not amortized:  # exact, kernel, permutation: exactly 0
+        np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-8)
+    elif name == "integrated_gradients":  # baseline "mean" equals the constant: no path
+        np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------ background
+@SETTINGS
+@given(n_bg=st.integers(31, 80), n_fit=st.integers(2, 6))
+def test_background_larger_than_the_data(name, n_bg, n_fit):
+    bg = np.random.default_rng(n_bg).normal(size=(n_bg, D))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = _make(name, background=bg, n_background=n_fit).fit(X_TRAIN[:n_fit])
+    assert est.background_.shape == (n_bg, D)
+    _check_values(est.transform(X_TRAIN[:2]), 2, _n_cols(est))
+    drawn = _make(name, n_background=500).fit(X_TRAIN[:n_fit])  # more than there are rows
+    assert drawn.background_.shape == (n_fit, D)
+
+
+@SETTINGS
+@given(case=st.one_of(_with_non_finite().map(lambda c: (c[0], "NaN or infinite")),
+                      _BAD_SHAPES.map(lambda c: (c[0], c[1].replace("X", "background")))))
+def test_bad_background_is_refused(name, case):
+    bg, match = case
+    _raises_naming(lambda: _make(name, background=bg).fit(X_TRAIN), "background", match)
+
+
+def test_background_dataframe_reordered_missing_and_overflowing(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = _make(name, background=FRAME.iloc[:6][COLUMNS[::-1]]).fit(FRAME)
+        b = _make(name, background=FRAME.iloc[:6]).fit(FRAME)
+    np.testing.assert_array_equal(a.background_, b.background_)
+    np.testing.assert_array_equal(a.transform(FRAME.iloc[:2]), b.transform(FRAME.iloc[:2]))
+    _raises_naming(lambda: _make(name, background=FRAME.iloc[:6, :3]).fit(FRAME), "background",
+                   r"missing columns \['zip'\]")
+    _raises_naming(lambda: _make(name, "f32", background=X_TRAIN[:5] * 1e300).fit(X_TRAIN),
+                   "background", "float32")
+
+
+@pytest.mark.parametrize("baseline, match", [
+    (np.full(D, np.nan), "NaN or infinite"), (np.zeros(D + 1), f"expecting {D}"),
+    (np.zeros((2, 2, D)), "2-D"), ("nope", "baseline must be"),
+])
+def test_bad_baseline_is_refused(name, baseline, match):
+    if "baseline" not in _make(name).get_params():
+        pytest.skip(f"{name} has no baseline parameter")
+    _raises_naming(lambda: _make(name, baseline=baseline).fit(X_TRAIN), "baseline", match)
+
+
+def test_baseline_beyond_the_models_precision_is_refused(name):
+    if "baseline" not in _make(name).get_params():
+        pytest.skip(f"{name} has no baseline parameter")
+    _raises_naming(lambda: _make(name, "f32", baseline=np.full(D, 1e300)).fit(X_TRAIN),
+                   "baseline", "float32")
+
+
+# ------------------------------------------------------------------------------------ target
+@SETTINGS
+@given(target=st.one_of(st.integers(2, 10**6), st.integers(-10**6, -3)))
+def test_target_out_of_range_is_refused_at_fit(name, target):
+    _raises_naming(lambda: _make(name, target=target).fit(X_TRAIN), "target", "out of range")
+
+
+@pytest.mark.parametrize("target, match", [
+    ("yes", "neither an output index"), (1.5, "neither an output index"),
+    (True, "neither an output index"),  # not the output named 1
+    (np.array([0, 2, 1]), r"outside 0\.\.1"), (np.array([0.0, 1.0, 1.0]), "integer"),
+    (np.zeros((3, 1), dtype=int), "1-D"),
+])
+def test_bad_target_is_refused_at_fit(name, target, match):
+    _raises_naming(lambda: _make(name, target=target).fit(X_TRAIN), "target", match)
+
+
+@SETTINGS
+@given(n=st.integers(1, 4), m=st.integers(0, 6))
+def test_per_row_target_of_the_wrong_length_is_refused_at_explain(name, n, m):
+    est = copy.deepcopy(_fitted(name)).set_params(target=np.zeros(m, dtype=np.int64))
+    if m == n:
+        _check_values(est.transform(X_TRAIN[:n]), n, D)
+    else:
+        _raises_naming(lambda: est.transform(X_TRAIN[:n]), "target",
+                       rf"{m} entries but X has {n} rows")
+
+
+@SETTINGS
+@given(targets=st.lists(st.integers(0, 1), min_size=1, max_size=4))
+def test_per_row_target_selects_each_rows_output(name, targets):
+    n = len(targets)
+    base = copy.deepcopy(_fitted(name))
+    per_row = base.set_params(target=np.array(targets)).explain(X_TRAIN[:n]).values
+    assert per_row.shape == (n, D) and np.isfinite(per_row).all()
+    for t in (0, 1):
+        rows = [r for r in range(n) if targets[r] == t]
+        if rows:
+            single = base.set_params(target=t).explain(X_TRAIN[:n]).values
+            np.testing.assert_allclose(per_row[rows], single[rows], rtol=1e-10, atol=1e-12)
