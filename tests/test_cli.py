@@ -308,3 +308,33 @@ def test_demo_quick(workdir):
     assert f"Report: {report}" in res.stdout
     _check_report_file(report, "KernelSHAP on Adult", "education_num", "relative error",
                        "ExactShapley")
+
+
+def test_explain_a_saved_skorch_net_with_a_gradient_method(workdir):
+    """A skorch classifier saved with joblib, explained by IG (one value per feature)."""
+    import torch
+    from skorch import NeuralNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+                                                  torch.nn.Linear(8, 2)),
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.1,
+                              train_split=None, verbose=0).fit(X, y)
+    net_path, data_path, out = workdir / "net.joblib", workdir / "net.csv", workdir / "ig.csv"
+    joblib.dump(net, net_path)
+    pd.DataFrame(X, columns=["a", "b", "c", "d"]).to_csv(data_path, index=False)
+    res = run_cli("explain", net_path, data_path, "--method", "integrated_gradients",
+                  "--param", "n_steps=64", "--rows", 6, "--device", "cpu", "--output", out,
+                  "--quiet", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    assert frame.shape[0] == 6 and list(frame.columns[:4]) == ["a", "b", "c", "d"]
+    # completeness (up to the quadrature's error on a ReLU net): values + f(baseline) = the
+    # predicted class's probability
+    proba = net.predict_proba(X[:6])
+    top = proba.max(axis=1)
+    base = frame.filter(like="base_value").to_numpy()[:, 0]
+    np.testing.assert_allclose(frame[["a", "b", "c", "d"]].sum(axis=1) + base, top, atol=5e-3)
