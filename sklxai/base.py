@@ -204,7 +204,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             column_map, reason = column_groups(self.model_[:-1], sample)
             if column_map is not None:
                 self.preprocessor_, self.column_map_ = self.model_[:-1], column_map
-                return make_adapter(final, device=self.device)
+                return make_adapter(final, device=self._device())
             if fast is True:
                 raise ValueError(f"fast_path=True, but the pipeline is not column-wise: {reason}")
             import warnings
@@ -221,7 +221,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             )
         if self.input_encoder_ is not None:
             return SklearnAdapter(self.model_, decoder=self.input_encoder_)
-        return make_adapter(self.model_, device=self.device)
+        return make_adapter(self.model_, device=self._device())
 
     def _model_rows(self, X):
         """Rows (validated floats) as the adapter's model sees them (identity but on the fast
@@ -260,6 +260,11 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         resolve_device(self.device)
         if self.model is None:
             raise ValueError("model is None; pass the fitted model to explain.")
+
+    def _device(self):
+        """Where the model and the batched work run: the ``device`` parameter (a hook for
+        explainers whose device is set by something else, e.g. an accelerator)."""
+        return self.device
 
     def _fit_model(self, X, X_arr, y):
         """The model to explain: ``model`` if fitted, else a clone fitted on (X, y)."""

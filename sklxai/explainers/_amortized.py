@@ -170,14 +170,14 @@ class ExplainerNet(NeuralNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        X = batch[0].to(self.device)
+        X = batch[0].to(self.explainer_.game_.device)
         loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
         loss.backward()
         return {"loss": loss, "y_pred": phi}
 
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
-        X = batch[0].to(self.device)
+        X = batch[0].to(self.explainer_.game_.device)
         with torch.no_grad():
             loss, phi = self.explainer_._validation_loss(self.module_, X)
         return {"loss": loss, "y_pred": phi}
@@ -186,6 +186,24 @@ class ExplainerNet(NeuralNet):
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         # the same validation coalitions every epoch: valid_loss is comparable across epochs
         self.explainer_._reset_validation_generator()
+
+
+def _accelerated_net_class():
+    """ExplainerNet with skorch's AccelerateMixin (imported only when an accelerator is given)."""
+    from skorch.hf import AccelerateMixin
+
+    class AcceleratedExplainerNet(AccelerateMixin, ExplainerNet):
+        """ExplainerNet trained through ``accelerate`` (devices, processes, mixed precision)."""
+
+        def train_step_single(self, batch, **fit_params):
+            self._set_training(True)
+            X = batch[0].to(self.explainer_.game_.device)
+            with self.accelerator.autocast():
+                loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
+                self.accelerator.backward(loss)
+            return {"loss": loss, "y_pred": phi}
+
+    return AcceleratedExplainerNet
 
 
 class AmortizedShapley(ShapleyExplainer):
@@ -208,6 +226,19 @@ class AmortizedShapley(ShapleyExplainer):
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 features (players); got n_features={d}."
             )
+
+    def _device(self):
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is None:
+            return self.device
+        from sklxai.utils.validation import resolve_device
+
+        if self.device != "auto" and resolve_device(self.device) != accelerator.device:
+            raise ValueError(
+                f"device={self.device!r} disagrees with the accelerator's device "
+                f"{accelerator.device}; leave device='auto' when an accelerator is given."
+            )
+        return accelerator.device
 
     def _fit(self, X, y):
         if X.shape[0] < 2:
@@ -262,9 +293,16 @@ class AmortizedShapley(ShapleyExplainer):
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += list(self.callbacks or [])
+        net_cls, extra = ExplainerNet, {"device": device}
+        if self.accelerator is not None:  # accelerate places the module and the batches
+            net_cls, extra = _accelerated_net_class(), {
+                "accelerator": self.accelerator, "device": None,
+                # the mixin prints through accelerator.print, which ignores verbose=0
+                "callbacks__print_log__sink": self.accelerator.print if self.verbose
+                else _silent}
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            net = ExplainerNet(
+            net = net_cls(
                 self._build_module(X),
                 criterion=torch.nn.MSELoss,
                 optimizer=self.optimizer,
@@ -274,10 +312,10 @@ class AmortizedShapley(ShapleyExplainer):
                 train_split=ValidSplit(self.validation_fraction, stratified=False,
                                        random_state=seed),
                 callbacks=callbacks,
-                device=device,
                 verbose=int(bool(self.verbose)),
                 iterator_train__shuffle=True,
                 iterator_train__generator=torch.Generator().manual_seed(seed),
+                **extra,
             )
             net.explainer_ = self
             net.initialize()
@@ -390,7 +428,7 @@ class AmortizedShapley(ShapleyExplainer):
     # save()/load() are BaseExplainer's; the network's weights travel with the state. A custom
     # ``module`` is not saved (it is code): pass it again, ``SimSHAP.load(path, model, module=M)``.
     def _unsaved_params(self):
-        return super()._unsaved_params() + ("module", "callbacks", "optimizer")
+        return super()._unsaved_params() + ("module", "callbacks", "optimizer", "accelerator")
 
     def _get_state(self):
         meta, tensors = super()._get_state()

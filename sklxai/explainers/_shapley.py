@@ -94,12 +94,12 @@ class ShapleyExplainer(BaseExplainer):
             if saved is not None:
                 return SurrogateGame.from_state(
                     self.adapter_, saved[0], saved[1], batch_size=self.batch_size,
-                    device=resolve_device(self.device))
+                    device=resolve_device(self._device()))
             # training settings: SURROGATE_DEFAULTS, each overridable by `surrogate_<name>`
             params = {name: getattr(self, f"surrogate_{name}", default)
                       for name, default in SURROGATE_DEFAULTS.items()}
             return SurrogateGame.fit(
-                self.adapter_, X, batch_size=self.batch_size, device=resolve_device(self.device),
+                self.adapter_, X, batch_size=self.batch_size, device=resolve_device(self._device()),
                 random_state=self._seed, verbose=getattr(self, "verbose", 0), **params,
             )
         if game == "marginal":

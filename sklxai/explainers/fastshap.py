@@ -18,7 +18,7 @@ class FastSHAP(AmortizedShapley):
     model, background, n_background, target, game, feature_groups, module, hidden_sizes, n_subsets,
     background_samples, max_epochs,
     max_time, lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, verbose,
-    device, random_state, batch_size
+    accelerator, device, random_state, batch_size
         As in :class:`~sklxai.SimSHAP`.
 
     Attributes
@@ -41,8 +41,8 @@ class FastSHAP(AmortizedShapley):
                  feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
                  n_subsets=32, background_samples=None, max_epochs=100, max_time=None, lr=1e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
-                 patience=10, callbacks=None, verbose=0, device="auto", random_state=None,
-                 batch_size=None):
+                 patience=10, callbacks=None, verbose=0, accelerator=None, device="auto",
+                 random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
@@ -60,6 +60,7 @@ class FastSHAP(AmortizedShapley):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.accelerator = accelerator
         self.verbose = verbose
 
     def _objective(self, phi, masks, weights, values, total):

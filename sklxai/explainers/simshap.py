@@ -70,6 +70,11 @@ class SimSHAP(AmortizedShapley):
         Extra skorch callbacks (e.g. ``skorch.callbacks.Checkpoint``).
     verbose : int
         0: silent; otherwise skorch prints the epoch table and a progress bar.
+    accelerator : accelerate.Accelerator or None
+        Train the explainer network through skorch's ``AccelerateMixin`` (Hugging Face
+        ``accelerate``): several GPUs or processes (``accelerate launch script.py``), mixed
+        precision. The game then runs on ``accelerator.device`` (``device`` must agree with
+        it or be "auto"); each process evaluates the game for its share of the batches.
 
     Attributes
     ----------
@@ -98,8 +103,8 @@ class SimSHAP(AmortizedShapley):
                  feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
                  n_subsets=32, background_samples=None, control_variate=True, max_epochs=100,
                  max_time=None, lr=1e-3, optimizer=torch.optim.AdamW, train_batch_size=256,
-                 validation_fraction=0.1, patience=10, callbacks=None, verbose=0, device="auto",
-                 random_state=None, batch_size=None):
+                 validation_fraction=0.1, patience=10, callbacks=None, verbose=0,
+                 accelerator=None, device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
@@ -118,6 +123,7 @@ class SimSHAP(AmortizedShapley):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.accelerator = accelerator
         self.verbose = verbose
 
     def _objective(self, phi, masks, weights, values, total):

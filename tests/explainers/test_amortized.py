@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import types
 
 import numpy as np
 import pytest
@@ -206,3 +207,27 @@ def test_interrupted_training_keeps_the_best_weights_and_is_usable(task):
         assert torch.equal(value, snapshots[best][name]), name
     exp = est.explain(X[-5:])
     assert np.isfinite(exp.values).all() and exp.efficiency_gap < 1e-5
+
+
+def test_training_through_an_accelerator(task, tmp_path, capsys):
+    accelerate = pytest.importorskip("accelerate")
+    clf, X, bg, _ = task
+    acc = accelerate.Accelerator(cpu=True)
+    est = SimSHAP(clf, background=bg, accelerator=acc, **dict(FAST, device="auto",
+                                                               max_epochs=4)).fit(X[:500])
+    assert type(est.net_).__name__ == "AcceleratedExplainerNet"
+    assert "valid_loss" not in capsys.readouterr().out  # verbose=0 is silent
+    assert isinstance(est.module_, torch.nn.Module) and not hasattr(est.module_, "module")
+    losses = est.history_[:, "valid_loss"]
+    assert len(losses) == 4 and min(losses[1:]) < losses[0]  # it learns
+    exp = est.explain(X[-20:])
+    assert exp.efficiency_gap < 1e-5
+    plain = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=4)).fit(X[:500])
+    # the same training, one process on the CPU: the same explainer up to float rounding
+    np.testing.assert_allclose(exp.values, plain.explain(X[-20:]).values, atol=1e-4)
+    est.save(tmp_path / "acc.pt")  # the accelerator is not saved; the weights are
+    again = SimSHAP.load(tmp_path / "acc.pt", clf, device="cpu")
+    np.testing.assert_array_equal(again.explain(X[-20:]).values, exp.values)
+    elsewhere = types.SimpleNamespace(device=torch.device("cuda", 1))
+    with pytest.raises(ValueError, match="disagrees with the accelerator's device"):
+        SimSHAP(clf, background=bg, accelerator=elsewhere, **FAST).fit(X[:50])
