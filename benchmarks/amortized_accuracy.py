@@ -29,8 +29,14 @@ import time
 
 import numpy as np
 
-from benchmarks.kernel_speed import (_loadavg, _machine, _shap_layout, _sync, _timed,
-                                     _write_json)
+from benchmarks.kernel_speed import (
+    _loadavg,
+    _machine,
+    _shap_layout,
+    _sync,
+    _timed,
+    _write_json,
+)
 
 #: the amortized explainers, by --methods name
 AMORTIZED = {"simshap": "SimSHAP", "fastshap": "FastSHAP"}
@@ -243,7 +249,7 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
             "epochs_started": len(hist),
             "best_epoch": best_epoch,
             "callback_error_at_train_end": at_end[-1]["relative_error"] if at_end else None,
-            "train_rows": int(len(Xtr)),
+            "train_rows": len(Xtr),
             "params": {p: est.get_params()[p] for p in
                        ("max_epochs", "max_time", "n_subsets", "train_batch_size", "lr",
                         "hidden_sizes", "patience", "validation_fraction")},
@@ -397,7 +403,7 @@ def markdown_table(report):
     """The report as compact markdown tables (plus target lines)."""
     s = report["settings"]
     m = report["machine"]
-    load = lambda x: "n/a" if not x else f"{x[0]:.1f}"  # noqa: E731
+    load = lambda x: "n/a" if not x else f"{x[0]:.1f}"
     lines = [
         f"Adult (d={s['n_features']}), skorch MLP, background {s['background']}, "
         f"{s['rows']} held-out rows, budget {s['budget_s']:g} s, device {s['device']} "

@@ -26,8 +26,15 @@ import warnings
 
 import numpy as np
 
-from benchmarks.kernel_speed import (_best_of, _fmt_load, _loadavg, _machine, _sync, _timed,
-                                     _write_json)
+from benchmarks.kernel_speed import (
+    _best_of,
+    _fmt_load,
+    _loadavg,
+    _machine,
+    _sync,
+    _timed,
+    _write_json,
+)
 
 #: target (GPU only): generic ms/row over fast ms/row, per method
 GPU_TARGET_SPEEDUP = 20.0

@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from skorch import NeuralNetClassifier
 
 from sklxai import KernelSHAP
 from sklxai.datasets import ADULT_CATEGORICAL, load_adult

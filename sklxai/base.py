@@ -285,7 +285,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             )
         fitted = clone(model)
         if _is_skorch_net(fitted):
-            from skorch import NeuralNetClassifier, NeuralNetBinaryClassifier
+            from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
             y = np.asarray(y)
             if isinstance(fitted, NeuralNetClassifier):

@@ -39,8 +39,9 @@ import re
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "PLUGIN_GROUPS",
@@ -154,7 +155,7 @@ class PluginInfo:
 class _Entry:
     """One discovered entry point plus its load state (mutable, private)."""
 
-    __slots__ = ("info", "ep", "key", "loaded", "obj", "error", "exc")
+    __slots__ = ("ep", "error", "exc", "info", "key", "loaded", "obj")
 
     def __init__(self, info: PluginInfo, ep: Any):
         self.info = info
@@ -180,7 +181,7 @@ class _Entry:
 class _Scan:
     """The result of discovering one kind: listing keys, qualified lookups, ambiguous names."""
 
-    __slots__ = ("entries", "qualified", "ambiguous", "autoload")
+    __slots__ = ("ambiguous", "autoload", "entries", "qualified")
 
     def __init__(self, autoload: bool):
         self.entries: dict[str, _Entry] = {}

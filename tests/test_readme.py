@@ -9,7 +9,7 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_quick_start_runs():
     text = README.read_text()
     section = text[text.index("## Quick start"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     namespace = {}
     exec(compile(code, str(README), "exec"), namespace)
     exp, exact = namespace["exp"], namespace["exact"]

@@ -55,7 +55,7 @@ _LABELS = {"<=50K": 0, ">50K": 1}
 _MISSING = "?"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_split(split):
     """Parse one bundled file once; return ``(columns, y)`` as read-only arrays.
 
@@ -181,7 +181,7 @@ def load_adult(split="train", *, as_frame=True):
         for name in ADULT_COLUMNS:
             col = columns[name]
             if col.dtype == object:
-                col = np.where(col == None, np.nan, col)  # noqa: E711 (elementwise)
+                col = np.where(col == None, np.nan, col)
                 data[name] = pd.Series(col, dtype=object, name=name, copy=False)
             else:
                 data[name] = pd.Series(col.copy(), dtype=np.int64, name=name, copy=False)

@@ -12,5 +12,11 @@ outputs. Games call model adapters; they know nothing about Shapley estimators.
 from sklxai.games.marginal import BaselineGame, Game, MarginalGame
 from sklxai.games.surrogate import SurrogateGame, SurrogateModule, fit_surrogate
 
-__all__ = ["Game", "MarginalGame", "BaselineGame", "SurrogateGame", "SurrogateModule",
-           "fit_surrogate"]
+__all__ = [
+           "BaselineGame",
+           "Game",
+           "MarginalGame",
+           "SurrogateGame",
+           "SurrogateModule",
+           "fit_surrogate",
+]

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import torch
 
-
 #: (row, background row, coalition) triples per chunk when deduplicating (int64 keys: 16 MiB)
 _DEDUPE_TRIPLES = 2**21
 

@@ -11,16 +11,16 @@ adapters never know about coalitions or explainers.
 :func:`make_adapter` picks the right one.
 """
 
-from sklxai.models._base import ModelAdapter, make_adapter, is_fitted_model
-from sklxai.models.skorch_net import SkorchAdapter
+from sklxai.models._base import ModelAdapter, is_fitted_model, make_adapter
 from sklxai.models.sklearn_estimator import SklearnAdapter
+from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter
 
 __all__ = [
     "ModelAdapter",
-    "SkorchAdapter",
     "SklearnAdapter",
+    "SkorchAdapter",
     "TorchModuleAdapter",
-    "make_adapter",
     "is_fitted_model",
+    "make_adapter",
 ]

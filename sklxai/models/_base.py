@@ -114,8 +114,8 @@ def make_adapter(model, *, device="auto"):
     >>> adapter(torch.zeros(4, 3)).shape
     torch.Size([4, 1])
     """
-    from sklxai.models.skorch_net import SkorchAdapter
     from sklxai.models.sklearn_estimator import SklearnAdapter
+    from sklxai.models.skorch_net import SkorchAdapter
     from sklxai.models.torch_module import TorchModuleAdapter
 
     check_model_supported(model)

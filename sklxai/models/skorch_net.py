@@ -28,7 +28,7 @@ class SkorchAdapter(TorchModuleAdapter):
                 f"The skorch net {type(net).__name__} is not initialized; fit it (or call "
                 "net.initialize()) before explaining it."
             )
-        from skorch import NeuralNetClassifier, NeuralNetBinaryClassifier
+        from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
         is_clf = isinstance(net, (NeuralNetClassifier, NeuralNetBinaryClassifier))
         classes = getattr(net, "classes_", None) if is_clf else None

@@ -10,10 +10,14 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
-
 from sklxai_reference import brute_force_shapley
+
 from sklxai import ExactShapley, FastSHAP, SimSHAP
-from sklxai.explainers._amortized import KernelDesign, _unbiased_targets, simshap_weights
+from sklxai.explainers._amortized import (
+    KernelDesign,
+    _unbiased_targets,
+    simshap_weights,
+)
 
 
 def _table_game(d, k=2, seed=0):

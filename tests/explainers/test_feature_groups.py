@@ -5,8 +5,8 @@ import pytest
 import torch
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
-
 from sklxai_reference import brute_force_shapley
+
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP, SimSHAP
 from sklxai.explainers.networks import PatchCNNExplainerModule
 from sklxai.games.grouped import image_patch_groups, patches_to_image

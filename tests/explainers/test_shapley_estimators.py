@@ -6,8 +6,8 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neural_network import MLPClassifier
-
 from sklxai_reference import TableGame, brute_force_shapley, marginal_reference
+
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
 
 ESTIMATORS = {

@@ -7,8 +7,8 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
-
 from sklxai_reference import brute_force_shapley
+
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP, SimSHAP
 from sklxai.games import SurrogateGame, SurrogateModule, fit_surrogate
 from sklxai.games.surrogate import draw_surrogate_masks

@@ -80,7 +80,7 @@ def _kbins(encode):
 
 
 def _adult_cases():
-    ohe = lambda **kw: OneHotEncoder(handle_unknown="ignore", **kw)  # noqa: E731
+    ohe = lambda **kw: OneHotEncoder(handle_unknown="ignore", **kw)
     return {
         "scaler+onehot": ColumnTransformer([("num", StandardScaler(), NUM), ("cat", ohe(), CAT)]),
         "impute+onehot nested": ColumnTransformer(
