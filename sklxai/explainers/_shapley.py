@@ -36,7 +36,7 @@ class ShapleyExplainer(BaseExplainer):
         # games live in the model's space: raw rows on the generic path, the preprocessed rows
         # of a column-wise pipeline on the fast path (players are then raw columns)
         self._background_model = self._model_rows(self.background_)
-        self.game_ = self._make_game(self._model_rows(X))
+        self.game_ = self._make_game(X)
         groups = getattr(self, "feature_groups", None)
         d_raw = X.shape[1]
         if groups is None:
@@ -80,7 +80,8 @@ class ShapleyExplainer(BaseExplainer):
     def _make_game(self, X):
         """The game named by the ``game`` parameter, built on the fitted adapter and background.
 
-        X is fit's validated data (games that learn something, e.g. a surrogate, train on it).
+        X is fit's validated data (games that learn something, e.g. a surrogate, train on it,
+        in model space; the others do not need it, so it is only transformed when used).
         """
         game = getattr(self, "game", "marginal")
         if game not in _GAMES:
@@ -99,7 +100,8 @@ class ShapleyExplainer(BaseExplainer):
             params = {name: getattr(self, f"surrogate_{name}", default)
                       for name, default in SURROGATE_DEFAULTS.items()}
             return SurrogateGame.fit(
-                self.adapter_, X, batch_size=self.batch_size, device=resolve_device(self._device()),
+                self.adapter_, self._model_rows(X), batch_size=self.batch_size,
+                device=resolve_device(self._device()),
                 random_state=self._seed, verbose=getattr(self, "verbose", 0), **params,
             )
         if game == "marginal":
