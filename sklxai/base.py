@@ -349,20 +349,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         target = check_target(
             self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
         )
-        rng = np.random.default_rng(self._seed)
-        values, base, output = self._explain(X_arr, rng)
-        output_names = self.output_names_
-        if target is not None:
-            rows = np.arange(X_arr.shape[0])
-            if np.ndim(target) == 0:
-                values, base, output = values[:, :, target], base[:, target], output[:, target]
-                output_names = [self.output_names_[target]]
-            else:
-                values = values[rows, :, target]
-                base, output = base[rows, target], output[rows, target]
-                output_names = None
-        elif self.n_outputs_ == 1:
-            values, base, output = values[:, :, 0], base[:, 0], output[:, 0]
+        values, base, output, output_names = self._explain_target(X_arr, target)
         self._check_finite_results(X_arr, values, base, output)
         return Explanation(
             values,
@@ -373,6 +360,26 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             output=output,
             method=type(self).__name__,
         )
+
+    def _explain_target(self, X, target):
+        """(values, base_values, output, output_names) of the outputs ``target`` selects
+        (resolved by ``check_target``) for validated rows X. Default: every output by
+        :meth:`_explain`, then the target's slice; methods that explain one output per row
+        override it."""
+        values, base, output = self._explain(X, np.random.default_rng(self._seed))
+        output_names = self.output_names_
+        if target is not None:
+            rows = np.arange(X.shape[0])
+            if np.ndim(target) == 0:
+                values, base, output = values[:, :, target], base[:, target], output[:, target]
+                output_names = [self.output_names_[target]]
+            else:
+                values = values[rows, :, target]
+                base, output = base[rows, target], output[rows, target]
+                output_names = None
+        elif self.n_outputs_ == 1:
+            values, base, output = values[:, :, 0], base[:, 0], output[:, 0]
+        return values, base, output, output_names
 
     def _explain(self, X, rng):
         """Return (values (n, d, k), base_values (n, k), model output (n, k)) as ndarrays."""

@@ -11,11 +11,9 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from sklxai.base import BaseExplainer
-from sklxai.explanation import Explanation
-from sklxai.utils.validation import check_tabular, check_target
+from sklxai.utils.validation import check_tabular
 
 
 class GradientExplainer(BaseExplainer):
@@ -100,25 +98,14 @@ class GradientExplainer(BaseExplainer):
         return rows[0] if one else rows
 
     # ------------------------------------------------------------------ explain
-    def explain(self, X):
-        """Attributions of one output per row.
+    def _explain_target(self, X, target):
+        """One output per row: ``target``'s, or each row's predicted one when it is None.
 
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        explanation : Explanation
-            ``values`` (n, d), ``base_values`` (n,) = f(baseline) and ``output`` (n,) = f(x) of
-            each row's explained output (its predicted one when ``target`` is None).
+        ``base_values`` are f(baseline) and ``output`` f(x) of that output, so ``values`` are
+        (n, d) whatever ``target`` is.
         """
-        check_is_fitted(self)
-        X_arr = self._validate_rows(X)
-        self._check_range(X_arr, "X")
-        n = X_arr.shape[0]
-        target = check_target(self.target, self.n_outputs_, n, output_names=self.output_names_)
-        Xm = self._model_rows(X_arr)
+        n = X.shape[0]
+        Xm = self._model_rows(X)
         fx = self._outputs(Xm)
         if target is None:
             rows_t = np.argmax(fx, axis=1)
@@ -128,20 +115,7 @@ class GradientExplainer(BaseExplainer):
             output_names = [self.output_names_[target]]
         else:
             rows_t, output_names = target, None
-        values, base, output = self._explain_targets(Xm, rows_t, fx)
-        self._check_finite_results(X_arr, values, base, output)
-        return Explanation(values, base, self._explanation_data(X_arr), self._feature_names(),
-                           output_names=output_names, output=output,
-                           method=type(self).__name__)
-
-    def _explain(self, X, rng):
-        """All outputs: values (n, d, k), f(baseline) (n, k), f(x) (n, k)."""
-        n = X.shape[0]
-        Xm = self._model_rows(X)
-        fx = self._outputs(Xm)
-        parts = [self._explain_targets(Xm, np.full(n, t, dtype=np.int64), fx)
-                 for t in range(self.n_outputs_)]
-        return tuple(np.stack(p, axis=-1) for p in zip(*parts))
+        return (*self._explain_targets(Xm, rows_t, fx), output_names)
 
     def _n_explained_outputs(self):
         return 1
