@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# On the GPU machine (no package index; see ../shared/GPU.md): install sklxai and its plugins from
+# the working tree plus the wheels carried in .whl/, then run one batch of GPU work, writing
+# results under $OUT (default: results/gpu). One machine start costs minutes, so each call does
+# the install and one or more of:
+#
+#   bash scripts/gpu_run.sh tests kernel pipeline     # `pytest -m gpu`, two benchmarks
+#   bash scripts/gpu_run.sh amortized                 # SimSHAP/FastSHAP (about 8 min)
+#   bash scripts/gpu_run.sh scale digits
+#
+# Names: tests, kernel, amortized, pipeline, scale, digits.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${OUT:-results/gpu}"
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site
+python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . plugins/*/
+nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" || true
+for what in "$@"; do
+    echo "== $what" >&2
+    case "$what" in
+        tests) python3 -m pytest -q -p no:cacheprovider tests plugins -m gpu \
+                   2>&1 | tee "$OUT/pytest_gpu.txt" || true ;;
+        kernel) python3 -m benchmarks.kernel_speed --device cuda --out "$OUT/kernel_speed.json" \
+                    | tee "$OUT/kernel_speed.md" ;;
+        amortized) python3 -m benchmarks.amortized_accuracy --device cuda \
+                       --out "$OUT/amortized.json" --plot "$OUT/amortized.png" \
+                       | tee "$OUT/amortized.md" ;;
+        pipeline) python3 -m benchmarks.pipeline_speed --device cuda \
+                      --out "$OUT/pipeline_speed.json" | tee "$OUT/pipeline_speed.md" ;;
+        scale) python3 -m benchmarks.scale_memory --device cuda --out "$OUT/scale_memory.json" \
+                   | tee "$OUT/scale_memory.md" ;;
+        digits) python3 -m benchmarks.attribution_digits --device cuda \
+                    --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, pipeline, scale, digits)" >&2; exit 2 ;;
+    esac
+done
