@@ -164,7 +164,8 @@ def _target(target, measured, met_if, judged, **extra):
 
 
 def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=50, seed=0,
-        threads=0, methods=ALL_METHODS, eval_every=None, max_epochs=None, log=print):
+        threads=0, methods=ALL_METHODS, eval_every=None, max_epochs=None, refresh_every="auto",
+        log=print):
     """Run the benchmark and return the report as a dict (see the module docstring)."""
     import torch
 
@@ -223,7 +224,9 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
         log(f"{name}: training for up to {budget:g} s")
         curve = _error_curve_callback(rows, exact, total, dev, eval_every=eval_every,
                                       log=log)
-        kw = {} if max_epochs is None else {"max_epochs": max_epochs}
+        kw = {"refresh_every": refresh_every}
+        if max_epochs is not None:
+            kw["max_epochs"] = max_epochs
         est = cls(net, background=bg, max_time=budget, random_state=seed, device=dev,
                   callbacks=[("error_curve", curve)], **kw)
         _, wall_s = _timed(lambda est=est: est.fit(Xtr), dev)
@@ -252,7 +255,8 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
             "train_rows": len(Xtr),
             "params": {p: est.get_params()[p] for p in
                        ("max_epochs", "max_time", "n_subsets", "train_batch_size", "lr",
-                        "hidden_sizes", "patience", "validation_fraction")},
+                        "hidden_sizes", "patience", "validation_fraction", "refresh_every")},
+            "refresh_every_": est.refresh_every_,
             "explain_seconds": explain_s,
             "explain_rows": n_rows,
             "best_curve_error": min((p["relative_error"] for p in points), default=None),
@@ -536,12 +540,17 @@ def main(argv=None):
                         f"(default: budget / {EVALS_PER_BUDGET}; 0: at epoch ends only)")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="max_epochs of SimSHAP/FastSHAP (default: theirs, 100)")
+    parser.add_argument("--refresh-every", default="auto",
+                        help="refresh_every of SimSHAP/FastSHAP: auto, none or an int "
+                        "(epochs between two draws of a training row's coalitions)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: budget {QUICK_BUDGET:g} s, {QUICK_ROWS} rows")
     args = parser.parse_args(argv)
     rows = args.rows if args.rows is not None else (QUICK_ROWS if args.quick else 500)
     budget = args.budget if args.budget is not None else (QUICK_BUDGET if args.quick else 180.0)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    refresh = args.refresh_every.lower()
+    refresh = None if refresh == "none" else refresh if refresh == "auto" else int(refresh)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -549,7 +558,7 @@ def main(argv=None):
     report = run(device=args.device, n_rows=rows, budget=budget, shap_rows=args.shap_rows,
                  n_background=args.background, seed=args.seed, threads=args.threads,
                  methods=methods, eval_every=args.eval_every, max_epochs=args.max_epochs,
-                 log=log)
+                 refresh_every=refresh, log=log)
     report["settings"]["quick"] = bool(args.quick)
     _write_json(report, args.out, default=_json_default)
     if args.plot:

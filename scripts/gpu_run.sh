@@ -7,8 +7,9 @@
 #   bash scripts/gpu_run.sh tests kernel pipeline     # `pytest -m gpu`, two benchmarks
 #   bash scripts/gpu_run.sh amortized                 # SimSHAP/FastSHAP (about 8 min)
 #   bash scripts/gpu_run.sh scale digits
+#   bash scripts/gpu_run.sh refresh                   # SimSHAP refresh_every 1/2/4/8 (about 5 min)
 #
-# Names: tests, kernel, amortized, pipeline, scale, digits.
+# Names: tests, kernel, amortized, refresh, pipeline, scale, digits.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -27,12 +28,17 @@ for what in "$@"; do
         amortized) python3 -m benchmarks.amortized_accuracy --device cuda \
                        --out "$OUT/amortized.json" --plot "$OUT/amortized.png" \
                        | tee "$OUT/amortized.md" ;;
+        refresh) for r in 1 2 4 8; do  # SimSHAP's refresh_every on this GPU, 60 s each
+                     python3 -m benchmarks.amortized_accuracy --device cuda --methods simshap \
+                         --budget 60 --refresh-every "$r" --out "$OUT/refresh_$r.json" \
+                         | tee "$OUT/refresh_$r.md"
+                 done ;;
         pipeline) python3 -m benchmarks.pipeline_speed --device cuda \
                       --out "$OUT/pipeline_speed.json" | tee "$OUT/pipeline_speed.md" ;;
         scale) python3 -m benchmarks.scale_memory --device cuda --out "$OUT/scale_memory.json" \
                    | tee "$OUT/scale_memory.md" ;;
         digits) python3 -m benchmarks.attribution_digits --device cuda \
                     --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, pipeline, scale, digits)" >&2; exit 2 ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits)" >&2; exit 2 ;;
     esac
 done

@@ -67,3 +67,20 @@ class TableGame(torch.nn.Module):
     def forward(self, X):
         idx = ((X > 0.5).long() * self.powers).sum(dim=1)
         return self.table[idx]
+
+
+def random_table_game(d, k=2, seed=0):
+    """A random game on d players as a table of 2**d rows (v(empty) = 0) and its value(S)."""
+    table = np.random.default_rng(seed).normal(size=(2**d, k))
+    table[0] = 0.0  # v(empty) = 0: values below are already centred
+
+    def value(S):
+        return table[sum(2**j for j in S)]
+
+    return table, value
+
+
+def table_values(table, masks):
+    """v(S) of a table game for bool masks (..., d): float32 tensor (..., k)."""
+    codes = (masks.long() << torch.arange(masks.shape[-1])).sum(-1)
+    return torch.as_tensor(table, dtype=torch.float32)[codes]

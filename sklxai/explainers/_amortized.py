@@ -4,8 +4,12 @@ The explainer network maps a row x to raw attributions (d x k); the additive eff
 normalisation phi = raw + (v(N) - v(empty) - sum raw) / d makes every prediction exactly
 efficient. Training draws coalitions from the Shapley kernel (with their complements), evaluates
 the game on the device without gradients, and minimises a method-specific loss
-(:meth:`AmortizedShapley._loss`). skorch runs the loop: validation split, early stopping with the
-best weights kept, a cosine learning-rate decay, progress output, user callbacks.
+(:meth:`AmortizedShapley._objective`) of the rows' :class:`CoalitionStats`. Those statistics
+are stored per row (keyed by the row's index, which skorch carries as ``y``) and redrawn every
+``refresh_every`` epochs, new draws added to old: the game, by far the costliest part, is
+evaluated once for many network steps. skorch runs the loop: validation split (whose targets
+are drawn once), early stopping with the best weights kept, a cosine learning-rate decay over
+epochs or the time budget, progress output, user callbacks.
 """
 
 import math
@@ -16,8 +20,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, kernel_size_mass
+from sklxai.explainers._targets import CoalitionStats, simshap_weights  # noqa: F401
 from sklxai.explainers.networks import MLPExplainerModule
 from sklxai.utils.validation import check_positive_int
 
@@ -89,17 +95,42 @@ class KernelDesign:
         return torch.cat(parts, dim=1), torch.cat(weights).to(device)
 
 
-def simshap_weights(masks):
-    """a_S^i of SimSHAP's unbiased estimator, for masks (..., d): g(d-|S|) in S, -g|S| out.
+#: refresh_every="auto": epochs between a row's draws. A game batch (32 coalitions x 50
+#: background rows) costs about 12 network steps on a 2-core CPU (Adult MLP), and on a GPU an
+#: estimated 2-3, so the CPU reuses each draw longer; see the README's SimSHAP benchmark.
+_AUTO_REFRESH_EVERY = {"cpu": 8, "accelerator": 2}
+#: "auto" stores statistics only while they take at most this much memory (else None)
+_AUTO_CACHE_BYTES = 2**30
+#: rows per game call when refreshing stored statistics at the start of an epoch
+_REFRESH_CHUNK_ROWS = 4096
 
-    With S drawn from the Shapley kernel (:class:`KernelDesign`),
-    E[a_S^i (v(S) - v(empty))] + (v(N) - v(empty)) / d is the Shapley value phi_i, and
-    sum_i a_S^i = 0, so every per-subset target is efficient.
+
+class _CosineDecay(Callback):
+    """skorch callback: cosine learning-rate decay to 0 over training.
+
+    The factor at a training batch is 0.5 (1 + cos(pi p)), p the larger of the epoch progress
+    (epochs done / ``max_epochs``) and, with a time budget, the time progress (seconds since
+    training began / ``max_time``): under a budget the rate still decays to 0 by its end
+    instead of being cut off near its start value.
     """
-    d = masks.shape[-1]
-    g = float(kernel_size_mass(d).sum()) / (d - 1)
-    size = masks.sum(dim=-1, keepdim=True).to(torch.float32)
-    return torch.where(masks, g * (d - size), -g * size)
+
+    def __init__(self, max_epochs, max_time=None):
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._start = time.perf_counter()
+        self._base = [group["lr"] for group in net.optimizer_.param_groups]
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        progress = (len(net.history) - 1) / self.max_epochs
+        if self.max_time:
+            progress = max(progress, (time.perf_counter() - self._start) / self.max_time)
+        factor = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        for group, lr in zip(net.optimizer_.param_groups, self._base, strict=True):
+            group["lr"] = lr * factor
 
 
 class _TimeBudget:
@@ -162,6 +193,32 @@ class _TimeBudget:
         raise AttributeError(name)
 
 
+class _IndexedRows(torch.utils.data.Dataset):
+    """fit's rows with their indices (the keys of their stored statistics).
+
+    A batch is gathered by one indexing operation (``__getitems__``, passed through by
+    ``Subset``) instead of row by row and collated, which cost as much as a network step.
+    """
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], i
+
+    def __getitems__(self, indices):
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return self.X[rows], rows
+
+
+def _batch_as_is(batch):
+    """collate_fn for :class:`_IndexedRows`, whose batches come out whole."""
+    return batch
+
+
 class ExplainerNet(NeuralNet):
     """skorch net whose steps draw coalitions and targets from the explainer's game.
 
@@ -170,22 +227,21 @@ class ExplainerNet(NeuralNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        X = batch[0].to(self.explainer_.game_.device)
-        loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
+        X, rows = (t.to(self.explainer_.game_.device) for t in batch)
+        loss, phi = self.explainer_._loss(self.module_, X, rows)
         loss.backward()
         return {"loss": loss, "y_pred": phi}
 
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
-        X = batch[0].to(self.explainer_.game_.device)
+        X, rows = (t.to(self.explainer_.game_.device) for t in batch)
         with torch.no_grad():
-            loss, phi = self.explainer_._validation_loss(self.module_, X)
+            loss, phi = self.explainer_._validation_loss(self.module_, X, rows)
         return {"loss": loss, "y_pred": phi}
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-        # the same validation coalitions every epoch: valid_loss is comparable across epochs
-        self.explainer_._reset_validation_generator()
+        self.explainer_._on_epoch_begin(len(net.history) - 1)
 
 
 def _accelerated_net_class():
@@ -197,9 +253,9 @@ def _accelerated_net_class():
 
         def train_step_single(self, batch, **fit_params):
             self._set_training(True)
-            X = batch[0].to(self.explainer_.game_.device)
+            X, rows = (t.to(self.explainer_.game_.device) for t in batch)
             with self.accelerator.autocast():
-                loss, phi = self.explainer_._loss(self.module_, X, self.explainer_._train_gen)
+                loss, phi = self.explainer_._loss(self.module_, X, rows)
                 self.accelerator.backward(loss)
             return {"loss": loss, "y_pred": phi}
 
@@ -217,6 +273,8 @@ class AmortizedShapley(ShapleyExplainer):
         check_positive_int(self.n_subsets, "n_subsets", minimum=2)
         check_positive_int(self.background_samples, "background_samples", allow_none=True)
         check_positive_int(self.max_epochs, "max_epochs")
+        if self.refresh_every != "auto":
+            check_positive_int(self.refresh_every, "refresh_every", allow_none=True)
         check_positive_int(self.train_batch_size, "train_batch_size")
         if not 0.0 < float(self.validation_fraction) < 0.5:
             raise ValueError(
@@ -275,17 +333,23 @@ class AmortizedShapley(ShapleyExplainer):
         return module
 
     def _train_network(self, X):
-        from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+        from skorch.callbacks import EarlyStopping, ProgressBar
         from skorch.dataset import ValidSplit
 
         device = self.game_.device
         seed = self._seed
         self._train_gen = torch.Generator(device=device).manual_seed(seed)
         self._valid_seed = seed + 1
-        callbacks = [
-            ("lr_decay", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                                     T_max=self.max_epochs)),
-        ]
+        self._reset_validation_generator()
+        self.refresh_every_ = self._resolve_refresh_every(len(X), device)
+        self._cache = None
+        if self.refresh_every_ is not None:
+            n = len(X)
+            self._cache = CoalitionStats.zeros(n, self._n_players, self.n_outputs_, device)
+            self._train_rows = torch.zeros(n, dtype=torch.bool, device=device)
+            self._row_ids = torch.arange(n, device=device)
+            self._fit_X = torch.as_tensor(X.astype(np.float32), device=device)
+        callbacks = [("lr_decay", _CosineDecay(self.max_epochs, self.max_time))]
         if self.max_time is not None:  # before early stopping: see _TimeBudget
             callbacks.append(("time_budget", _TimeBudget(float(self.max_time))))
         callbacks.append(("early_stopping", EarlyStopping(
@@ -315,12 +379,17 @@ class AmortizedShapley(ShapleyExplainer):
                 verbose=int(bool(self.verbose)),
                 iterator_train__shuffle=True,
                 iterator_train__generator=torch.Generator().manual_seed(seed),
+                iterator_train__collate_fn=_batch_as_is,
+                iterator_valid__collate_fn=_batch_as_is,
                 **extra,
             )
             net.explainer_ = self
             net.initialize()
             t0 = time.perf_counter()
-            net.fit(X.astype(np.float32), None)
+            try:
+                net.fit(_IndexedRows(torch.tensor(X, dtype=torch.float32)), None)
+            finally:
+                self._cache = self._train_rows = self._row_ids = self._fit_X = None
         self.fit_time_ = time.perf_counter() - t0
         if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
             raise ValueError(
@@ -333,6 +402,14 @@ class AmortizedShapley(ShapleyExplainer):
         self.module_.eval()
         self.history_ = net.history
         del net.explainer_
+
+    def _resolve_refresh_every(self, n, device):
+        """``refresh_every`` with "auto" resolved: an int, or None (no stored statistics)."""
+        if self.refresh_every != "auto":
+            return self.refresh_every
+        if CoalitionStats.nbytes(n, self._n_players, self.n_outputs_) > _AUTO_CACHE_BYTES:
+            return None
+        return _AUTO_REFRESH_EVERY["cpu" if device.type == "cpu" else "accelerator"]
 
     def _reset_validation_generator(self):
         self._valid_gen = torch.Generator(device=self.game_.device).manual_seed(self._valid_seed)
@@ -349,8 +426,8 @@ class AmortizedShapley(ShapleyExplainer):
             designs[n_subsets] = KernelDesign(self._n_players, n_subsets)
         return designs[n_subsets]
 
-    def _game_terms(self, X, generator, n_subsets, background_samples=None):
-        """Coalitions (n, M, d), their weights (M,), v(S) - v(empty) (n, M, k), v(N) - v(empty).
+    def _draw(self, X, generator, n_subsets, background_samples=None):
+        """Fresh coalitions for the rows X, as :class:`CoalitionStats` of one draw.
 
         With ``background_samples``, v(S) is estimated from that many random background rows
         (marginal game only); otherwise it is computed over the whole background.
@@ -366,23 +443,53 @@ class AmortizedShapley(ShapleyExplainer):
                 values = self.game_.values(X, masks)
             values = values.to(torch.float32) - null
             total = self.game_.full(X).to(torch.float32) - null
-        return masks, weights, values, total
+            return CoalitionStats.from_draw(masks, weights, values, total)
 
-    def _loss(self, module, X, generator):
-        masks, weights, values, total = self._game_terms(X, generator, self.n_subsets,
-                                                         self.background_samples)
-        phi = self._predict(module, X, total)
-        return self._objective(phi, masks, weights, values, total), phi
+    def _cached(self, X, rows, generator, n_subsets, background_samples=None):
+        """The stored statistics of ``rows``, drawing for the rows that have none yet."""
+        new = self._cache.count[rows] == 0
+        if bool(new.any()):
+            self._cache.add(rows[new], self._draw(X[new], generator, n_subsets,
+                                                  background_samples))
+        return self._cache.take(rows)
 
-    def _validation_loss(self, module, X):
+    def _on_epoch_begin(self, epoch):
+        if self._cache is None:
+            # the same validation coalitions every epoch: valid_loss is comparable across epochs
+            self._reset_validation_generator()
+            return
+        # row i draws new coalitions in the epochs e with (i + e) % refresh_every == 0,
+        # added to its statistics: its target averages every draw so far
+        due = self._train_rows & ((self._row_ids + epoch) % self.refresh_every_ == 0)
+        due = torch.nonzero(due).squeeze(1)
+        if epoch == 0 or not len(due):
+            return
+        for start in range(0, len(due), _REFRESH_CHUNK_ROWS):
+            rows = due[start : start + _REFRESH_CHUNK_ROWS]
+            self._cache.add(rows, self._draw(self._fit_X[rows], self._train_gen,
+                                             self.n_subsets, self.background_samples))
+
+    def _loss(self, module, X, rows):
+        if self._cache is None:
+            stats = self._draw(X, self._train_gen, self.n_subsets, self.background_samples)
+        else:
+            self._train_rows[rows] = True
+            stats = self._cached(X, rows, self._train_gen, self.n_subsets,
+                                 self.background_samples)
+        phi = self._predict(module, X, stats.total)
+        return self._objective(phi, stats), phi
+
+    def _validation_loss(self, module, X, rows):
         # unbiased SimSHAP targets, the same for every epoch and every candidate explainer
-        masks, weights, values, total = self._game_terms(X, self._valid_gen, 2 * self.n_subsets)
-        phi = self._predict(module, X, total)
-        target = _unbiased_targets(masks, weights, values, total)
-        return torch.mean((phi - target) ** 2), phi
+        if self._cache is None:
+            stats = self._draw(X, self._valid_gen, 2 * self.n_subsets)
+        else:
+            stats = self._cached(X, rows, self._valid_gen, 2 * self.n_subsets)
+        phi = self._predict(module, X, stats.total)
+        return torch.mean((phi - stats.simshap_targets()) ** 2), phi
 
-    def _objective(self, phi, masks, weights, values, total):
-        """The training loss for efficient predictions phi (n, d, k) on weighted coalitions."""
+    def _objective(self, phi, stats):
+        """The training loss for efficient predictions phi (n, d, k) given the rows' stats."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     # ------------------------------------------------------------------ inference
@@ -416,10 +523,10 @@ class AmortizedShapley(ShapleyExplainer):
         total_err, count = 0.0, 0
         for start in range(0, len(Xt), self.train_batch_size):
             chunk = Xt[start : start + self.train_batch_size]
-            masks, weights, values, total = self._game_terms(chunk, gen, 4 * self.n_subsets)
-            target = _unbiased_targets(masks, weights, values, total)
+            stats = self._draw(chunk, gen, 4 * self.n_subsets)
+            target = stats.simshap_targets()
             with torch.no_grad():
-                phi = self._predict(self.module_, chunk, total)
+                phi = self._predict(self.module_, chunk, stats.total)
             total_err += float(((phi - target) ** 2).sum())
             count += target.numel()
         return -total_err / count
@@ -455,23 +562,6 @@ class AmortizedShapley(ShapleyExplainer):
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
-
-
-def _unbiased_targets(masks, weights, values, total, control=None):
-    """SimSHAP's per-row targets, the weighted average over the drawn coalitions: (n, d, k).
-
-    target = c + sum_S w_S a_S (v(S) - v(empty) - sum_{j in S} c_j)
-               + (v(N) - v(empty) - sum c) / d,
-    unbiased for any c fixed given x (the additive game of c has Shapley values c); c = 0 gives
-    the plain estimator, c = the explainer's detached prediction the control-variate one.
-    """
-    a = simshap_weights(masks) * weights[None, :, None]  # (n, M, d)
-    d = masks.shape[-1]
-    if control is None:
-        return torch.einsum("nmd,nmk->ndk", a, values) + (total / d)[:, None, :]
-    covered = torch.einsum("nmd,ndk->nmk", masks.to(control.dtype), control)
-    target = control + torch.einsum("nmd,nmk->ndk", a, values - covered)
-    return target + ((total - control.sum(dim=1)) / d)[:, None, :]
 
 
 def _silent(*args, **kwargs):

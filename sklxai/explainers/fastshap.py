@@ -12,18 +12,21 @@ class FastSHAP(AmortizedShapley):
     E_S [(v(S) - v(empty) - sum_{i in S} phi_i)^2] with S drawn from the Shapley kernel (paired
     with complements), whose minimiser under the efficiency constraint is the Shapley value.
     Predictions are made exactly efficient by the additive normalisation, as in the paper.
+    The loss is a quadratic in phi, so a row's draws are kept as sums (C = sum w m m^T,
+    b = sum w m v, sum w v^2) and reused by later epochs like SimSHAP's (``refresh_every``):
+    the loss then averages every coalition drawn for the row so far.
 
     Parameters
     ----------
     model, background, n_background, target, game, feature_groups, module, hidden_sizes, n_subsets,
-    background_samples, max_epochs,
+    background_samples, refresh_every, max_epochs,
     max_time, lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, verbose,
     accelerator, device, random_state, batch_size
         As in :class:`~sklxai.SimSHAP`.
 
     Attributes
     ----------
-    module_, net_, history_, fit_time_, expected_value_
+    module_, net_, history_, refresh_every_, fit_time_, expected_value_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples
@@ -39,7 +42,8 @@ class FastSHAP(AmortizedShapley):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
-                 n_subsets=32, background_samples=None, max_epochs=100, max_time=None, lr=1e-3,
+                 n_subsets=32, background_samples=None, refresh_every="auto",
+                 max_epochs=100, max_time=None, lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
                  patience=10, callbacks=None, verbose=0, accelerator=None, device="auto",
                  random_state=None, batch_size=None):
@@ -52,6 +56,7 @@ class FastSHAP(AmortizedShapley):
         self.hidden_sizes = hidden_sizes
         self.n_subsets = n_subsets
         self.background_samples = background_samples
+        self.refresh_every = refresh_every
         self.max_epochs = max_epochs
         self.max_time = max_time
         self.lr = lr
@@ -63,8 +68,6 @@ class FastSHAP(AmortizedShapley):
         self.accelerator = accelerator
         self.verbose = verbose
 
-    def _objective(self, phi, masks, weights, values, total):
-        covered = torch.einsum("nmd,ndk->nmk", masks.to(phi.dtype), phi)
-        # weights (M,) sum to 1 per row: the kernel expectation of the squared residual
-        return torch.einsum("nmk,m->", (values - covered) ** 2, weights) / (
-            values.shape[0] * values.shape[2])
+    def _objective(self, phi, stats):
+        # weights sum to 1 per draw: the kernel expectation of the squared residual
+        return stats.kernel_loss(phi)

@@ -10,36 +10,18 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
-from sklxai_reference import brute_force_shapley
+from sklxai_reference import brute_force_shapley, random_table_game, table_values
 
 from sklxai import ExactShapley, FastSHAP, SimSHAP
-from sklxai.explainers._amortized import (
-    KernelDesign,
-    _unbiased_targets,
-    simshap_weights,
-)
-
-
-def _table_game(d, k=2, seed=0):
-    table = np.random.default_rng(seed).normal(size=(2**d, k))
-    table[0] = 0.0  # v(empty) = 0: values below are already centred
-
-    def value(S):
-        return table[sum(2**j for j in S)]
-
-    return table, value
-
-
-def _values_of(table, masks):
-    codes = (masks.long() << torch.arange(masks.shape[-1])).sum(-1)
-    return torch.as_tensor(table, dtype=torch.float32)[codes]
+from sklxai.explainers._amortized import KernelDesign
+from sklxai.explainers._targets import CoalitionStats, simshap_weights
 
 
 @pytest.mark.parametrize("d, budget", [(4, 8), (5, 16), (6, 64), (7, 32)])
 def test_design_expectation_is_exactly_the_shapley_value(d, budget):
     # E over the design = sum over enumerated S of p(S) a_S v(S) + rest mass * E_rest[a_S v(S)];
     # computed here by enumerating the remaining sizes with their kernel probabilities
-    table, value = _table_game(d)
+    table, value = random_table_game(d)
     ref = brute_force_shapley(value, d)
     design = KernelDesign(d, budget)
     assert np.isclose(design.enumerated_weights.sum() + design.rest_mass, 1.0)
@@ -48,7 +30,7 @@ def test_design_expectation_is_exactly_the_shapley_value(d, budget):
     if len(enum):
         a = simshap_weights(enum).numpy()
         est += np.einsum("m,md,mk->dk", design.enumerated_weights, a,
-                         _values_of(table, enum).numpy())
+                         table_values(table, enum).numpy())
     mass = np.array([(d - 1) / (s * (d - s)) for s in design.sizes])
     for s, q in zip(design.sizes, mass / mass.sum()):
         subsets = [torch.zeros(d, dtype=torch.bool).index_fill(0, torch.tensor(c), True)
@@ -56,7 +38,7 @@ def test_design_expectation_is_exactly_the_shapley_value(d, budget):
         subsets = torch.stack(subsets)
         a = simshap_weights(subsets).numpy()
         est += design.rest_mass * q / math.comb(d, int(s)) * np.einsum(
-            "md,mk->dk", a, _values_of(table, subsets).numpy())
+            "md,mk->dk", a, table_values(table, subsets).numpy())
     total = table[-1]
     np.testing.assert_allclose(est + total / d, ref, atol=1e-5)
 
@@ -64,18 +46,18 @@ def test_design_expectation_is_exactly_the_shapley_value(d, budget):
 @pytest.mark.parametrize("control", [False, True])
 def test_sampled_targets_are_unbiased_and_each_is_efficient(control):
     d, n_draws = 6, 4000
-    table, value = _table_game(d, seed=1)
+    table, value = random_table_game(d, seed=1)
     ref = brute_force_shapley(value, d)
     design = KernelDesign(d, 16)
     gen = torch.Generator().manual_seed(0)
     masks, weights = design.draw(n_draws, generator=gen, device=torch.device("cpu"))
-    values = _values_of(table, masks)  # (n, M, k)
+    values = table_values(table, masks)  # (n, M, k)
     total = torch.as_tensor(table[-1], dtype=torch.float32).expand(n_draws, -1)
     c = None
     if control:  # any fixed efficient c keeps the targets unbiased
         c = torch.randn(1, d, 2).expand(n_draws, -1, -1).clone()
         c += ((total - c.sum(1)) / d)[:, None, :]
-    targets = _unbiased_targets(masks, weights, values, total, control=c)
+    targets = CoalitionStats.from_draw(masks, weights, values, total).simshap_targets(control=c)
     np.testing.assert_allclose(targets.sum(dim=1).numpy(), total.numpy(), atol=1e-4)
     mean = targets.mean(dim=0).numpy()
     sem = targets.std(dim=0).numpy() / math.sqrt(n_draws)
