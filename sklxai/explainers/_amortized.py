@@ -541,6 +541,7 @@ class AmortizedShapley(ShapleyExplainer):
         meta, tensors = super()._get_state()
         meta["custom_module"] = self.module is not None
         meta["fit_time"] = self.fit_time_
+        meta["refresh_every_used"] = self.refresh_every_
         tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
         return meta, tensors
 
@@ -562,6 +563,7 @@ class AmortizedShapley(ShapleyExplainer):
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
+        self.refresh_every_ = meta.get("refresh_every_used")  # absent from older files
 
 
 def _silent(*args, **kwargs):

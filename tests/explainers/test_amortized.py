@@ -122,6 +122,7 @@ def test_same_random_state_identical_values_and_save_load(task, tmp_path):
     loaded = SimSHAP.load(path, clf, device="cpu")
     np.testing.assert_array_equal(loaded.transform(X[-10:]), a.transform(X[-10:]))
     assert loaded.get_params()["n_subsets"] == 32
+    assert loaded.refresh_every_ == a.refresh_every_ == 8
     with pytest.raises(ValueError, match="holds a SimSHAP"):
         FastSHAP.load(path, clf)
 
