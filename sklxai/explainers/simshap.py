@@ -82,7 +82,9 @@ class SimSHAP(AmortizedShapley):
     train_batch_size : int
         Rows per training step.
     validation_fraction : float
-        Rows of fit's X held out; their loss against fixed unbiased targets drives early stopping.
+        Rows of fit's X held out. Their loss drives early stopping: the squared distance of
+        the prediction to its own control-variate target on coalitions drawn once (an
+        estimate of the squared error plus a noise term that shrinks as the fit improves).
     patience : int
         Epochs without validation improvement before stopping (the best weights are restored).
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
