@@ -273,6 +273,7 @@ class AmortizedShapley(ShapleyExplainer):
         check_positive_int(self.n_subsets, "n_subsets", minimum=2)
         check_positive_int(self.background_samples, "background_samples", allow_none=True)
         check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.patience, "patience", allow_none=True)
         if self.refresh_every != "auto":
             check_positive_int(self.refresh_every, "refresh_every", allow_none=True)
         check_positive_int(self.train_batch_size, "train_batch_size")
@@ -353,7 +354,9 @@ class AmortizedShapley(ShapleyExplainer):
         if self.max_time is not None:  # before early stopping: see _TimeBudget
             callbacks.append(("time_budget", _TimeBudget(float(self.max_time))))
         callbacks.append(("early_stopping", EarlyStopping(
-            patience=self.patience, load_best=True, sink=print if self.verbose else _silent)))
+            # patience=None: never stop early (the best weights are still restored)
+            patience=self.max_epochs if self.patience is None else self.patience,
+            load_best=True, sink=print if self.verbose else _silent)))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += list(self.callbacks or [])

@@ -45,7 +45,7 @@ class FastSHAP(AmortizedShapley):
                  n_subsets=32, background_samples=None, refresh_every="auto",
                  max_epochs=100, max_time=None, lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
-                 patience=10, callbacks=None, verbose=0, accelerator=None, device="auto",
+                 patience=30, callbacks=None, verbose=0, accelerator=None, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,

@@ -167,6 +167,17 @@ def test_bad_parameters(task):
         SimSHAP(clf, background=bg, validation_fraction=0.9, device="cpu").fit(X)
     with pytest.raises(ValueError, match="n_subsets"):
         SimSHAP(clf, background=bg, n_subsets=1, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="patience"):
+        SimSHAP(clf, background=bg, patience=0, device="cpu").fit(X)
+
+
+def test_patience_none_trains_every_epoch_and_keeps_the_best(task):
+    clf, X, bg, _ = task
+    est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=6, patience=None)).fit(X[:400])
+    losses = est.history_[:, "valid_loss"]
+    assert len(losses) == 6
+    best = est.history_[:, "valid_loss_best"]
+    assert best[int(np.argmin(losses))] and sum(best) >= 1
     with pytest.raises(TypeError, match="module must be"):
         SimSHAP(clf, background=bg, module=lambda d, k: 3, max_epochs=1, device="cpu").fit(X)
 
