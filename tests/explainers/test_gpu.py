@@ -31,3 +31,26 @@ def test_cuda_matches_cpu_on_a_skorch_net(make):
     np.testing.assert_allclose(gpu.values, cpu.values, atol=2e-5)
     assert gpu.efficiency_gap < 1e-6
     assert next(net.module_.parameters()).device.type == "cpu"  # user's net not moved
+
+
+@pytest.mark.parametrize("name", ["SimSHAP", "FastSHAP"])
+def test_amortized_training_on_cuda_with_stored_statistics(name):
+    import sklxai
+
+    X, _ = make_classification(n_samples=2100, n_features=6, n_informative=4, random_state=0)
+    X = X.astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2),
+                                torch.nn.Softmax(dim=-1))
+    bg = X[:20]
+    ref = ExactShapley(model, background=bg, device="cuda").fit(X).explain(X[-100:]).values
+    est = getattr(sklxai, name)(model, background=bg, hidden_sizes=(64, 64), max_epochs=15,
+                                train_batch_size=32, patience=None, device="cuda",
+                                random_state=0).fit(X[:-100])
+    assert est.refresh_every_ == 2  # "auto" off the CPU: epochs 1..14 redraw half the rows
+    assert next(est.module_.parameters()).device.type == "cuda"
+    exp = est.explain(X[-100:])
+    assert exp.efficiency_gap < 1e-5
+    err = (np.linalg.norm((exp.values - ref).reshape(100, -1), axis=1).mean()
+           / np.linalg.norm(ref.reshape(100, -1), axis=1).mean())
+    assert err < 0.1
