@@ -84,3 +84,19 @@ def table_values(table, masks):
     """v(S) of a table game for bool masks (..., d): float32 tensor (..., k)."""
     codes = (masks.long() << torch.arange(masks.shape[-1])).sum(-1)
     return torch.as_tensor(table, dtype=torch.float32)[codes]
+
+
+def tanh_classifier_task(n_samples, n_features, n_informative, hidden, seed=0):
+    """float32 rows from ``make_classification`` and a seeded, untrained tanh softmax MLP.
+
+    A smooth (n_features -> hidden -> 2) torch model whose Shapley values are non-trivial; the
+    amortized explainers' tests train on it and compare with exact values.
+    """
+    from sklearn.datasets import make_classification
+
+    X, _ = make_classification(n_samples=n_samples, n_features=n_features,
+                               n_informative=n_informative, random_state=seed)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(n_features, hidden), torch.nn.Tanh(),
+                                torch.nn.Linear(hidden, 2), torch.nn.Softmax(dim=-1))
+    return X.astype(np.float32), model

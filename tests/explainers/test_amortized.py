@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
-from sklxai_reference import brute_force_shapley, random_table_game, table_values
+from sklxai_reference import (
+    brute_force_shapley,
+    random_table_game,
+    table_values,
+    tanh_classifier_task,
+)
 
 from sklxai import ExactShapley, FastSHAP, SimSHAP
 from sklxai.explainers._amortized import KernelDesign
@@ -74,11 +78,7 @@ def test_design_enumerates_extreme_sizes_when_budget_allows():
 
 @pytest.fixture(scope="module")
 def task():
-    X, y = make_classification(n_samples=2100, n_features=6, n_informative=4, random_state=0)
-    X = X.astype(np.float32)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2),
-                                torch.nn.Softmax(dim=-1))
+    X, model = tanh_classifier_task(2100, 6, 4, hidden=32)
     bg = X[:20]
     ref = ExactShapley(model, background=bg, device="cpu").fit(X).explain(X[-100:]).values
     return model, X, bg, ref

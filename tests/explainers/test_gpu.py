@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
+from sklxai_reference import tanh_classifier_task
 
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
 
@@ -37,11 +38,7 @@ def test_cuda_matches_cpu_on_a_skorch_net(make):
 def test_amortized_training_on_cuda_with_stored_statistics(name):
     import sklxai
 
-    X, _ = make_classification(n_samples=2100, n_features=6, n_informative=4, random_state=0)
-    X = X.astype(np.float32)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2),
-                                torch.nn.Softmax(dim=-1))
+    X, model = tanh_classifier_task(2100, 6, 4, hidden=32)
     bg = X[:20]
     ref = ExactShapley(model, background=bg, device="cuda").fit(X).explain(X[-100:]).values
     est = getattr(sklxai, name)(model, background=bg, hidden_sizes=(64, 64), max_epochs=15,

@@ -5,8 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import make_classification
-from sklxai_reference import brute_force_shapley, random_table_game, table_values
+from sklxai_reference import (
+    brute_force_shapley,
+    random_table_game,
+    table_values,
+    tanh_classifier_task,
+)
 
 from sklxai import FastSHAP, SimSHAP
 from sklxai.explainers._amortized import KernelDesign
@@ -85,11 +89,7 @@ def test_nbytes_matches_the_allocated_store():
 
 @pytest.fixture(scope="module")
 def task():
-    X, _ = make_classification(n_samples=600, n_features=5, n_informative=3, random_state=0)
-    X = X.astype(np.float32)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2),
-                                torch.nn.Softmax(dim=-1))
+    X, model = tanh_classifier_task(600, 5, 3, hidden=16)
     return model, X
 
 
