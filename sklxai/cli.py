@@ -367,8 +367,6 @@ def _write_report(path, write):
 
 def _explain_chunks(est, X, args):
     """Explain X in chunks of rows (progress after each); return one Explanation."""
-    import numpy as np
-
     from sklxai.explanation import Explanation
 
     n = len(X)
@@ -379,21 +377,7 @@ def _explain_chunks(est, X, args):
         parts.append(est.explain(X.iloc[start:stop]))
         if n > args.chunk_size:
             _progress(args, f"explained {stop}/{n} rows ({time.perf_counter() - t0:.1f} s)")
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    output = None
-    if all(p.output is not None for p in parts):
-        output = np.concatenate([p.output for p in parts])
-    return Explanation(
-        np.concatenate([p.values for p in parts]),
-        np.concatenate([p.base_values for p in parts]),
-        np.concatenate([p.data for p in parts]),
-        first.feature_names,
-        output_names=first.output_names,
-        output=output,
-        method=first.method,
-    )
+    return parts[0] if len(parts) == 1 else Explanation.concat(parts)
 
 
 def _values_frame(est, exp):

@@ -195,14 +195,15 @@ def _print_report(rep):
     print(f"Adult, skorch MLP on {rep['device']}: test accuracy {rep['model_accuracy']:.3f} "
           f"(trained on {rep['n_train']} rows in {rep['train_seconds']:.1f} s)")
     print(f"Explained {rep['n_explained']} held-out rows, class '>50K' (output 1):")
-    values = exp.values[:, :, 1]
+    high = exp.select_output(1)
+    values = high.values
     order = np.argsort(-np.abs(values).mean(axis=0))
     print(f"  {'feature':<16}{'mean |phi|':>12}{'row 0 phi':>12}")
     for j in order:
-        print(f"  {exp.feature_names[j]:<16}{np.abs(values[:, j]).mean():>12.4f}"
+        print(f"  {high.feature_names[j]:<16}{np.abs(values[:, j]).mean():>12.4f}"
               f"{values[0, j]:>12.4f}")
-    print(f"  row 0: base value {exp.base_values[0, 1]:.4f} + sum of phi "
-          f"{values[0].sum():.4f} = model output {exp.output[0, 1]:.4f}")
+    print(f"  row 0: base value {high.base_values[0]:.4f} + sum of phi "
+          f"{values[0].sum():.4f} = model output {high.output[0]:.4f}")
     print(f"KernelSHAP: {rep['kernelshap_seconds']:.2f} s; ExactShapley: "
           f"{rep['exact_seconds']:.2f} s")
     print(f"KernelSHAP relative error against exact Shapley values: "

@@ -26,6 +26,11 @@ class Explanation:
     method : str, optional
         The explainer that produced it.
 
+    Notes
+    -----
+    ``exp.select_output(name)`` keeps one output (the same as ``exp[:, :, name]``);
+    ``Explanation.concat(parts)`` stacks explanations of the same features along the rows.
+
     Examples
     --------
     >>> import numpy as np
@@ -63,7 +68,7 @@ class Explanation:
 
     @property
     def efficiency_gap(self):
-        """Max |sum of values + base value - model output| (None without ``output``)."""
+        """Max ``|sum of values + base value - model output|`` (None without ``output``)."""
         if self.output is None:
             return None
         has_rows, has_features = self._axes()
@@ -109,17 +114,162 @@ class Explanation:
         data = data[(slice(None),) * fdim + (feats,)]
         names = np.asarray(self.feature_names, dtype=object)[feats]
         names = [names] if np.ndim(names) == 0 else list(names)
+        part = Explanation(values, base, data, names, self.output_names, output, self.method)
+        return part._take_outputs(outs) if self.values.ndim == 3 else part
+
+    def _has_output_axis(self):
+        """Whether ``values`` still has its output axis (always the last one) after slicing."""
+        has_rows, has_features = self._axes()
+        return self.values.ndim > int(has_rows) + int(has_features)
+
+    def _take_outputs(self, outs):
+        """Index the output axis (the last one) of values, base values, output and names.
+
+        ``outs`` is a position, a list of positions or a slice (names already resolved).
+        """
+        output = None if self.output is None else self.output[..., outs]
         out_names = self.output_names
-        if self.values.ndim == 3:
-            odim = fdim + (0 if np.ndim(feats) == 0 and not isinstance(feats, slice) else 1)
-            values = values[(slice(None),) * odim + (outs,)]
-            base = base[(slice(None),) * (0 if row_dim else 1) + (outs,)]
-            if output is not None:
-                output = output[(slice(None),) * (0 if row_dim else 1) + (outs,)]
-            if out_names is not None:
-                sel = np.asarray(out_names, dtype=object)[outs]
-                out_names = [sel] if np.ndim(sel) == 0 else list(sel)
-        return Explanation(values, base, data, names, out_names, output, self.method)
+        if out_names is not None:
+            sel = np.asarray(out_names, dtype=object)[outs]
+            out_names = [sel] if np.ndim(sel) == 0 else list(sel)
+        return Explanation(self.values[..., outs], self.base_values[..., outs], self.data,
+                           self.feature_names, out_names, output, self.method)
+
+    def select_output(self, output):
+        """The explanation of one output, without the output axis.
+
+        The one way to pick an output: the same as ``exp[:, :, output]`` on (n, d, k) values,
+        and it also works on one row (``exp[0]``) or one feature (``exp[:, "age"]``).
+
+        Parameters
+        ----------
+        output : int or output name
+            An int (or numpy integer) is a position among the k outputs (negative counts from
+            the end), as in ``exp[:, :, output]``; anything else is looked up in
+            ``output_names``. To pick an integer class label, pass its position:
+            ``exp.select_output(exp.output_names.index(label))``.
+
+        Returns
+        -------
+        explanation : Explanation
+            ``values`` of shape (n, d), ``base_values`` and ``output`` of shape (n,) and
+            ``output_names`` ``[name]`` (None when the outputs had no names); less the row or
+            feature axis where this explanation has none. When this
+            explanation has one output already (no output axis), it is returned itself, after
+            checking that ``output`` is 0, -1 or its one name (of any type).
+
+        Raises
+        ------
+        KeyError
+            When ``output`` is not one of the output names (the message lists them).
+        IndexError
+            When an int ``output`` is out of range.
+        TypeError
+            When ``output`` is a bool, or picks several outputs (use ``exp[:, :, outputs]``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklxai import Explanation
+        >>> exp = Explanation(np.ones((2, 3, 2)), np.zeros((2, 2)), np.zeros((2, 3)),
+        ...                   ["a", "b", "c"], output_names=["no", "yes"])
+        >>> yes = exp.select_output("yes")
+        >>> yes.values.shape, yes.base_values.shape, yes.output_names
+        ((2, 3), (2,), ['yes'])
+        >>> exp.select_output(-1).output_names
+        ['yes']
+        >>> yes.select_output("yes") is yes
+        True
+        """
+        if isinstance(output, slice) or np.ndim(output) != 0:
+            raise TypeError(f"select_output picks one output; got {output!r}. Use "
+                            "exp[:, :, outputs] to keep several.")
+        if isinstance(output, bool):  # neither a position nor (sensibly) a name
+            raise TypeError(f"select_output takes a position or an output name; got {output!r}.")
+        names = self.output_names
+        is_int = isinstance(output, (int, np.integer))
+        if not self._has_output_axis():
+            name = names[0] if names is not None and len(names) == 1 else None
+            if (is_int and int(output) in (0, -1)) or (name is not None and output == name):
+                return self
+            known = "0, -1" + ("" if name is None else f" or its name {name!r}")
+            raise KeyError(f"unknown output {output!r}: this explanation has one output "
+                           f"already; pass {known}.")
+        k = self.values.shape[-1]
+        labels = names or list(range(k))
+        idx = _resolve(output, labels, "output")
+        if not -k <= idx < k:
+            hint = (f"; {output!r} is an output name, pass its position "
+                    f"{labels.index(output)} instead" if output in labels else "")
+            raise IndexError(f"output {idx} is out of range for {k} outputs {labels}: an int "
+                             f"is a position in [{-k}, {k - 1}]{hint}.")
+        return self._take_outputs(idx)
+
+    # ------------------------------------------------------------------ combining
+    @classmethod
+    def concat(cls, explanations):
+        """Stack explanations of the same features, outputs and method along the rows.
+
+        Values, base values, data and model output are concatenated in order; feature names,
+        output names and method are those shared by all. ``Explanation.concat([exp[:2],
+        exp[2:]])`` gives back ``exp``.
+
+        Parameters
+        ----------
+        explanations : iterable of Explanation
+            At least one. A one-row explanation without its row axis (``exp[0]``) counts as
+            one row. All must have the same ``feature_names``, ``output_names`` and
+            ``method``, the same shape of values, base values, data and output beyond the
+            row axis, and either all or none a model ``output``.
+
+        Returns
+        -------
+        explanation : Explanation
+            A new explanation with the rows of all of them (it shares no arrays with them).
+
+        Raises
+        ------
+        ValueError
+            When ``explanations`` is empty or they do not match (the message names the first
+            one that differs from ``explanations[0]``, and how to make them match).
+        TypeError
+            When an element is not an Explanation.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklxai import Explanation
+        >>> exp = Explanation(np.arange(6.0).reshape(3, 2), np.zeros(3), np.ones((3, 2)),
+        ...                   ["a", "b"], method="KernelSHAP")
+        >>> both = Explanation.concat([exp[:2], exp[2]])
+        >>> both.values.shape
+        (3, 2)
+        >>> bool((both.values == exp.values).all())
+        True
+        """
+        exps = list(explanations)
+        if not exps:
+            raise ValueError("Explanation.concat: `explanations` is empty; pass at least one "
+                             "Explanation.")
+        for i, e in enumerate(exps):
+            if not isinstance(e, Explanation):
+                raise TypeError(f"Explanation.concat: explanations[{i}] is a "
+                                f"{type(e).__name__}, not an Explanation.")
+        first = exps[0]
+        rows = [e._row_arrays() for e in exps]
+        for i, (e, arrays) in enumerate(zip(exps[1:], rows[1:]), start=1):
+            _check_concat(i, first, rows[0], e, arrays)
+        values, base, data, output = (
+            None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows))
+        return cls(values, base, data, first.feature_names, first.output_names, output,
+                   first.method)
+
+    def _row_arrays(self):
+        """(values, base_values, data, output) with the row axis, added back after ``exp[i]``."""
+        arrays = (self.values, self.base_values, self.data, self.output)
+        if self._axes()[0]:
+            return arrays
+        return tuple(None if a is None else a[None] for a in arrays)
 
     # ------------------------------------------------------------------ export
     def to_frame(self):
@@ -152,8 +302,7 @@ class Explanation:
         except ImportError as exc:
             raise ImportError("to_shap() needs shap: pip install sklxai[shap]") from exc
         output_names = self.output_names
-        has_rows, has_features = self._axes()
-        if output_names is not None and self.values.ndim == has_rows + has_features:
+        if output_names is not None and not self._has_output_axis():
             # one output explained: shap takes its name as a string (a one-element list makes
             # shap's slicer take feature names for output names)
             output_names = output_names[0] if len(output_names) == 1 else None
@@ -201,3 +350,29 @@ def _resolve(key, names, what):
     if np.ndim(key) == 1 and len(key) and isinstance(key[0], str):
         return [_resolve(k, names, what) for k in key]
     return key
+
+
+def _check_concat(i, first, first_arrays, other, arrays):
+    """Refuse ``explanations[i]`` in :meth:`Explanation.concat` where it differs from the first."""
+    where = f"Explanation.concat: explanations[{i}]"
+    for what, a, b, fix in (
+            ("feature_names", other.feature_names, first.feature_names,
+             "select the same features in the same order, e.g. exp[:, names]"),
+            ("output_names", other.output_names, first.output_names,
+             "select the same outputs, e.g. exp.select_output(name) on each"),
+            ("method", other.method, first.method,
+             "concatenate explanations of one explainer")):
+        if a != b:
+            raise ValueError(f"{where} has {what} {a!r}, but explanations[0] has {b!r}; {fix}.")
+    labels = ("values", "base_values", "data", "output")
+    for what, a, b in zip(labels, arrays, first_arrays):
+        if (a is None) != (b is None):
+            has, lacks = (i, 0) if b is None else (0, i)
+            raise ValueError(f"{where}: explanations[{has}] has a model output but "
+                             f"explanations[{lacks}] has none; give all of them an output, or "
+                             "none.")
+        if a is not None and a.shape[1:] != b.shape[1:]:
+            raise ValueError(
+                f"{where} has {what} of shape {a.shape[1:]} per row, but explanations[0] has "
+                f"{b.shape[1:]}; concatenate explanations of the same features and outputs "
+                "(a one-row explanation without its row axis counts as one row).")

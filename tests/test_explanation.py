@@ -1,4 +1,5 @@
-"""Explanation: slicing by position and name, efficiency gap, to_frame, save/load, to_shap."""
+"""Explanation: slicing by position and name, select_output, concat, efficiency gap, to_frame,
+save/load, to_shap."""
 
 import numpy as np
 import pytest
@@ -193,6 +194,168 @@ def test_to_frame_3d_has_output_feature_multiindex(exp3):
     yes = exp3[:, :, "yes"].to_frame()
     assert list(yes.columns) == FEATURES
     np.testing.assert_array_equal(yes.to_numpy(), exp3.values[:, :, 1])
+
+
+# ---------------------------------------------------------------------------------- select_output
+
+
+def assert_same(a, b):
+    """Two explanations hold the same arrays (shape and dtype too), names and method."""
+    for attr in ("values", "base_values", "data", "output"):
+        x, y = getattr(a, attr), getattr(b, attr)
+        if y is None:
+            assert x is None, attr
+            continue
+        assert x.shape == y.shape and x.dtype == y.dtype, attr
+        np.testing.assert_array_equal(x, y, err_msg=attr)
+    assert a.feature_names == b.feature_names
+    assert a.output_names == b.output_names
+    assert a.method == b.method
+
+
+@pytest.mark.parametrize("key, k", [(1, 1), ("yes", 1), (-1, 1), (np.int64(0), 0), ("no", 0)])
+def test_select_output_is_the_output_slice(exp3, key, k):
+    one = exp3.select_output(key)
+    assert one.values.shape == (4, 3) and one.base_values.shape == (4,)
+    np.testing.assert_array_equal(one.values, exp3.values[:, :, k])
+    np.testing.assert_array_equal(one.base_values, exp3.base_values[:, k])
+    np.testing.assert_array_equal(one.output, exp3.output[:, k])
+    np.testing.assert_array_equal(one.data, exp3.data)
+    assert one.output_names == [OUTPUTS[k]]
+    assert one.feature_names == FEATURES and one.method == "Test"
+    assert_same(one, exp3[:, :, key])
+
+
+def test_select_output_after_row_or_feature_slicing(exp3):
+    # one row (no row axis) and one feature (no feature axis) keep their output axis last
+    assert_same(exp3[2].select_output("no"), exp3[2, :, "no"])
+    assert exp3[2].select_output("no").values.shape == (3,)
+    assert_same(exp3[:, "income"].select_output(1), exp3[:, "income", 1])
+    assert_same(exp3[:, :, ["yes"]].select_output(0), exp3[:, :, "yes"])
+    assert float(exp3[3, "age"].select_output("no").values) == exp3.values[3, 0, 0]
+
+
+def test_select_output_keeps_the_efficiency_gap(exp3):
+    # the gap of exp3 (0.5) is in row 1, output "yes"
+    assert exp3.select_output("yes").efficiency_gap == pytest.approx(0.5, abs=1e-12)
+    assert exp3.select_output("no").efficiency_gap == pytest.approx(0.0, abs=1e-12)
+    assert exp3[1].select_output(1).efficiency_gap == pytest.approx(0.5, abs=1e-12)
+
+
+def test_select_output_of_one_output_is_itself(exp2):
+    for key in (0, -1, np.int64(0), "target"):
+        assert exp2.select_output(key) is exp2
+    assert exp2[1].select_output("target") is not None
+    with pytest.raises(KeyError, match="'target'"):
+        exp2.select_output("yes")
+    with pytest.raises(KeyError, match="0, -1"):
+        exp2.select_output(1)
+    # an integer class label is the name of the one output a binary classifier explains
+    pos = Explanation(exp2.values, exp2.base_values, exp2.data, FEATURES, output_names=[1])
+    assert pos.select_output(1) is pos
+
+
+def test_select_output_errors(exp3):
+    with pytest.raises(KeyError, match=r"maybe.*\['no', 'yes'\]"):
+        exp3.select_output("maybe")
+    with pytest.raises(IndexError, match=r"out of range for 2 outputs"):
+        exp3.select_output(2)
+    with pytest.raises(TypeError, match="several"):
+        exp3.select_output([0, 1])
+    with pytest.raises(TypeError, match="several"):
+        exp3.select_output(slice(None))
+    with pytest.raises(TypeError, match="True"):
+        exp3.select_output(True)
+
+
+def test_select_output_names_and_positions():
+    rng = np.random.RandomState(4)
+    values = rng.randn(3, 2, 2)
+    unnamed = Explanation(values, rng.randn(3, 2), rng.randn(3, 2), ["a", "b"])
+    one = unnamed.select_output(1)
+    assert one.output_names is None and one.output is None
+    np.testing.assert_array_equal(one.values, values[:, :, 1])
+    # ints are positions, as in exp[:, :, k]; an int label is picked by its position
+    labelled = Explanation(values, rng.randn(3, 2), rng.randn(3, 2), ["a", "b"],
+                           output_names=[3, 5])
+    assert labelled.select_output(1).output_names == [5]
+    assert labelled.select_output(labelled.output_names.index(5)).output_names == [5]
+    with pytest.raises(IndexError, match="pass its position 1"):
+        labelled.select_output(5)
+
+
+# ---------------------------------------------------------------------------------- concat
+
+
+@pytest.mark.parametrize("name", ["exp2", "exp3"])
+def test_concat_of_slices_is_the_original(name, request):
+    exp = request.getfixturevalue(name)
+    assert_same(Explanation.concat([exp[:1], exp[1:3], exp[3:]]), exp)
+    # one-row explanations without their row axis count as one row each
+    assert_same(Explanation.concat([exp[i] for i in range(len(exp))]), exp)
+    assert_same(Explanation.concat(iter([exp[:2], exp[2], exp[3:]])), exp)
+    assert_same(Explanation.concat([exp]), exp)
+    assert Explanation.concat([exp[:0], exp]).values.shape == exp.values.shape
+    # the efficiency gap is that of all the rows
+    assert Explanation.concat([exp[:2], exp[2:]]).efficiency_gap == exp.efficiency_gap
+
+
+def test_concat_of_one_output_and_one_feature(exp3):
+    yes = Explanation.concat([exp3[:2].select_output("yes"), exp3[2:].select_output("yes")])
+    assert_same(yes, exp3.select_output("yes"))
+    assert_same(Explanation.concat([exp3[:1, "age"], exp3[1, "age"], exp3[2:, "age"]]),
+                exp3[:, "age"])
+
+
+def test_concat_makes_new_arrays(exp2):
+    both = Explanation.concat([exp2[:2], exp2[2:]])
+    assert not np.shares_memory(both.values, exp2.values)
+    single = Explanation.concat([exp2])
+    assert single is not exp2 and not np.shares_memory(single.values, exp2.values)
+
+
+def test_concat_object_data_and_no_output():
+    data = np.array([[1.0, "a"], [None, "b"], [3.5, "c"]], dtype=object)
+    exp = Explanation(np.arange(6.0).reshape(3, 2), np.zeros(3), data, ["x", "kind"])
+    both = Explanation.concat([exp[:1], exp[1:]])
+    assert both.data.dtype == object and both.output is None
+    assert_same(both, exp)
+    assert both.data[1, 0] is None
+
+
+def test_concat_refuses_mismatches(exp2, exp3):
+    with pytest.raises(ValueError, match=r"`explanations` is empty"):
+        Explanation.concat([])
+    with pytest.raises(TypeError, match=r"explanations\[1\] is a ndarray"):
+        Explanation.concat([exp2, exp2.values])
+
+    renamed = Explanation(exp2.values, exp2.base_values, exp2.data, ["age", "pay", "hours"],
+                          output_names=["target"], output=exp2.output, method="Test")
+    with pytest.raises(ValueError, match=r"explanations\[1\] has feature_names .*pay.*"
+                                         r"same features"):
+        Explanation.concat([exp2, renamed])
+    with pytest.raises(ValueError, match=r"explanations\[1\] has feature_names"):
+        Explanation.concat([exp2, exp2[:, ["hours", "age", "income"]]])
+    with pytest.raises(ValueError, match=r"output_names \['yes'\].*\['no'\].*select_output"):
+        Explanation.concat([exp3.select_output("no"), exp3.select_output("yes")])
+    other = Explanation(exp2.values, exp2.base_values, exp2.data, FEATURES,
+                        output_names=["target"], output=exp2.output, method="Other")
+    with pytest.raises(ValueError, match=r"method 'Other'.*'Test'.*one explainer"):
+        Explanation.concat([exp2, other])
+    no_output = Explanation(exp2.values, exp2.base_values, exp2.data, FEATURES,
+                            output_names=["target"], method="Test")
+    with pytest.raises(ValueError, match=r"explanations\[0\] has a model output but "
+                                         r"explanations\[1\] has none"):
+        Explanation.concat([exp2, no_output])
+    with pytest.raises(ValueError, match=r"explanations\[1\] has a model output but "
+                                         r"explanations\[0\] has none"):
+        Explanation.concat([no_output, exp2])
+    # the same names, but (n, d, k) values against (n, d) ones
+    flat = Explanation(exp3.values, exp3.base_values, exp3.data, FEATURES, method="Test")
+    plain = Explanation(exp2.values, exp2.base_values, exp2.data, FEATURES, method="Test")
+    with pytest.raises(ValueError, match=r"values of shape \(3,\) per row, but "
+                                         r"explanations\[0\] has \(3, 2\)"):
+        Explanation.concat([flat, plain])
 
 
 # ---------------------------------------------------------------------------------- save / load
