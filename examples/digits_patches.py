@@ -1,4 +1,7 @@
-"""Image patches on digits: exact Shapley values of 2x2 patches, SimSHAP with a CNN explainer.
+"""Image patches on digits
+=======================
+
+Image patches on digits: exact Shapley values of 2x2 patches, SimSHAP with a CNN explainer.
 
 A skorch CNN is trained on sklearn's bundled 8x8 digits. Each image is split into 16 patches of
 2x2 pixels (``image_patch_groups``), so exact Shapley values (all 2**16 coalitions) are

@@ -1,4 +1,7 @@
-"""Explain a skorch classifier on the bundled Adult data with KernelSHAP.
+"""KernelSHAP on Adult
+===================
+
+Explain a skorch classifier on the bundled Adult data with KernelSHAP.
 
 Run: python examples/kernelshap_adult.py  (a minute on a laptop CPU; --quick: seconds)
 """

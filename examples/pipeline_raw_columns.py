@@ -1,4 +1,7 @@
-"""Explain the raw columns of a Pipeline (one-hot encoding + scaling + a skorch net).
+"""Explaining the raw columns of a Pipeline
+========================================
+
+Explain the raw columns of a Pipeline (one-hot encoding + scaling + a skorch net).
 
 Run: python examples/pipeline_raw_columns.py   (about a minute on a laptop CPU; --quick: seconds)
 """
@@ -48,7 +51,7 @@ pipe = make_pipeline(pre, net).fit(X, y)
 explainer = KernelSHAP(pipe, n_background=20 if quick else 50, n_coalitions=1024,
                        random_state=0).fit(X)
 print("fast path (preprocessing once, torch model per coalition):",
-      explainer.preprocessor_ is not None)
+      explainer.prepared_.fast_path)
 exp = explainer.explain(X.iloc[:n_rows])          # values per RAW column: (n_rows, 12, 2)
 order = np.argsort(-np.abs(exp.values[:, :, 1]).mean(axis=0))
 for j in order[:6]:

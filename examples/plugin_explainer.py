@@ -1,4 +1,7 @@
-"""Write, install and use a third-party explainer plugin, exactly as another package would.
+"""Writing an explainer plugin
+===========================
+
+Write, install and use a third-party explainer plugin, exactly as another package would.
 
 The plugin is a tiny distribution, ``sklxai-occlusion``, written to a temporary folder:
 

@@ -1,4 +1,7 @@
-"""SimSHAP on Adult: train an amortized explainer once, then explain rows in one pass each.
+"""SimSHAP on Adult
+================
+
+SimSHAP on Adult: train an amortized explainer once, then explain rows in one pass each.
 
 Run: python examples/simshap_adult.py [seconds of training, default 60] [--quick]
 """

@@ -12,9 +12,9 @@ class ShapleySelector(SelectorMixin, BaseEstimator):
     """Select features by their mean absolute Shapley value, as a scikit-learn selector.
 
     ``fit`` fits a clone of ``explainer`` on (X, y) (which fits a clone of its model when that
-    model is unfitted), explains ``n_rows`` rows of X, and ranks features by mean |phi| over rows
-    and outputs. ``transform`` keeps the selected columns (DataFrames stay DataFrames with
-    ``set_output``). Works inside Pipelines and ``GridSearchCV`` (e.g. over ``max_features`` or
+    model is unfitted), explains ``n_rows`` rows of X, and ranks features by mean ``|phi|``
+    over rows and outputs. ``transform`` keeps the selected columns (DataFrames stay DataFrames
+    with ``set_output``). Works inside Pipelines and ``GridSearchCV`` (e.g. over ``max_features`` or
     ``explainer__n_coalitions``).
 
     Parameters
@@ -35,7 +35,7 @@ class ShapleySelector(SelectorMixin, BaseEstimator):
     explainer_ : BaseExplainer
         The fitted clone.
     importances_ : ndarray of shape (n_features,)
-        Mean |phi| per feature.
+        Mean ``|phi|`` per feature.
     threshold_ : float
         The threshold applied (-inf when only ``max_features`` selects).
 

@@ -141,7 +141,7 @@ def _feature_index(feature, names):
 
 # ---------------------------------------------------------------------- bar
 def bar(explanation, *, max_display=10, output=None, ax=None):
-    """Global importance: mean |attribution| per feature, largest on top.
+    """Global importance: mean ``|attribution|`` per feature, largest on top.
 
     Parameters
     ----------
@@ -260,7 +260,7 @@ def _swarm_offsets(x, nbins=100, width=0.4):
 def beeswarm(explanation, *, max_display=10, output=None, ax=None):
     """Every row's attribution for the most important features, coloured by feature value.
 
-    One horizontal strip per feature (ordered by mean |attribution|, most important on top);
+    One horizontal strip per feature (ordered by mean ``|attribution|``, most important on top);
     points are spread vertically where they crowd, and coloured from low (blue) to high (red)
     value of that feature, normalised per feature between its 5th and 95th percentiles.
     Non-numeric values (strings of a raw pipeline column) and missing values are grey.
@@ -500,7 +500,7 @@ def image(explanation_or_values, row=0, *, image_shape, image=None, output=None,
     """Pixel (or patch) attributions as a heat map, over the grayscale image when given.
 
     The colormap is diverging and centred at 0 with symmetric limits ``[-m, m]``, ``m`` the
-    largest |attribution|: red pixels are evidence for the output, blue against it.
+    largest ``|attribution|``: red pixels are evidence for the output, blue against it.
 
     Parameters
     ----------
