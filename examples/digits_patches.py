@@ -53,7 +53,7 @@ reference = exact.explain(X_test[:n_check])   # (n, 16 patches, 10 classes)
 simshap = SimSHAP(net, background=exact.background_, feature_groups=groups,
                   module=PatchCNNExplainerModule((8, 8), patch_size=patch, n_outputs=10,
                                                  channels=(16, 32)),
-                  max_epochs=2 if quick else 40, n_subsets=16, lr=3e-3, train_batch_size=64,
+                  max_epochs=2 if quick else 40, n_coalitions=16, lr=3e-3, train_batch_size=64,
                   random_state=0)
 simshap.fit(X_train[:300] if quick else X_train)
 exp = simshap.explain(X_test[:n_check])

@@ -75,7 +75,7 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
 
     The report has these sections (each an ``<h2>`` with the ``id`` in brackets): a summary
     (``summary``: method, rows, features, the output shown, the efficiency gap), global
-    importance (``importance``: the bar plot and a table of mean |phi| per feature), the
+    importance (``importance``: the bar plot and a table of mean ``|phi|`` per feature), the
     beeswarm (``beeswarm``), waterfalls of a few rows (``waterfalls``), the accuracy against
     ``reference`` (``accuracy``: relative error, max abs error, efficiency gaps), the model and
     explainer settings (``settings``: explainer class, ``get_params(deep=False)``, model type,
@@ -466,7 +466,8 @@ def _settings(view, explainer, extra):
         device = getattr(adapter, "device", None) if adapter is not None else None
         rows.append(("device", _e(device if device is not None else
                                   f"{getattr(explainer, 'device', '?')} (not fitted)")))
-        if getattr(explainer, "preprocessor_", None) is not None:
+        prepared = getattr(explainer, "prepared_", None)  # any fitted explainer, or none
+        if prepared is not None and prepared.fast_path:
             rows.append(("pipeline fast path", "yes: masking in model space on the device"))
         background = getattr(explainer, "background_", None)
         if background is not None:

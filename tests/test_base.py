@@ -21,8 +21,8 @@ def _instances():
     return [
         ExactShapley(Ridge(), n_background=10, device="cpu"),
         KernelSHAP(Ridge(), n_background=10, n_coalitions=32, device="cpu"),
-        PermutationSHAP(Ridge(), n_background=10, n_permutations=2, device="cpu"),
-        SimSHAP(Ridge(), n_background=5, hidden_sizes=(8,), n_subsets=4, max_epochs=1,
+        PermutationSHAP(Ridge(), n_background=10, n_coalitions=2, device="cpu"),
+        SimSHAP(Ridge(), n_background=5, hidden_sizes=(8,), n_coalitions=4, max_epochs=1,
                 train_batch_size=16, device="cpu"),
     ]
 
@@ -137,8 +137,8 @@ def test_bad_parameters():
         ExactShapley(model, n_background=0).fit(X)
     with pytest.raises(ValueError, match="n_coalitions"):
         KernelSHAP(model, n_coalitions=1).fit(X)
-    with pytest.raises(TypeError, match="n_permutations"):
-        PermutationSHAP(model, n_permutations=2.5).fit(X)
+    with pytest.raises(TypeError, match="n_coalitions"):
+        PermutationSHAP(model, n_coalitions=2.5).fit(X)
     with pytest.raises(ValueError, match="device="):
         ExactShapley(model, device="tpu:9").fit(X)
     with pytest.raises(TypeError, match="not supported"):

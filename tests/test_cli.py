@@ -111,7 +111,7 @@ def test_explain_writes_values_that_add_up(fitted, workdir):
 def test_explain_with_target_writes_one_column_per_feature(fitted, workdir):
     _, X, model_path, data_path = fitted
     res = run_cli("explain", model_path, data_path, "--method", "permutation",
-                  "--param", "n_permutations=4", "--n-background", 5, "--rows", 3,
+                  "--param", "n_coalitions=52", "--n-background", 5, "--rows", 3,
                   "--target", 1, "--quiet", cwd=workdir)  # CSV on stdout
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
@@ -338,3 +338,31 @@ def test_explain_a_saved_skorch_net_with_a_gradient_method(workdir):
     top = proba.max(axis=1)
     base = frame.filter(like="base_value").to_numpy()[:, 0]
     np.testing.assert_allclose(frame[["a", "b", "c", "d"]].sum(axis=1) + base, top, atol=5e-3)
+
+
+def test_explain_chunks_stacks_the_chunks_with_concat(capsys):
+    """--chunk-size explains row chunks; the result is the one explanation of all the rows."""
+    from argparse import Namespace
+
+    import pandas as pd
+
+    from sklxai.cli import _explain_chunks
+    from sklxai.explanation import Explanation
+
+    class Rows:  # a stand-in estimator: values, base and output made from the rows themselves
+        def explain(self, X):
+            x = X.to_numpy()
+            values = np.stack([x, -x], axis=2)
+            base = np.ones((len(x), 2))
+            return Explanation(values, base, x, list(X.columns), ["no", "yes"],
+                               values.sum(axis=1) + base, "Rows")
+
+    X = pd.DataFrame(np.arange(14.0).reshape(7, 2), columns=["a", "b"])
+    whole = Rows().explain(X)
+    for size, quiet in ((3, False), (7, True), (100, True)):
+        exp = _explain_chunks(Rows(), X, Namespace(chunk_size=size, quiet=quiet))
+        for attr in ("values", "base_values", "data", "output"):
+            np.testing.assert_array_equal(getattr(exp, attr), getattr(whole, attr))
+        assert (exp.feature_names, exp.output_names, exp.method) == (["a", "b"], ["no", "yes"],
+                                                                     "Rows")
+    assert "explained 7/7 rows" in capsys.readouterr().err

@@ -9,9 +9,9 @@ import sklxai
 #: small settings per registered name, so that every explainer runs in about a second
 FAST = {
     "kernelshap": {"n_coalitions": 16},
-    "permutation": {"n_permutations": 3},
-    "simshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_subsets": 8},
-    "fastshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_subsets": 8},
+    "permutation": {"n_coalitions": 12},
+    "simshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
+    "fastshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "integrated_gradients": {"n_steps": 8},
     "samp": {"n_steps": 8},
     "igos": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},

@@ -37,9 +37,9 @@ pytestmark = pytest.mark.parametrize("name", NAMES)
 FAST = {
     "exact": {},
     "kernelshap": {"n_coalitions": 16},
-    "permutation": {"n_permutations": 2},
-    "simshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_subsets": 4, "train_batch_size": 16},
-    "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_subsets": 4, "train_batch_size": 16},
+    "permutation": {"n_coalitions": 6},
+    "simshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
+    "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "integrated_gradients": {"n_steps": 4},
     "samp": {"n_steps": 4},
     "igos": {"n_iter": 2, "ig_steps": 2},
@@ -382,7 +382,7 @@ def test_fit_refuses_values_beyond_the_models_precision(name):
 def test_fit_on_one_or_two_rows(name, n):
     est = _make(name)
     kind = _kind(name)
-    amortized = kind == "shapley" and "n_subsets" in est.get_params()
+    amortized = kind == "shapley" and "refresh_every" in est.get_params()
     if amortized and n == 1:  # a network cannot be trained and validated on one row
         _raises_naming(lambda: est.fit(X_TRAIN[:n]), "X", "n_samples=1")
         return
@@ -415,7 +415,7 @@ def test_constant_feature_gets_zero_shapley_value(name):
         est = _make(name).fit(X)
     exp = est.explain(X[:3])
     assert np.isfinite(exp.values).all()
-    amortized = "n_subsets" in est.get_params()
+    amortized = "refresh_every" in est.get_params()
     if _kind(name) == "shapley" and not amortized:  # exact, kernel, permutation: exactly 0
         np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-8)
     elif name == "integrated_gradients":  # baseline "mean" equals the constant: no path

@@ -7,7 +7,13 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.games import BaselineGame, MarginalGame
+from sklxai.games.coalitions import (  # noqa: F401 (re-exported for older imports)
+    all_masks,
+    kernel_size_mass,
+    shapley_size_weights,
+)
 from sklxai.games.grouped import GroupedGame, check_feature_groups
+from sklxai.utils import param_validation as pv
 
 #: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
 _VALUES_PER_CHUNK = 2**22
@@ -18,39 +24,96 @@ _MAX_ROWS_PER_CHUNK = 2**15
 _GAMES = ("marginal", "baseline", "surrogate")
 
 
+def _check_surrogate_params(value, name):
+    from sklxai.games.surrogate import SURROGATE_DEFAULTS
+
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict of surrogate training settings or None; got "
+                        f"{type(value).__name__}.")
+    unknown = sorted(set(value) - set(SURROGATE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; valid keys are "
+                         f"{sorted(SURROGATE_DEFAULTS)}.")
+
+
 class ShapleyExplainer(BaseExplainer):
     """Base of the explainers that estimate Shapley values of a game over the features.
 
-    Adds the ``game`` parameter to :class:`~sklxai.base.BaseExplainer`: "marginal" (default,
-    v_x(S) = mean over the background of f(x_S, b_not S)) or "baseline" (one reference row, the
-    background mean). Subclasses implement :meth:`_shapley_values` for a chunk of rows.
+    Adds to :class:`~sklxai.base.BaseExplainer` what every Shapley explainer takes: the game,
+    feature groups, the surrogate game's settings, parallel row chunks and progress output.
+    Subclasses implement :meth:`_shapley_values` for a chunk of rows (and may use
+    :meth:`_fit_shapley` to prepare coalition designs once).
+
+    Parameters
+    ----------
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer`.
+    game : {"marginal", "baseline", "surrogate"}
+        "marginal": v_x(S) = mean over the background of f(x_S, b_not S) (the default, the game
+        of ``shap.KernelExplainer``); "baseline": one reference row, the background mean;
+        "surrogate": FastSHAP's masked surrogate network, trained on ``fit``'s X (see
+        :class:`~sklxai.games.surrogate.SurrogateGame`).
+    feature_groups : dict, list of lists or None
+        Explain groups of columns as single players (one-hot blocks, image patches: see
+        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
+        Values then have one column per group, named by the dict's keys.
+    surrogate_params : dict or None
+        Training settings of the surrogate game (``game="surrogate"`` only), overriding
+        :data:`~sklxai.games.surrogate.SURROGATE_DEFAULTS` key by key, e.g.
+        ``{"max_epochs": 100, "hidden_sizes": (128, 128)}``.
+    n_jobs : int or None
+        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
+        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
+        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
+    verbose : int
+        0: silent; 1: a progress bar over the explained rows (and training output where the
+        method trains something).
 
     Attributes
     ----------
     game_ : sklxai.games.Game
+    feature_groups_ : dict or None
+        The validated groups, name -> raw column indices.
     expected_value_ : ndarray of shape (n_outputs,)
         v(empty): the base value of every explanation.
     """
+
+    _parameter_constraints = {
+        **BaseExplainer._parameter_constraints,
+        "game": pv.options(*_GAMES),
+        "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
+        "surrogate_params": pv.Constraint(_check_surrogate_params, "dict or None"),
+        "n_jobs": pv.unchecked("int or None (joblib's n_jobs)"),
+        "verbose": pv.unchecked("int (0: silent)"),
+    }
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
+                 n_jobs=None, verbose=0, device="auto", random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background, target=target,
+                         fast_path=fast_path, device=device, random_state=random_state,
+                         batch_size=batch_size)
+        self.game = game
+        self.feature_groups = feature_groups
+        self.surrogate_params = surrogate_params
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def _fit(self, X, y):
         # games live in the model's space: raw rows on the generic path, the preprocessed rows
         # of a column-wise pipeline on the fast path (players are then raw columns)
         self._background_model = self._model_rows(self.background_)
         self.game_ = self._make_game(X)
-        groups = getattr(self, "feature_groups", None)
-        d_raw = X.shape[1]
-        if groups is None:
-            self.feature_groups_ = None
-            members = [np.array([j]) for j in range(d_raw)]
-        else:
-            names, members = check_feature_groups(
-                groups, d_raw, getattr(self, "feature_names_in_", None))
-            self.feature_groups_ = dict(zip(names, members))
-        column_map = getattr(self, "column_map_", None)
-        if column_map is not None:  # raw columns -> their model-space columns
-            members = [np.concatenate([column_map.groups[j] for j in m]).astype(np.int64)
-                       for m in members]
-        if groups is not None or column_map is not None:
+        groups = None
+        self.feature_groups_ = None
+        if self.feature_groups is not None:
+            names, groups = check_feature_groups(self.feature_groups, X.shape[1],
+                                                 self.prepared_.feature_names)
+            self.feature_groups_ = dict(zip(names, groups))
+        members = self.prepared_.player_columns(groups)
+        if groups is not None or self.prepared_.column_map is not None:
             self.game_ = GroupedGame(self.game_, members)
         self._n_players = len(members)
         self._null = self.game_.empty_value().double()
@@ -58,13 +121,13 @@ class ShapleyExplainer(BaseExplainer):
         self._fit_shapley(self._n_players)
 
     def _feature_names(self):
-        if getattr(self, "feature_groups_", None):
+        if self.feature_groups_:
             return list(self.feature_groups_)
         return super()._feature_names()
 
     def _explanation_data(self, X):
         data = super()._explanation_data(X)
-        if not getattr(self, "feature_groups_", None):
+        if not self.feature_groups_:
             return data
         # one value per group: the column itself for one-column groups, else the mean of its
         # columns (the first column's value when they are not numeric)
@@ -83,28 +146,22 @@ class ShapleyExplainer(BaseExplainer):
         X is fit's validated data (games that learn something, e.g. a surrogate, train on it,
         in model space; the others do not need it, so it is only transformed when used).
         """
-        game = getattr(self, "game", "marginal")
-        if game not in _GAMES:
-            raise ValueError(f"game={game!r} is not supported; use one of {list(_GAMES)}.")
-        if game == "surrogate":
+        if self.game == "surrogate":
             from sklxai.games.surrogate import SURROGATE_DEFAULTS, SurrogateGame
             from sklxai.utils.validation import resolve_device
 
+            device = resolve_device(self._device())
             # a surrogate saved with the explainer (see load) is rebuilt as is, not retrained
             saved = self.__dict__.pop("_saved_surrogate", None)
             if saved is not None:
-                return SurrogateGame.from_state(
-                    self.adapter_, saved[0], saved[1], batch_size=self.batch_size,
-                    device=resolve_device(self._device()))
-            # training settings: SURROGATE_DEFAULTS, each overridable by `surrogate_<name>`
-            params = {name: getattr(self, f"surrogate_{name}", default)
-                      for name, default in SURROGATE_DEFAULTS.items()}
+                return SurrogateGame.from_state(self.adapter_, saved[0], saved[1],
+                                                batch_size=self.batch_size, device=device)
+            params = {**SURROGATE_DEFAULTS, **(self.surrogate_params or {})}
             return SurrogateGame.fit(
-                self.adapter_, self._model_rows(X), batch_size=self.batch_size,
-                device=resolve_device(self._device()),
-                random_state=self._seed, verbose=getattr(self, "verbose", 0), **params,
+                self.adapter_, self._model_rows(X), batch_size=self.batch_size, device=device,
+                random_state=self._seed, verbose=self.verbose, **params,
             )
-        if game == "marginal":
+        if self.game == "marginal":
             return MarginalGame(self.adapter_, self._background_model, batch_size=self.batch_size)
         return BaselineGame(
             self.adapter_, self._background_model.mean(axis=0), batch_size=self.batch_size
@@ -157,8 +214,8 @@ class ShapleyExplainer(BaseExplainer):
         return values, base, output
 
     def _n_jobs(self):
-        """Parallel jobs over row chunks: the ``n_jobs`` parameter where a method has one."""
-        return getattr(self, "n_jobs", 1)
+        """Parallel jobs over row chunks (the ``n_jobs`` parameter)."""
+        return self.n_jobs
 
     def _shapley_values(self, X, fx, rng):
         """Shapley values (n, d, k) float64 for rows X (n, d) with model outputs fx (n, k)."""
@@ -167,26 +224,6 @@ class ShapleyExplainer(BaseExplainer):
     def _centered_values(self, X, masks):
         """v(S) - v(empty) in float64, shape (n, m, k)."""
         return self.game_.values(X, masks).double() - self._null
-
-
-def shapley_size_weights(d):
-    """w(s) = s! (d - s - 1)! / d!, the weight of a coalition of size s in the Shapley sum."""
-    return np.array(
-        [math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d) for s in range(d)]
-    )
-
-
-def kernel_size_mass(d):
-    """Total Shapley-kernel weight of each coalition size s = 1..d-1: (d-1) / (s (d-s))."""
-    s = np.arange(1, d)
-    return (d - 1) / (s * (d - s))
-
-
-def all_masks(d, device=None):
-    """Every coalition of d features as a bool tensor (2**d, d); row t is the binary of t."""
-    t = torch.arange(2**d, device=device)
-    bits = torch.arange(d, device=device)
-    return ((t[:, None] >> bits[None, :]) & 1).bool()
 
 
 def _prefixed(tensors, prefix):
@@ -207,6 +244,6 @@ def _progress(explainer, n):
     """A progress bar over explained rows when the explainer is verbose, else a silent one."""
     from tqdm.auto import tqdm
 
-    verbose = bool(getattr(explainer, "verbose", 0))
+    verbose = bool(explainer.verbose)
     return tqdm(total=n, unit="rows", desc=type(explainer).__name__, disable=not verbose,
                 leave=False)

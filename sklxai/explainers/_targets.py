@@ -14,7 +14,7 @@ target is formed, with the network's current prediction, not when the values wer
 
 import torch
 
-from sklxai.explainers._shapley import kernel_size_mass
+from sklxai.games.coalitions import kernel_size_mass
 
 
 def simshap_weights(masks):

@@ -1,93 +1,15 @@
 """KernelSHAP: Shapley values as a constrained weighted least-squares fit over coalitions.
 
-The coalition design (:func:`kernel_coalitions`) and the solver (:func:`solve_kernel_shap`) are
-plain functions, so other estimators can reuse them.
+The coalition design (:class:`~sklxai.games.coalitions.StratifiedDesign`, shap's rule) and the
+solver (:func:`solve_kernel_shap`) are shared, so other estimators can reuse them.
 """
-
-import math
 
 import numpy as np
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer, all_masks, kernel_size_mass
-from sklxai.utils.validation import check_positive_int
-
-
-def kernel_coalitions(d, n_coalitions, rng, *, paired=True):
-    """Coalitions and Shapley-kernel weights for KernelSHAP.
-
-    With a budget of at least 2**d - 2, every non-trivial coalition is used with its exact
-    kernel weight, and the solution is the exact Shapley value. Otherwise, as in
-    ``shap.KernelExplainer``, coalition sizes are taken from the outside in (1 and d-1 first):
-    a size pair whose subsets the budget can expect to cover is enumerated with exact weights;
-    the rest of the budget samples the remaining sizes from the kernel (size s with probability
-    proportional to (d-1)/(s(d-s)), then a uniform subset of that size), each with its
-    complement when ``paired``, sharing the remaining kernel mass equally.
-
-    Parameters
-    ----------
-    d : int
-        Number of features (>= 2).
-    n_coalitions : int
-        Budget of coalitions (excluding the empty and the full one).
-    rng : numpy.random.Generator
-    paired : bool
-        Sample each coalition together with its complement (antithetic; lower variance).
-
-    Returns
-    -------
-    masks : bool ndarray of shape (m, d)
-    weights : float64 ndarray of shape (m,)
-        Kernel weights, summing to the total kernel mass sum_s (d-1)/(s(d-s)).
-    """
-    if n_coalitions >= 2**d - 2:
-        masks = all_masks(d).numpy()
-        sizes = masks.sum(axis=1)
-        masks = masks[(sizes > 0) & (sizes < d)]
-        sizes = masks.sum(axis=1)
-        mass = kernel_size_mass(d)
-        binom = np.array([math.comb(d, s) for s in range(d + 1)], dtype=np.float64)
-        return masks, mass[sizes - 1] / binom[sizes]
-    mass = kernel_size_mass(d)  # index s-1
-    chosen, weights = [], []
-    remaining = n_coalitions
-    left = list(range(1, d))  # sizes not enumerated yet
-    for s in range(1, d // 2 + 1):
-        pair = [s] if s == d - s else [s, d - s]
-        n_subsets = sum(math.comb(d, t) for t in pair)
-        share = sum(mass[t - 1] for t in pair) / sum(mass[t - 1] for t in left)
-        if n_subsets > remaining or remaining * share < n_subsets:
-            break
-        for t in pair:
-            for combo in _combinations(d, t):
-                chosen.append(combo)
-                weights.append(mass[t - 1] / math.comb(d, t))
-            left.remove(t)
-        remaining -= n_subsets
-    if remaining > 0 and left:
-        left = np.array(left)
-        p = mass[left - 1] / mass[left - 1].sum()
-        n_draws = remaining // 2 if paired else remaining
-        n_draws = max(n_draws, 1)
-        sizes = rng.choice(left, size=n_draws, p=p)
-        keys = rng.random((n_draws, d))
-        ranks = keys.argsort(axis=1).argsort(axis=1)
-        sampled = ranks < sizes[:, None]
-        if paired:
-            sampled = np.concatenate([sampled, ~sampled])
-        w = mass[left - 1].sum() / len(sampled)
-        chosen.extend(sampled)
-        weights.extend([w] * len(sampled))
-    return np.asarray(chosen, dtype=bool).reshape(-1, d), np.asarray(weights, dtype=np.float64)
-
-
-def _combinations(d, size):
-    from itertools import combinations
-
-    for idx in combinations(range(d), size):
-        mask = np.zeros(d, dtype=bool)
-        mask[list(idx)] = True
-        yield mask
+from sklxai.explainers._shapley import ShapleyExplainer
+from sklxai.games.coalitions import StratifiedDesign
+from sklxai.utils import param_validation as pv
 
 
 def solve_kernel_shap(masks, weights, values, total):
@@ -128,7 +50,13 @@ class KernelSHAP(ShapleyExplainer):
     with the efficiency constraint (values sum to f(x) - E[f]) solved exactly. The same
     coalitions serve every row, so the system is factorised once and all rows are solved in one
     batched product. With ``n_coalitions >= 2**d - 2`` all coalitions are used and the result is
-    the exact Shapley value.
+    the exact Shapley value. Otherwise the extreme coalition sizes are enumerated and the rest
+    sampled from the Shapley kernel (:class:`~sklxai.games.coalitions.StratifiedDesign`, the
+    rule of ``shap.KernelExplainer``).
+
+    Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row: 2048 x
+    ``n_background`` model evaluations by default (at most 2**d - 2 coalitions). The default
+    enumerates every coalition, so it is exact, up to d = 11 features.
 
     Parameters
     ----------
@@ -136,23 +64,13 @@ class KernelSHAP(ShapleyExplainer):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline", "surrogate"}
-        The value function.
-    feature_groups : dict, list of lists or None
-        Explain groups of columns as single players (one-hot blocks, image patches: see
-        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
-        Values then have one column per group, named by the dict's keys.
+    game, feature_groups, surrogate_params, n_jobs, verbose
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
     n_coalitions : int
-        Coalitions evaluated per row (the empty and the full one are extra and free).
+        Coalitions evaluated per row (the empty and the full one are extra and free); the
+        budget shared with PermutationSHAP.
     paired : bool
         Sample coalitions with their complements (paired sampling, Covert & Lee 2021).
-
-    n_jobs : int or None
-        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
-        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
-        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
-    verbose : int
-        0: silent; 1: a progress bar over the explained rows.
 
     Attributes
     ----------
@@ -175,27 +93,32 @@ class KernelSHAP(ShapleyExplainer):
     (3, 4, 2)
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
-                 feature_groups=None, fast_path="auto", n_coalitions=2048, paired=True,
-                 n_jobs=None, verbose=0, device="auto", random_state=None,
-                 batch_size=None):
+    _parameter_constraints = {
+        **ShapleyExplainer._parameter_constraints,
+        "n_coalitions": pv.positive_int(minimum=2),
+        "paired": pv.boolean(),
+    }
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
+                 n_coalitions=2048, paired=True, n_jobs=None, verbose=0, device="auto",
+                 random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
+                         game=game, feature_groups=feature_groups,
+                         surrogate_params=surrogate_params, fast_path=fast_path, n_jobs=n_jobs,
+                         verbose=verbose, device=device, random_state=random_state,
                          batch_size=batch_size)
-        self.game = game
-        self.feature_groups = feature_groups
-        self.n_jobs = n_jobs
-        self.verbose = verbose
         self.n_coalitions = n_coalitions
         self.paired = paired
 
     def _fit_shapley(self, d):
-        check_positive_int(self.n_coalitions, "n_coalitions", minimum=2)
         rng = np.random.default_rng(self._seed)
         if d == 1:
             masks, weights = np.zeros((0, 1), dtype=bool), np.zeros(0)
         else:
-            masks, weights = kernel_coalitions(d, self.n_coalitions, rng, paired=self.paired)
+            design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
+            masks, weights = design.draw(1, generator=rng)
+            masks = masks[0]
         self.coalitions_, self.weights_ = masks, weights
         device = self.game_.device
         self._masks = torch.as_tensor(masks, device=device)

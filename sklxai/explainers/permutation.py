@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer
-from sklxai.utils.validation import check_positive_int
+from sklxai.utils import param_validation as pv
 
 
 class PermutationSHAP(ShapleyExplainer):
@@ -13,8 +13,12 @@ class PermutationSHAP(ShapleyExplainer):
     For each row, features are added to the coalition in random orders; each feature's value is
     its average marginal contribution. With ``antithetic=True`` every permutation is followed by
     its reverse, which lowers the variance. Every permutation's contributions sum to
-    f(x) - E[f], so efficiency holds exactly; the estimate is unbiased. Cost per row:
-    ``n_permutations * (d - 1)`` coalitions.
+    f(x) - E[f], so efficiency holds exactly; the estimate is unbiased.
+
+    Cost per row: ``n_permutations_ * (d - 1)`` coalitions (about ``n_coalitions``), each
+    evaluated on every background row: 2048 x ``n_background`` model evaluations by default.
+    At small d the default is within about 1% relative error of the exact values (512
+    permutations for 5 features).
 
     Parameters
     ----------
@@ -22,26 +26,19 @@ class PermutationSHAP(ShapleyExplainer):
         See :class:`~sklxai.base.BaseExplainer`.
     background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline", "surrogate"}
-        The value function.
-    feature_groups : dict, list of lists or None
-        Explain groups of columns as single players (one-hot blocks, image patches: see
-        :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
-        Values then have one column per group, named by the dict's keys.
-    n_permutations : int
-        Permutations per row (rounded up to even when ``antithetic``).
+    game, feature_groups, surrogate_params, n_jobs, verbose
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    n_coalitions : int
+        Coalitions evaluated per row, the budget shared with KernelSHAP: each permutation
+        evaluates d - 1 of them, so ``max(1, n_coalitions // (d - 1))`` permutations are drawn
+        per row (rounded up to even when ``antithetic``).
     antithetic : bool
         Pair every permutation with its reverse.
-    n_jobs : int or None
-        Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
-        ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
-        a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
-    verbose : int
-        0: silent; 1: a progress bar over the explained rows.
-
     Attributes
     ----------
     game_ : sklxai.games.Game
+    n_permutations_ : int
+        Permutations drawn per row.
     expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
@@ -51,37 +48,39 @@ class PermutationSHAP(ShapleyExplainer):
     >>> from sklxai import PermutationSHAP
     >>> X = np.random.default_rng(0).normal(size=(50, 3))
     >>> model = LinearRegression().fit(X, X @ [1.0, 2.0, 3.0])
-    >>> exp = PermutationSHAP(model, n_permutations=4, random_state=0).fit(X).explain(X[:2])
+    >>> exp = PermutationSHAP(model, n_coalitions=8, random_state=0).fit(X).explain(X[:2])
     >>> np.allclose(exp.values, (X[:2] - X.mean(0)) * [1.0, 2.0, 3.0])
     True
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
-                 feature_groups=None, fast_path="auto", n_permutations=10, antithetic=True,
-                 n_jobs=None, verbose=0, device="auto", random_state=None, batch_size=None):
+    _parameter_constraints = {
+        **ShapleyExplainer._parameter_constraints,
+        "n_coalitions": pv.positive_int(),
+        "antithetic": pv.boolean(),
+    }
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
+                 n_coalitions=2048, antithetic=True, n_jobs=None, verbose=0, device="auto",
+                 random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
+                         game=game, feature_groups=feature_groups,
+                         surrogate_params=surrogate_params, fast_path=fast_path, n_jobs=n_jobs,
+                         verbose=verbose, device=device, random_state=random_state,
                          batch_size=batch_size)
-        self.game = game
-        self.feature_groups = feature_groups
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.n_permutations = n_permutations
+        self.n_coalitions = n_coalitions
         self.antithetic = antithetic
 
     def _fit_shapley(self, d):
-        check_positive_int(self.n_permutations, "n_permutations")
-
-    def _n_perms(self):
-        p = self.n_permutations
-        return p + (p % 2) if self.antithetic else p
+        p = max(1, self.n_coalitions // max(d - 1, 1))
+        self.n_permutations_ = p + (p % 2) if self.antithetic else p
 
     def _coalitions_per_row(self, d):
-        return self._n_perms() * max(d - 1, 1)
+        return self.n_permutations_ * max(d - 1, 1)
 
     def _shapley_values(self, X, fx, rng):
         n, d = X.shape[0], self._n_players
-        P = self._n_perms()
+        P = self.n_permutations_
         total = fx - self._null  # (n, k)
         if d == 1:
             return total[:, None, :]

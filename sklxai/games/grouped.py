@@ -101,6 +101,10 @@ class GroupedGame:
     def adapter(self):
         return self.game.adapter
 
+    @property
+    def supports_sampled_values(self):
+        return self.game.supports_sampled_values
+
     def __getattr__(self, name):  # background, batch_size, ...: those of the feature game
         if name == "game":
             raise AttributeError(name)

@@ -15,7 +15,13 @@ class Game:
     Subclasses implement :meth:`_evaluate_chunk`. The public entry points are :meth:`values`,
     :meth:`null` (v of the empty coalition) and :meth:`full` (v of all features, i.e. the model
     output at x).
+
+    A game declares what it supports instead of being probed: ``supports_sampled_values`` says
+    whether it has :meth:`sampled_values` (unbiased estimates of v from a few random background
+    rows; only games with a background do).
     """
+
+    supports_sampled_values = False
 
     def __init__(self, adapter, *, batch_size=None):
         self.adapter = adapter
@@ -181,6 +187,8 @@ class MarginalGame(Game):
     def empty_value(self):
         """Mean model output over the background, shape (k,)."""
         return self.full(self.background).double().mean(dim=0)
+
+    supports_sampled_values = True
 
     def sampled_values(self, X, masks, n_samples, *, generator):
         """Unbiased estimates of v_x(S) from ``n_samples`` random background rows per coalition.

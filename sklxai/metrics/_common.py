@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from sklxai.explanation import Explanation
-from sklxai.models import make_adapter
-from sklxai.utils.validation import check_positive_int, check_tabular, check_target
+from sklxai.models import prepare_model
+from sklxai.utils.validation import check_positive_int, check_target
 
 #: model-input elements (rows x columns) per chunk on top of the batch size, so that wide
 #: inputs (images) do not build multi-gigabyte tensors
@@ -18,9 +18,13 @@ _MAX_ELEMENTS = 2**25
 
 
 def prepare(model, X, *, device, batch_size):
-    """Adapter, X as float64 (n, d), and model rows per call."""
-    adapter = make_adapter(model, device=device)
-    X = check_tabular(X, name="X")
+    """Adapter, X as float64 (n, d), and model rows per call.
+
+    The model goes through :func:`sklxai.models.prepare_model`, as for explainers (raw
+    DataFrame columns are encoded; a Pipeline runs whole, on its generic path).
+    """
+    prepared, X = prepare_model(model, X, fast_path=False, device=device, owner="the metric")
+    adapter = prepared.adapter
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     if batch_size is None:
         batch_size = max(1, min(adapter.default_batch_size, _MAX_ELEMENTS // X.shape[1]))

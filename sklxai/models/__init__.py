@@ -8,19 +8,24 @@ adapters never know about coalitions or explainers.
 - :class:`TorchModuleAdapter`: a bare ``torch.nn.Module``;
 - :class:`SklearnAdapter`: any scikit-learn estimator or Pipeline, called on CPU in batches.
 
-:func:`make_adapter` picks the right one.
+:func:`make_adapter` picks the right one; :func:`prepare_model` also fits an unfitted model,
+encodes raw DataFrame columns, takes a column-wise Pipeline's fast path and maps raw columns
+to model columns (the players), into one :class:`PreparedModel`.
 """
 
-from sklxai.models._base import ModelAdapter, is_fitted_model, make_adapter
+from sklxai.models._base import ModelAdapter
+from sklxai.models.prepare import PreparedModel, is_fitted_model, make_adapter, prepare_model
 from sklxai.models.sklearn_estimator import SklearnAdapter
 from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter
 
 __all__ = [
     "ModelAdapter",
+    "PreparedModel",
     "SklearnAdapter",
     "SkorchAdapter",
     "TorchModuleAdapter",
     "is_fitted_model",
     "make_adapter",
+    "prepare_model",
 ]

@@ -1,4 +1,4 @@
-"""The adapter contract and the dispatch from a user's model to an adapter."""
+"""The adapter contract. Which adapter a model gets is decided in :mod:`sklxai.models.prepare`."""
 
 import numpy as np
 import torch
@@ -65,76 +65,10 @@ def _as_2d(out):
     return out
 
 
-def _is_skorch_net(model):
+def is_skorch_net(model):
+    """Whether ``model`` is a skorch net (of any kind)."""
     try:
         from skorch import NeuralNet
     except ImportError:  # pragma: no cover - skorch is a dependency
         return False
     return isinstance(model, NeuralNet)
-
-
-def is_fitted_model(model):
-    """Whether ``model`` can be called as is (fitted estimator, initialized net, torch module)."""
-    if isinstance(model, (torch.nn.Module, ModelAdapter)):
-        return True
-    if _is_skorch_net(model):
-        return hasattr(model, "module_")
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        return False
-    except TypeError:  # not an estimator at all
-        return callable(model)
-    return True
-
-
-def make_adapter(model, *, device="auto"):
-    """Wrap ``model`` in the adapter that fits it.
-
-    Parameters
-    ----------
-    model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
-        A fitted model. A ModelAdapter is returned unchanged.
-    device : "auto", str or torch.device
-        Where torch models run. "auto" picks CUDA when available. scikit-learn estimators always
-        run on CPU.
-
-    Returns
-    -------
-    adapter : ModelAdapter
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklxai.models import make_adapter
-    >>> adapter = make_adapter(torch.nn.Linear(3, 1), device="cpu")
-    >>> adapter(torch.zeros(4, 3)).shape
-    torch.Size([4, 1])
-    """
-    from sklxai.models.sklearn_estimator import SklearnAdapter
-    from sklxai.models.skorch_net import SkorchAdapter
-    from sklxai.models.torch_module import TorchModuleAdapter
-
-    check_model_supported(model)
-    if isinstance(model, ModelAdapter):
-        return model
-    if isinstance(model, torch.nn.Module):
-        return TorchModuleAdapter(model, device=device)
-    if _is_skorch_net(model):
-        return SkorchAdapter(model, device=device)
-    return SklearnAdapter(model)
-
-
-def check_model_supported(model):
-    """Raise a TypeError, saying what is supported, for a model no adapter can wrap."""
-    if isinstance(model, (ModelAdapter, torch.nn.Module)) or _is_skorch_net(model):
-        return
-    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
-        return
-    raise TypeError(
-        f"model of type {type(model).__name__} is not supported: pass a fitted skorch net, a "
-        "torch.nn.Module, or a scikit-learn estimator with predict_proba or predict."
-    )

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sklxai.utils.validation import is_dataframe
+
 __all__ = ["ColumnMap", "column_groups"]
 
 #: rows of ``X_raw`` used by the final check (enough to catch a wrong rule, cheap to transform)
@@ -154,7 +156,7 @@ def column_groups(preprocessor, X_raw, *, check=True):
             "(e.g. pipeline[:-1]), not a pipeline that ends in a model."
         )
     X, raw_names = _normalise_raw(preprocessor, X_raw)
-    X = X.iloc[:_MAX_CHECK_ROWS] if _is_dataframe(X) else X[:_MAX_CHECK_ROWS]
+    X = X.iloc[:_MAX_CHECK_ROWS] if is_dataframe(X) else X[:_MAX_CHECK_ROWS]
     n_raw = _n_columns(X)
     T0 = preprocessor.transform(X)  # user errors (wrong data) propagate here
     n_out = _n_columns(T0)
@@ -195,10 +197,6 @@ def column_groups(preprocessor, X_raw, *, check=True):
 # ----------------------------------------------------------------------------- input handling
 
 
-def _is_dataframe(X):
-    return hasattr(X, "iloc") and hasattr(X, "columns")
-
-
 def _n_columns(X):
     shape = getattr(X, "shape", None)
     if shape is None:
@@ -209,7 +207,7 @@ def _n_columns(X):
 
 def _normalise_raw(preprocessor, X_raw):
     names_in = getattr(preprocessor, "feature_names_in_", None)
-    if _is_dataframe(X_raw):
+    if is_dataframe(X_raw):
         if names_in is not None:
             missing = [c for c in names_in if c not in X_raw.columns]
             if missing:
@@ -407,7 +405,7 @@ def _owner_column_transformer(ct, X, path):
     n_in = _n_columns(X)
     # positions of the ColumnTransformer's own input columns inside X
     names_in = getattr(ct, "feature_names_in_", None)
-    if names_in is not None and _is_dataframe(X):
+    if names_in is not None and is_dataframe(X):
         cols = list(X.columns)
         missing = [c for c in names_in if c not in cols]
         if missing:
@@ -458,7 +456,7 @@ def _owner_column_transformer(ct, X, path):
 def _dense(T):
     if hasattr(T, "toarray"):
         T = T.toarray()
-    elif _is_dataframe(T):
+    elif is_dataframe(T):
         T = T.to_numpy()
     T = np.asarray(T)
     return T[:, None] if T.ndim == 1 else T
@@ -486,7 +484,7 @@ def _shifted_copies(X, n_raw):
     take = np.tile(rows.ravel()[:, None], (1, n_raw))  # (n_raw * m, n_raw) row index per column
     for j in range(n_raw):
         take[j * m : (j + 1) * m, j] = shifted
-    if _is_dataframe(X):
+    if is_dataframe(X):
         import pandas as pd
 
         cols = {
@@ -504,7 +502,7 @@ def _check_on_sample(preprocessor, X, cmap):
     m = min(X.shape[0], _MAX_CHECK_ROWS, max(16, budget))
     if m < 2 or n_raw == 0:
         return ""
-    Xc = X.iloc[:m] if _is_dataframe(X) else X[:m]
+    Xc = X.iloc[:m] if is_dataframe(X) else X[:m]
     try:
         T0 = _dense(preprocessor.transform(Xc))
         T = _dense(preprocessor.transform(_shifted_copies(Xc, n_raw)))

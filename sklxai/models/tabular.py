@@ -10,14 +10,12 @@ values, so decoding only ever meets codes the encoder produced.
 
 import numpy as np
 
+from sklxai.utils.validation import is_dataframe
+
 __all__ = ["TabularEncoder"]
 
 # Integers beyond 2**53 are not exactly representable as float64.
 _MAX_EXACT_INT = 2**53
-
-
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
 def _pd():
@@ -228,7 +226,7 @@ class TabularEncoder:
         if X is None:
             raise ValueError("X is None; pass a 2-D array or DataFrame.")
         if not self._is_frame:
-            if _is_dataframe(X):
+            if is_dataframe(X):
                 X = X.to_numpy(dtype=object)
             arr = np.asarray(X)
             if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
@@ -237,7 +235,7 @@ class TabularEncoder:
                     f"{self.n_features_in_} features as input (the number seen during fit)."
                 )
             return arr
-        if not _is_dataframe(X):
+        if not is_dataframe(X):
             raise ValueError(
                 f"X must be a DataFrame with the columns seen during fit "
                 f"({list(self.feature_names_)}); got {type(X).__name__}."
@@ -271,7 +269,7 @@ class TabularEncoder:
             raise ValueError(f"{name} is None; pass a 2-D array or DataFrame.")
         if hasattr(X, "tocsr") or hasattr(X, "todense"):
             raise TypeError(f"{name} is a sparse matrix; pass a dense array or DataFrame.")
-        if _is_dataframe(X):
+        if is_dataframe(X):
             if X.shape[1] == 0:
                 raise ValueError(f"{name} has 0 feature(s) while a minimum of 1 is required.")
             cols = []

@@ -9,7 +9,8 @@ import numbers
 import numpy as np
 
 
-def _is_dataframe(X):
+def is_dataframe(X):
+    """Whether X is a pandas-like DataFrame (has ``columns`` and ``iloc``)."""
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
@@ -35,7 +36,7 @@ def resolve_device(device):
 
 def column_names(X):
     """Feature names of a DataFrame as an object array, or None for arrays."""
-    if not _is_dataframe(X):
+    if not is_dataframe(X):
         return None
     names = [str(c) for c in X.columns]
     return np.asarray(names, dtype=object)
@@ -72,7 +73,7 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             f"{name} is a sparse matrix; sparse input is not supported by explainers (coalitions "
             f"replace features by background values). Pass {name}.toarray()."
         )
-    if _is_dataframe(X):
+    if is_dataframe(X):
         cols = [str(c) for c in X.columns]
         if feature_names is not None:
             expected = [str(c) for c in feature_names]
@@ -225,3 +226,34 @@ def seed_from(random_state):
     from sklearn.utils import check_random_state
 
     return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+def check_finite_results(X, arrays, *, owner, dtype):
+    """Refuse NaN or inf attributions or model outputs rather than return them silently.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The explained rows (their magnitude goes into the message).
+    arrays : sequence of array-like with n rows
+        Values, base values, outputs.
+    owner : str
+        The explainer's class name.
+    dtype : torch.dtype
+        The precision the model computes in.
+    """
+    n = X.shape[0]
+    ok = np.ones(n, dtype=bool)
+    for arr in arrays:
+        ok &= np.isfinite(np.asarray(arr, dtype=np.float64).reshape(n, -1)).all(axis=1)
+    if ok.all():
+        return
+    rows = np.flatnonzero(~ok)
+    mag = np.abs(X[rows])
+    raise ValueError(
+        f"{owner} got NaN or infinite model outputs or attributions for {len(rows)} row(s) of X "
+        f"(first: row {rows[0]}; largest magnitude in them "
+        f"{float(mag[np.isfinite(mag)].max(initial=0.0)):.3g}). Large values overflow the "
+        f"model's computations ({dtype}): rescale X (and the data the explainer was fitted on), "
+        "or check that the model's output is finite on these rows."
+    )

@@ -34,7 +34,7 @@ def _group_reference(clf, x, bg, groups):
 
 
 @pytest.mark.parametrize("make, kw", [(ExactShapley, {}), (KernelSHAP, {"n_coalitions": 100}),
-                                      (PermutationSHAP, {"n_permutations": 300})])
+                                      (PermutationSHAP, {"n_coalitions": 600})])
 def test_grouped_values_match_brute_force_over_groups(task, make, kw):
     clf, X, bg = task
     est = make(clf, background=bg, feature_groups=GROUPS, random_state=0, device="cpu", **kw)
@@ -105,7 +105,7 @@ def test_simshap_patch_mode_with_a_cnn_on_digits():
     sim = SimSHAP(net, background=exact.background_, feature_groups=groups,
                   module=PatchCNNExplainerModule((8, 8), patch_size=4, n_outputs=10,
                                                  channels=(16, 16)),
-                  max_epochs=8, lr=3e-3, train_batch_size=32, n_subsets=8, random_state=0,
+                  max_epochs=8, lr=3e-3, train_batch_size=32, n_coalitions=8, random_state=0,
                   device="cpu").fit(X[:1000])
     exp = sim.explain(X[1000:1040])
     assert exp.values.shape == (40, 4, 10)

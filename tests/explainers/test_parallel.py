@@ -22,7 +22,7 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(shapley_module, "_VALUES_PER_CHUNK", 64)
 
 
-@pytest.mark.parametrize("cls, kw", [(PermutationSHAP, {"n_permutations": 3}),
+@pytest.mark.parametrize("cls, kw", [(PermutationSHAP, {"n_coalitions": 12}),
                                      (KernelSHAP, {"n_coalitions": 8}),
                                      (ExactShapley, {})])
 def test_values_do_not_depend_on_jobs_or_backend(cls, kw, task, small_chunks):
@@ -40,7 +40,7 @@ def test_values_do_not_depend_on_jobs_or_backend(cls, kw, task, small_chunks):
 def test_dask_local_cluster_gives_the_local_values(task, small_chunks):
     distributed = pytest.importorskip("distributed")
     model, X = task
-    est = PermutationSHAP(model, n_permutations=3, n_background=10, device="cpu",
+    est = PermutationSHAP(model, n_coalitions=12, n_background=10, device="cpu",
                           random_state=0).fit(X)
     local = est.explain(X[:30])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

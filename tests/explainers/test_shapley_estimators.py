@@ -17,7 +17,7 @@ ESTIMATORS = {
 SAMPLING = {
     "kernel": lambda model, **kw: KernelSHAP(model, n_coalitions=4096, device="cpu",
                                             random_state=0, **kw),
-    "permutation": lambda model, **kw: PermutationSHAP(model, n_permutations=400, device="cpu",
+    "permutation": lambda model, **kw: PermutationSHAP(model, n_coalitions=1600, device="cpu",
                                                       random_state=0, **kw),
 }
 
@@ -181,7 +181,7 @@ def test_baseline_game_uses_background_mean():
     exp = ExactShapley(clf, background=bg, game="baseline", device="cpu").fit(X).explain(X[:2])
     ref = marginal_reference(clf.predict_proba, X[0], bg.mean(axis=0, keepdims=True))
     np.testing.assert_allclose(exp.values[0], ref, atol=1e-8)
-    with pytest.raises(ValueError, match="game='bogus'"):
+    with pytest.raises(ValueError, match="game must be one of .*got 'bogus'"):
         ExactShapley(clf, game="bogus", device="cpu").fit(X)
 
 
@@ -189,12 +189,12 @@ def test_permutation_is_unbiased_and_reproducible(mlp3):
     clf, X, bg = mlp3
     rows = X[40:42]
     ref = np.stack([marginal_reference(clf.predict_proba, x, bg) for x in rows])
-    runs = [PermutationSHAP(clf, background=bg, n_permutations=4, random_state=s, device="cpu")
+    runs = [PermutationSHAP(clf, background=bg, n_coalitions=16, random_state=s, device="cpu")
             .fit(X).explain(rows).values for s in range(30)]
     single_err = np.mean([np.abs(r - ref).mean() for r in runs])
     mean_err = np.abs(np.mean(runs, axis=0) - ref).mean()
     assert mean_err < 0.4 * single_err  # averaging independent runs converges: no bias
-    again = PermutationSHAP(clf, background=bg, n_permutations=4, random_state=0,
+    again = PermutationSHAP(clf, background=bg, n_coalitions=16, random_state=0,
                             device="cpu").fit(X).explain(rows).values
     np.testing.assert_array_equal(again, runs[0])
 
@@ -223,3 +223,17 @@ def test_chunked_evaluation_matches_unchunked(mlp3):
                        batch_size=7)
     np.testing.assert_allclose(big.fit(X).transform(X[:5]), small.fit(X).transform(X[:5]),
                                atol=1e-12)
+
+
+def test_permutation_defaults_are_within_two_percent_of_exact():
+    # the default budget (2048 coalitions per row: 512 permutations at d = 5) is near exact
+    from sklxai.metrics import relative_error
+
+    X, y = make_classification(n_samples=300, n_features=5, n_informative=4, n_redundant=0,
+                               random_state=1)
+    clf = MLPClassifier((16,), max_iter=1000, random_state=0).fit(X, y)
+    kw = dict(n_background=20, random_state=0, device="cpu")
+    ref = ExactShapley(clf, **kw).fit(X).explain(X[:30])
+    perm = PermutationSHAP(clf, **kw).fit(X)
+    assert perm.n_permutations_ == 512
+    assert relative_error(perm.explain(X[:30]), ref) < 0.02

@@ -23,7 +23,7 @@ from sklxai import (
 )
 from sklxai.utils import persistence
 
-AMORTIZED = {"hidden_sizes": (16,), "max_epochs": 2, "n_subsets": 8, "train_batch_size": 64}
+AMORTIZED = {"hidden_sizes": (16,), "max_epochs": 2, "n_coalitions": 8, "train_batch_size": 64}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def data():
 CASES = {
     "exact": lambda m: ExactShapley(m),
     "kernel": lambda m: KernelSHAP(m, n_coalitions=16),
-    "permutation": lambda m: PermutationSHAP(m, n_permutations=3),
+    "permutation": lambda m: PermutationSHAP(m, n_coalitions=12),
     "simshap": lambda m: SimSHAP(m, **AMORTIZED),
     "fastshap": lambda m: FastSHAP(m, **AMORTIZED),
     "ig": lambda m: IntegratedGradients(m, n_steps=8, baseline=np.zeros(5)),

@@ -174,9 +174,9 @@ class IGOS(GradientExplainer):
                  ls_c=1e-4, ls_decay=0.2, ls_min_step=1e-5, noise=0.0, blur_sigma=None,
                  internal_batch_size=None, device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
-                         batch_size=batch_size)
-        self.baseline = baseline
+                         fast_path=fast_path, baseline=baseline,
+                         internal_batch_size=internal_batch_size, device=device,
+                         random_state=random_state, batch_size=batch_size)
         self.image_shape = image_shape
         self.mask_size = mask_size
         self.l1 = l1
@@ -190,7 +190,6 @@ class IGOS(GradientExplainer):
         self.ls_min_step = ls_min_step
         self.noise = noise
         self.blur_sigma = blur_sigma
-        self.internal_batch_size = internal_batch_size
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
@@ -228,7 +227,7 @@ class IGOS(GradientExplainer):
     def _fit(self, X, y):
         self.image_shape_ = _check_image_shape(self.image_shape)
         super()._fit(X, y)  # refuses scikit-learn models, resolves the baseline
-        d_model = self._model_rows(self.background_[:1]).shape[1]
+        d_model = self.prepared_.model_rows(self.background_[:1]).shape[1]
         groups = self._player_groups(d_model)
         if self.image_shape_ is not None:
             C, H, W = self.image_shape_
@@ -258,15 +257,14 @@ class IGOS(GradientExplainer):
         if isinstance(b, str) and b == "blur":
             return None  # one blurred image per explained row, made in _baseline_rows
         if isinstance(b, str) and b == "mean":
-            return self._model_rows(self.background_).mean(axis=0)
+            return self.prepared_.model_rows(self.background_).mean(axis=0)
         return super()._resolve_baseline(d)
 
     def _player_groups(self, d_model):
         """Model columns of each raw column of a column-wise Pipeline, or None (identity)."""
-        column_map = getattr(self, "column_map_", None)
-        if column_map is None:
+        if self.prepared_.column_map is None:
             return None
-        groups = [np.asarray(g, dtype=np.int64) for g in column_map.groups]
+        groups = self.prepared_.player_columns()
         if len(groups) == d_model and all(
                 len(g) == 1 and g[0] == j for j, g in enumerate(groups)):
             return None

@@ -157,15 +157,14 @@ class SAMP(GradientExplainer):
                  direction="both", momentum=0.0, quadrature="trapezoid",
                  internal_batch_size=None, device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
-                         batch_size=batch_size)
-        self.baseline = baseline
+                         fast_path=fast_path, baseline=baseline,
+                         internal_batch_size=internal_batch_size, device=device,
+                         random_state=random_state, batch_size=batch_size)
         self.n_steps = n_steps
         self.n_features_per_step = n_features_per_step
         self.direction = direction
         self.momentum = momentum
         self.quadrature = quadrature
-        self.internal_batch_size = internal_batch_size
 
     # ------------------------------------------------------------------ fit
     def _check_params(self):

@@ -321,7 +321,7 @@ def test_pipeline_with_a_dataframe_explains_raw_columns():
         criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.1, train_split=None, verbose=0)
     pipe = make_pipeline(StandardScaler(), net).fit(X, y)
     samp = SAMP(pipe, baseline="mean", n_steps=40, device="cpu").fit(X)
-    assert samp.preprocessor_ is not None  # the path runs in model space, on the fast path
+    assert samp.prepared_.fast_path  # the path runs in model space, on the fast path
     exp = samp.explain(X.iloc[:6])
     assert exp.values.shape == (6, 4) and list(exp.feature_names) == ["a", "b", "c", "d"]
     np.testing.assert_allclose(exp.output, pipe.predict_proba(X.iloc[:6]).max(axis=1),

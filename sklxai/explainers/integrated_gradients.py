@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from sklxai.explainers._gradient import GradientExplainer
+from sklxai.explainers.gradient import GradientExplainer
+from sklxai.utils import param_validation as pv
 from sklxai.utils.validation import check_positive_int
 
 _METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left",
@@ -110,7 +111,7 @@ class IntegratedGradients(GradientExplainer):
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from sklxai.explainers.gradients import IntegratedGradients
+    >>> from sklxai.explainers.integrated_gradients import IntegratedGradients
     >>> lin = torch.nn.Linear(3, 1).double()
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
     >>> ig = IntegratedGradients(lin, baseline="zeros", device="cpu").fit(X)
@@ -120,22 +121,26 @@ class IntegratedGradients(GradientExplainer):
     True
     """
 
+    _parameter_constraints = {
+        **GradientExplainer._parameter_constraints,
+        "n_steps": pv.positive_int(),
+        "method": pv.options(*_METHODS),
+    }
+
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  fast_path="auto", baseline="mean", n_steps=50, method="gausslegendre",
                  internal_batch_size=None, device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
-                         batch_size=batch_size)
-        self.baseline = baseline
+                         fast_path=fast_path, baseline=baseline,
+                         internal_batch_size=internal_batch_size, device=device,
+                         random_state=random_state, batch_size=batch_size)
         self.n_steps = n_steps
         self.method = method
-        self.internal_batch_size = internal_batch_size
 
     # ------------------------------------------------------------------ fit
     def _check_params(self):
         super()._check_params()
-        quadrature(self.n_steps, self.method)  # validates both
-        check_positive_int(self.internal_batch_size, "internal_batch_size", allow_none=True)
+        quadrature(self.n_steps, self.method)  # the rule's own minimum number of steps
 
     # ------------------------------------------------------------------ explain
     def _attribute(self, X, B, targets):

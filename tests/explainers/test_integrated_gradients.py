@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from sklxai.explainers.gradients import IntegratedGradients, quadrature
+from sklxai.explainers.integrated_gradients import IntegratedGradients, quadrature
 
 METHODS = ["gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left",
            "riemann_right"]

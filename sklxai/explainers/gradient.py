@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from sklxai.base import BaseExplainer
+from sklxai.utils import param_validation as pv
 from sklxai.utils.validation import check_tabular
 
 
@@ -20,7 +21,7 @@ class GradientExplainer(BaseExplainer):
     """Base class of explainers that need gradients of one model output per row.
 
     It is public so that plugins (SAMP, I-GOS) build on it exactly as sklxai's own
-    :class:`~sklxai.explainers.gradients.IntegratedGradients` does. A subclass declares its
+    :class:`~sklxai.explainers.integrated_gradients.IntegratedGradients` does. A subclass declares its
     parameters in ``__init__`` (a ``baseline`` parameter among them, see below) and implements
     one hook:
 
@@ -38,7 +39,8 @@ class GradientExplainer(BaseExplainer):
     f(baseline), summing a Pipeline's model columns back to raw columns, and the
     :class:`~sklxai.explanation.Explanation`, lives here.
 
-    The ``baseline`` parameter a subclass declares may be ``"mean"`` (of the background rows),
+    Subclasses pass ``baseline`` and ``internal_batch_size`` on to this class's ``__init__``.
+    The ``baseline`` parameter may be ``"mean"`` (of the background rows),
     ``"zeros"``, an array of shape (d,) (one row for every explained row) or (n, d) (one per
     explained row), in the model's input space like X; subclasses may accept more strings and
     resolve them by overriding :meth:`_resolve_baseline`.
@@ -53,12 +55,31 @@ class GradientExplainer(BaseExplainer):
     model, background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`. ``target`` None explains each row's
         predicted output; one output is always explained per row, so ``values`` are (n, d).
+    baseline : "mean", "zeros" or array-like
+        See above.
+    internal_batch_size : int or None
+        Points per forward + backward pass (see :meth:`_points_per_pass`).
 
     Attributes
     ----------
     baseline_ : ndarray of shape (d_model,) or (n, d_model)
         The baseline in model space, as resolved at ``fit``.
     """
+
+    _parameter_constraints = {
+        **BaseExplainer._parameter_constraints,
+        "baseline": pv.unchecked("'mean', 'zeros', or an array of shape (d,) or (n, d)"),
+        "internal_batch_size": pv.positive_int(allow_none=True),
+    }
+
+    def __init__(self, model, *, background=None, n_background=100, target=None,
+                 fast_path="auto", baseline="zeros", internal_batch_size=None, device="auto",
+                 random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background, target=target,
+                         fast_path=fast_path, device=device, random_state=random_state,
+                         batch_size=batch_size)
+        self.baseline = baseline
+        self.internal_batch_size = internal_batch_size
 
     # ------------------------------------------------------------------ fit
     def _check_params(self):
@@ -81,7 +102,7 @@ class GradientExplainer(BaseExplainer):
 
     def _resolve_baseline(self, d):
         """The ``baseline`` parameter as model-space rows: (d_model,) or (n, d_model)."""
-        b = getattr(self, "baseline", "zeros")
+        b = self.baseline
         if isinstance(b, str):
             if b == "mean":
                 return self._model_rows(self.background_).mean(axis=0)
@@ -91,7 +112,7 @@ class GradientExplainer(BaseExplainer):
         arr = b if hasattr(b, "columns") else np.asarray(b, dtype=np.float64)
         one = np.ndim(arr) == 1
         rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
-                             feature_names=getattr(self, "feature_names_in_", None),
+                             feature_names=self.prepared_.feature_names,
                              n_features=d, owner=f"{type(self).__name__} (from fit's X)")
         self._check_range(rows, "baseline")
         rows = self._model_rows(rows)
@@ -145,10 +166,8 @@ class GradientExplainer(BaseExplainer):
             values = values.detach().double().cpu().numpy()
         values = np.asarray(values, dtype=np.float64).reshape(n, -1)
         self._after_attribute(values, output, base)
-        column_map = getattr(self, "column_map_", None)
-        if column_map is not None:
-            values = np.stack([values[:, g].sum(axis=1) if len(g) else np.zeros(n)
-                               for g in column_map.groups], axis=1)
+        if self.prepared_.column_map is not None:  # model columns back to raw columns
+            values = self.prepared_.sum_to_players(values)
         return values, base, output
 
     def _attribute(self, X, B, targets):
@@ -180,8 +199,8 @@ class GradientExplainer(BaseExplainer):
         """Points per forward + backward pass: ``internal_batch_size`` when the subclass has
         one and it is set, else ``batch_size``, else 4096 on CPU and 65536 on CUDA; never more
         than what fitted in device memory so far (see :meth:`_target_gradient`)."""
-        size = next((s for s in (getattr(self, "internal_batch_size", None), self.batch_size)
-                     if s is not None), None)
+        size = next((s for s in (self.internal_batch_size, self.batch_size) if s is not None),
+                    None)
         if size is None:
             size = 65536 if self.adapter_.device.type == "cuda" else 4096
         return min(size, self.__dict__.get("_max_points", size))
@@ -221,9 +240,9 @@ def _check_differentiable_model(model, owner):
     """Refuse a plain scikit-learn model early, before any fitting."""
     from sklearn.pipeline import Pipeline
 
-    from sklxai.models._base import ModelAdapter, _is_skorch_net
+    from sklxai.models.prepare import takes_tensors
 
-    if isinstance(model, (torch.nn.Module, ModelAdapter)) or _is_skorch_net(model):
+    if takes_tensors(model):
         return
     if isinstance(model, Pipeline):  # decided once the adapter is built (fast path or not)
         return

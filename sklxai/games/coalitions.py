@@ -1,0 +1,379 @@
+"""Coalitions of players: Shapley weights, enumeration, and one stratified kernel sampler.
+
+Everything that chooses coalitions lives here, once:
+
+- weights: :func:`shapley_size_weights` (the Shapley sum's weight of a size) and
+  :func:`kernel_size_mass` (the Shapley kernel's total mass of a size);
+- enumeration: :func:`all_masks` (every coalition) and :func:`coalitions_of_size`;
+- random primitives, each for a ``numpy.random.Generator`` or a ``torch.Generator``:
+  :func:`draw_sizes` (sizes with given probabilities) and :func:`uniform_subsets` (a uniform
+  subset of each given size);
+- :class:`StratifiedDesign`, the one sampler of the Shapley kernel (KernelSHAP's design,
+  SimSHAP's and FastSHAP's training draws), and :func:`draw_surrogate_masks` (surrogate training).
+"""
+
+import math
+from itertools import combinations
+
+import numpy as np
+import torch
+
+#: enumeration rules of :class:`StratifiedDesign`
+RULES = ("coverage", "half")
+
+
+def shapley_size_weights(d):
+    """Weight of a coalition of each size in the Shapley sum.
+
+    Parameters
+    ----------
+    d : int
+        Number of players.
+
+    Returns
+    -------
+    weights : float64 ndarray of shape (d,)
+        ``w[s] = s! (d - s - 1)! / d!`` for s = 0..d-1: phi_i = sum over S not containing i of
+        w[|S|] (v(S + i) - v(S)).
+
+    Examples
+    --------
+    >>> shapley_size_weights(3) * 6
+    array([2., 1., 2.])
+    """
+    return np.array(
+        [math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d) for s in range(d)]
+    )
+
+
+def kernel_size_mass(d):
+    """Total Shapley-kernel weight of each coalition size s = 1..d-1.
+
+    Each of the C(d, s) coalitions of size s has kernel weight (d-1) / (C(d, s) s (d-s)), so
+    the size as a whole has (d-1) / (s (d-s)).
+
+    Parameters
+    ----------
+    d : int
+        Number of players (>= 2).
+
+    Returns
+    -------
+    mass : float64 ndarray of shape (d - 1,)
+        The mass of size s at index s - 1.
+
+    Examples
+    --------
+    >>> kernel_size_mass(4)
+    array([1.  , 0.75, 1.  ])
+    """
+    s = np.arange(1, d)
+    return (d - 1) / (s * (d - s))
+
+
+def all_masks(d, device=None):
+    """Every coalition of d players.
+
+    Parameters
+    ----------
+    d : int
+        Number of players.
+    device : torch.device or str, optional
+
+    Returns
+    -------
+    masks : bool tensor of shape (2**d, d)
+        Row t is the binary expansion of t (player j is in it when bit j is set).
+
+    Examples
+    --------
+    >>> all_masks(2).int().tolist()
+    [[0, 0], [1, 0], [0, 1], [1, 1]]
+    """
+    t = torch.arange(2**d, device=device)
+    bits = torch.arange(d, device=device)
+    return ((t[:, None] >> bits[None, :]) & 1).bool()
+
+
+def coalitions_of_size(d, size):
+    """Every coalition of ``size`` of d players, in lexicographic order of their members.
+
+    Parameters
+    ----------
+    d : int
+        Number of players.
+    size : int
+        Coalition size, 0..d.
+
+    Returns
+    -------
+    masks : bool ndarray of shape (C(d, size), d)
+
+    Examples
+    --------
+    >>> coalitions_of_size(3, 2).astype(int).tolist()
+    [[1, 1, 0], [1, 0, 1], [0, 1, 1]]
+    """
+    members = list(combinations(range(d), size))
+    masks = np.zeros((len(members), d), dtype=bool)
+    if size:
+        masks[np.arange(len(members))[:, None], np.array(members)] = True
+    return masks
+
+
+def _is_torch(generator):
+    return isinstance(generator, torch.Generator)
+
+
+def draw_sizes(sizes, mass, n, *, generator, device=None):
+    """Draw n coalition sizes, with replacement, each with probability proportional to its mass.
+
+    Parameters
+    ----------
+    sizes : int ndarray or tensor of shape (m,)
+        The sizes to draw from.
+    mass : float ndarray (or tensor, torch only) of shape (m,)
+        Their (unnormalised) probabilities, e.g. ``kernel_size_mass(d)[sizes - 1]``.
+    n : int
+        Number of draws.
+    generator : numpy.random.Generator or torch.Generator
+        numpy: ``generator.choice`` (the draws are an ndarray); torch: ``torch.multinomial`` on
+        float32 masses (a tensor on ``device``, where the generator must live).
+    device : torch.device or str, optional
+        torch only.
+
+    Returns
+    -------
+    drawn : int64 ndarray or tensor of shape (n,)
+    """
+    if _is_torch(generator):
+        p = torch.as_tensor(mass, dtype=torch.float32, device=device)
+        pick = torch.multinomial(p, n, replacement=True, generator=generator)
+        return torch.as_tensor(sizes, device=device)[pick]
+    return generator.choice(sizes, size=n, p=mass / mass.sum())
+
+
+def uniform_subsets(sizes, d, *, generator, device=None):
+    """A uniformly random coalition of each given size.
+
+    The players whose random keys rank below the size form the coalition (the first ``size``
+    of a uniform random order).
+
+    Parameters
+    ----------
+    sizes : int ndarray or tensor of shape (n,)
+        Size of each coalition, 0..d.
+    d : int
+        Number of players.
+    generator : numpy.random.Generator or torch.Generator
+        numpy: keys from ``generator.random`` (an ndarray comes back); torch: from
+        ``torch.rand`` on ``device`` (a tensor).
+    device : torch.device or str, optional
+        torch only.
+
+    Returns
+    -------
+    masks : bool ndarray or tensor of shape (n, d)
+        Row i has exactly ``sizes[i]`` players.
+
+    Examples
+    --------
+    >>> masks = uniform_subsets(np.array([0, 2, 3]), 3, generator=np.random.default_rng(0))
+    >>> masks.sum(axis=1).tolist()
+    [0, 2, 3]
+    """
+    n = len(sizes)
+    if _is_torch(generator):
+        keys = torch.rand(n, d, generator=generator, device=device)
+        ranks = keys.argsort(dim=1).argsort(dim=1)
+    else:
+        keys = generator.random((n, d))
+        ranks = keys.argsort(axis=1).argsort(axis=1)
+    return ranks < sizes[:, None]
+
+
+class StratifiedDesign:
+    """Coalitions from the Shapley kernel: extreme sizes enumerated, the rest sampled.
+
+    The Shapley kernel puts most of its mass on the smallest and largest coalitions (sizes 1
+    and d-1 carry 2 / sum_s (d-1)/(s(d-s)) of it: 36% for d = 12), which are also the fewest.
+    Size pairs (s, d-s) are enumerated from the outside in, each coalition with its exact
+    kernel weight; the rest of the budget samples the other sizes from the kernel restricted to
+    them (size s with probability proportional to (d-1)/(s(d-s)), then a uniform subset of that
+    size, with its complement when ``paired``), the sampled coalitions sharing the remaining
+    mass equally. Weighted averages over a draw are unbiased for expectations over the kernel,
+    with less variance than plain sampling (stratification).
+
+    Two enumeration rules, because the designs serve two uses:
+
+    - ``"coverage"`` (``shap.KernelExplainer``'s rule, used by KernelSHAP): a size pair is
+      enumerated when the remaining budget, spent by the kernel on the remaining sizes, would be
+      expected to cover all of its coalitions; a budget of at least 2**d - 2 enumerates every
+      coalition (in :func:`all_masks` order), so KernelSHAP is then exact. One draw serves every
+      row, so the budget goes where a sample would land anyway.
+    - ``"half"`` (SimSHAP and FastSHAP training): size pairs are enumerated while they fit in
+      half the budget. Training draws afresh for every row and step, and the sampled half keeps
+      every draw different, so the middle sizes are reached across draws.
+
+    Parameters
+    ----------
+    d : int
+        Number of players (>= 2).
+    budget : int
+        Coalitions per draw (enumerated + sampled, excluding the empty and the full one). A
+        budget left for sampling gives at least one sample (two when paired), even past it.
+    rule : {"coverage", "half"}
+        Which size pairs are enumerated, see above.
+    paired : bool
+        Sample each coalition together with its complement (antithetic; lower variance).
+    normalize : bool
+        Weights sum to 1 (an expectation over the kernel: SimSHAP, FastSHAP) instead of the
+        total kernel mass sum_s (d-1)/(s(d-s)) (the least-squares weights of KernelSHAP).
+
+    Attributes
+    ----------
+    enumerated : bool ndarray of shape (e, d)
+        The enumerated coalitions, in every draw.
+    enumerated_weights : float64 ndarray of shape (e,)
+        Their exact kernel weights.
+    sizes : int64 ndarray
+        The sizes left to sampling.
+    rest_mass : float
+        Their kernel weight in total, shared equally by the sampled coalitions.
+    n_sampled : int
+        Sampled coalitions per draw (complements included).
+    weights : float64 ndarray of shape (e + n_sampled,)
+        The weight of every coalition of a draw (what :meth:`draw` returns).
+
+    Examples
+    --------
+    >>> design = StratifiedDesign(12, 64, rule="half", normalize=True)
+    >>> len(design.enumerated), design.n_sampled
+    (24, 40)
+    >>> masks, weights = design.draw(3, generator=np.random.default_rng(0))
+    >>> masks.shape, round(float(weights.sum()), 12)
+    ((3, 64, 12), 1.0)
+    """
+
+    def __init__(self, d, budget, *, rule="coverage", paired=True, normalize=False):
+        if rule not in RULES:
+            raise ValueError(f"rule={rule!r} is not supported; use one of {list(RULES)}.")
+        self.d, self.budget, self.rule = d, budget, rule
+        self.paired, self.normalize = paired, normalize
+        mass = kernel_size_mass(d)  # size s at index s-1
+        unit = mass / mass.sum() if normalize else mass
+        if rule == "coverage" and budget >= 2**d - 2:  # every coalition: exact
+            masks = all_masks(d).numpy()
+            sizes = masks.sum(axis=1)
+            masks = masks[(sizes > 0) & (sizes < d)]
+            sizes = masks.sum(axis=1)
+            binom = np.array([math.comb(d, s) for s in range(d + 1)], dtype=np.float64)
+            self._set(masks, unit[sizes - 1] / binom[sizes], [], 0, unit)
+            return
+        enumerated, weights = [], []
+        left = list(range(1, d))  # sizes not enumerated yet
+        for s in range(1, d // 2 + 1):
+            pair = [s] if s == d - s else [s, d - s]
+            count = sum(math.comb(d, t) for t in pair)
+            if not self._enumerates(pair, count, len(enumerated), left, mass):
+                break
+            for t in pair:
+                block = coalitions_of_size(d, t)
+                enumerated.extend(block)
+                weights.extend([unit[t - 1] / math.comb(d, t)] * len(block))
+                left.remove(t)
+        remaining = budget - len(enumerated)
+        n_draws = 0
+        if remaining > 0 and left:
+            n_draws = max(remaining // 2 if paired else remaining, 1)
+        self._set(np.asarray(enumerated, dtype=bool).reshape(-1, d), weights, left, n_draws,
+                  unit)
+
+    def _enumerates(self, pair, count, used, left, mass):
+        """Whether the size pair, of ``count`` coalitions, is enumerated after ``used`` ones."""
+        if self.rule == "half":
+            return used + count <= self.budget // 2
+        remaining = self.budget - used
+        share = sum(mass[t - 1] for t in pair) / sum(mass[t - 1] for t in left)
+        return count <= remaining and remaining * share >= count
+
+    def _set(self, enumerated, weights, left, n_draws, unit):
+        self.enumerated = enumerated
+        self.enumerated_weights = np.asarray(weights, dtype=np.float64)
+        self.sizes = np.asarray(left, dtype=np.int64)
+        self.rest_mass = float(unit[self.sizes - 1].sum()) if len(left) else 0.0
+        self._n_draws = n_draws
+        self.n_sampled = 2 * n_draws if self.paired else n_draws
+        self.weights = np.concatenate([
+            self.enumerated_weights,
+            np.full(self.n_sampled, self.rest_mass / max(self.n_sampled, 1)),
+        ])
+
+    def draw(self, n, *, generator, device=None):
+        """Coalitions for n rows: the enumerated ones, then fresh samples for each row.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows (independent draws).
+        generator : numpy.random.Generator or torch.Generator
+            numpy: ndarrays come back; torch: tensors on ``device`` (where the generator must
+            live). Sizes are drawn first for all rows, then the subsets' keys.
+        device : torch.device or str, optional
+            torch only.
+
+        Returns
+        -------
+        masks : bool ndarray or tensor of shape (n, m, d)
+            m = e + n_sampled; row i's sampled coalitions, then their complements when paired.
+        weights : ndarray (float64) or tensor (float32, the training precision) of shape (m,)
+            Shared by every row.
+        """
+        d, k = self.d, self._n_draws
+        is_torch = _is_torch(generator)
+        if is_torch:
+            enum = torch.as_tensor(self.enumerated, device=device)[None].expand(n, -1, -1)
+            weights = torch.as_tensor(self.weights, dtype=torch.float32, device=device)
+        else:
+            enum = np.broadcast_to(self.enumerated, (n, *self.enumerated.shape))
+            weights = self.weights.copy()
+        parts = [enum]
+        if k:
+            sizes = draw_sizes(self.sizes, kernel_size_mass(d)[self.sizes - 1], n * k,
+                               generator=generator, device=device)
+            sampled = uniform_subsets(sizes, d, generator=generator, device=device)
+            sampled = sampled.reshape(n, k, d)
+            parts += [sampled, ~sampled] if self.paired else [sampled]
+        if is_torch:
+            return torch.cat(parts, dim=1), weights
+        return np.concatenate(parts, axis=1), weights
+
+
+def draw_surrogate_masks(n, d, *, generator, device):
+    """Coalitions for surrogate training: (n, d) bool, even rows uniform-size, odd rows kernel.
+
+    Uniform-size rows have |S| uniform in 0..d; kernel rows |S| in 1..d-1 with probability
+    proportional to (d-1)/(s(d-s)) (uniform-size when d < 2); the subset is then uniform.
+
+    Parameters
+    ----------
+    n, d : int
+        Rows and players.
+    generator : torch.Generator
+    device : torch.device or str
+        Where the generator and the masks live.
+
+    Returns
+    -------
+    masks : bool tensor of shape (n, d)
+    """
+    sizes = torch.randint(0, d + 1, (n,), generator=generator, device=device)
+    if d >= 2:
+        s = torch.arange(1, d, device=device, dtype=torch.float32)
+        # the mass in float32 torch arithmetic (within an ulp of kernel_size_mass), as the
+        # surrogate always drew it, so that its draws stay the same
+        kernel = draw_sizes(s.long(), (d - 1) / (s * (d - s)), n, generator=generator,
+                            device=device)
+        odd = torch.arange(n, device=device) % 2 == 1
+        sizes = torch.where(odd, kernel, sizes)
+    return uniform_subsets(sizes, d, generator=generator, device=device)

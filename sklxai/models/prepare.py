@@ -1,0 +1,402 @@
+"""Model preparation: from what the user gave to one :class:`PreparedModel`.
+
+A user gives a model (a skorch net, a torch module, a scikit-learn estimator or Pipeline, fitted
+or not), the data of ``fit`` (an array, a numeric DataFrame or a DataFrame of raw columns), maybe
+``y``, the ``fast_path`` choice and a device. :func:`prepare_model` turns these, once, into a
+:class:`PreparedModel` holding everything downstream code needs:
+
+- the fitted model and its adapter (a batched torch function on the device);
+- the raw-column encoder (DataFrames with strings or missing values, for scikit-learn models);
+- the fitted preprocessing of a column-wise Pipeline on its fast path (the adapter is then the
+  final torch model's, and rows are masked in model space);
+- the players: which model-space columns each raw column (or group of raw columns) owns.
+
+Shapley and gradient explainers, the metrics and plugins all go through it; it knows nothing of
+games, coalitions or explainers. Data flows one way: model -> prepared model -> game -> estimator
+-> Explanation.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import clone
+
+from sklxai.models._base import ModelAdapter, is_skorch_net
+from sklxai.models.sklearn_estimator import SklearnAdapter
+from sklxai.models.skorch_net import SkorchAdapter
+from sklxai.models.torch_module import TorchModuleAdapter
+from sklxai.utils.validation import check_tabular, column_names, is_dataframe
+
+_FAST_PATH = ("auto", True, False)
+#: rows the column-wise analysis of a Pipeline looks at (it is structural; rows only check it)
+_ANALYSIS_ROWS = 256
+
+
+class PreparedModel:
+    """A model made ready to explain: adapter, encoders and players, built by
+    :func:`prepare_model`.
+
+    Parameters
+    ----------
+    model : object
+        The fitted model explained.
+    adapter : ModelAdapter
+        ``model`` (or, on the fast path, its final torch step) as a batched torch function.
+    n_features : int
+        Raw columns of the data the model was prepared on.
+    feature_names : ndarray of str or None
+        Their names, when ``fit`` got a DataFrame with string column names.
+    encoder : sklxai.models.tabular.TabularEncoder or None
+        Encodes raw DataFrame columns (strings, missing values) as float codes and back.
+    preprocessor : Pipeline or None
+        The fitted preprocessing steps of a column-wise Pipeline explained on its fast path.
+    column_map : sklxai.models.pipeline.ColumnMap or None
+        The model-space columns of each raw column on the fast path.
+
+    Attributes
+    ----------
+    fast_path : bool
+        Whether rows are preprocessed once and masked in model space.
+    """
+
+    def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
+                 preprocessor=None, column_map=None):
+        self.model = model
+        self.adapter = adapter
+        self.n_features = n_features
+        self.feature_names = feature_names
+        self.encoder = encoder
+        self.preprocessor = preprocessor
+        self.column_map = column_map
+
+    @property
+    def fast_path(self):
+        return self.preprocessor is not None
+
+    # ------------------------------------------------------------------ rows
+    def validate(self, X, *, name="X", owner="the explainer"):
+        """Rows of the prepared data's kind as a float64 array (n, n_features).
+
+        Raw DataFrames go through the encoder; everything else is checked against the columns
+        seen when the model was prepared (names reordered, missing ones named).
+        """
+        if self.encoder is not None:
+            if not is_dataframe(X):
+                raise ValueError(
+                    f"{name} must be a DataFrame with the columns seen during fit "
+                    f"({list(self.encoder.feature_names_)}); the explainer was fitted on "
+                    "raw columns."
+                )
+            return self.encoder.transform(X)
+        return check_tabular(X, name=name, feature_names=self.feature_names,
+                             n_features=self.n_features, owner=owner)
+
+    def background(self, background, X, n_background, rng, *, owner):
+        """The background rows: ``background`` validated like X, or ``n_background`` rows of
+        the validated rows X drawn without replacement with ``rng`` (all of them if fewer)."""
+        if background is None:
+            n = X.shape[0]
+            if n <= n_background:
+                return X.copy()
+            return X[np.sort(rng.choice(n, size=n_background, replace=False))]
+        if self.encoder is not None:
+            return self.encoder.transform(background)
+        return self.validate(background, name="background", owner=owner)
+
+    def model_rows(self, X):
+        """Validated rows as the adapter's model sees them: X itself, or on the fast path the
+        rows through the fitted preprocessing."""
+        if self.preprocessor is None:
+            return X
+        out = self.preprocessor.transform(self.raw_frame(X))
+        if hasattr(out, "toarray"):
+            out = out.toarray()
+        out = np.ascontiguousarray(np.asarray(out, dtype=np.float64))
+        if not np.isfinite(out).all():
+            bad = np.argwhere(~np.isfinite(out))[0]
+            raise ValueError(
+                "The pipeline's preprocessing turns rows of X into NaN or infinite model inputs "
+                f"(first at row {bad[0]}, model column {bad[1]}), which its final torch model "
+                "cannot take. A step probably passes missing values through (for example "
+                "OrdinalEncoder, whose encoded_missing_value is NaN): impute them in the pipeline."
+            )
+        return out
+
+    def raw_frame(self, X):
+        """Validated rows back in the user's raw form (a DataFrame when fitted on one)."""
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(X)
+        if self.feature_names is not None:
+            import pandas as pd
+
+            return pd.DataFrame(X, columns=list(self.feature_names))
+        return X
+
+    def data(self, X):
+        """What ``Explanation.data`` holds for validated rows: the raw values (an object array
+        when the rows are encoded raw columns)."""
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(X).to_numpy(dtype=object)
+        return X
+
+    def outputs(self, rows):
+        """The number of model outputs and their names (class labels when the model knows
+        them, else 0..k-1), from one run of the model on validated ``rows``."""
+        k = self.probe(rows).shape[1]
+        names = self.adapter.output_names
+        return k, list(range(k) if names is None or len(names) != k else names)
+
+    # ------------------------------------------------------------------ players
+    def player_columns(self, groups=None):
+        """The model-space columns of each player, a list of int64 arrays.
+
+        Players are the raw columns, or ``groups`` of raw columns (lists of raw column indices,
+        as :func:`sklxai.games.grouped.check_feature_groups` returns them). On the fast path a
+        raw column owns the model-space columns computed from it (an empty array when the
+        preprocessing drops it).
+        """
+        if groups is None:
+            groups = [np.array([j]) for j in range(self.n_features)]
+        if self.column_map is None:
+            return [np.asarray(g, dtype=np.int64) for g in groups]
+        return [np.concatenate([self.column_map.groups[j] for j in g]).astype(np.int64)
+                for g in groups]
+
+    def sum_to_players(self, values, groups=None):
+        """Model-space attributions (n, d_model) summed over each player's columns: (n, P)."""
+        n = values.shape[0]
+        return np.stack([values[:, cols].sum(axis=1) if len(cols) else np.zeros(n)
+                         for cols in self.player_columns(groups)], axis=1)
+
+    # ------------------------------------------------------------------ checks
+    def check_range(self, rows, name, dtype, owner):
+        """Refuse finite values too large for ``dtype`` (the precision the model computes in):
+        they would turn into inf there, and the attributions into NaN."""
+        if self.encoder is not None or self.preprocessor is not None:
+            return  # the model sees encoded rows; explain's check of its results applies
+        if not dtype.is_floating_point or rows.size == 0:
+            return
+        limit = torch.finfo(dtype).max
+        largest = float(np.abs(rows).max())
+        if largest > limit:
+            raise ValueError(
+                f"{name} holds values up to {largest:.3g} in magnitude, beyond the largest "
+                f"{dtype} ({limit:.3g}), the precision {owner} computes in: they would overflow "
+                f"to inf. Rescale {name} (for example standardise the features the model is "
+                "trained on)."
+            )
+
+    def probe(self, rows):
+        """Run the model once on validated rows, so a mismatch fails here with a clear message;
+        returns the outputs (n, k)."""
+        try:
+            return self.adapter(self.adapter.to_input(self.model_rows(rows)))
+        except Exception as exc:
+            raise ValueError(
+                f"The model ({type(self.model).__name__}) failed on rows of X with "
+                f"{rows.shape[1]} features: {type(exc).__name__}: {exc}. Check that X is in the "
+                "model's input space."
+            ) from exc
+
+
+def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="the explainer"):
+    """Turn what the user gave into a :class:`PreparedModel` and fit's validated rows.
+
+    Parameters
+    ----------
+    model : skorch net, torch.nn.Module, scikit-learn estimator or Pipeline, or ModelAdapter
+        Fitted, or unfitted when ``y`` is given (a clone is then fitted on ``(X, y)``).
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        Data in the model's input space (raw columns for a Pipeline).
+    y : array-like or None
+        Only used to fit an unfitted ``model``.
+    fast_path : "auto", True or False
+        For a Pipeline ending in a skorch net or torch module: "auto" takes the fast path when
+        every preprocessing step is column-wise (else warns and runs the whole pipeline on
+        CPU), True requires it, False never takes it.
+    device : "auto", str or torch.device
+        Where torch models run.
+    owner : str
+        Who asks (the explainer's class name), for messages.
+
+    Returns
+    -------
+    prepared : PreparedModel
+    X : ndarray of shape (n_samples, n_features), float64
+        fit's rows, validated (raw DataFrame columns encoded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklxai.models import prepare_model
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> prepared, rows = prepare_model(LinearRegression().fit(X, X.sum(1)), X)
+    >>> prepared.adapter.predict(rows[:2]).shape, prepared.player_columns()[2]
+    ((2, 1), array([2]))
+    """
+    if fast_path not in _FAST_PATH:
+        raise ValueError(f"fast_path must be 'auto', True or False; got {fast_path!r}.")
+    encoder = _raw_encoder(X, model)
+    X_arr = encoder.transform(X) if encoder is not None else check_tabular(X, name="X",
+                                                                           owner=owner)
+    names = column_names(X)
+    if names is None or not all(isinstance(c, str) for c in X.columns):
+        names = None
+    fitted = _fit_model(model, X, X_arr, y, owner)
+    prepared = PreparedModel(fitted, None, n_features=X_arr.shape[1], feature_names=names,
+                             encoder=encoder)
+    prepared.adapter = _make_adapter(prepared, X, fast_path, device, owner)
+    return prepared, X_arr
+
+
+def _make_adapter(prepared, X, fast_path, device, owner):
+    """The adapter of the model; for a Pipeline ending in a torch model whose preprocessing is
+    column-wise, the adapter of that final model (the fast path: sets ``preprocessor`` and
+    ``column_map`` of ``prepared``)."""
+    model = prepared.model
+    final = _torch_final_step(model)
+    if final is not None and fast_path is not False:
+        from sklxai.models.pipeline import column_groups
+
+        sample = X.iloc[:_ANALYSIS_ROWS] if is_dataframe(X) else np.asarray(X)[:_ANALYSIS_ROWS]
+        column_map, reason = column_groups(model[:-1], sample)
+        if column_map is not None:
+            prepared.preprocessor, prepared.column_map = model[:-1], column_map
+            return make_adapter(final, device=device)
+        if fast_path is True:
+            raise ValueError(f"fast_path=True, but the pipeline is not column-wise: {reason}")
+        warnings.warn(
+            f"{owner}: the pipeline's preprocessing is not column-wise ({reason}); the whole "
+            "pipeline runs on CPU (the generic path).", UserWarning, stacklevel=4,
+        )
+    elif fast_path is True:
+        raise ValueError(
+            "fast_path=True needs a Pipeline whose last step is a skorch net or a torch "
+            f"module; got {type(model).__name__}."
+        )
+    if prepared.encoder is not None:
+        return SklearnAdapter(model, decoder=prepared.encoder)
+    return make_adapter(model, device=device)
+
+
+def _fit_model(model, X, X_arr, y, owner):
+    """``model`` if fitted, else a clone fitted on (X, y) (skorch nets get the label dtypes
+    their loss expects)."""
+    from sklearn.exceptions import NotFittedError
+
+    check_model_supported(model)
+    if is_fitted_model(model):
+        return model
+    if y is None:
+        raise NotFittedError(
+            f"{owner} requires y to be passed, but the target y is None: the model "
+            f"({type(model).__name__}) is not fitted. Fit it before explaining it, or pass y to "
+            "the explainer's fit so that a clone of it is fitted on (X, y)."
+        )
+    fitted = clone(model)
+    if is_skorch_net(fitted):
+        from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+
+        y = np.asarray(y)
+        if isinstance(fitted, NeuralNetClassifier):
+            y = y.astype(np.int64)
+        elif isinstance(fitted, NeuralNetBinaryClassifier):
+            y = y.astype(np.float32)
+        elif y.ndim == 1:
+            y = y.astype(np.float32)[:, None]
+        return fitted.fit(X_arr.astype(np.float32), y)
+    return fitted.fit(X, y)
+
+
+def _raw_encoder(X, model):
+    """A fitted TabularEncoder when X is a DataFrame with non-numeric or missing values and the
+    model can take such columns (not a torch module or skorch net: those take numbers, and
+    ``check_tabular`` then names the columns to encode)."""
+    if not is_dataframe(X) or takes_tensors(model):
+        return None
+    numeric = all(getattr(dt, "kind", None) in ("b", "i", "u", "f") for dt in X.dtypes)
+    if numeric and not X.isna().to_numpy().any():
+        return None
+    from sklxai.models.tabular import TabularEncoder
+
+    return TabularEncoder().fit(X)
+
+
+def takes_tensors(model):
+    """Whether ``model`` is called on numeric tensors (a torch module, skorch net or adapter)."""
+    return isinstance(model, (torch.nn.Module, ModelAdapter)) or is_skorch_net(model)
+
+
+def _torch_final_step(model):
+    """The last step of a Pipeline when it is a skorch net or a torch module, else None."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline) or len(model.steps) < 2:
+        return None
+    final = model.steps[-1][1]
+    return final if takes_tensors(final) and not isinstance(final, ModelAdapter) else None
+
+
+def is_fitted_model(model):
+    """Whether ``model`` can be called as is (fitted estimator, initialized net, torch module)."""
+    if isinstance(model, (torch.nn.Module, ModelAdapter)):
+        return True
+    if is_skorch_net(model):
+        return hasattr(model, "module_")
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return False
+    except TypeError:  # not an estimator at all
+        return callable(model)
+    return True
+
+
+def make_adapter(model, *, device="auto"):
+    """Wrap ``model`` in the adapter that fits it.
+
+    Parameters
+    ----------
+    model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
+        A fitted model. A ModelAdapter is returned unchanged.
+    device : "auto", str or torch.device
+        Where torch models run. "auto" picks CUDA when available. scikit-learn estimators always
+        run on CPU.
+
+    Returns
+    -------
+    adapter : ModelAdapter
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklxai.models import make_adapter
+    >>> adapter = make_adapter(torch.nn.Linear(3, 1), device="cpu")
+    >>> adapter(torch.zeros(4, 3)).shape
+    torch.Size([4, 1])
+    """
+    check_model_supported(model)
+    if isinstance(model, ModelAdapter):
+        return model
+    if isinstance(model, torch.nn.Module):
+        return TorchModuleAdapter(model, device=device)
+    if is_skorch_net(model):
+        return SkorchAdapter(model, device=device)
+    return SklearnAdapter(model)
+
+
+def check_model_supported(model):
+    """Raise a TypeError, saying what is supported, for a model no adapter can wrap."""
+    if takes_tensors(model):
+        return
+    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
+        return
+    raise TypeError(
+        f"model of type {type(model).__name__} is not supported: pass a fitted skorch net, a "
+        "torch.nn.Module, or a scikit-learn estimator with predict_proba or predict."
+    )
