@@ -26,11 +26,6 @@ class Explanation:
     method : str, optional
         The explainer that produced it.
 
-    Notes
-    -----
-    ``exp.select_output(name)`` keeps one output (the same as ``exp[:, :, name]``);
-    ``Explanation.concat(parts)`` stacks explanations of the same features along the rows.
-
     Examples
     --------
     >>> import numpy as np
@@ -98,9 +93,7 @@ class Explanation:
             key = (key,)
         if len(key) > self.values.ndim:
             raise IndexError(f"too many indices: values have {self.values.ndim} dimensions.")
-        rows = key[0]
-        feats = key[1] if len(key) > 1 else slice(None)
-        outs = key[2] if len(key) > 2 else slice(None)
+        rows, feats, outs = (key + (slice(None), slice(None)))[:3]
         feats = _resolve(feats, self.feature_names, "feature")
         if self.values.ndim == 3:
             outs = _resolve(outs, self.output_names or list(range(self.values.shape[2])), "output")
@@ -123,10 +116,8 @@ class Explanation:
         return self.values.ndim > int(has_rows) + int(has_features)
 
     def _take_outputs(self, outs):
-        """Index the output axis (the last one) of values, base values, output and names.
-
-        ``outs`` is a position, a list of positions or a slice (names already resolved).
-        """
+        """Index the output axis (the last one) of values, base values, output and names by
+        ``outs``: a position, a list of positions or a slice (names already resolved)."""
         output = None if self.output is None else self.output[..., outs]
         out_names = self.output_names
         if out_names is not None:
@@ -154,9 +145,8 @@ class Explanation:
         explanation : Explanation
             ``values`` of shape (n, d), ``base_values`` and ``output`` of shape (n,) and
             ``output_names`` ``[name]`` (None when the outputs had no names); less the row or
-            feature axis where this explanation has none. When this
-            explanation has one output already (no output axis), it is returned itself, after
-            checking that ``output`` is 0, -1 or its one name (of any type).
+            feature axis where this explanation has none. Itself when it has one output already
+            (no output axis), after checking that ``output`` is 0, -1 or its one name (any type).
 
         Raises
         ------
@@ -247,29 +237,11 @@ class Explanation:
         >>> bool((both.values == exp.values).all())
         True
         """
-        exps = list(explanations)
-        if not exps:
-            raise ValueError("Explanation.concat: `explanations` is empty; pass at least one "
-                             "Explanation.")
-        for i, e in enumerate(exps):
-            if not isinstance(e, Explanation):
-                raise TypeError(f"Explanation.concat: explanations[{i}] is a "
-                                f"{type(e).__name__}, not an Explanation.")
-        first = exps[0]
-        rows = [e._row_arrays() for e in exps]
-        for i, (e, arrays) in enumerate(zip(exps[1:], rows[1:]), start=1):
-            _check_concat(i, first, rows[0], e, arrays)
+        first, rows = _concat_inputs(explanations)
         values, base, data, output = (
             None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows))
         return cls(values, base, data, first.feature_names, first.output_names, output,
                    first.method)
-
-    def _row_arrays(self):
-        """(values, base_values, data, output) with the row axis, added back after ``exp[i]``."""
-        arrays = (self.values, self.base_values, self.data, self.output)
-        if self._axes()[0]:
-            return arrays
-        return tuple(None if a is None else a[None] for a in arrays)
 
     # ------------------------------------------------------------------ export
     def to_frame(self):
@@ -278,10 +250,7 @@ class Explanation:
         One column per feature for (n, d) values; for (n, d, k) values the columns are a
         MultiIndex (output, feature). Requires pandas.
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on environment
-            raise ImportError("to_frame() needs pandas: pip install sklxai[pandas]") from exc
+        pd = _import_pandas()
         has_rows, has_features = self._axes()
         values = self.values
         if not has_rows:  # one row: a one-row frame
@@ -338,6 +307,15 @@ class Explanation:
                        meta["output_names"], output, meta["method"])
 
 
+def _import_pandas():
+    """pandas, which ``to_frame()`` needs, or an ImportError saying how to install it."""
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on environment
+        raise ImportError("to_frame() needs pandas: pip install sklxai[pandas]") from exc
+    return pd
+
+
 def _resolve(key, names, what):
     """Turn names in a feature/output index into positions."""
     if isinstance(key, slice):
@@ -350,6 +328,35 @@ def _resolve(key, names, what):
     if np.ndim(key) == 1 and len(key) and isinstance(key[0], str):
         return [_resolve(k, names, what) for k in key]
     return key
+
+
+def _row_arrays(exp):
+    """(values, base_values, data, output) with the row axis, added back after ``exp[i]``."""
+    arrays = (exp.values, exp.base_values, exp.data, exp.output)
+    if exp._axes()[0]:
+        return arrays
+    return tuple(None if a is None else a[None] for a in arrays)
+
+
+def _concat_inputs(explanations):
+    """The first of ``explanations`` and the row arrays of each, checked for concatenation.
+
+    Refuses what :meth:`Explanation.concat` cannot stack: no explanations, something that is
+    not an Explanation, or one that differs from the first (see :func:`_check_concat`).
+    """
+    exps = list(explanations)
+    if not exps:
+        raise ValueError("Explanation.concat: `explanations` is empty; pass at least one "
+                         "Explanation.")
+    for i, e in enumerate(exps):
+        if not isinstance(e, Explanation):
+            raise TypeError(f"Explanation.concat: explanations[{i}] is a "
+                            f"{type(e).__name__}, not an Explanation.")
+    first = exps[0]
+    rows = [_row_arrays(e) for e in exps]
+    for i, (e, arrays) in enumerate(zip(exps[1:], rows[1:]), start=1):
+        _check_concat(i, first, rows[0], e, arrays)
+    return first, rows
 
 
 def _check_concat(i, first, first_arrays, other, arrays):

@@ -166,6 +166,28 @@ def player_scores(attr, player_of_col, n_players):
     return out
 
 
+def player_setup(n, d, baseline, image_shape, patch_size):
+    """What every perturbation metric checks first: ``(shape, owner, n_players, B)``.
+
+    ``shape`` is the checked image shape (or None), ``owner`` and ``n_players`` the player of
+    each column (see :func:`players`) and ``B`` the baseline as (n, d) rows.
+    """
+    shape = check_image_shape(image_shape, d, patch_size)
+    owner, n_players = players(d, shape, patch_size)
+    return shape, owner, n_players, baseline_rows(baseline, n, d)
+
+
+def attribution_players(attributions, targets, target_given, shape, owner, n_players, *,
+                        name="attributions"):
+    """The attributions of the ``len(targets)`` rows summed per player: (n, P).
+
+    :func:`attribution_matrix` (over the ``len(owner)`` columns) then :func:`player_scores`.
+    """
+    attr = attribution_matrix(attributions, len(targets), len(owner), targets,
+                              target_given=target_given, image_shape=shape, name=name)
+    return player_scores(attr, owner, n_players)
+
+
 def order_ranks(scores):
     """Rank of each player, 0 for the largest score; ties go to the lower index first."""
     n, p = scores.shape

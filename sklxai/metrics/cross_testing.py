@@ -10,16 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sklxai.explanation import _import_pandas
 from sklxai.metrics._common import (
-    attribution_matrix,
-    baseline_rows,
-    check_image_shape,
-    order_ranks,
-    player_scores,
-    players,
-    prepare,
-    resolve_targets,
-)
+    attribution_players, order_ranks, player_setup, prepare, resolve_targets)
 from sklxai.metrics.deletion import _MODES, _auc, curve_scores, step_counts
 
 
@@ -50,10 +43,7 @@ class CrossTestingResult:
 
     def to_frame(self):
         """``scores`` as a pandas DataFrame: index = explanations, columns = scoring models."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on environment
-            raise ImportError("to_frame() needs pandas: pip install sklxai[pandas]") from exc
+        pd = _import_pandas()
         return pd.DataFrame(
             self.scores,
             index=pd.Index(self.explanation_names, name="explanations of"),
@@ -119,9 +109,7 @@ def cross_testing(models, explanations, X, *, metric="deletion", target=None, ba
     first = next(iter(scorers.values()))
     X_arr = first[1]
     n, d = X_arr.shape
-    shape = check_image_shape(image_shape, d, patch_size)
-    owner, n_players = players(d, shape, patch_size)
-    B = baseline_rows(baseline, n, d)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
     counts = step_counts(n_players, n_steps, step_size)
     fractions = counts / n_players
 
@@ -129,9 +117,9 @@ def cross_testing(models, explanations, X, *, metric="deletion", target=None, ba
     for name, attributions in explanations.items():
         # the output slice of (n, d, k) attributions: the target as its own model resolves it
         targets = scorers.get(name, first)[3]
-        attr = attribution_matrix(attributions, n, d, targets, target_given=target is not None,
-                                  image_shape=shape, name=f"explanations[{name!r}]")
-        ranks[name] = order_ranks(player_scores(attr, owner, n_players))
+        ranks[name] = order_ranks(attribution_players(
+            attributions, targets, target is not None, shape, owner, n_players,
+            name=f"explanations[{name!r}]"))
 
     per_row = np.empty((len(ranks), len(scorers), n))
     for i, rank in enumerate(ranks.values()):

@@ -10,12 +10,9 @@ import numpy as np
 import torch
 
 from sklxai.metrics._common import (
-    attribution_matrix,
-    baseline_rows,
-    check_image_shape,
+    attribution_players,
     order_ranks,
-    player_scores,
-    players,
+    player_setup,
     prepare,
     resolve_targets,
     target_outputs,
@@ -24,7 +21,25 @@ from sklxai.utils.validation import check_positive_int
 
 _MODES = ("deletion", "insertion")
 
+#: The start of every example here: a linear model with unit weights (f(x) = x1 + x2 + x3).
+_EXAMPLES = """Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklxai.metrics import {name}
+    >>> model = torch.nn.Linear(3, 1, bias=False)
+    >>> _ = torch.nn.init.ones_(model.weight)
+    >>> X = np.array([[1.0, 2.0, 3.0]])"""
 
+
+def _with_examples(func):
+    """Fill the ``{examples}`` of a docstring with :data:`_EXAMPLES` for this function."""
+    if func.__doc__:  # None under python -OO
+        examples = _EXAMPLES.replace("{name}", func.__name__)
+        func.__doc__ = func.__doc__.replace("{examples}", examples)
+    return func
+
+
+@_with_examples
 def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps=None,
                    step_size=None, image_shape=None, patch_size=None, device="auto",
                    batch_size=None):
@@ -77,13 +92,7 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
     --------
     deletion_auc, insertion_curve
 
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sklxai.metrics import deletion_curve
-    >>> model = torch.nn.Linear(3, 1, bias=False)
-    >>> _ = torch.nn.init.ones_(model.weight)
-    >>> X = np.array([[1.0, 2.0, 3.0]])
+    {examples}
     >>> fractions, scores = deletion_curve(model, X, X, device="cpu")
     >>> fractions.round(2).tolist(), scores.round(2).tolist()
     ([0.0, 0.33, 0.67, 1.0], [[6.0, 3.0, 1.0, 0.0]])
@@ -93,6 +102,7 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
                   patch_size=patch_size, device=device, batch_size=batch_size)
 
 
+@_with_examples
 def insertion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps=None,
                     step_size=None, image_shape=None, patch_size=None, device="auto",
                     batch_size=None):
@@ -114,13 +124,7 @@ device, batch_size
         Fraction of the features inserted at each point, from 0 to 1.
     scores : ndarray of shape (n, n_points)
 
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sklxai.metrics import insertion_curve
-    >>> model = torch.nn.Linear(3, 1, bias=False)
-    >>> _ = torch.nn.init.ones_(model.weight)
-    >>> X = np.array([[1.0, 2.0, 3.0]])
+    {examples}
     >>> insertion_curve(model, X, X, device="cpu")[1].round(2).tolist()
     [[0.0, 3.0, 5.0, 6.0]]
     """
@@ -129,6 +133,7 @@ device, batch_size
                   patch_size=patch_size, device=device, batch_size=batch_size)
 
 
+@_with_examples
 def deletion_auc(model, X, attributions, **kwargs):
     """Area under the deletion curve of each row (lower is better).
 
@@ -148,13 +153,7 @@ def deletion_auc(model, X, attributions, **kwargs):
     auc : ndarray of shape (n,)
         One area per row; report ``auc.mean()`` for a data set.
 
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sklxai.metrics import deletion_auc
-    >>> model = torch.nn.Linear(3, 1, bias=False)
-    >>> _ = torch.nn.init.ones_(model.weight)
-    >>> X = np.array([[1.0, 2.0, 3.0]])
+    {examples}
     >>> deletion_auc(model, X, X, device="cpu").round(3).tolist()   # best order
     [2.333]
     >>> deletion_auc(model, X, -X, device="cpu").round(3).tolist()  # worst order
@@ -163,6 +162,7 @@ def deletion_auc(model, X, attributions, **kwargs):
     return _auc(*deletion_curve(model, X, attributions, **kwargs))
 
 
+@_with_examples
 def insertion_auc(model, X, attributions, **kwargs):
     """Area under the insertion curve of each row (higher is better).
 
@@ -178,13 +178,7 @@ def insertion_auc(model, X, attributions, **kwargs):
     auc : ndarray of shape (n,)
         One area per row (trapezoid rule over the fraction inserted, in [0, 1]).
 
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sklxai.metrics import insertion_auc
-    >>> model = torch.nn.Linear(3, 1, bias=False)
-    >>> _ = torch.nn.init.ones_(model.weight)
-    >>> X = np.array([[1.0, 2.0, 3.0]])
+    {examples}
     >>> insertion_auc(model, X, X, device="cpu").round(3).tolist()
     [3.667]
     """
@@ -228,14 +222,11 @@ def _curve(mode, model, X, attributions, *, target, baseline, n_steps, step_size
            image_shape, patch_size, device, batch_size):
     adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
     n, d = X.shape
-    shape = check_image_shape(image_shape, d, patch_size)
-    owner, n_players = players(d, shape, patch_size)
-    B = baseline_rows(baseline, n, d)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
     counts = step_counts(n_players, n_steps, step_size)
     targets = resolve_targets(adapter, target, adapter.predict(X, batch_size))
-    attr = attribution_matrix(attributions, n, d, targets, target_given=target is not None,
-                              image_shape=shape)
-    ranks = order_ranks(player_scores(attr, owner, n_players))
+    ranks = order_ranks(attribution_players(attributions, targets, target is not None, shape,
+                                            owner, n_players))
     scores = curve_scores(mode, adapter, X, B, targets, ranks, owner, counts, batch_size)
     return counts / n_players, scores
 

@@ -10,15 +10,7 @@ import numbers
 import numpy as np
 
 from sklxai.metrics._common import (
-    attribution_matrix,
-    baseline_rows,
-    check_image_shape,
-    masked_scores,
-    player_scores,
-    players,
-    prepare,
-    resolve_targets,
-)
+    attribution_players, masked_scores, player_setup, prepare, resolve_targets)
 from sklxai.utils.validation import check_positive_int, seed_from
 
 
@@ -78,16 +70,13 @@ def faithfulness_correlation(model, X, attributions, *, target=None, baseline=0.
     """
     adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
     n, d = X.shape
-    shape = check_image_shape(image_shape, d, patch_size)
-    owner, n_players = players(d, shape, patch_size)
-    B = baseline_rows(baseline, n, d)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
     n_subsets = check_positive_int(n_subsets, "n_subsets", minimum=2)
     size = _subset_size(subset_size, n_players)
     fx = adapter.predict(X, batch_size)
     targets = resolve_targets(adapter, target, fx)
-    attr = attribution_matrix(attributions, n, d, targets, target_given=target is not None,
-                              image_shape=shape)
-    scores = player_scores(attr, owner, n_players)
+    scores = attribution_players(attributions, targets, target is not None, shape, owner,
+                                 n_players)
     rng = np.random.default_rng(seed_from(random_state))
 
     # rows are processed in blocks so that the subset masks stay bounded for wide inputs

@@ -15,15 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sklxai.metrics._common import (
-    attribution_matrix,
-    baseline_rows,
-    check_image_shape,
-    masked_scores,
-    player_scores,
-    players,
-    prepare,
-    resolve_targets,
-)
+    attribution_players, masked_scores, player_setup, prepare, resolve_targets)
 from sklxai.utils.validation import check_positive_int
 
 
@@ -127,9 +119,7 @@ def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, th
     n, d = X.shape
     if patch_size is None:
         raise ValueError("patch_size is required: the side of the square patches.")
-    shape = check_image_shape(image_shape, d, patch_size)
-    owner, n_patches = players(d, shape, patch_size)
-    B = baseline_rows(baseline, n, d)
+    shape, owner, n_patches, B = player_setup(n, d, baseline, image_shape, patch_size)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
             0 < threshold <= 1):
         raise ValueError(f"threshold={threshold!r} must be a number in (0, 1].")
@@ -141,9 +131,8 @@ def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, th
     full = fx[np.arange(n), targets]
     guide = None
     if attributions is not None:
-        attr = attribution_matrix(attributions, n, d, targets, target_given=target is not None,
-                                  image_shape=shape)
-        guide = player_scores(attr, owner, n_patches)
+        guide = attribution_players(attributions, targets, target is not None, shape, owner,
+                                    n_patches)
 
     search = _BeamSearch(adapter, X, B, targets, owner, n_patches, batch_size,
                          need=threshold * full, beam_width=beam_width, guide=guide)

@@ -10,7 +10,7 @@ values, so decoding only ever meets codes the encoder produced.
 
 import numpy as np
 
-from sklxai.utils.validation import is_dataframe
+from sklxai.utils.validation import is_dataframe, match_columns
 
 __all__ = ["TabularEncoder"]
 
@@ -240,27 +240,7 @@ class TabularEncoder:
                 f"X must be a DataFrame with the columns seen during fit "
                 f"({list(self.feature_names_)}); got {type(X).__name__}."
             )
-        cols = [str(c) for c in X.columns]
-        expected = list(self.feature_names_)
-        if cols != expected:
-            missing = [c for c in expected if c not in cols]
-            extra = [c for c in cols if c not in expected]
-            if missing or extra:
-                parts = []
-                if missing:
-                    parts.append(f"missing columns {missing}")
-                if extra:
-                    parts.append(f"unexpected columns {extra}")
-                raise ValueError(
-                    "X does not have the columns seen during fit: "
-                    + " and ".join(parts)
-                    + f". Expected {expected}."
-                )
-            if len(set(cols)) != len(cols):
-                raise ValueError(f"X has duplicated column names: {cols}.")
-            # Same columns, other order: select by name rather than refuse.
-            X = X.iloc[:, [cols.index(c) for c in expected]]
-        return X
+        return match_columns(X, list(self.feature_names_))
 
     @staticmethod
     def _split_columns(X, *, name):

@@ -15,6 +15,39 @@ FEATURE_CMAP = "coolwarm"
 ATTRIBUTION_CMAP = "RdBu_r"
 
 
+# ---------------------------------------------------------------------- docstrings
+#: The docstring parts every plot shares, filled in by :func:`_plot_doc`.
+_DOC_PARTS = {
+    "output": (
+        "output : int, str or None\n"
+        "        For (n, d, k) values, the output (index or name); None shows the last output."
+    ),
+    "ax": (
+        "ax : matplotlib Axes, optional\n"
+        "        Where to draw; a new figure is created when None.\n\n"
+        "    Returns\n"
+        "    -------\n"
+        "    ax : matplotlib Axes"
+    ),
+    "examples": (
+        "Examples\n"
+        "    --------\n"
+        "    >>> import numpy as np\n"
+        "    >>> from sklxai import Explanation\n"
+        "    >>> from sklxai.plotting import {name}"
+    ),
+}
+
+
+def _plot_doc(func):
+    """Fill a plot's ``{output}``, ``{ax}`` (parameter and return) and ``{examples}`` (header)."""
+    if func.__doc__:  # None under python -OO
+        for key, text in _DOC_PARTS.items():
+            text = text.replace("{name}", func.__name__)
+            func.__doc__ = func.__doc__.replace("{" + key + "}", text)
+    return func
+
+
 # ---------------------------------------------------------------------- helpers
 def _pyplot():
     """Import pyplot, or fail with the command that installs it."""
@@ -140,6 +173,7 @@ def _feature_index(feature, names):
 
 
 # ---------------------------------------------------------------------- bar
+@_plot_doc
 def bar(explanation, *, max_display=10, output=None, ax=None):
     """Global importance: mean ``|attribution|`` per feature, largest on top.
 
@@ -154,18 +188,9 @@ def bar(explanation, *, max_display=10, output=None, ax=None):
         For (n, d, k) values, the output (index or name) to show; None shows the last output
         (the positive class of a binary classifier). ``"all"`` stacks one segment per output,
         features ordered by the summed importance.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is created when None.
+    {ax}
 
-    Returns
-    -------
-    ax : matplotlib Axes
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklxai import Explanation
-    >>> from sklxai.plotting import bar
+    {examples}
     >>> rng = np.random.default_rng(0)
     >>> exp = Explanation(rng.normal(size=(20, 4)), np.zeros(20), rng.normal(size=(20, 4)),
     ...                   ["a", "b", "c", "d"])
@@ -257,6 +282,7 @@ def _swarm_offsets(x, nbins=100, width=0.4):
     return offsets
 
 
+@_plot_doc
 def beeswarm(explanation, *, max_display=10, output=None, ax=None):
     """Every row's attribution for the most important features, coloured by feature value.
 
@@ -271,22 +297,12 @@ def beeswarm(explanation, *, max_display=10, output=None, ax=None):
         Values of shape (n, d) or (n, d, k).
     max_display : int, default=10
         Number of features drawn (the most important ones).
-    output : int, str or None
-        For (n, d, k) values, the output (index or name); None shows the last output.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is created when None.
-
-    Returns
-    -------
-    ax : matplotlib Axes
+    {output}
+    {ax}
         Its collections hold one scatter per displayed feature (labelled with the name);
         the colorbar lives in its own axes of the same figure.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklxai import Explanation
-    >>> from sklxai.plotting import beeswarm
+    {examples}
     >>> rng = np.random.default_rng(0)
     >>> exp = Explanation(rng.normal(size=(50, 3)), np.zeros(50), rng.normal(size=(50, 3)),
     ...                   ["a", "b", "c"])
@@ -343,6 +359,7 @@ def _to_rgba(color):
 
 
 # ---------------------------------------------------------------------- waterfall
+@_plot_doc
 def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
     """One row's attributions, from the base value to the model output.
 
@@ -360,21 +377,11 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
         The row drawn (ignored for a one-row explanation).
     max_display : int, default=10
         Most bars drawn.
-    output : int, str or None
-        For (n, d, k) values, the output (index or name); None shows the last output.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is created when None.
-
-    Returns
-    -------
-    ax : matplotlib Axes
+    {output}
+    {ax}
         ``ax.patches`` are the bars from bottom to top; the last one ends at f(x).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklxai import Explanation
-    >>> from sklxai.plotting import waterfall
+    {examples}
     >>> exp = Explanation(np.array([[0.5, -0.2, 0.1]]), np.array([1.0]),
     ...                   np.array([[3.0, 1.0, 2.0]]), ["a", "b", "c"])
     >>> ax = waterfall(exp)
@@ -436,6 +443,7 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
 
 
 # ---------------------------------------------------------------------- dependence
+@_plot_doc
 def dependence(explanation, feature, *, output=None, ax=None):
     """A feature's value against its attribution, one point per row.
 
@@ -448,20 +456,10 @@ def dependence(explanation, feature, *, output=None, ax=None):
         Values of shape (n, d) or (n, d, k), with ``data``.
     feature : int or str
         The feature, by position or name.
-    output : int, str or None
-        For (n, d, k) values, the output (index or name); None shows the last output.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is created when None.
+    {output}
+    {ax}
 
-    Returns
-    -------
-    ax : matplotlib Axes
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklxai import Explanation
-    >>> from sklxai.plotting import dependence
+    {examples}
     >>> x = np.linspace(0, 1, 30)[:, None]
     >>> exp = Explanation(2 * x - 1, np.zeros(30), x, ["age"])
     >>> ax = dependence(exp, "age")
@@ -496,6 +494,7 @@ def dependence(explanation, feature, *, output=None, ax=None):
 
 
 # ---------------------------------------------------------------------- image
+@_plot_doc
 def image(explanation_or_values, row=0, *, image_shape, image=None, output=None, ax=None):
     """Pixel (or patch) attributions as a heat map, over the grayscale image when given.
 
@@ -516,12 +515,7 @@ def image(explanation_or_values, row=0, *, image_shape, image=None, output=None,
         grayscale under a semi-transparent heat map.
     output : int, str or None
         For (n, d, k) attributions, the output (index or name); None shows the last output.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is created when None.
-
-    Returns
-    -------
-    ax : matplotlib Axes
+    {ax}
         ``ax.images[-1]`` is the heat map.
 
     Examples

@@ -42,6 +42,33 @@ def column_names(X):
     return np.asarray(names, dtype=object)
 
 
+def match_columns(X, expected, *, name="X"):
+    """A DataFrame's columns in the order of ``expected`` (the names seen during fit).
+
+    The same columns in another order are selected by name rather than refused; missing,
+    unexpected or duplicated columns raise a ValueError that names them.
+    """
+    cols = [str(c) for c in X.columns]
+    if cols == expected:
+        return X
+    missing = [c for c in expected if c not in cols]
+    extra = [c for c in cols if c not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if extra:
+            parts.append(f"unexpected columns {extra}")
+        raise ValueError(
+            f"{name} does not have the columns seen during fit: "
+            + " and ".join(parts)
+            + f". Expected {expected}."
+        )
+    if len(set(cols)) != len(cols):
+        raise ValueError(f"{name} has duplicated column names: {cols}.")
+    return X.iloc[:, [cols.index(c) for c in expected]]
+
+
 def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_empty=False,
                   owner="the explainer"):
     """Validate a 2-D numeric table and return it as a C-contiguous float64 ndarray.
@@ -74,27 +101,8 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             f"replace features by background values). Pass {name}.toarray()."
         )
     if is_dataframe(X):
-        cols = [str(c) for c in X.columns]
         if feature_names is not None:
-            expected = [str(c) for c in feature_names]
-            if cols != expected:
-                missing = [c for c in expected if c not in cols]
-                extra = [c for c in cols if c not in expected]
-                if missing or extra:
-                    parts = []
-                    if missing:
-                        parts.append(f"missing columns {missing}")
-                    if extra:
-                        parts.append(f"unexpected columns {extra}")
-                    raise ValueError(
-                        f"{name} does not have the columns seen during fit: "
-                        + " and ".join(parts)
-                        + f". Expected {expected}."
-                    )
-                if len(set(cols)) != len(cols):
-                    raise ValueError(f"{name} has duplicated column names: {cols}.")
-                # Same columns, other order: select by name rather than refuse.
-                X = X[list(X.columns[[cols.index(c) for c in expected]])]
+            X = match_columns(X, [str(c) for c in feature_names], name=name)
         non_numeric = [
             str(c) for c, dt in zip(X.columns, X.dtypes) if not _is_numeric_dtype(dt)
         ]
