@@ -254,7 +254,7 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
             "callback_error_at_train_end": at_end[-1]["relative_error"] if at_end else None,
             "train_rows": len(Xtr),
             "params": {p: est.get_params()[p] for p in
-                       ("max_epochs", "max_time", "n_subsets", "train_batch_size", "lr",
+                       ("max_epochs", "max_time", "n_coalitions", "train_batch_size", "lr",
                         "hidden_sizes", "patience", "validation_fraction", "refresh_every")},
             "refresh_every_": est.refresh_every_,
             "explain_seconds": explain_s,

@@ -226,6 +226,13 @@ class ShapleyExplainer(BaseExplainer):
         return self.game_.values(X, masks).double() - self._null
 
 
+def shared_params(arguments):
+    """The arguments of :class:`ShapleyExplainer`'s ``__init__`` among a subclass ``__init__``'s
+    ``locals()``: subclasses pass the shared parameters on with
+    ``super().__init__(**shared_params(locals()))`` and store only their own."""
+    return {name: arguments[name] for name in ShapleyExplainer._get_param_names()}
+
+
 def _prefixed(tensors, prefix):
     """The entries of ``tensors`` whose name starts with ``prefix``, without it."""
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -2,7 +2,7 @@
 
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer
+from sklxai.explainers._shapley import ShapleyExplainer, shared_params
 from sklxai.games.coalitions import all_masks, shapley_size_weights
 from sklxai.utils import param_validation as pv
 
@@ -57,11 +57,7 @@ class ExactShapley(ShapleyExplainer):
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
                  max_features=20, n_jobs=None, verbose=0, device="auto",
                  random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background, target=target,
-                         game=game, feature_groups=feature_groups,
-                         surrogate_params=surrogate_params, fast_path=fast_path, n_jobs=n_jobs,
-                         verbose=verbose, device=device, random_state=random_state,
-                         batch_size=batch_size)
+        super().__init__(**shared_params(locals()))
         self.max_features = max_features
 
     def _fit_shapley(self, d):

@@ -1,7 +1,5 @@
 """FastSHAP: an amortized Shapley explainer trained with the weighted least-squares loss."""
 
-import torch
-
 from sklxai.explainers._amortized import AmortizedShapley
 
 
@@ -18,9 +16,12 @@ class FastSHAP(AmortizedShapley):
 
     Parameters
     ----------
-    model, background, n_background, target, game, feature_groups, module, hidden_sizes, n_subsets,
-    background_samples, refresh_every, max_epochs,
-    max_time, lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, verbose,
+    model, background, n_background, target, game, feature_groups, surrogate_params, fast_path
+        As in :class:`~sklxai.SimSHAP`.
+    module, hidden_sizes, n_coalitions, background_samples, refresh_every, max_epochs, max_time
+        As in :class:`~sklxai.SimSHAP`.
+    lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, n_jobs, verbose
+        As in :class:`~sklxai.SimSHAP`.
     accelerator, device, random_state, batch_size
         As in :class:`~sklxai.SimSHAP`.
 
@@ -40,34 +41,14 @@ class FastSHAP(AmortizedShapley):
     (2, 4)
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
-                 feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
-                 n_subsets=32, background_samples=None, refresh_every="auto",
-                 max_epochs=100, max_time=None, lr=3e-3,
-                 optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
-                 patience=30, callbacks=None, verbose=0, accelerator=None, device="auto",
-                 random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
-                         batch_size=batch_size)
-        self.game = game
-        self.feature_groups = feature_groups
-        self.module = module
-        self.hidden_sizes = hidden_sizes
-        self.n_subsets = n_subsets
-        self.background_samples = background_samples
-        self.refresh_every = refresh_every
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.lr = lr
-        self.optimizer = optimizer
-        self.train_batch_size = train_batch_size
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.callbacks = callbacks
-        self.accelerator = accelerator
-        self.verbose = verbose
+    def _objective(self):
+        return fastshap_loss
 
-    def _objective(self, phi, stats):
-        # weights sum to 1 per draw: the kernel expectation of the squared residual
-        return stats.kernel_loss(phi)
+
+def fastshap_loss(phi, stats):
+    """FastSHAP's objective: the Shapley kernel's expected squared residual of phi.
+
+    The weights of a draw sum to 1, so ``stats.kernel_loss`` is that expectation, averaged over
+    the rows' draws (see :meth:`~sklxai.explainers._targets.CoalitionStats.kernel_loss`).
+    """
+    return stats.kernel_loss(phi)

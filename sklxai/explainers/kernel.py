@@ -7,7 +7,7 @@ solver (:func:`solve_kernel_shap`) are shared, so other estimators can reuse the
 import numpy as np
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer
+from sklxai.explainers._shapley import ShapleyExplainer, shared_params
 from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
 
@@ -103,11 +103,7 @@ class KernelSHAP(ShapleyExplainer):
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
                  n_coalitions=2048, paired=True, n_jobs=None, verbose=0, device="auto",
                  random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background, target=target,
-                         game=game, feature_groups=feature_groups,
-                         surrogate_params=surrogate_params, fast_path=fast_path, n_jobs=n_jobs,
-                         verbose=verbose, device=device, random_state=random_state,
-                         batch_size=batch_size)
+        super().__init__(**shared_params(locals()))
         self.n_coalitions = n_coalitions
         self.paired = paired
 

@@ -1,8 +1,12 @@
 """SimSHAP: an amortized Shapley explainer trained on unbiased, efficient per-subset targets."""
 
+import functools
+
 import torch
 
 from sklxai.explainers._amortized import AmortizedShapley
+from sklxai.explainers._trainer import simshap_loss
+from sklxai.utils import param_validation as pv
 
 
 class SimSHAP(AmortizedShapley):
@@ -11,14 +15,16 @@ class SimSHAP(AmortizedShapley):
     An explainer network is trained by mean squared error against unbiased Shapley targets:
     coalitions S are drawn from the Shapley kernel (size s with probability proportional to
     (d-1)/(s(d-s)), then a uniform subset, each with its complement), and
-    phi_i(S) = a_S^i (v(S) - v(empty)) + (v(N) - v(empty)) / d with a_S^i = g (d - |S|) for i in S
-    and -g |S| otherwise, g = sum_s (d-1)/(s(d-s)) / (d-1). Every target sums to
-    v(N) - v(empty), and their mean over S is the Shapley value. With ``control_variate=True``
+    phi_i(S) = a_S^i (v(S) - v(empty)) + (v(N) - v(empty)) / d with
+    a_S^i = g (d - ``|S|``) for i in S and -g ``|S|`` otherwise, g = sum_s (d-1)/(s(d-s)) / (d-1).
+    Every target sums to v(N) - v(empty), and their mean over S is the Shapley value.
+    With ``control_variate=True``
     the explainer's own detached prediction c is used as a control variate (the additive game of
     c has Shapley values c, so the target stays unbiased while its variance shrinks as c
-    improves). Coalitions are stratified (:class:`~sklxai.explainers._amortized.KernelDesign`):
-    the few smallest and largest ones, which carry most of the kernel's mass, are enumerated
-    with their exact probabilities when ``n_subsets`` allows, the rest sampled. Predictions are
+    improves). Coalitions are stratified
+    (:class:`~sklxai.games.coalitions.StratifiedDesign`, rule "half"): the few smallest and
+    largest ones, which carry most of the kernel's mass, are enumerated with their exact
+    probabilities when ``n_coalitions`` allows, the rest sampled. Predictions are
     made exactly efficient by the additive normalisation
     phi = raw + (v(N) - v(empty) - sum raw) / d; explaining a row costs one model call (for
     v(N)) and one explainer forward pass.
@@ -40,6 +46,8 @@ class SimSHAP(AmortizedShapley):
         See :class:`~sklxai.base.BaseExplainer`.
     game : {"marginal", "baseline", "surrogate"}
         The value function the targets come from (marginal: comparable with ExactShapley).
+    surrogate_params, n_jobs
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
     module : torch.nn.Module, class or None
         The explainer network, mapping rows (n, n_features) to (n, n_players * k) raw
         attributions (player-major; players are the features, or the ``feature_groups``). A
@@ -51,8 +59,9 @@ class SimSHAP(AmortizedShapley):
         :func:`~sklxai.games.grouped.image_patch_groups`). Every column in exactly one group.
     hidden_sizes : tuple of int
         Hidden layers of the default network.
-    n_subsets : int
-        Coalitions per row and training step (half of the sampled ones complements).
+    n_coalitions : int
+        Coalitions per row and training draw (half of the sampled ones complements);
+        validation draws twice as many, ``score`` four times.
     background_samples : int or None
         Background rows averaged per coalition in training targets, drawn at random (an
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
@@ -74,8 +83,9 @@ class SimSHAP(AmortizedShapley):
     max_time : float or None
         Stop training after this many seconds (checked after every batch), keeping the best
         weights so far, those of the unfinished epoch included (their validation pass comes on
-        top of the budget). The cosine decay then reaches 0 when the first of ``max_epochs``
-        and ``max_time`` ends (with a time budget, training depends on the machine's speed).
+        top of the budget; see :class:`~sklxai.utils.callbacks.TimeBudget`). The cosine decay
+        then reaches 0 when the first of ``max_epochs`` and ``max_time`` ends (with a time
+        budget, training depends on the machine's speed).
     lr : float
         Initial learning rate (cosine decay to 0, see ``max_epochs``).
     optimizer : torch.optim.Optimizer class
@@ -104,8 +114,9 @@ class SimSHAP(AmortizedShapley):
     ----------
     module_ : torch.nn.Module
         The trained explainer network (in eval mode).
-    net_ : skorch.NeuralNet
-        The skorch net that trained it (``net_.history`` holds the losses).
+    net_ : sklxai.explainers._trainer.AmortizedTrainer
+        The skorch net that trained it (``net_.history`` holds the losses; its training store
+        is released after ``fit``).
     history_ : skorch.History
     refresh_every_ : int or None
         ``refresh_every`` as used ("auto" resolved).
@@ -125,37 +136,22 @@ class SimSHAP(AmortizedShapley):
     (3, 4)
     """
 
-    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
-                 feature_groups=None, fast_path="auto", module=None, hidden_sizes=(256, 256, 256),
-                 n_subsets=32, background_samples=None, refresh_every="auto",
-                 control_variate=True, max_epochs=100,
-                 max_time=None, lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256,
-                 validation_fraction=0.1, patience=30, callbacks=None, verbose=0,
-                 accelerator=None, device="auto", random_state=None, batch_size=None):
-        super().__init__(model, background=background, n_background=n_background, target=target,
-                         fast_path=fast_path, device=device, random_state=random_state,
-                         batch_size=batch_size)
-        self.game = game
-        self.feature_groups = feature_groups
-        self.module = module
-        self.hidden_sizes = hidden_sizes
-        self.n_subsets = n_subsets
-        self.background_samples = background_samples
-        self.refresh_every = refresh_every
-        self.control_variate = control_variate
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.lr = lr
-        self.optimizer = optimizer
-        self.train_batch_size = train_batch_size
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.callbacks = callbacks
-        self.accelerator = accelerator
-        self.verbose = verbose
+    _parameter_constraints = {
+        **AmortizedShapley._parameter_constraints,
+        "control_variate": pv.boolean(),
+    }
 
-    def _objective(self, phi, stats):
-        control = phi.detach() if self.control_variate else None
-        with torch.no_grad():
-            target = stats.simshap_targets(control=control)
-        return torch.mean((phi - target) ** 2)
+    def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
+                 feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
+                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
+                 refresh_every="auto", control_variate=True, max_epochs=100, max_time=None,
+                 lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256,
+                 validation_fraction=0.1, patience=30, callbacks=None, n_jobs=None, verbose=0,
+                 accelerator=None, device="auto", random_state=None, batch_size=None):
+        params = locals()
+        super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})
+        self.control_variate = control_variate
+
+    def _objective(self):
+        # the explainer's own detached prediction is the control variate of its targets
+        return functools.partial(simshap_loss, control_variate=self.control_variate)

@@ -10,11 +10,13 @@ pass of a small network on the device, whatever the model is.
 :func:`fit_surrogate` trains the network (through skorch); :class:`SurrogateGame` is the game.
 """
 
+import functools
 import time
 
 import numpy as np
 import torch
 
+from sklxai.games.coalitions import draw_surrogate_masks
 from sklxai.games.marginal import Game
 from sklxai.utils.validation import check_positive_int, resolve_device, seed_from
 
@@ -28,7 +30,7 @@ SURROGATE_DEFAULTS = {
     "train_batch_size": 256,
     "validation_fraction": 0.1,
     "patience": 5,
-    "n_masks": 4,
+    "n_coalitions": 4,
     "min_epoch_rows": 4096,
 }
 
@@ -131,7 +133,7 @@ class SurrogateGame(Game):
     SimSHAP, FastSHAP) trains the surrogate on the X passed to ``fit``, with its own
     ``random_state``-derived seed, its ``verbose`` and ``device``, and :data:`SURROGATE_DEFAULTS`:
     ``hidden_sizes=(256, 256, 256)``, ``max_epochs=30``, ``max_time=None``, ``lr=1e-3``,
-    ``train_batch_size=256``, ``validation_fraction=0.1``, ``patience=5``, ``n_masks=4``,
+    ``train_batch_size=256``, ``validation_fraction=0.1``, ``patience=5``, ``n_coalitions=4``,
     ``min_epoch_rows=4096``. Each
     can be changed by setting an attribute ``surrogate_<name>`` on the explainer before ``fit``
     (e.g. ``est.surrogate_max_epochs = 100``); they are not constructor parameters, so
@@ -252,13 +254,13 @@ class SurrogateGame(Game):
 
 
 def fit_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, max_time=None,
-                  lr=1e-3, train_batch_size=256, validation_fraction=0.1, patience=5, n_masks=4,
-                  min_epoch_rows=4096, random_state=None, device=None, verbose=0,
+                  lr=1e-3, train_batch_size=256, validation_fraction=0.1, patience=5,
+                  n_coalitions=4, min_epoch_rows=4096, random_state=None, device=None, verbose=0,
                   callbacks=None):
     """Train a surrogate g(x_S, S) of a model on rows ``X`` (FastSHAP's surrogate).
 
     The model's outputs f(x) at the full rows are computed once, with the adapter and without
-    gradients (they do not depend on the masks). Each training step then draws ``n_masks``
+    gradients (they do not depend on the masks). Each training step then draws ``n_coalitions``
     coalitions per row and minimises KL(f(x) || g(x_S, S)) (cross-entropy with soft targets,
     minus the targets' entropy) for classifiers, or the squared error on the standardised
     outputs for regressors. Coalitions: half of them have a uniform size in 0..d (as in
@@ -268,8 +270,9 @@ def fit_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, ma
 
     skorch runs the loop: a validation split of the rows whose loss, under coalitions that are
     the same every epoch, drives early stopping (the best weights are restored), a cosine
-    learning-rate decay over ``max_epochs``, AdamW, progress output, user callbacks. With an int
-    ``random_state`` on CPU, training is reproducible.
+    learning-rate decay over ``max_epochs`` (or ``max_time``), AdamW, progress output, user
+    callbacks (:func:`sklxai.utils.callbacks.training_callbacks`, the amortized explainers'
+    recipe). With an int ``random_state`` on CPU, training is reproducible.
 
     Parameters
     ----------
@@ -280,15 +283,16 @@ def fit_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, ma
     hidden_sizes : tuple of int
     max_epochs : int
     max_time : float or None
-        Stop after this many seconds, keeping the best weights so far.
+        Stop after this many seconds, keeping the best weights so far (those of the unfinished
+        epoch included, see :class:`~sklxai.utils.callbacks.TimeBudget`).
     lr : float
     train_batch_size : int
-        Rows per step (each with ``n_masks`` coalitions).
+        Rows per step (each with ``n_coalitions`` coalitions).
     validation_fraction : float or None
         Rows held out for early stopping; None or 0: none (the training loss is monitored).
     patience : int
         Epochs without improvement before stopping.
-    n_masks : int
+    n_coalitions : int
         Coalitions per row and step.
     min_epoch_rows : int
         An epoch passes over the training rows as many times as it takes to cover at least this
@@ -309,41 +313,24 @@ def fit_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, ma
     module, _, _ = _train_surrogate(
         adapter, X, hidden_sizes=hidden_sizes, max_epochs=max_epochs, max_time=max_time, lr=lr,
         train_batch_size=train_batch_size, validation_fraction=validation_fraction,
-        patience=patience, n_masks=n_masks, min_epoch_rows=min_epoch_rows,
+        patience=patience, n_coalitions=n_coalitions, min_epoch_rows=min_epoch_rows,
         random_state=random_state, device=device,
         verbose=verbose, callbacks=callbacks)
     return module
 
 
-def draw_surrogate_masks(n, d, *, generator, device):
-    """Coalitions for surrogate training: (n, d) bool, even rows uniform-size, odd rows kernel.
-
-    Uniform-size rows have |S| uniform in 0..d; kernel rows |S| in 1..d-1 with probability
-    proportional to (d-1)/(s(d-s)) (uniform-size when d < 2); the subset is then uniform.
-    """
-    sizes = torch.randint(0, d + 1, (n,), generator=generator, device=device)
-    if d >= 2:
-        s = torch.arange(1, d, device=device, dtype=torch.float32)
-        mass = (d - 1) / (s * (d - s))
-        kernel = torch.multinomial(mass, n, replacement=True, generator=generator) + 1
-        odd = torch.arange(n, device=device) % 2 == 1
-        sizes = torch.where(odd, kernel, sizes)
-    keys = torch.rand(n, d, generator=generator, device=device)
-    ranks = keys.argsort(dim=1).argsort(dim=1)
-    return ranks < sizes[:, None]
-
-
 def _train_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, max_time=None,
                      lr=1e-3, train_batch_size=256, validation_fraction=0.1, patience=5,
-                     n_masks=4, min_epoch_rows=4096, random_state=None, device=None, verbose=0,
-                     callbacks=None):
-    from skorch.callbacks import EarlyStopping, LRScheduler
+                     n_coalitions=4, min_epoch_rows=4096, random_state=None, device=None,
+                     verbose=0, callbacks=None):
     from skorch.dataset import ValidSplit
+
+    from sklxai.utils.callbacks import training_callbacks
 
     check_positive_int(max_epochs, "max_epochs")
     check_positive_int(train_batch_size, "train_batch_size")
     check_positive_int(patience, "patience")
-    check_positive_int(n_masks, "n_masks")
+    check_positive_int(n_coalitions, "n_coalitions")
     check_positive_int(min_epoch_rows, "min_epoch_rows")
     vf = float(validation_fraction or 0.0)
     if not 0.0 <= vf < 0.5:
@@ -369,57 +356,90 @@ def _train_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30,
         out_mean, out_scale = Y.mean(axis=0), Y.std(axis=0)
         out_scale[out_scale == 0] = 1.0
 
-    monitor = "valid_loss" if vf > 0 else "train_loss"
-    cbs = [
-        ("lr_decay", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                                 T_max=max_epochs)),
-        ("early_stopping", EarlyStopping(monitor=monitor, patience=patience, load_best=True,
-                                         sink=print if verbose else _silent)),
-    ]
-    if max_time is not None:
-        cbs.append(("time_budget", _time_budget(float(max_time))))
-    cbs += list(callbacks or [])
+    cbs = training_callbacks(max_epochs, max_time=max_time, patience=patience,
+                             monitor="valid_loss" if vf > 0 else "train_loss", verbose=verbose)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         module = SurrogateModule(d, k, hidden_sizes, output, X.mean(axis=0), scale, out_mean,
                                  out_scale)
         net = _net_class()(
             module,
-            criterion=torch.nn.MSELoss,  # unused: the module computes its own loss
+            n_coalitions=n_coalitions,
+            min_epoch_rows=min_epoch_rows,
+            seed=seed,
             optimizer=torch.optim.AdamW,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=train_batch_size,
             train_split=ValidSplit(vf, stratified=False, random_state=seed) if vf > 0 else None,
-            callbacks=cbs,
+            callbacks=cbs + list(callbacks or []),
             device=dev,
             verbose=int(bool(verbose)),
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(seed),
         )
-        net.mask_gen_ = torch.Generator(device=dev).manual_seed(seed)
-        net.valid_seed_ = seed + 1
-        net.n_masks_ = n_masks
-        net.min_epoch_rows_ = min_epoch_rows
         t0 = time.perf_counter()
         net.fit(X.astype(np.float32), Y)
     fit_time = time.perf_counter() - t0
-    module = net.module_.eval()
-    for name in ("mask_gen_", "valid_gen_"):
-        net.__dict__.pop(name, None)
-    return module, net, fit_time
+    return net.module_.eval(), net, fit_time
 
 
+@functools.cache
 def _net_class():
     from skorch import NeuralNet
 
     class SurrogateNet(NeuralNet):
-        """skorch net whose steps draw coalitions and fit the surrogate to the model's outputs."""
+        """skorch net whose steps draw coalitions and fit the surrogate to the model's outputs.
+
+        Parameters
+        ----------
+        module : SurrogateModule
+        n_coalitions : int
+            Coalitions per row and step.
+        min_epoch_rows : int
+            Rows an epoch covers at least (small data sets are passed over several times).
+        seed : int
+            Seeds the training coalitions (seed) and the validation ones (seed + 1).
+        criterion : unused
+            The module computes its own loss.
+        **kwargs
+            skorch's ``NeuralNet`` parameters.
+
+        Attributes
+        ----------
+        mask_gen_, valid_gen_ : torch.Generator
+            The validation generator restarts at each epoch (the same validation coalitions
+            every epoch) and at the end of training.
+        """
+
+        def __init__(self, module, *, n_coalitions=4, min_epoch_rows=4096, seed=0,
+                     criterion=torch.nn.MSELoss, **kwargs):
+            self.n_coalitions = n_coalitions
+            self.min_epoch_rows = min_epoch_rows
+            self.seed = seed
+            super().__init__(module, criterion, **kwargs)
+
+        def on_train_begin(self, net, X=None, y=None, **kwargs):
+            super().on_train_begin(net, X=X, y=y, **kwargs)
+            self.mask_gen_ = torch.Generator(device=self.device).manual_seed(self.seed)
+            self.reset_validation_generator()
+
+        def reset_validation_generator(self):
+            """Restart the validation coalitions (valid_loss is comparable across epochs)."""
+            self.valid_gen_ = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+
+        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+            self.reset_validation_generator()
+
+        def on_train_end(self, net, X=None, y=None, **kwargs):
+            super().on_train_end(net, X=X, y=y, **kwargs)
+            self.reset_validation_generator()  # for callbacks that validate (TimeBudget)
 
         def _step(self, batch, generator):
             X = batch[0].to(self.device)
             Y = batch[1].to(self.device)
-            r = self.n_masks_
+            r = self.n_coalitions
             X, Y = X.repeat(r, 1), Y.repeat(r, 1)
             masks = draw_surrogate_masks(len(X), X.shape[1], generator=generator,
                                          device=X.device)
@@ -438,38 +458,10 @@ def _net_class():
             return {"loss": loss, "y_pred": masks}
 
         def get_iterator(self, dataset, training=False):
-            if training and len(dataset) < self.min_epoch_rows_:
+            if training and len(dataset) < self.min_epoch_rows:
                 # small data: several passes per epoch, each with fresh coalitions
-                repeats = -(-self.min_epoch_rows_ // len(dataset))
+                repeats = -(-self.min_epoch_rows // len(dataset))
                 dataset = torch.utils.data.ConcatDataset([dataset] * repeats)
             return super().get_iterator(dataset, training=training)
 
-        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-            # the same validation coalitions every epoch: valid_loss is comparable across epochs
-            self.valid_gen_ = torch.Generator(device=self.device).manual_seed(self.valid_seed_)
-
     return SurrogateNet
-
-
-def _time_budget(seconds):
-    from skorch.callbacks import Callback
-
-    class TimeBudget(Callback):
-        """Stop training (keeping the best weights) after ``seconds``."""
-
-        def __init__(self, seconds):
-            self.seconds = seconds
-
-        def on_train_begin(self, net, **kwargs):
-            self._start = time.perf_counter()
-
-        def on_batch_end(self, net, training=True, **kwargs):
-            if training and time.perf_counter() - self._start > self.seconds:
-                raise KeyboardInterrupt  # skorch ends fit cleanly and runs on_train_end
-
-    return TimeBudget(seconds)
-
-
-def _silent(*args, **kwargs):
-    pass

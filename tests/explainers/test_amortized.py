@@ -17,7 +17,8 @@ from sklxai_reference import (
 )
 
 from sklxai import ExactShapley, FastSHAP, SimSHAP
-from sklxai.explainers._amortized import KernelDesign
+from sklxai.explainers._trainer import AmortizedTrainer, kernel_design, simshap_loss
+from sklxai.explainers.fastshap import fastshap_loss
 from sklxai.explainers._targets import CoalitionStats, simshap_weights
 
 
@@ -27,7 +28,7 @@ def test_design_expectation_is_exactly_the_shapley_value(d, budget):
     # computed here by enumerating the remaining sizes with their kernel probabilities
     table, value = random_table_game(d)
     ref = brute_force_shapley(value, d)
-    design = KernelDesign(d, budget)
+    design = kernel_design(d, budget)
     assert np.isclose(design.enumerated_weights.sum() + design.rest_mass, 1.0)
     est = np.zeros_like(ref)
     enum = torch.as_tensor(design.enumerated)
@@ -52,7 +53,7 @@ def test_sampled_targets_are_unbiased_and_each_is_efficient(control):
     d, n_draws = 6, 4000
     table, value = random_table_game(d, seed=1)
     ref = brute_force_shapley(value, d)
-    design = KernelDesign(d, 16)
+    design = kernel_design(d, 16)
     gen = torch.Generator().manual_seed(0)
     masks, weights = design.draw(n_draws, generator=gen, device=torch.device("cpu"))
     values = table_values(table, masks)  # (n, M, k)
@@ -69,11 +70,11 @@ def test_sampled_targets_are_unbiased_and_each_is_efficient(control):
 
 
 def test_design_enumerates_extreme_sizes_when_budget_allows():
-    design = KernelDesign(12, 64)  # 24 coalitions of size 1 and 11 fit in half the budget
+    design = kernel_design(12, 64)  # 24 coalitions of size 1 and 11 fit in half the budget
     sizes = design.enumerated.sum(axis=1)
     assert sorted(set(sizes)) == [1, 11] and len(sizes) == 24
     assert design.n_sampled == 40
-    assert KernelDesign(12, 32).enumerated.shape == (0, 12)
+    assert kernel_design(12, 32).enumerated.shape == (0, 12)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def _rel_err(values, ref):
             / np.linalg.norm(ref.reshape(n, -1), axis=1).mean())
 
 
-FAST = dict(hidden_sizes=(64, 64), max_epochs=15, n_subsets=32, train_batch_size=32, lr=3e-3,
+FAST = dict(hidden_sizes=(64, 64), max_epochs=15, n_coalitions=32, train_batch_size=32, lr=3e-3,
             patience=15, device="cpu", random_state=0)
 
 
@@ -121,7 +122,7 @@ def test_same_random_state_identical_values_and_save_load(task, tmp_path):
     a.save(path)
     loaded = SimSHAP.load(path, clf, device="cpu")
     np.testing.assert_array_equal(loaded.transform(X[-10:]), a.transform(X[-10:]))
-    assert loaded.get_params()["n_subsets"] == 32
+    assert loaded.get_params()["n_coalitions"] == 32
     assert loaded.refresh_every_ == a.refresh_every_ == 8
     with pytest.raises(ValueError, match="holds a SimSHAP"):
         FastSHAP.load(path, clf)
@@ -155,8 +156,8 @@ def test_clone_params_and_grid_search(task):
     est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=2))
     c = clone(est)
     assert c.model is clf and c.get_params()["hidden_sizes"] == (64, 64)
-    c.set_params(n_subsets=16)
-    assert c.n_subsets == 16 and est.n_subsets == 32
+    c.set_params(n_coalitions=16)
+    assert c.n_coalitions == 16 and est.n_coalitions == 32
     search = GridSearchCV(est, {"lr": [1e-6, 3e-3]}, cv=2).fit(X[:400])
     assert search.best_params_ == {"lr": 3e-3}
 
@@ -165,10 +166,48 @@ def test_bad_parameters(task):
     clf, X, bg, _ = task
     with pytest.raises(ValueError, match="validation_fraction"):
         SimSHAP(clf, background=bg, validation_fraction=0.9, device="cpu").fit(X)
-    with pytest.raises(ValueError, match="n_subsets"):
-        SimSHAP(clf, background=bg, n_subsets=1, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="n_coalitions"):
+        SimSHAP(clf, background=bg, n_coalitions=1, device="cpu").fit(X)
     with pytest.raises(ValueError, match="patience"):
         SimSHAP(clf, background=bg, patience=0, device="cpu").fit(X)
+
+
+def test_the_trainer_owns_training_and_keeps_nothing_of_it(task):
+    import pickle
+
+    clf, X, bg, _ = task
+    est = FastSHAP(clf, background=bg, **dict(FAST, max_epochs=2)).fit(X[:300])
+    net = est.net_
+    assert isinstance(net, AmortizedTrainer) and net.game is est.game_
+    assert net.objective is fastshap_loss and net.refresh_every_ == est.refresh_every_ == 8
+    assert all(value is not est for value in vars(net).values())  # no way back to the explainer
+    assert net.stats_ is None and net.seen_ is None and net.fit_X_ is None  # released
+    assert net.get_params()["n_coalitions"] == 32
+    pickle.dumps(est)
+
+
+def test_a_trainer_alone_learns_with_any_objective(task):
+    from sklxai.explainers.networks import MLPExplainerModule
+    from sklxai.games import MarginalGame
+    from sklxai.models import make_adapter
+
+    clf, X, bg, _ = task
+    game = MarginalGame(make_adapter(clf, device="cpu"), bg)
+    calls = []
+
+    def objective(phi, stats):  # SimSHAP's loss without control variate, counted
+        calls.append(phi.shape)
+        return simshap_loss(phi, stats, control_variate=False)
+
+    torch.manual_seed(0)
+    net = AmortizedTrainer(MLPExplainerModule(6, 12, (32,)), game=game, objective=objective,
+                           n_players=6, n_coalitions=16, refresh_every=None, seed=0,
+                           optimizer=torch.optim.AdamW, lr=3e-3, max_epochs=4, batch_size=64,
+                           device="cpu", verbose=0).fit(X[:400])
+    assert calls and calls[0][1:] == (6, 2)
+    losses = net.history[:, "valid_loss"]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert net.refresh_every_ is None and net.stats_ is None
 
 
 def test_patience_none_trains_every_epoch_and_keeps_the_best(task):
@@ -213,7 +252,7 @@ def test_training_through_an_accelerator(task, tmp_path, capsys):
     acc = accelerate.Accelerator(cpu=True)
     est = SimSHAP(clf, background=bg, accelerator=acc, **dict(FAST, device="auto",
                                                                max_epochs=4)).fit(X[:500])
-    assert type(est.net_).__name__ == "AcceleratedExplainerNet"
+    assert type(est.net_).__name__ == "AcceleratedTrainer"
     assert "valid_loss" not in capsys.readouterr().out  # verbose=0 is silent
     assert isinstance(est.module_, torch.nn.Module) and not hasattr(est.module_, "module")
     losses = est.history_[:, "valid_loss"]

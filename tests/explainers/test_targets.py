@@ -13,7 +13,7 @@ from sklxai_reference import (
 )
 
 from sklxai import FastSHAP, SimSHAP
-from sklxai.explainers._amortized import KernelDesign
+from sklxai.explainers._trainer import AmortizedTrainer, kernel_design
 from sklxai.explainers._targets import CoalitionStats, simshap_weights
 
 
@@ -28,7 +28,7 @@ def test_accumulated_draws_stay_unbiased_with_variance_divided_by_their_number(c
     d, n_rows, n_draws = 6, 3000, 8
     table, value = random_table_game(d, seed=2)
     ref = brute_force_shapley(value, d)
-    design = KernelDesign(d, 16)
+    design = kernel_design(d, 16)
     gen = torch.Generator().manual_seed(0)
     c = None
     if control:
@@ -56,7 +56,7 @@ def test_kernel_loss_is_the_weighted_squared_residual():
     d, n = 5, 40
     table, _ = random_table_game(d, seed=3)
     gen = torch.Generator().manual_seed(1)
-    design = KernelDesign(d, 12)
+    design = kernel_design(d, 12)
     store = CoalitionStats.zeros(n, d, 2, "cpu")
     draws = [_draw(design, table, n, gen) for _ in range(3)]
     for draw in draws:
@@ -93,7 +93,7 @@ def task():
     return model, X
 
 
-FAST = {"hidden_sizes": (32,), "max_epochs": 4, "n_subsets": 16, "train_batch_size": 64,
+FAST = {"hidden_sizes": (32,), "max_epochs": 4, "n_coalitions": 16, "train_batch_size": 64,
         "n_background": 10, "device": "cpu", "random_state": 0}
 
 
@@ -101,13 +101,13 @@ FAST = {"hidden_sizes": (32,), "max_epochs": 4, "n_subsets": 16, "train_batch_si
 def test_refresh_every_draws_again_only_on_schedule(cls, task, monkeypatch):
     model, X = task
     drawn = []
-    original = cls._draw
+    original = AmortizedTrainer.draw
 
     def counting(self, rows, *args, **kwargs):
         drawn.append(len(rows))
         return original(self, rows, *args, **kwargs)
 
-    monkeypatch.setattr(cls, "_draw", counting)
+    monkeypatch.setattr(AmortizedTrainer, "draw", counting)
     n_valid = round(0.1 * len(X))
     n_train = len(X) - n_valid
     cls(model, refresh_every=2, **FAST).fit(X)

@@ -11,7 +11,7 @@ from sklxai_reference import brute_force_shapley
 
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP, SimSHAP
 from sklxai.games import SurrogateGame, SurrogateModule, fit_surrogate
-from sklxai.games.surrogate import draw_surrogate_masks
+from sklxai.games.coalitions import draw_surrogate_masks
 from sklxai.models import make_adapter
 
 D = 4
@@ -49,10 +49,8 @@ def exact_clf(clf_data):
 
 
 def _small(est, **extra):
-    """A Shapley explainer whose surrogate trains fast (the surrogate_* overrides)."""
-    for name, value in dict(SMALL, **extra).items():
-        setattr(est, f"surrogate_{name}", value)
-    return est
+    """A Shapley explainer whose surrogate trains fast (its ``surrogate_params``)."""
+    return est.set_params(surrogate_params=dict(SMALL, **extra))
 
 
 def test_surrogate_with_all_features_matches_the_model(clf_data, exact_clf):
@@ -79,6 +77,20 @@ def test_training_is_seeded(clf_data):
     b = fit_surrogate(make_adapter(clf), X, random_state=3, **params)
     for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(wa, wb), name
+
+
+def test_training_uses_the_shared_callbacks_and_a_time_budget(clf_data):
+    from sklxai.games.surrogate import _train_surrogate
+    from sklxai.utils.callbacks import CosineDecay, TimeBudget
+
+    clf, X = clf_data
+    _, net, _ = _train_surrogate(make_adapter(clf), X, random_state=0,
+                                 **dict(SMALL, max_epochs=1000, max_time=0))
+    callbacks = dict(net.callbacks_)
+    assert isinstance(callbacks["lr_decay"], CosineDecay)
+    assert isinstance(callbacks["time_budget"], TimeBudget)
+    assert callbacks["time_budget"].interrupted_  # a zero budget: one step
+    assert len(net.history) == 1 and len(net.history[-1, "batches"]) == 1
 
 
 def test_masks_mix_uniform_sizes_and_the_shapley_kernel():
@@ -152,7 +164,7 @@ def test_every_shapley_explainer_uses_the_same_seeded_surrogate(clf_data, exact_
     kernel = _small(KernelSHAP(clf, n_coalitions=100, **kw)).fit(X).explain(X[:2])
     np.testing.assert_allclose(kernel.values, exact.values, atol=1e-6)
     np.testing.assert_allclose(kernel.output, exact.output, atol=1e-7)
-    perm = _small(PermutationSHAP(clf, n_permutations=8, **kw), max_epochs=1).fit(X)
+    perm = _small(PermutationSHAP(clf, n_coalitions=24, **kw), max_epochs=1).fit(X)
     assert isinstance(perm.game_, SurrogateGame)
     exp = perm.explain(X[:2])
     np.testing.assert_allclose(exp.output, perm.game_.full(X[:2]).numpy(), atol=1e-7)
@@ -178,7 +190,7 @@ def test_simshap_with_surrogate_game_fits_explains_and_round_trips(clf_data, tmp
                                                                    monkeypatch):
     clf, X = clf_data
     est = _small(SimSHAP(clf, game="surrogate", hidden_sizes=(32,), max_epochs=2,
-                         n_subsets=8, device="cpu", random_state=0)).fit(X)
+                         n_coalitions=8, device="cpu", random_state=0)).fit(X)
     assert isinstance(est.game_, SurrogateGame)
     exp = est.explain(X[:5])
     assert exp.values.shape == (5, D, 3) and exp.base_values.shape == (5, 3)
@@ -218,5 +230,5 @@ def test_surrogate_game_from_state_round_trip(linear_data):
 
 def test_unknown_game_still_errors(clf_data):
     clf, X = clf_data
-    with pytest.raises(ValueError, match="game='bogus'.*surrogate"):
+    with pytest.raises(ValueError, match="game must be one of .*surrogate.*got 'bogus'"):
         ExactShapley(clf, game="bogus", device="cpu").fit(X)

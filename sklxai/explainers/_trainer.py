@@ -1,0 +1,339 @@
+"""The trainer of the amortized explainers: a skorch net that owns the game and the targets.
+
+SimSHAP and FastSHAP train an explainer network mapping a row x to raw attributions (d x k);
+the additive efficient normalisation phi = raw + (v(N) - v(empty) - sum raw) / d makes every
+prediction exactly efficient (:func:`efficient_attributions`). Training draws coalitions from
+the Shapley kernel (with their complements, :class:`~sklxai.games.coalitions.StratifiedDesign`),
+evaluates the game on the device without gradients (:func:`draw_stats`), and minimises an
+objective of the rows' :class:`~sklxai.explainers._targets.CoalitionStats`; the two methods
+differ only in that objective. The statistics are stored per row (keyed by the row's index,
+which the batches carry) and redrawn every ``refresh_every`` epochs, new draws added to old:
+the game, by far the costliest part, is evaluated once for many network steps.
+
+:class:`AmortizedTrainer` is that loop written as a skorch ``NeuralNet``: the dataset is fit's
+rows with their indices, the steps are skorch's own (``infer``, then ``get_loss`` with the row
+indices as targets), and the game, the designs, the store and the random generators are the
+trainer's, set up in ``on_train_begin``.
+"""
+
+import functools
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+
+from sklxai.explainers._targets import CoalitionStats
+from sklxai.games.coalitions import StratifiedDesign
+
+#: refresh_every="auto": epochs between a row's draws. A game batch (32 coalitions x 50
+#: background rows) costs about 12 network steps on a 2-core CPU (Adult MLP), and on a GPU an
+#: estimated 2-3, so the CPU reuses each draw longer; see the README's SimSHAP benchmark.
+_AUTO_REFRESH_EVERY = {"cpu": 8, "accelerator": 2}
+#: "auto" stores statistics only while they take at most this much memory (else None)
+_AUTO_CACHE_BYTES = 2**30
+#: rows per game call when refreshing stored statistics at the start of an epoch
+_REFRESH_CHUNK_ROWS = 4096
+
+
+def kernel_design(d, n_coalitions):
+    """The training design: the Shapley kernel over d players, weights summing to 1.
+
+    Extreme size pairs are enumerated while they fit in half of ``n_coalitions``, the rest
+    sampled with complements (see :class:`~sklxai.games.coalitions.StratifiedDesign`).
+    """
+    return StratifiedDesign(d, n_coalitions, rule="half", normalize=True)
+
+
+def draw_stats(game, null, design, X, generator, background_samples=None):
+    """Fresh coalitions for the rows X, as :class:`CoalitionStats` of one draw.
+
+    Parameters
+    ----------
+    game : sklxai.games.Game
+        The value function.
+    null : tensor of shape (k,)
+        The value of the empty coalition, subtracted from every value.
+    design : StratifiedDesign
+        Draws the coalitions and their weights.
+    X : float32 tensor of shape (n, n_features)
+        Rows on the game's device.
+    generator : torch.Generator
+        On the game's device; draws the coalitions (and background rows, see below).
+    background_samples : int or None
+        Estimate v(S) from that many random background rows (games that support it, i.e. the
+        marginal game); None: the whole background.
+
+    Returns
+    -------
+    stats : CoalitionStats
+        The draw's sums, one row per row of X.
+    """
+    masks, weights = design.draw(len(X), generator=generator, device=X.device)
+    with torch.no_grad():
+        null = null.to(torch.float32)
+        if background_samples is not None and game.supports_sampled_values:
+            values = game.sampled_values(X, masks, background_samples, generator=generator)
+        else:
+            values = game.values(X, masks)
+        values = values.to(torch.float32) - null
+        total = game.full(X).to(torch.float32) - null
+        return CoalitionStats.from_draw(masks, weights, values, total)
+
+
+def efficient_attributions(raw, total, d):
+    """Efficient attributions (n, d, k) from raw network outputs (n, d * k), player-major.
+
+    ``total`` (n, k) is v(N) - v(empty); the raw attributions are shifted equally so that each
+    row's sum is exactly ``total``.
+    """
+    raw = raw.reshape(len(raw), d, -1).to(total.dtype)
+    return raw + ((total - raw.sum(dim=1)) / d)[:, None, :]
+
+
+def simshap_loss(phi, stats, *, control_variate=True):
+    """SimSHAP's objective: mean squared distance of phi to its unbiased, efficient targets.
+
+    With ``control_variate``, the targets use phi (detached) as a control variate: still
+    unbiased, with a variance that shrinks as phi improves.
+    """
+    control = phi.detach() if control_variate else None
+    with torch.no_grad():
+        target = stats.simshap_targets(control=control)
+    return torch.mean((phi - target) ** 2)
+
+
+class IndexedRows(torch.utils.data.Dataset):
+    """Rows with their indices (the keys of their stored statistics): items are (x, i).
+
+    A batch is gathered by one indexing operation (``__getitems__``, passed through by
+    ``Subset``) instead of row by row and collated, which cost as much as a network step.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, n_features)
+        Stored as float32.
+    y : None
+        Unused (skorch passes it).
+    """
+
+    def __init__(self, X, y=None):
+        self.X = torch.from_numpy(np.array(X, dtype=np.float32))  # a copy: X may be read-only
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], i
+
+    def __getitems__(self, indices):
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return self.X[rows], rows
+
+
+def _batch_as_is(batch):
+    """collate_fn for :class:`IndexedRows`, whose batches come out whole."""
+    return batch
+
+
+class AmortizedTrainer(NeuralNet):
+    """A skorch net that trains an explainer network on a game's coalitions.
+
+    ``fit(X)`` takes the rows (n, n_features) in the model's input space; the batches are
+    (rows, row indices), the indices serving as skorch's targets. A step is skorch's: ``infer``
+    (the module's raw outputs), then :meth:`get_loss`, which gets the rows' statistics
+    (:meth:`get_stats`), makes the prediction efficient and applies ``objective`` (training) or
+    the validation loss. What a subclass may override:
+
+    - :meth:`get_loss` (the loss of a batch), :meth:`validation_loss` (the loss that drives
+      early stopping),
+    - :meth:`get_stats` (statistics of a batch: drawn, or stored and drawn once),
+    - :meth:`draw` (coalitions and game values for rows),
+    - :meth:`refresh` (the rows redrawn at the start of an epoch),
+    - and skorch's own methods and callbacks.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The explainer network: rows (n, n_features) -> raw attributions (n, n_players * k).
+    game : sklxai.games.Game
+        The value function (on its device, where the statistics are kept).
+    objective : callable
+        ``objective(phi, stats) -> loss``: phi (n, d, k) efficient predictions, stats the
+        rows' :class:`~sklxai.explainers._targets.CoalitionStats`.
+    n_players : int
+        Players of the game (d).
+    null : tensor of shape (k,) or None
+        The value of the empty coalition; None: ``game.empty_value()``.
+    n_coalitions : int
+        Coalitions per row and draw (validation draws twice as many).
+    background_samples : int or None
+        Background rows per coalition in training draws (see :func:`draw_stats`).
+    refresh_every : int, "auto" or None
+        Epochs between two draws for a training row (row i draws in the epochs e with
+        (i + e) % refresh_every == 0); None stores nothing and draws at every step; "auto":
+        8 on a CPU, 2 on a GPU, None when the store would exceed 1 GiB.
+    seed : int
+        Seeds the training generator (seed) and the validation one (seed + 1).
+    criterion : unused
+        Required by skorch; the loss is :meth:`get_loss`'s.
+    **kwargs
+        The parameters of skorch's ``NeuralNet``.
+
+    Attributes
+    ----------
+    design_, valid_design_ : StratifiedDesign
+        The training and validation coalition designs.
+    null_ : float32 tensor of shape (k,)
+    train_gen_, valid_gen_ : torch.Generator
+        The generators of the training and the validation draws. Validation coalitions are
+        the same every epoch, so valid_loss is comparable across epochs: stored when drawn
+        first, or, without a store, drawn again from a restarted generator each epoch (it
+        restarts at the end of training too, for callbacks that validate then).
+    refresh_every_ : int or None
+        ``refresh_every`` as used ("auto" resolved).
+    stats_ : CoalitionStats or None
+        The store, during training only (released by ``partial_fit``); None without one.
+    seen_ : bool tensor of shape (n,) or None
+        Rows drawn for in training (the validation rows never are).
+    fit_X_ : float32 tensor of shape (n, n_features) or None
+        fit's rows on the game's device, for refreshes (during training only).
+    """
+
+    def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
+                 background_samples=None, refresh_every="auto", seed=0,
+                 criterion=torch.nn.MSELoss, **kwargs):
+        self.game = game
+        self.objective = objective
+        self.n_players = n_players
+        self.null = null
+        self.n_coalitions = n_coalitions
+        self.background_samples = background_samples
+        self.refresh_every = refresh_every
+        self.seed = seed
+        kwargs.setdefault("dataset", IndexedRows)
+        kwargs.setdefault("iterator_train__shuffle", True)
+        kwargs.setdefault("iterator_train__collate_fn", _batch_as_is)
+        kwargs.setdefault("iterator_valid__collate_fn", _batch_as_is)
+        super().__init__(module, criterion, **kwargs)
+
+    # ------------------------------------------------------------------ state
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        device, d = self.game.device, self.n_players
+        self.design_ = kernel_design(d, self.n_coalitions)
+        self.valid_design_ = kernel_design(d, 2 * self.n_coalitions)
+        null = self.game.empty_value() if self.null is None else self.null
+        self.null_ = null.to(device=device, dtype=torch.float32)
+        self.train_gen_ = torch.Generator(device=device).manual_seed(self.seed)
+        self.reset_validation_generator()
+        n, k = len(X), len(self.null_)
+        self.refresh_every_ = self._resolve_refresh_every(n, k, device)
+        self.stats_ = self.seen_ = self.fit_X_ = None
+        if self.refresh_every_ is not None:
+            self.stats_ = CoalitionStats.zeros(n, d, k, device)
+            self.seen_ = torch.zeros(n, dtype=torch.bool, device=device)
+            self.fit_X_ = torch.from_numpy(np.array(X, dtype=np.float32)).to(device)
+
+    def _resolve_refresh_every(self, n, k, device):
+        if self.refresh_every != "auto":
+            return self.refresh_every
+        if CoalitionStats.nbytes(n, self.n_players, k) > _AUTO_CACHE_BYTES:
+            return None
+        return _AUTO_REFRESH_EVERY["cpu" if device.type == "cpu" else "accelerator"]
+
+    def reset_validation_generator(self):
+        """Restart the validation draws: every validation pass sees the same coalitions."""
+        self.valid_gen_ = torch.Generator(device=self.game.device).manual_seed(self.seed + 1)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        if self.stats_ is None:  # validation draws again each epoch: from the same start
+            self.reset_validation_generator()
+            return
+        self.refresh(len(self.history) - 1)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # callbacks that validate after training (TimeBudget) see the epochs' coalitions
+        self.reset_validation_generator()
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train on the rows ``X`` (n, n_features); the store is released afterwards."""
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        finally:  # it holds n d^2 floats: not kept past training
+            self.stats_ = self.seen_ = self.fit_X_ = None
+
+    # ------------------------------------------------------------------ targets
+    def draw(self, X, generator, design, background_samples=None):
+        """Fresh :class:`CoalitionStats` for the rows X (see :func:`draw_stats`)."""
+        return draw_stats(self.game, self.null_, design, X, generator, background_samples)
+
+    def refresh(self, epoch):
+        """Add a new draw to the stored statistics of the training rows due at ``epoch``.
+
+        Row i draws in the epochs e with (i + e) % refresh_every_ == 0 (all rows draw when
+        first seen, in epoch 0), so a row's target averages every draw so far.
+        """
+        if epoch == 0:
+            return
+        ids = torch.arange(len(self.seen_), device=self.seen_.device)
+        due = torch.nonzero(self.seen_ & ((ids + epoch) % self.refresh_every_ == 0)).squeeze(1)
+        for start in range(0, len(due), _REFRESH_CHUNK_ROWS):
+            rows = due[start : start + _REFRESH_CHUNK_ROWS]
+            self.stats_.add(rows, self.draw(self.fit_X_[rows], self.train_gen_, self.design_,
+                                            self.background_samples))
+
+    def get_stats(self, X, rows, training):
+        """The statistics of a batch: rows X with indices ``rows``, on the game's device.
+
+        Without a store they are drawn afresh; with one, rows drawn for before are read from
+        it and the others drawn and stored. Validation draws use twice the coalitions, the
+        whole background and their own generator.
+        """
+        if training:
+            gen, design, samples = self.train_gen_, self.design_, self.background_samples
+        else:
+            gen, design, samples = self.valid_gen_, self.valid_design_, None
+        if self.stats_ is None:
+            return self.draw(X, gen, design, samples)
+        if training:
+            self.seen_[rows] = True
+        new = self.stats_.count[rows] == 0
+        if bool(new.any()):
+            self.stats_.add(rows[new], self.draw(X[new], gen, design, samples))
+        return self.stats_.take(rows)
+
+    # ------------------------------------------------------------------ loss
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The loss of a batch: raw outputs ``y_pred``, row indices ``y_true``, rows ``X``."""
+        device = self.game.device
+        X, rows = X.to(device), y_true.to(device)
+        stats = self.get_stats(X, rows, training)
+        phi = efficient_attributions(y_pred, stats.total, self.n_players)
+        if training:
+            return self.objective(phi, stats)
+        return self.validation_loss(phi, stats)
+
+    def validation_loss(self, phi, stats):
+        """Squared distance of the prediction to its own control-variate target.
+
+        On validation coalitions drawn once: target(phi) - phi is an unbiased estimate of
+        phi* - phi whose noise is that of the residual game v - sum_{i in S} phi_i, so the loss
+        estimates error^2 plus a noise term that shrinks as phi improves. Against plain
+        targets the loss would be error^2 plus a fixed noise term 50x larger than error^2 on
+        Adult, whose changes fall below early stopping's relative threshold long before
+        training has converged. The same for every objective.
+        """
+        return simshap_loss(phi, stats, control_variate=True)
+
+
+@functools.cache
+def accelerated_trainer_class():
+    """:class:`AmortizedTrainer` with skorch's ``AccelerateMixin`` (imported when needed)."""
+    from skorch.hf import AccelerateMixin
+
+    class AcceleratedTrainer(AccelerateMixin, AmortizedTrainer):
+        """AmortizedTrainer trained through ``accelerate`` (devices, processes, precision)."""
+
+    return AcceleratedTrainer

@@ -1,0 +1,198 @@
+"""The shared training callbacks: cosine learning-rate decay and time budget, on a tiny net."""
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from skorch import NeuralNetRegressor
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import ValidSplit
+
+from sklxai.utils.callbacks import CosineDecay, TimeBudget, training_callbacks
+
+LR = 0.05
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5], dtype=np.float32))[:, None] + 0.1
+    return X, y.astype(np.float32)
+
+
+def _net(callbacks, max_epochs=5, train_split=ValidSplit(5), **kwargs):
+    torch.manual_seed(0)
+    return NeuralNetRegressor(torch.nn.Linear(3, 1), max_epochs=max_epochs, lr=LR,
+                              batch_size=20, train_split=train_split, callbacks=callbacks,
+                              iterator_train__shuffle=False, verbose=0, **kwargs)
+
+
+class LrLog(Callback):
+    """The learning rate each training batch runs with (listed after the decay)."""
+
+    def initialize(self):
+        self.rates = []
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            self.rates.append((len(net.history) - 1, net.optimizer_.param_groups[0]["lr"]))
+
+
+class Sleep(Callback):
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_batch_end(self, net, **kwargs):
+        time.sleep(self.seconds)
+
+
+class RunOut(Callback):
+    """Makes the budget run out after batch ``batch`` of epoch ``epoch`` (1-based), recording
+    the weights it then stops with; optionally spoils the weights when that epoch begins."""
+
+    def __init__(self, budget, epoch, batch, spoil=False):
+        self.budget, self.epoch, self.batch, self.spoil = budget, epoch, batch, spoil
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.spoil and len(net.history) == self.epoch:
+            with torch.no_grad():
+                net.module_.weight.fill_(50.0)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and \
+                len(net.history[-1, "batches"]) == self.batch:
+            self.stopped_with = _weights(net)
+            self.budget.seconds = -1.0
+
+
+class Snapshots(Callback):
+    def initialize(self):
+        self.epochs = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs.append(_weights(net))
+
+
+def _weights(net):
+    return {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_params_are_the_constructors_and_clone():
+    decay, budget = CosineDecay(10, max_time=3.0), TimeBudget(2.5, monitor="train_loss")
+    assert decay.get_params() == {"max_epochs": 10, "max_time": 3.0}
+    assert budget.get_params() == {"monitor": "train_loss", "seconds": 2.5}
+    assert clone(budget).get_params() == budget.get_params()
+    net = _net([("time_budget", budget)]).initialize()
+    assert net.get_params()["callbacks__time_budget__seconds"] == 2.5
+    net.set_params(callbacks__time_budget__seconds=7)
+    assert budget.seconds == 7
+
+
+def test_decay_follows_the_epochs_and_reaches_zero(data):
+    X, y = data
+    log = LrLog()
+    # the decay spans 4 epochs; a fifth runs at rate 0
+    net = _net([("lr_decay", CosineDecay(max_epochs=4)), ("log", log)], max_epochs=5).fit(X, y)
+    per_epoch = dict(log.rates)
+    expected = [LR * 0.5 * (1 + math.cos(math.pi * min(e / 4, 1.0))) for e in range(5)]
+    np.testing.assert_allclose([per_epoch[e] for e in range(5)], expected, rtol=0, atol=1e-15)
+    assert per_epoch[0] == LR and per_epoch[4] == 0.0
+    assert net.optimizer_.param_groups[0]["initial_lr"] == LR
+    # max_epochs=None: the net's
+    log = LrLog()
+    _net([("lr_decay", CosineDecay()), ("log", log)], max_epochs=2).fit(X, y)
+    assert dict(log.rates)[1] == pytest.approx(LR / 2)
+
+
+def test_decay_under_a_time_budget_reaches_zero_by_its_end(data):
+    X, y = data
+    log = LrLog()
+    _net([("lr_decay", CosineDecay(max_epochs=1000, max_time=0.02)), ("log", log),
+          ("sleep", Sleep(0.03))], max_epochs=1).fit(X, y)
+    rates = [lr for _, lr in log.rates]
+    assert rates[0] > 0 and rates[1:] and all(lr == 0.0 for lr in rates[1:])
+
+
+def test_budget_stops_training(data):
+    X, y = data
+    budget = TimeBudget(0.1)
+    net = _net([("sleep", Sleep(0.01)), ("time_budget", budget)], max_epochs=1000).fit(X, y)
+    assert budget.interrupted_ and 1 <= len(net.history) < 1000
+
+
+def test_zero_budget_stops_after_one_batch_and_keeps_its_weights(data):
+    X, y = data
+    init = _weights(_net([]).initialize())
+    budget = TimeBudget(0)
+    net = _net([("early_stopping", EarlyStopping(load_best=True)),
+                ("time_budget", budget)]).fit(X, y)
+    assert budget.interrupted_ and len(net.history) == 1
+    assert len(net.history[-1, "batches"]) == 1 and "valid_loss" not in net.history[-1]
+    assert not _same(_weights(net), init)  # the one step is kept: no epoch to compare with
+
+
+def test_budget_keeps_the_current_weights_when_they_are_better(data):
+    X, y = data
+    budget = TimeBudget(1e9)
+    run_out, snaps = RunOut(budget, epoch=4, batch=7), Snapshots()
+    net = _net([("snapshots", snaps), ("early_stopping", EarlyStopping(load_best=True)),
+                ("run_out", run_out), ("time_budget", budget)], max_epochs=50).fit(X, y)
+    assert budget.interrupted_ and len(net.history) == 4 and len(snaps.epochs) == 3
+    assert _same(_weights(net), run_out.stopped_with)  # still improving: the latest weights
+
+
+def test_budget_keeps_the_best_epoch_when_the_current_weights_are_worse(data):
+    X, y = data
+    budget = TimeBudget(1e9)
+    run_out, snaps = RunOut(budget, epoch=4, batch=2, spoil=True), Snapshots()
+    net = _net([("snapshots", snaps), ("early_stopping", EarlyStopping(load_best=True)),
+                ("run_out", run_out), ("time_budget", budget)], max_epochs=50).fit(X, y)
+    best = int(np.argmin(net.history[:3, "valid_loss"]))
+    assert _same(_weights(net), snaps.epochs[best])
+    assert not _same(_weights(net), run_out.stopped_with)
+
+
+def test_budget_without_validation_leaves_early_stopping_s_choice(data):
+    X, y = data
+    budget = TimeBudget(1e9)
+    run_out = RunOut(budget, epoch=3, batch=2, spoil=True)
+    snaps = Snapshots()
+    net = _net([("snapshots", snaps),
+                ("early_stopping", EarlyStopping(monitor="train_loss", load_best=True)),
+                ("run_out", run_out), ("time_budget", budget)],
+               max_epochs=50, train_split=None).fit(X, y)
+    best = int(np.argmin(net.history[:2, "train_loss"]))
+    assert _same(_weights(net), snaps.epochs[best])
+
+
+def test_budget_listed_before_a_restoring_early_stopping_warns(data):
+    X, y = data
+    with pytest.warns(UserWarning, match="list it after"):
+        _net([("time_budget", TimeBudget(60)), ("es", EarlyStopping(load_best=True))],
+             max_epochs=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _net([("es", EarlyStopping(load_best=True)), ("time_budget", TimeBudget(60))],
+             max_epochs=1).fit(X, y)
+
+
+def test_training_callbacks_recipe():
+    names = [name for name, _ in training_callbacks(30)]
+    assert names == ["lr_decay", "early_stopping"]
+    callbacks = dict(training_callbacks(30, max_time=5, patience=None, monitor="train_loss"))
+    assert list(callbacks) == ["lr_decay", "early_stopping", "time_budget"]
+    stopper = callbacks["early_stopping"]
+    assert stopper.patience == 30 and stopper.load_best and stopper.monitor == "train_loss"
+    assert callbacks["time_budget"].get_params() == {"monitor": "train_loss", "seconds": 5.0}
+    assert callbacks["lr_decay"].get_params() == {"max_epochs": 30, "max_time": 5}
