@@ -7,6 +7,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sklxai.utils.validation import is_dataframe
+
 
 class ShapleySelector(SelectorMixin, BaseEstimator):
     """Select features by their mean absolute Shapley value, as a scikit-learn selector.
@@ -78,7 +80,7 @@ class ShapleySelector(SelectorMixin, BaseEstimator):
         n = len(X)
         rows = np.random.default_rng(self.random_state).permutation(n)[: self.n_rows]
         rows = np.sort(rows)
-        sample = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+        sample = X.iloc[rows] if is_dataframe(X) else np.asarray(X)[rows]
         values = np.abs(self.explainer_.explain(sample).values)
         imp = values.mean(axis=0)
         if imp.ndim == 2:  # several outputs: average them

@@ -80,7 +80,7 @@ def test_a_plugin_estimator_follows_the_estimator_contract(linear):
 def test_a_plugin_reads_model_rows_and_players_from_prepared(linear):
     import pandas as pd
 
-    X, w, _ = linear
+    X, _, _ = linear
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     pre = ColumnTransformer([("s", StandardScaler(), ["a", "b", "c"])]).fit(frame)
     from skorch import NeuralNetRegressor

@@ -6,22 +6,23 @@
 - :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
 - :mod:`~sklxai.explainers.simshap` / :mod:`~sklxai.explainers.fastshap`: amortized explainers
   (a network predicts the values in one forward pass), sharing
-  :mod:`~sklxai.explainers._amortized` (training through skorch, persistence);
+  :mod:`~sklxai.explainers._amortized` (the explainer network, persistence) and
+  :mod:`~sklxai.explainers._trainer` (the skorch NeuralNet that trains it);
 - :mod:`~sklxai.explainers.integrated_gradients`: IntegratedGradients (path integral of gradients,
   Riemann and Gauss-Legendre rules, completeness gap);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
-  chunking, Shapley kernel weights);
+  chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
 - :mod:`~sklxai.explainers.gradient`: GradientExplainer, the public base class of the
   explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
 
-from sklxai.explainers.gradient import GradientExplainer
 from sklxai.explainers.exact import ExactShapley
 from sklxai.explainers.fastshap import FastSHAP
+from sklxai.explainers.gradient import GradientExplainer
 from sklxai.explainers.integrated_gradients import IntegratedGradients
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.simshap import SimSHAP
 
-__all__ = ["ExactShapley", "FastSHAP", "GradientExplainer", "IntegratedGradients", "KernelSHAP", "PermutationSHAP",
-           "SimSHAP"]
+__all__ = ["ExactShapley", "FastSHAP", "GradientExplainer", "IntegratedGradients", "KernelSHAP",
+           "PermutationSHAP", "SimSHAP"]

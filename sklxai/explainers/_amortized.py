@@ -79,7 +79,7 @@ class AmortizedShapley(ShapleyExplainer):
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _device(self):
-        accelerator = getattr(self, "accelerator", None)
+        accelerator = self.accelerator
         if accelerator is None:
             return self.device
         from sklxai.utils.validation import resolve_device

@@ -1,17 +1,9 @@
-"""What the Shapley explainers share: the game, row chunking, and Shapley weights."""
-
-import math
+"""What the Shapley explainers share: the game, feature groups, row chunking, progress."""
 
 import numpy as np
-import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.games import BaselineGame, MarginalGame
-from sklxai.games.coalitions import (  # noqa: F401 (re-exported for older imports)
-    all_masks,
-    kernel_size_mass,
-    shapley_size_weights,
-)
 from sklxai.games.grouped import GroupedGame, check_feature_groups
 from sklxai.utils import param_validation as pv
 

@@ -14,7 +14,7 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.utils import param_validation as pv
-from sklxai.utils.validation import check_tabular
+from sklxai.utils.validation import check_tabular, is_dataframe
 
 
 class GradientExplainer(BaseExplainer):
@@ -109,7 +109,7 @@ class GradientExplainer(BaseExplainer):
             if b == "zeros":
                 return np.zeros(self._model_rows(self.background_[:1]).shape[1])
             raise ValueError(f"baseline must be 'mean', 'zeros' or an array; got {b!r}.")
-        arr = b if hasattr(b, "columns") else np.asarray(b, dtype=np.float64)
+        arr = b if is_dataframe(b) else np.asarray(b, dtype=np.float64)
         one = np.ndim(arr) == 1
         rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
                              feature_names=self.prepared_.feature_names,

@@ -67,6 +67,8 @@ class SimSHAP(AmortizedShapley):
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
         per coalition leave the model calls for more coalitions, which lowers the targets'
         variance. Validation, ``score`` and ``explain`` always use the whole background.
+        Games without a background (``game="surrogate"``) have nothing to sample: there it
+        changes nothing (``Game.supports_sampled_values`` is False).
     refresh_every : int, "auto" or None
         Epochs between two draws of new coalitions for a training row (row i draws in the
         epochs e with (i + e) % refresh_every == 0; every row draws in the first epoch). 1

@@ -34,7 +34,7 @@ def shapley_size_weights(d):
     -------
     weights : float64 ndarray of shape (d,)
         ``w[s] = s! (d - s - 1)! / d!`` for s = 0..d-1: phi_i = sum over S not containing i of
-        w[|S|] (v(S + i) - v(S)).
+        ``w[|S|] (v(S + i) - v(S))``.
 
     Examples
     --------
@@ -352,7 +352,7 @@ class StratifiedDesign:
 def draw_surrogate_masks(n, d, *, generator, device):
     """Coalitions for surrogate training: (n, d) bool, even rows uniform-size, odd rows kernel.
 
-    Uniform-size rows have |S| uniform in 0..d; kernel rows |S| in 1..d-1 with probability
+    Uniform-size rows have ``|S|`` uniform in 0..d; kernel rows ``|S|`` in 1..d-1 with probability
     proportional to (d-1)/(s(d-s)) (uniform-size when d < 2); the subset is then uniform.
 
     Parameters

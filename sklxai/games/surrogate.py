@@ -21,7 +21,7 @@ from sklxai.games.marginal import Game
 from sklxai.utils.validation import check_positive_int, resolve_device, seed_from
 
 #: the training settings a Shapley explainer uses for ``game="surrogate"``; each can be
-#: overridden by an attribute ``surrogate_<name>`` on the explainer (see :class:`SurrogateGame`)
+#: overridden through the explainer's ``surrogate_params`` dict (see :class:`SurrogateGame`)
 SURROGATE_DEFAULTS = {
     "hidden_sizes": (256, 256, 256),
     "max_epochs": 30,
@@ -135,9 +135,9 @@ class SurrogateGame(Game):
     ``hidden_sizes=(256, 256, 256)``, ``max_epochs=30``, ``max_time=None``, ``lr=1e-3``,
     ``train_batch_size=256``, ``validation_fraction=0.1``, ``patience=5``, ``n_coalitions=4``,
     ``min_epoch_rows=4096``. Each
-    can be changed by setting an attribute ``surrogate_<name>`` on the explainer before ``fit``
-    (e.g. ``est.surrogate_max_epochs = 100``); they are not constructor parameters, so
-    ``clone`` does not keep them. The game is ``explainer.game_``, the network
+    can be changed through the explainer's ``surrogate_params`` constructor parameter (e.g.
+    ``KernelSHAP(model, game="surrogate", surrogate_params={"max_epochs": 100})``), which
+    ``get_params`` and ``clone`` keep. The game is ``explainer.game_``, the network
     ``explainer.game_.module`` and the training history ``explainer.game_.history``.
     SimSHAP and FastSHAP save the surrogate with their own network.
 

@@ -12,7 +12,12 @@ import numpy as np
 
 from sklxai.explanation import _import_pandas
 from sklxai.metrics._common import (
-    attribution_players, order_ranks, player_setup, prepare, resolve_targets)
+    attribution_players,
+    order_ranks,
+    player_setup,
+    prepare,
+    resolve_targets,
+)
 from sklxai.metrics.deletion import _MODES, _auc, curve_scores, step_counts
 
 

@@ -10,7 +10,12 @@ import numbers
 import numpy as np
 
 from sklxai.metrics._common import (
-    attribution_players, masked_scores, player_setup, prepare, resolve_targets)
+    attribution_players,
+    masked_scores,
+    player_setup,
+    prepare,
+    resolve_targets,
+)
 from sklxai.utils.validation import check_positive_int, seed_from
 
 

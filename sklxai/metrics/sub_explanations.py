@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sklxai.metrics._common import (
-    attribution_players, masked_scores, player_setup, prepare, resolve_targets)
+    attribution_players,
+    masked_scores,
+    player_setup,
+    prepare,
+    resolve_targets,
+)
 from sklxai.utils.validation import check_positive_int
 
 

@@ -14,7 +14,12 @@ to model columns (the players), into one :class:`PreparedModel`.
 """
 
 from sklxai.models._base import ModelAdapter
-from sklxai.models.prepare import PreparedModel, is_fitted_model, make_adapter, prepare_model
+from sklxai.models.prepare import (
+    PreparedModel,
+    is_fitted_model,
+    make_adapter,
+    prepare_model,
+)
 from sklxai.models.sklearn_estimator import SklearnAdapter
 from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter

@@ -17,9 +17,9 @@ from sklxai_reference import (
 )
 
 from sklxai import ExactShapley, FastSHAP, SimSHAP
+from sklxai.explainers._targets import CoalitionStats, simshap_weights
 from sklxai.explainers._trainer import AmortizedTrainer, kernel_design, simshap_loss
 from sklxai.explainers.fastshap import fastshap_loss
-from sklxai.explainers._targets import CoalitionStats, simshap_weights
 
 
 @pytest.mark.parametrize("d, budget", [(4, 8), (5, 16), (6, 64), (7, 32)])

@@ -13,8 +13,8 @@ from sklxai_reference import (
 )
 
 from sklxai import FastSHAP, SimSHAP
-from sklxai.explainers._trainer import AmortizedTrainer, kernel_design
 from sklxai.explainers._targets import CoalitionStats, simshap_weights
+from sklxai.explainers._trainer import AmortizedTrainer, kernel_design
 
 
 def _draw(design, table, n, gen):
