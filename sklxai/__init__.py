@@ -20,6 +20,7 @@ _LAZY = {
     "FastSHAP": "sklxai.explainers.fastshap",
     "IntegratedGradients": "sklxai.explainers.integrated_gradients",
     "GradientExplainer": "sklxai.explainers.gradient",
+    "TreeShapley": "sklxai.explainers.tree",
     "ShapleySelector": "sklxai.selection",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",

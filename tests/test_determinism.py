@@ -20,7 +20,12 @@ FAST = {
 NAMES = sorted(sklxai.list_explainers())
 
 
-def _model():
+def _model(name, X):
+    if name == "tree":  # explains tree models only
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(10, max_depth=4, random_state=0).fit(
+            X, np.digitize(X[:, 0], [-0.5, 0.5]))
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(),
                                torch.nn.Linear(8, 3)).double()
@@ -30,7 +35,7 @@ def _model():
 def test_same_random_state_same_values(name):
     cls = sklxai.get_explainer(name)
     X = np.random.default_rng(0).normal(size=(120, 5))
-    model = _model()
+    model = _model(name, X)
 
     def run(seed):
         est = cls(model, n_background=20, device="cpu", random_state=seed, **FAST.get(name, {}))

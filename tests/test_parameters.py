@@ -11,7 +11,7 @@ import sklxai
 from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
-CORE = ["exact", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients"]
+CORE = ["exact", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree"]
 
 
 @pytest.mark.parametrize("name", CORE)

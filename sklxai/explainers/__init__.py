@@ -12,6 +12,8 @@
   Riemann and Gauss-Legendre rules, completeness gap);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
+- :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
+  leaf values, batched over rows, background and leaves);
 - :mod:`~sklxai.explainers.gradient`: GradientExplainer, the public base class of the
   explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
@@ -23,6 +25,7 @@ from sklxai.explainers.integrated_gradients import IntegratedGradients
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.simshap import SimSHAP
+from sklxai.explainers.tree import TreeShapley
 
 __all__ = ["ExactShapley", "FastSHAP", "GradientExplainer", "IntegratedGradients", "KernelSHAP",
-           "PermutationSHAP", "SimSHAP"]
+           "PermutationSHAP", "SimSHAP", "TreeShapley"]

@@ -3,8 +3,9 @@
 import numpy as np
 
 from sklxai.base import BaseExplainer
+from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.games import BaselineGame, MarginalGame
-from sklxai.games.grouped import GroupedGame, check_feature_groups
+from sklxai.games.grouped import GroupedGame
 from sklxai.utils import param_validation as pv
 
 #: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
@@ -30,7 +31,7 @@ def _check_surrogate_params(value, name):
                          f"{sorted(SURROGATE_DEFAULTS)}.")
 
 
-class ShapleyExplainer(BaseExplainer):
+class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
     """Base of the explainers that estimate Shapley values of a game over the features.
 
     Adds to :class:`~sklxai.base.BaseExplainer` what every Shapley explainer takes: the game,
@@ -98,39 +99,13 @@ class ShapleyExplainer(BaseExplainer):
         # of a column-wise pipeline on the fast path (players are then raw columns)
         self._background_model = self._model_rows(self.background_)
         self.game_ = self._make_game(X)
-        groups = None
-        self.feature_groups_ = None
-        if self.feature_groups is not None:
-            names, groups = check_feature_groups(self.feature_groups, X.shape[1],
-                                                 self.prepared_.feature_names)
-            self.feature_groups_ = dict(zip(names, groups))
-        members = self.prepared_.player_columns(groups)
-        if groups is not None or self.prepared_.column_map is not None:
+        members = self._fit_players(X)
+        if self.feature_groups_ is not None or self.prepared_.column_map is not None:
             self.game_ = GroupedGame(self.game_, members)
         self._n_players = len(members)
         self._null = self.game_.empty_value().double()
         self.expected_value_ = self._null.cpu().numpy()
         self._fit_shapley(self._n_players)
-
-    def _feature_names(self):
-        if self.feature_groups_:
-            return list(self.feature_groups_)
-        return super()._feature_names()
-
-    def _explanation_data(self, X):
-        data = super()._explanation_data(X)
-        if not self.feature_groups_:
-            return data
-        # one value per group: the column itself for one-column groups, else the mean of its
-        # columns (the first column's value when they are not numeric)
-        out = []
-        for cols in self.feature_groups_.values():
-            block = data[:, cols]
-            if len(cols) == 1 or block.dtype == object:
-                out.append(block[:, 0])
-            else:
-                out.append(block.mean(axis=1))
-        return np.stack(out, axis=1)
 
     def _make_game(self, X):
         """The game named by the ``game`` parameter, built on the fitted adapter and background.

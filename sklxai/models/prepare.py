@@ -53,6 +53,9 @@ class PreparedModel:
         The fitted preprocessing steps of a column-wise Pipeline explained on its fast path.
     column_map : sklxai.models.pipeline.ColumnMap or None
         The model-space columns of each raw column on the fast path.
+    allow_nan : bool
+        Whether the model takes missing values (NaN) in its input, as its scikit-learn tags say
+        (tree models): rows with NaN are then accepted.
 
     Attributes
     ----------
@@ -61,7 +64,7 @@ class PreparedModel:
     """
 
     def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
-                 preprocessor=None, column_map=None):
+                 preprocessor=None, column_map=None, allow_nan=False):
         self.model = model
         self.adapter = adapter
         self.n_features = n_features
@@ -69,6 +72,7 @@ class PreparedModel:
         self.encoder = encoder
         self.preprocessor = preprocessor
         self.column_map = column_map
+        self.allow_nan = allow_nan
 
     @property
     def fast_path(self):
@@ -90,7 +94,7 @@ class PreparedModel:
                 )
             return self.encoder.transform(X)
         return check_tabular(X, name=name, feature_names=self.feature_names,
-                             n_features=self.n_features, owner=owner)
+                             n_features=self.n_features, owner=owner, allow_nan=self.allow_nan)
 
     def background(self, background, X, n_background, rng, *, owner):
         """The background rows: ``background`` validated like X, or ``n_background`` rows of
@@ -239,14 +243,15 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     if fast_path not in _FAST_PATH:
         raise ValueError(f"fast_path must be 'auto', True or False; got {fast_path!r}.")
     encoder = _raw_encoder(X, model)
-    X_arr = encoder.transform(X) if encoder is not None else check_tabular(X, name="X",
-                                                                           owner=owner)
+    allow_nan = _takes_nan(model)
+    X_arr = encoder.transform(X) if encoder is not None else check_tabular(
+        X, name="X", owner=owner, allow_nan=allow_nan)
     names = column_names(X)
     if names is None or not all(isinstance(c, str) for c in X.columns):
         names = None
     fitted = _fit_model(model, X, X_arr, y, owner)
     prepared = PreparedModel(fitted, None, n_features=X_arr.shape[1], feature_names=names,
-                             encoder=encoder)
+                             encoder=encoder, allow_nan=allow_nan)
     prepared.adapter = _make_adapter(prepared, X, fast_path, device, owner)
     return prepared, X_arr
 
@@ -308,6 +313,18 @@ def _fit_model(model, X, X_arr, y, owner):
             y = y.astype(np.float32)[:, None]
         return fitted.fit(X_arr.astype(np.float32), y)
     return fitted.fit(X, y)
+
+
+def _takes_nan(model):
+    """Whether the model routes missing values itself (its scikit-learn ``allow_nan`` tag)."""
+    if takes_tensors(model):
+        return False
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(model).input_tags.allow_nan)
+    except Exception:  # not a scikit-learn estimator: assume it does not
+        return False
 
 
 def _raw_encoder(X, model):

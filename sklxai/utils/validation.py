@@ -70,7 +70,7 @@ def match_columns(X, expected, *, name="X"):
 
 
 def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_empty=False,
-                  owner="the explainer"):
+                  owner="the explainer", allow_nan=False):
     """Validate a 2-D numeric table and return it as a C-contiguous float64 ndarray.
 
     Parameters
@@ -88,6 +88,9 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
         Whether zero rows are acceptable.
     owner : str
         Who expects ``n_features`` (the estimator's class name), for the message.
+    allow_nan : bool
+        Accept NaN (missing values), for models that route them (tree models); infinite
+        values are refused anyway.
 
     Returns
     -------
@@ -155,10 +158,12 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features "
             "as input (the number seen during fit)."
         )
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        what = "infinite" if allow_nan else "NaN or infinite"
         raise ValueError(
-            f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
+            f"{name} contains {what} values (first at row {first[0]}, column {first[1]}); "
             "impute or drop them before explaining."
         )
     return np.ascontiguousarray(arr)

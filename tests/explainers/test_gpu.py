@@ -51,3 +51,18 @@ def test_amortized_training_on_cuda_with_stored_statistics(name):
     err = (np.linalg.norm((exp.values - ref).reshape(100, -1), axis=1).mean()
            / np.linalg.norm(ref.reshape(100, -1), axis=1).mean())
     assert err < 0.1
+
+
+@pytest.mark.parametrize("kind", ["forest", "boosting"])
+def test_tree_shapley_on_cuda_matches_cpu(kind):
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+
+    from sklxai import TreeShapley
+
+    X, y = make_classification(n_samples=400, n_features=10, random_state=0)
+    model = (RandomForestClassifier(30, random_state=0) if kind == "forest"
+             else GradientBoostingRegressor(n_estimators=50, max_depth=5)).fit(X, y)
+    cpu = TreeShapley(model, n_background=50, device="cpu").fit(X).explain(X[:64])
+    gpu = TreeShapley(model, n_background=50, device="cuda").fit(X).explain(X[:64])
+    np.testing.assert_allclose(gpu.values, cpu.values, atol=1e-10)  # float64 on both
+    assert gpu.efficiency_gap < 1e-9

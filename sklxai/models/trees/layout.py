@@ -1,0 +1,311 @@
+"""One tensor layout for every tree ensemble, and the ensemble as a batched torch function.
+
+Readers (:mod:`sklxai.models.trees.sklearn_trees` and the others) turn a fitted model into a
+:class:`TreeEnsemble`: the nodes of all its trees in flat arrays (feature, threshold, where
+missing values go, the categories sent left), and every leaf as the path that reaches it (the
+nodes along it and the direction taken at each) with its value. Both the compiled model
+(:meth:`TreeEnsemble.raw`: a leaf is reached when every step of its path is followed) and the
+exact tree explainer (:class:`sklxai.TreeShapley`, which needs, per leaf, which features x and b
+each satisfy) work on this layout, so one reader serves both.
+
+Inputs are rows in the model's input space (the columns ``fit`` saw). A model may see them
+transformed: scikit-learn trees compare float32 values, HistGradientBoosting encodes
+categorical columns as codes of its known categories (unknown ones become missing) and puts
+them first. :meth:`TreeEnsemble.encode` applies that, and ``feature_source`` says which input
+column each model feature comes from (the players of the explainer are input columns).
+"""
+
+import numpy as np
+import torch
+
+#: output transforms of the compiled trees (what the model's own method applies to the sum)
+OUTPUTS = ("identity", "sigmoid", "softmax", "exp")
+
+
+class TreeEnsemble:
+    """The trees of a fitted model in one layout (float64 tensors on one device).
+
+    Parameters
+    ----------
+    feature : int array (N,)
+        Model feature split on at each node (-1 at leaves); nodes of all trees, concatenated.
+    threshold : float array (N,)
+        Numeric splits send x left when ``x <= threshold``.
+    missing_left : bool array (N,)
+        Where a missing value (NaN) goes.
+    categorical : bool array (N,)
+        Whether the node splits on a category (left when the category is in ``cat_left``).
+    cat_left : bool array (N, C)
+        Categories (integer codes 0..C-1) sent left by categorical nodes.
+    path_node : int array (L, D)
+        For each leaf, the nodes on its path from the root (-1 pads paths shorter than D).
+    path_left : bool array (L, D)
+        Whether the path goes left at that node.
+    leaf_value : float array (L, k)
+        What each leaf adds to the output (learning rates and forest averages folded in).
+    base : float array (k,)
+        The constant added to the sum of the leaves (a boosting model's initial prediction).
+    n_inputs : int
+        Columns of the model's input rows.
+    feature_source : int array (n_features,) or None
+        The input column of each model feature (None: the identity).
+    categories : dict {model feature: sorted float array} or None
+        Known categories of categorical model features: an input value is coded by its
+        position there, and unknown values become missing.
+    float32_inputs : bool
+        Round inputs to float32 before comparing (scikit-learn's trees do).
+    output : {"identity", "sigmoid", "softmax", "exp"}
+        How :meth:`proba` turns the raw output into probabilities (identity: the raw output is
+        already what the model predicts, e.g. a forest's averaged class probabilities; exp:
+        a regressor with a log link, e.g. a Poisson loss, whose ``predict`` is exp(raw)).
+    output_names : list or None
+        Class labels or None.
+    raw_method : str
+        The model method the raw output equals ("predict", "predict_proba" or
+        "decision_function"), for messages and docs.
+
+    Attributes
+    ----------
+    leaf_tree : int tensor (L,)
+        The tree each leaf belongs to.
+    n_features, n_outputs, n_leaves, depth : int
+    """
+
+    def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, path_node,
+                 path_left, leaf_value, base, n_inputs, feature_source=None, categories=None,
+                 float32_inputs=False, output="identity", output_names=None,
+                 raw_method="predict", leaf_tree=None):
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {list(OUTPUTS)}; got {output!r}.")
+        self.feature = torch.as_tensor(np.asarray(feature), dtype=torch.long)
+        self.threshold = torch.as_tensor(np.asarray(threshold, dtype=np.float64))
+        self.missing_left = torch.as_tensor(np.asarray(missing_left, dtype=bool))
+        self.categorical = torch.as_tensor(np.asarray(categorical, dtype=bool))
+        self.cat_left = torch.as_tensor(np.asarray(cat_left, dtype=bool)).reshape(
+            len(self.feature), -1)
+        self.path_node = torch.as_tensor(np.asarray(path_node), dtype=torch.long)
+        self.path_left = torch.as_tensor(np.asarray(path_left, dtype=bool))
+        value = np.asarray(leaf_value, dtype=np.float64)
+        self.leaf_value = torch.as_tensor(value.reshape(len(value), -1))
+        self.base = torch.as_tensor(np.asarray(base, dtype=np.float64).reshape(-1))
+        self.n_inputs = int(n_inputs)
+        n_model = int(self.feature.max()) + 1 if len(self.feature) else 0
+        source = np.arange(max(n_model, self.n_inputs)) if feature_source is None \
+            else np.asarray(feature_source)
+        self.feature_source = torch.as_tensor(source, dtype=torch.long)
+        self.categories = {int(f): torch.as_tensor(np.asarray(c, dtype=np.float64))
+                           for f, c in (categories or {}).items()}
+        self.float32_inputs = bool(float32_inputs)
+        self.output = output
+        self.output_names = output_names
+        self.raw_method = raw_method
+        self.leaf_tree = torch.as_tensor(np.zeros(len(value), dtype=np.int64) if leaf_tree is None
+                                         else np.asarray(leaf_tree), dtype=torch.long)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_features(self):
+        return len(self.feature_source)
+
+    @property
+    def n_outputs(self):
+        return self.leaf_value.shape[1]
+
+    @property
+    def n_leaves(self):
+        return self.leaf_value.shape[0]
+
+    @property
+    def depth(self):
+        return self.path_node.shape[1]
+
+    @property
+    def device(self):
+        return self.threshold.device
+
+    def to(self, device):
+        """The ensemble with every tensor on ``device`` (in place; returns self)."""
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        self.categories = {f: c.to(device) for f, c in self.categories.items()}
+        return self
+
+    # ------------------------------------------------------------------ evaluation
+    def encode(self, X):
+        """Input rows (n, n_inputs) as the trees see them: (n, n_features) float64."""
+        X = X.to(device=self.device, dtype=torch.float64)
+        if self.float32_inputs:
+            X = X.to(torch.float32).to(torch.float64)
+        Z = X[:, self.feature_source]
+        for f, known in self.categories.items():
+            col = Z[:, f]
+            pos = torch.searchsorted(known, col.contiguous()).clamp(max=len(known) - 1)
+            hit = known[pos] == col
+            Z[:, f] = torch.where(hit, pos.to(torch.float64),
+                                  torch.full_like(col, float("nan")))
+        return Z
+
+    def go_left(self, Z, nodes):
+        """Whether encoded rows Z (n, n_features) go left at ``nodes`` (any shape): bool
+        (n, *nodes.shape). Padding nodes (-1) give True."""
+        flat = nodes.reshape(-1).clamp(min=0)
+        feat = self.feature[flat].clamp(min=0)
+        z = Z[:, feat]  # (n, m)
+        missing = torch.isnan(z)
+        numeric = z <= self.threshold[flat]
+        left = torch.where(missing, self.missing_left[flat], numeric)
+        if bool(self.categorical.any()):
+            codes = torch.nan_to_num(z, nan=0.0).long().clamp(0, self.cat_left.shape[1] - 1)
+            in_set = self.cat_left[flat[None, :].expand_as(codes), codes]
+            inside = (z >= 0) & (z < self.cat_left.shape[1]) & (z == torch.floor(z))
+            cat = torch.where(missing, self.missing_left[flat], in_set & inside)
+            left = torch.where(self.categorical[flat], cat, left)
+        return left.reshape(Z.shape[0], *nodes.shape)
+
+    def follows(self, Z, leaves=slice(None)):
+        """Whether each encoded row follows each step of each leaf's path: bool (n, L', D);
+        padding steps are followed."""
+        nodes, lefts = self.path_node[leaves], self.path_left[leaves]
+        ok = self.go_left(Z, nodes) == lefts
+        return ok | (nodes < 0)
+
+    def raw(self, X, *, max_elements=2**24):
+        """The model's raw output (``raw_method``) at input rows X: float64 (n, k)."""
+        return self.raw_encoded(self.encode(X), max_elements=max_elements)
+
+    def raw_encoded(self, Z, *, max_elements=2**24):
+        """:meth:`raw` of rows already through :meth:`encode`."""
+        out = self.base.expand(len(Z), -1).clone()
+        step = max(1, max_elements // max(len(Z) * self.depth, 1))
+        for start in range(0, self.n_leaves, step):
+            part = slice(start, start + step)
+            reached = self.follows(Z, part).all(dim=2).to(torch.float64)
+            out += reached @ self.leaf_value[part]
+        return out
+
+    def proba(self, raw):
+        """Probabilities from raw outputs, as the model's ``predict_proba``."""
+        if self.output == "sigmoid":
+            p = torch.sigmoid(raw[:, :1])
+            return torch.cat([1 - p, p], dim=1)
+        if self.output == "softmax":
+            return torch.softmax(raw, dim=1)
+        if self.output == "exp":
+            return torch.exp(raw)
+        return raw
+
+
+def leaf_paths(left, right):
+    """Every leaf of one tree (children arrays, -1 at leaves) with its path from the root.
+
+    Returns
+    -------
+    leaves : int array (L,)
+        Leaf node ids, in depth-first order.
+    nodes : list of int lists
+        The nodes on each leaf's path (root first, the leaf excluded).
+    lefts : list of bool lists
+        The direction taken at each of them (True: left).
+    """
+    leaves, nodes, lefts = [], [], []
+    stack = [(0, [], [])]
+    while stack:
+        node, path, dirs = stack.pop()
+        if left[node] < 0:
+            leaves.append(node)
+            nodes.append(path)
+            lefts.append(dirs)
+            continue
+        stack.append((int(right[node]), [*path, node], [*dirs, False]))
+        stack.append((int(left[node]), [*path, node], [*dirs, True]))
+    return np.asarray(leaves, dtype=np.int64), nodes, lefts
+
+
+def assemble(trees, *, n_inputs, base, **options):
+    """A :class:`TreeEnsemble` from per-tree node arrays.
+
+    Parameters
+    ----------
+    trees : list of dict
+        One per tree, with node arrays ``feature``, ``threshold``, ``missing_left``, ``left``,
+        ``right`` (-1 at leaves), ``value`` (n_nodes, k: what a leaf adds, scaled), and
+        optionally ``categorical`` (bool) and ``cat_left`` (bool (n_nodes, C)).
+    n_inputs : int
+    base : array-like (k,)
+    **options
+        Passed to :class:`TreeEnsemble` (``feature_source``, ``categories``, ``output``...).
+    """
+    n_cat = max([t["cat_left"].shape[1] for t in trees if "cat_left" in t] or [1])
+    feature, threshold, missing, categorical, cat_left = [], [], [], [], []
+    path_nodes, path_lefts, values, owner = [], [], [], []
+    offset = 0
+    for index, tree in enumerate(trees):
+        n_nodes = len(tree["feature"])
+        feature.append(np.where(np.asarray(tree["left"]) < 0, -1, tree["feature"]))
+        threshold.append(np.asarray(tree["threshold"], dtype=np.float64))
+        missing.append(np.asarray(tree["missing_left"], dtype=bool))
+        categorical.append(np.asarray(tree.get("categorical", np.zeros(n_nodes, bool)), bool))
+        cats = np.zeros((n_nodes, n_cat), dtype=bool)
+        if "cat_left" in tree:
+            cats[:, : tree["cat_left"].shape[1]] = tree["cat_left"]
+        cat_left.append(cats)
+        leaves, nodes, lefts = leaf_paths(tree["left"], tree["right"])
+        path_nodes += [[offset + n for n in p] for p in nodes]
+        path_lefts += lefts
+        values.append(np.asarray(tree["value"], dtype=np.float64).reshape(n_nodes, -1)[leaves])
+        owner.append(np.full(len(leaves), index))
+        offset += n_nodes
+    depth = max(1, max(len(p) for p in path_nodes))
+    node_arr = np.full((len(path_nodes), depth), -1, dtype=np.int64)
+    left_arr = np.ones((len(path_nodes), depth), dtype=bool)
+    for i, (p, dirs) in enumerate(zip(path_nodes, path_lefts, strict=True)):
+        node_arr[i, : len(p)] = p
+        left_arr[i, : len(p)] = dirs
+    return TreeEnsemble(
+        feature=np.concatenate(feature), threshold=np.concatenate(threshold),
+        missing_left=np.concatenate(missing), categorical=np.concatenate(categorical),
+        cat_left=np.concatenate(cat_left), path_node=node_arr, path_left=left_arr,
+        leaf_value=np.concatenate(values), base=base, n_inputs=n_inputs,
+        leaf_tree=np.concatenate(owner), **options)
+
+
+def sorted_categories(values, *, owner):
+    """Known categories in code order (code = position) as :class:`TreeEnsemble` wants them.
+
+    Parameters
+    ----------
+    values : sequence
+        The categories a model knows, the i-th coded i (missing values left out).
+    owner : str
+        The model, for the message.
+
+    Returns
+    -------
+    known : float64 array
+        The categories sorted (``categories`` of a :class:`TreeEnsemble`).
+    order : int array
+        The code of each sorted category: a node's ``cat_left`` over codes, indexed by
+        ``order``, is its ``cat_left`` over positions in ``known``.
+
+    Raises
+    ------
+    TypeError
+        When a category is not a number (rows reach the trees as floats).
+    """
+    values = list(values)
+    try:
+        known = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        known = None
+    if known is None or not all(isinstance(v, (int, float, np.number, bool)) for v in values):
+        shown = ", ".join(repr(v) for v in values[:5])
+        raise TypeError(
+            f"{owner} has a categorical feature with non-numeric categories ({shown}"
+            f"{', ...' if len(values) > 5 else ''}): its trees cannot be evaluated on float "
+            "rows. Fit it on numeric category codes instead (e.g. an OrdinalEncoder step in a "
+            "Pipeline in front of it), or explain it with ExactShapley or KernelSHAP on the raw "
+            "DataFrame."
+        )
+    order = np.argsort(known, kind="stable")
+    return known[order], order

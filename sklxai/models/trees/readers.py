@@ -1,0 +1,80 @@
+"""Which reader reads which model: the dispatch from a fitted model to a TreeEnsemble.
+
+scikit-learn's models are known by class name. XGBoost's and LightGBM's readers
+(:mod:`~sklxai.models.trees.boosters`) are only looked up for a model of those libraries, once
+the library imports: an absent or broken xgboost or lightgbm never breaks ``import sklxai``, nor
+the reading of other models.
+"""
+
+import importlib
+
+from sklxai.models.trees import hist_gradient_boosting, sklearn_trees
+
+#: class name -> reader (scikit-learn); the optional readers are in _OPTIONAL below
+_READERS = {
+    "DecisionTreeRegressor": sklearn_trees.read_decision_tree,
+    "DecisionTreeClassifier": sklearn_trees.read_decision_tree,
+    "ExtraTreeRegressor": sklearn_trees.read_decision_tree,
+    "ExtraTreeClassifier": sklearn_trees.read_decision_tree,
+    "RandomForestRegressor": sklearn_trees.read_forest,
+    "RandomForestClassifier": sklearn_trees.read_forest,
+    "ExtraTreesRegressor": sklearn_trees.read_forest,
+    "ExtraTreesClassifier": sklearn_trees.read_forest,
+    "GradientBoostingRegressor": sklearn_trees.read_gradient_boosting,
+    "GradientBoostingClassifier": sklearn_trees.read_gradient_boosting,
+    "HistGradientBoostingRegressor": hist_gradient_boosting.read_hist_gradient_boosting,
+    "HistGradientBoostingClassifier": hist_gradient_boosting.read_hist_gradient_boosting,
+}
+
+#: library -> (reader in boosters.py, the classes it reads, subclasses included)
+_OPTIONAL = {
+    "xgboost": ("read_xgboost", ("XGBRegressor", "XGBClassifier", "Booster")),
+    "lightgbm": ("read_lightgbm", ("LGBMRegressor", "LGBMClassifier", "Booster")),
+}
+
+SUPPORTED = sorted(_READERS) + [f"{name} ({library})" for library, (_, names) in
+                                _OPTIONAL.items() for name in names]
+
+
+def _reader(model):
+    library = type(model).__module__.partition(".")[0]
+    if library == "sklearn":
+        return _READERS.get(type(model).__name__)
+    if library not in _OPTIONAL:
+        return None
+    try:  # the library is imported already (the model is one of its objects), unless broken
+        module = importlib.import_module(library)
+        from sklxai.models.trees import boosters
+    except Exception:
+        return None
+    reader, names = _OPTIONAL[library]
+    classes = tuple(getattr(module, name) for name in names if hasattr(module, name))
+    return getattr(boosters, reader) if isinstance(model, classes) else None
+
+
+def is_tree_model(model):
+    """Whether ``model`` is a fitted tree model of a kind :func:`read_trees` reads.
+
+    A model of a supported kind may still be refused by its reader (with a TypeError) for a
+    setting the tree layout cannot express (for example a non-constant ``init``).
+    """
+    if _reader(model) is None:
+        return False
+    return type(model).__name__ == "Booster" or hasattr(model, "n_features_in_")
+
+
+def read_trees(model):
+    """The trees of a fitted ``model`` as a :class:`~sklxai.models.trees.TreeEnsemble`.
+
+    Raises
+    ------
+    TypeError
+        For a model no reader supports, naming those supported.
+    """
+    reader = _reader(model)
+    if reader is None:
+        raise TypeError(
+            f"{type(model).__name__} is not a supported tree model; supported: "
+            f"{', '.join(SUPPORTED)}. Explain other models with ExactShapley or KernelSHAP."
+        )
+    return reader(model)

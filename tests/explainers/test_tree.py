@@ -1,0 +1,196 @@
+"""TreeShapley against brute force (independent of sklxai), shap, and the estimator contract."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LinearRegression
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklxai_reference import brute_force_shapley, marginal_reference
+
+from sklxai import TreeShapley
+from sklxai.explainers import tree as tree_module
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(400, 6))
+Y_REG = 2 * X[:, 0] + np.sin(3 * X[:, 1]) + X[:, 2] * X[:, 3] - (X[:, 4] > 0.5)
+Y_CLS = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+Y_3 = np.digitize(X[:, 0] + X[:, 5], [-0.5, 0.5])
+X_NAN = X.copy()
+X_NAN[::6, 1] = np.nan
+X_NAN[::9, 4] = np.nan
+
+
+def _cat_data():
+    """Two categorical columns (codes, with unseen values at explain) and NaN in a numeric one."""
+    Z = X[:, :5].copy()
+    Z[:, 3] = RNG.integers(0, 6, len(Z))
+    Z[:, 4] = RNG.integers(0, 3, len(Z)) * 10.0
+    Z[::7, 0] = np.nan
+    y = Z[:, 1] + (Z[:, 3] % 2) * 2 + (Z[:, 4] == 10) - np.nan_to_num(Z[:, 0])
+    return Z, y
+
+
+CASES = {
+    "decision_tree_nan": (lambda: DecisionTreeRegressor(max_depth=6, random_state=0)
+                          .fit(X_NAN, Y_REG), X_NAN, "predict"),
+    "decision_tree_proba": (lambda: DecisionTreeClassifier(max_depth=5, random_state=0)
+                            .fit(X, Y_3), X, "predict_proba"),
+    "forest_proba": (lambda: RandomForestClassifier(15, max_depth=6, random_state=0)
+                     .fit(X, Y_CLS), X, "predict_proba"),
+    "extra_trees": (lambda: ExtraTreesRegressor(10, max_depth=7, random_state=0)
+                    .fit(X, Y_REG), X, "predict"),
+    "gbdt_regressor": (lambda: GradientBoostingRegressor(n_estimators=40, max_depth=4,
+                                                         random_state=0).fit(X, Y_REG),
+                       X, "predict"),
+    "gbdt_binary_margin": (lambda: GradientBoostingClassifier(n_estimators=20, random_state=0)
+                           .fit(X, Y_CLS), X, "decision_function"),
+    "gbdt_multiclass_margin": (lambda: GradientBoostingClassifier(n_estimators=10,
+                                                                  random_state=0)
+                               .fit(X, Y_3), X, "decision_function"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_equals_brute_force_on_the_models_own_output(name):
+    make, data, method = CASES[name]
+    model = make()
+    est = TreeShapley(model, n_background=25, device="cpu", random_state=0).fit(data)
+    exp = est.explain(data[:5])
+    predict = getattr(model, method)
+    ref = np.stack([marginal_reference(predict, x, est.background_) for x in data[:5]])
+    np.testing.assert_allclose(exp.values.reshape(ref.shape), ref, atol=1e-9)
+    out = predict(data[:5]).reshape(5, -1)
+    np.testing.assert_allclose(exp.output.reshape(out.shape), out, atol=1e-9)
+    assert exp.efficiency_gap < 1e-9
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_hist_gradient_boosting_with_categories_and_nan(kind):
+    Z, y = _cat_data()
+    if kind == "regressor":
+        model = HistGradientBoostingRegressor(max_iter=15, categorical_features=[3, 4],
+                                              random_state=0).fit(Z, y)
+        predict = model.predict
+    else:
+        model = HistGradientBoostingClassifier(max_iter=15, categorical_features=[3, 4],
+                                               random_state=0).fit(Z, y > np.median(y))
+        predict = model.decision_function
+    rows = Z[:6].copy()
+    rows[0, 3] = 17.0  # a category never seen in fit: missing for the trees
+    est = TreeShapley(model, n_background=20, device="cpu", random_state=0).fit(Z)
+    ref = np.stack([marginal_reference(predict, x, est.background_) for x in rows])
+    np.testing.assert_allclose(est.explain(rows).values.reshape(ref.shape), ref, atol=1e-9)
+
+
+def test_the_dense_path_equals_the_tables(monkeypatch):
+    # leaves with many players on their path are computed without tables
+    model = RandomForestRegressor(8, random_state=0).fit(X, Y_REG)  # unlimited depth
+    tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X)
+    monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
+    dense = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X)
+    assert all(b.table is None for b in dense._buckets)
+    np.testing.assert_allclose(dense.explain(X[:7]).values, tables.explain(X[:7]).values,
+                               atol=1e-12)
+
+
+def test_baseline_game_and_feature_groups_equal_brute_force():
+    model = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, Y_REG)
+    groups = {"a": [0, 1], "b": [2], "c": [3, 4], "d": [5]}
+    est = TreeShapley(model, game="baseline", feature_groups=groups, n_background=30,
+                      device="cpu", random_state=0).fit(X)
+    exp = est.explain(X[:3])
+    ref_row = est.background_.mean(axis=0)
+    members = list(groups.values())
+    for i, x in enumerate(X[:3]):
+        def value(S, x=x):
+            z = ref_row.copy()
+            for g in S:
+                z[members[g]] = x[members[g]]
+            return model.predict(z[None])
+        ref = brute_force_shapley(value, len(members))[:, 0]
+        np.testing.assert_allclose(exp.values[i], ref, atol=1e-9)
+    assert exp.feature_names == list(groups)
+
+
+def _column_subset_reference(model_fn, x, background, columns):
+    """Brute force on a column subset: background rows take x's values outside ``columns``,
+    so only those columns are players and their 2**|columns| coalitions are enumerated."""
+    bg = np.array(background, copy=True)
+    others = np.setdiff1d(np.arange(len(x)), columns)
+    bg[:, others] = x[others]
+
+    def value(S):
+        Z = bg.copy()
+        cols = np.asarray(columns)[list(S)]
+        Z[:, cols] = x[cols]
+        return model_fn(Z).reshape(len(Z), -1).mean(axis=0)
+
+    return bg, brute_force_shapley(value, len(columns))
+
+
+@pytest.mark.parametrize("data", ["breast_cancer", "digits"])
+def test_agrees_with_shap_and_brute_force_decides(data):
+    shap = pytest.importorskip("shap")
+    Xd, yd = (load_breast_cancer if data == "breast_cancer" else load_digits)(return_X_y=True)
+    model = GradientBoostingRegressor(n_estimators=60, max_depth=4, random_state=0).fit(Xd, yd)
+    bg, rows = Xd[:40], Xd[300:305]
+    est = TreeShapley(model, background=bg, device="cpu").fit(Xd)
+    ours = est.explain(rows).values
+    theirs = shap.TreeExplainer(model, data=bg, feature_perturbation="interventional") \
+        .shap_values(rows, check_additivity=False)
+    assert np.abs(ours.sum(1) + est.expected_value_[0] - model.predict(rows)).max() < 1e-9
+    gap = np.abs(ours - theirs)
+    if gap.max() > 1e-6:  # shap is not always right: brute force on those columns decides
+        r, j = np.unravel_index(np.argmax(gap), gap.shape)
+        columns = np.unique([j, *np.argsort(-np.abs(ours[r]))[:7]])
+        sub_bg, ref = _column_subset_reference(model.predict, rows[r], bg, columns)
+        sub = TreeShapley(model, background=sub_bg, device="cpu").fit(Xd)
+        np.testing.assert_allclose(sub.explain(rows[r : r + 1]).values[0, columns], ref[:, 0],
+                                   atol=1e-9)
+    else:
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_column_subset_reference_checks_a_forest_where_shap_may_differ():
+    Xd, yd = load_breast_cancer(return_X_y=True)
+    model = RandomForestRegressor(30, random_state=0).fit(Xd, yd)  # unlimited depth
+    bg, x = Xd[:30], Xd[400]
+    columns = np.array([0, 7, 20, 21, 22, 23, 27])
+    sub_bg, ref = _column_subset_reference(model.predict, x, bg, columns)
+    est = TreeShapley(model, background=sub_bg, device="cpu").fit(Xd)
+    values = est.explain(x[None]).values[0]
+    np.testing.assert_allclose(values[columns], ref[:, 0], atol=1e-9)
+    np.testing.assert_allclose(np.delete(values, columns), 0.0, atol=1e-12)
+
+
+def test_targets_dataframes_and_persistence(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(6)])
+    model = RandomForestClassifier(10, max_depth=5, random_state=0).fit(frame, Y_CLS)
+    est = TreeShapley(model, n_background=20, target=1, device="cpu", random_state=0)
+    exp = est.fit(frame).explain(frame.iloc[:4])
+    assert exp.values.shape == (4, 6) and exp.feature_names == list(frame.columns)
+    shuffled = frame.iloc[:4][list(reversed(frame.columns))]
+    np.testing.assert_allclose(est.explain(shuffled).values, exp.values)
+    est.save(tmp_path / "tree.pt")
+    loaded = TreeShapley.load(tmp_path / "tree.pt", model, device="cpu")
+    np.testing.assert_array_equal(loaded.explain(frame.iloc[:4]).values, exp.values)
+
+
+def test_unsupported_models_and_outputs_are_refused_with_the_way_out():
+    with pytest.raises(TypeError, match="not a supported tree model.*ExactShapley or KernelSHAP"):
+        TreeShapley(LinearRegression().fit(X, Y_REG), device="cpu").fit(X)
+    boosted = GradientBoostingClassifier(n_estimators=5).fit(X, Y_CLS)
+    with pytest.raises(ValueError, match="no exact tree algorithm.*KernelSHAP"):
+        TreeShapley(boosted, model_output="probability", device="cpu").fit(X)
+    with pytest.raises(ValueError, match="game must be one of"):
+        TreeShapley(boosted, game="surrogate", device="cpu").fit(X)
