@@ -7,6 +7,7 @@ then one model call (for v(N)) and one forward pass of the network.
 """
 
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -20,7 +21,9 @@ from sklxai.explainers._trainer import (
     efficient_attributions,
     kernel_design,
 )
+from sklxai.explainers._validation import REFERENCES, game_reference, measure, resolve_reference
 from sklxai.explainers.networks import MLPExplainerModule
+from sklxai.exceptions import AccuracyWarning
 from sklxai.utils import param_validation as pv
 from sklxai.utils.callbacks import training_callbacks
 
@@ -49,6 +52,9 @@ class AmortizedShapley(ShapleyExplainer):
         "patience": pv.positive_int(allow_none=True),
         "callbacks": pv.unchecked("list of skorch callbacks or None"),
         "accelerator": pv.unchecked("accelerate.Accelerator or None"),
+        "validation_reference": pv.options(*REFERENCES, None),
+        "validation_rows": pv.positive_int(),
+        "tolerance": pv.real_in(0.0, np.inf),
     }
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
@@ -56,8 +62,9 @@ class AmortizedShapley(ShapleyExplainer):
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
                  refresh_every="auto", max_epochs=100, max_time=None, lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
-                 patience=30, callbacks=None, n_jobs=None, verbose=0, accelerator=None,
-                 device="auto", random_state=None, batch_size=None):
+                 patience=30, callbacks=None, validation_reference="auto", validation_rows=32,
+                 tolerance=0.10, n_jobs=None, verbose=0, accelerator=None, device="auto",
+                 random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
         self.module = module
         self.hidden_sizes = hidden_sizes
@@ -72,6 +79,9 @@ class AmortizedShapley(ShapleyExplainer):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.validation_reference = validation_reference
+        self.validation_rows = validation_rows
+        self.tolerance = tolerance
         self.accelerator = accelerator
 
     def _objective(self):
@@ -110,7 +120,7 @@ class AmortizedShapley(ShapleyExplainer):
             raise ValueError(
                 f"{name} needs at least 2 features (players); got n_features={self._n_players}."
             )
-        X = self._model_rows(X)
+        rows, X = X, self._model_rows(X)
         device = self.game_.device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
@@ -128,6 +138,61 @@ class AmortizedShapley(ShapleyExplainer):
         self.module_ = net.module_.eval()
         self.history_ = net.history
         self.refresh_every_ = net.refresh_every_
+        self._check_error(rows, X)
+
+    # ------------------------------------------------------------------ self-measured error
+    def _check_error(self, rows, X):
+        """Measure the error on held-out rows of fit (the trainer's validation split) against
+        a reference (see :mod:`sklxai.explainers._validation`); warn above ``tolerance``."""
+        for name in _VALIDATION_ATTRS:
+            setattr(self, name, None)
+        if self.validation_reference is None:
+            return
+        start = time.perf_counter()
+        _, valid = self.net_.get_split_datasets(X)
+        idx = np.sort(np.asarray(valid.indices))[: self.validation_rows]
+        reference = resolve_reference(self.validation_reference, self._n_players,
+                                      self._tree_reference_ok())
+        Xt = self.game_.as_tensor(X[idx])
+        values = self._predict(Xt, self.game_.full(Xt).double() - self._null)
+        if reference == "tree":
+            truth, noise = self._tree_reference(rows[idx]), 0.0
+        else:
+            truth, noise = game_reference(self.game_, self._null, Xt, self._n_players, reference,
+                                          self._seed)
+        report = measure(values, truth, noise, reference, len(idx), start, self._seed)
+        self.validation_error_ = report.error
+        self.validation_interval_ = report.interval
+        self.validation_reference_ = report.reference
+        self.validation_noise_ = report.noise
+        self.validation_time_ = report.seconds
+        self.validation_report_ = report.describe()
+        if report.error > self.tolerance:
+            warnings.warn(AccuracyWarning(
+                f"{type(self).__name__}'s values are off by {report.describe()}: above "
+                f"tolerance={self.tolerance:.0%}. Train longer (max_time, max_epochs), fit on "
+                "more rows, or use an exact explainer for this model: TreeShapley ('tree') for "
+                "tree models, ExactShapley ('exact') for up to ~16 players, KernelSHAP "
+                "('kernelshap') otherwise."), stacklevel=4)
+
+    def _tree_reference_ok(self):
+        """Whether TreeShapley gives this explainer's outputs exactly (a tree model, or a
+        column-wise Pipeline ending in one, whose trees sum to the explained outputs)."""
+        from sklxai.models.trees import is_tree_model, read_trees
+
+        final = self.model_[-1] if self.prepared_.fast_path else self.model_
+        if self.game not in ("marginal", "baseline") or not is_tree_model(final):
+            return False
+        return read_trees(final).output == "identity"
+
+    def _tree_reference(self, rows):
+        from sklxai.explainers.tree import TreeShapley
+
+        raw = self.prepared_.raw_frame
+        ref = TreeShapley(self.model_, background=raw(self.background_), game=self.game,
+                          feature_groups=self.feature_groups, fast_path=self.fast_path,
+                          device=self.device).fit(raw(rows))
+        return ref.explain(raw(rows)).values
 
     def _trainer(self, module):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
@@ -229,6 +294,7 @@ class AmortizedShapley(ShapleyExplainer):
         meta["custom_module"] = self.module is not None
         meta["fit_time"] = self.fit_time_
         meta["refresh_every_used"] = self.refresh_every_
+        meta["validation"] = {name: getattr(self, name) for name in _VALIDATION_ATTRS}
         tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
         return meta, tensors
 
@@ -251,3 +317,10 @@ class AmortizedShapley(ShapleyExplainer):
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
         self.refresh_every_ = meta.get("refresh_every_used")  # absent from older files
+        for name, value in meta.get("validation", {}).items():
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+
+
+#: fitted attributes of the self-measured error, saved with the explainer
+_VALIDATION_ATTRS = ("validation_error_", "validation_interval_", "validation_reference_",
+                     "validation_noise_", "validation_time_", "validation_report_")

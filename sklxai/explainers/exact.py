@@ -68,27 +68,41 @@ class ExactShapley(ShapleyExplainer):
                 "PermutationSHAP (or SimSHAP for many rows), group features, or raise "
                 "max_features if you can afford it."
             )
-        device = self.game_.device
-        masks = all_masks(d, device=device)
-        sizes = masks.sum(dim=1)
-        # coalitions other than the empty and the full one; those two are known exactly
-        inner = (sizes > 0) & (sizes < d)
-        self._masks = masks[inner]
-        w = torch.as_tensor(shapley_size_weights(d), dtype=torch.float64, device=device)
-        s = sizes[inner]
-        # phi_i = sum_T [i in T] (w(|T|-1) + w(|T|)) v(T) - w(|T|) v(T), plus the (v(N)-v(0))/d
-        # of the empty and the full coalition
-        self._a = (w[s - 1] + w[s.clamp(max=d - 1)])
-        self._b = w[s.clamp(max=d - 1)]
-        self._z = self._masks.double()
-        self.coalitions_ = masks.cpu().numpy()
+        self._masks, self._a, self._b = enumeration_weights(d, self.game_.device)
+        self.coalitions_ = all_masks(d).numpy()
 
     def _coalitions_per_row(self, d):
         return 2**d
 
     def _shapley_values(self, X, fx, rng):
-        d = self._n_players
         v = self._centered_values(X, self._masks)  # (n, m, k)
-        phi = torch.einsum("nmk,md->ndk", v * self._a[None, :, None], self._z)
-        phi = phi - torch.einsum("nmk,m->nk", v, self._b)[:, None, :]
-        return phi + ((fx - self._null) / d)[:, None, :]
+        return combine_exact(v, self._masks, self._a, self._b, fx - self._null)
+
+
+def enumeration_weights(d, device=None):
+    """Every coalition but the empty and the full one, and the weights that combine their values
+    into exact Shapley values (:func:`combine_exact`).
+
+    phi_i = sum_T [i in T] (w(|T|-1) + w(|T|)) v(T) - w(|T|) v(T) over those coalitions T, plus
+    (v(N) - v(empty)) / d from the empty and the full coalition, w(s) = s! (d-s-1)! / d!.
+
+    Returns
+    -------
+    masks : bool tensor (2**d - 2, d)
+    a, b : float64 tensors (2**d - 2,)
+    """
+    masks = all_masks(d, device=device)
+    sizes = masks.sum(dim=1)
+    inner = (sizes > 0) & (sizes < d)
+    w = torch.as_tensor(shapley_size_weights(d), dtype=torch.float64, device=device)
+    s = sizes[inner]
+    return masks[inner], w[s - 1] + w[s.clamp(max=d - 1)], w[s.clamp(max=d - 1)]
+
+
+def combine_exact(values, masks, a, b, total):
+    """Exact Shapley values (n, d, k) from v(T) - v(empty) of every inner coalition (n, m, k)
+    and v(N) - v(empty) (n, k), with :func:`enumeration_weights`' masks and weights."""
+    d = masks.shape[1]
+    phi = torch.einsum("nmk,md->ndk", values * a[None, :, None], masks.double())
+    phi = phi - torch.einsum("nmk,m->nk", values, b)[:, None, :]
+    return phi + (total / d)[:, None, :]

@@ -22,12 +22,16 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, n_jobs, verbose
         As in :class:`~sklxai.SimSHAP`.
-    accelerator, device, random_state, batch_size
+    validation_reference, validation_rows, tolerance, accelerator, device, random_state
+        As in :class:`~sklxai.SimSHAP`.
+    batch_size
         As in :class:`~sklxai.SimSHAP`.
 
     Attributes
     ----------
     module_, net_, history_, refresh_every_, fit_time_, expected_value_
+        As in :class:`~sklxai.SimSHAP`.
+    validation_error_, validation_interval_, validation_reference_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples

@@ -88,14 +88,15 @@ class GradientExplainer(BaseExplainer):
 
     def _fit(self, X, y):
         from sklxai.models.sklearn_estimator import SklearnAdapter
+        from sklxai.models.trees import TreeAdapter
 
-        if isinstance(self.adapter_, SklearnAdapter):
+        if isinstance(self.adapter_, (SklearnAdapter, TreeAdapter)):  # no gradients
             raise TypeError(
                 f"{type(self).__name__} needs gradients, so the model must be a differentiable "
                 "torch.nn.Module or skorch net (or a Pipeline with column-wise preprocessing "
                 f"ending in one, explained on its fast path); got {type(self.model_).__name__}, "
-                "which runs as a scikit-learn model. Use KernelSHAP (or another Shapley "
-                "explainer) for it."
+                "which runs as a scikit-learn model (or as compiled trees). Use KernelSHAP, "
+                "TreeShapley for tree models, or another Shapley explainer for it."
             )
         self.baseline_ = self._resolve_baseline(X.shape[1])
         self.__dict__.pop("_max_points", None)  # what fitted in memory is learned again

@@ -104,6 +104,19 @@ class SimSHAP(AmortizedShapley):
         of it); None never stops early and still restores the best weights.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
         Extra skorch callbacks (e.g. ``skorch.callbacks.Checkpoint``).
+    validation_reference : {"auto", "exact", "kernel", "tree"} or None
+        How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
+        (the training's validation split), against reference values of the same game: "exact"
+        enumerates every coalition (2**d per row and background row); "tree" runs
+        :class:`~sklxai.TreeShapley` (tree models whose trees sum to the explained outputs:
+        regressors, forests); "kernel" averages two KernelSHAP runs of 2048 coalitions and
+        takes their measured noise out of the error. "auto": tree where it applies, exact up to
+        12 players, else kernel. None: no check. The check's cost is ``validation_time_``.
+    validation_rows : int
+        Held-out rows the error is measured on (at most the validation split's size).
+    tolerance : float
+        Above this relative error, ``fit`` warns with :class:`sklxai.exceptions.AccuracyWarning`,
+        saying what to do.
     verbose : int
         0: silent; otherwise skorch prints the epoch table and a progress bar.
     accelerator : accelerate.Accelerator or None
@@ -124,6 +137,17 @@ class SimSHAP(AmortizedShapley):
         ``refresh_every`` as used ("auto" resolved).
     fit_time_ : float
         Seconds spent training.
+    validation_error_ : float or None
+        The relative error measured at ``fit`` (DESIGN.md's definition: mean_i ||phi_i -
+        phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
+    validation_interval_ : tuple of float or None
+        Its 90% bootstrap interval over those rows.
+    validation_reference_ : str or None
+        The reference used ("exact", "kernel" or "tree").
+    validation_noise_, validation_time_ : float or None
+        The reference's own relative error (kernel) and the check's cost in seconds.
+    validation_report_ : str or None
+        All of it in one line.
     expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
@@ -148,8 +172,9 @@ class SimSHAP(AmortizedShapley):
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
                  refresh_every="auto", control_variate=True, max_epochs=100, max_time=None,
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256,
-                 validation_fraction=0.1, patience=30, callbacks=None, n_jobs=None, verbose=0,
-                 accelerator=None, device="auto", random_state=None, batch_size=None):
+                 validation_fraction=0.1, patience=30, callbacks=None, validation_reference="auto",
+                 validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
+                 device="auto", random_state=None, batch_size=None):
         params = locals()
         super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})
         self.control_variate = control_variate

@@ -54,7 +54,9 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     **What is explained** (``model_output``): regressors' ``predict``; forests' and single
     trees' ``predict_proba`` (an average of trees, so exact); gradient-boosted classifiers' raw
-    margin, ``decision_function`` (log-odds; one output for a binary model). A boosted model's
+    margin, ``decision_function`` (log-odds; one output for a binary model); boosted regressors
+    with a log link (Poisson, gamma, Tweedie losses) their raw, log-scale prediction, whose
+    exponential ``predict`` returns. A boosted model's
     ``predict_proba`` is a nonlinear function of the summed trees, for which no exact tree
     algorithm exists: explain it with ExactShapley or KernelSHAP, which run the compiled trees
     (the same layout as a batched torch function) on the device. This is shap's
@@ -198,8 +200,17 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
             size = len(leaves) * 2**U * U
             if U <= _TABLE_MAX_SLOTS and size <= budget:
                 budget -= size
-                bucket.table = _value_tables(self._slot_ok(self._background_z, bucket), U)
+                bucket.table = self._tables(bucket)
             self._buckets.append(bucket)
+
+    def _tables(self, bucket):
+        """The value tables of a bucket's leaves (:func:`_value_tables`), built in chunks of
+        leaves so that the background's path checks stay within the memory bound."""
+        Zb = self._background_z
+        step = max(1, _ELEMENTS["cpu"] // max(len(Zb) * (bucket.n_slots + 1), 1))
+        return torch.cat([_value_tables(self._slot_ok(Zb, bucket.part(start, step)),
+                                        bucket.n_slots)
+                          for start in range(0, len(bucket.leaves), step)])
 
     # ------------------------------------------------------------------ explain
     def _output(self, Z, *, encoded=False):

@@ -117,8 +117,10 @@ class PreparedModel:
         if hasattr(out, "toarray"):
             out = out.toarray()
         out = np.ascontiguousarray(np.asarray(out, dtype=np.float64))
-        if not np.isfinite(out).all():
-            bad = np.argwhere(~np.isfinite(out))[0]
+        # a final tree model routes missing values itself; nothing takes infinite ones
+        invalid = np.isinf(out) if _takes_nan(self.model[-1]) else ~np.isfinite(out)
+        if invalid.any():
+            bad = np.argwhere(invalid)[0]
             raise ValueError(
                 "The pipeline's preprocessing turns rows of X into NaN or infinite model inputs "
                 f"(first at row {bad[0]}, model column {bad[1]}), which its final torch model "
@@ -257,9 +259,9 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
 
 
 def _make_adapter(prepared, X, fast_path, device, owner):
-    """The adapter of the model; for a Pipeline ending in a torch model whose preprocessing is
-    column-wise, the adapter of that final model (the fast path: sets ``preprocessor`` and
-    ``column_map`` of ``prepared``)."""
+    """The adapter of the model; for a Pipeline ending in a torch model or a tree model whose
+    preprocessing is column-wise, the adapter of that final model (the fast path: sets
+    ``preprocessor`` and ``column_map`` of ``prepared``)."""
     model = prepared.model
     final = _torch_final_step(model)
     if final is not None and fast_path is not False:
@@ -278,8 +280,8 @@ def _make_adapter(prepared, X, fast_path, device, owner):
         )
     elif fast_path is True:
         raise ValueError(
-            "fast_path=True needs a Pipeline whose last step is a skorch net or a torch "
-            f"module; got {type(model).__name__}."
+            "fast_path=True needs a Pipeline whose last step is a skorch net, a torch "
+            f"module or a supported tree model; got {type(model).__name__}."
         )
     if prepared.encoder is not None:
         return SklearnAdapter(model, decoder=prepared.encoder)
@@ -347,13 +349,18 @@ def takes_tensors(model):
 
 
 def _torch_final_step(model):
-    """The last step of a Pipeline when it is a skorch net or a torch module, else None."""
+    """The last step of a Pipeline when it is a skorch net, a torch module or a tree model that
+    runs as compiled trees (:func:`~sklxai.models.trees.is_tree_model`), else None."""
     from sklearn.pipeline import Pipeline
+
+    from sklxai.models.trees import is_tree_model
 
     if not isinstance(model, Pipeline) or len(model.steps) < 2:
         return None
     final = model.steps[-1][1]
-    return final if takes_tensors(final) and not isinstance(final, ModelAdapter) else None
+    if isinstance(final, ModelAdapter):
+        return None
+    return final if takes_tensors(final) or is_tree_model(final) else None
 
 
 def is_fitted_model(model):
@@ -362,6 +369,10 @@ def is_fitted_model(model):
         return True
     if is_skorch_net(model):
         return hasattr(model, "module_")
+    from sklxai.models.trees import is_tree_model
+
+    if is_tree_model(model):  # includes XGBoost and LightGBM Boosters, which have no sklearn state
+        return True
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -380,10 +391,13 @@ def make_adapter(model, *, device="auto"):
     Parameters
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
-        A fitted model. A ModelAdapter is returned unchanged.
+        A fitted model. A ModelAdapter is returned unchanged. A tree model that
+        :func:`~sklxai.models.trees.read_trees` reads (also XGBoost and LightGBM) gets a
+        :class:`~sklxai.models.trees.adapter.TreeAdapter`: its compiled trees, with the outputs
+        the generic adapter gives (``predict``, or ``predict_proba`` of classifiers).
     device : "auto", str or torch.device
-        Where torch models run. "auto" picks CUDA when available. scikit-learn estimators always
-        run on CPU.
+        Where torch models and tree models run. "auto" picks CUDA when available. Other
+        scikit-learn estimators always run on CPU.
 
     Returns
     -------
@@ -404,6 +418,15 @@ def make_adapter(model, *, device="auto"):
         return TorchModuleAdapter(model, device=device)
     if is_skorch_net(model):
         return SkorchAdapter(model, device=device)
+    from sklxai.models.trees import is_tree_model
+
+    if is_tree_model(model):  # compiled trees: the same outputs, as tensors on the device
+        from sklxai.models.trees.adapter import TreeAdapter
+
+        try:
+            return TreeAdapter(model, device=device)
+        except TypeError:  # a setting the trees cannot express (e.g. a non-constant init)
+            pass
     return SklearnAdapter(model)
 
 

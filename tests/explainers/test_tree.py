@@ -194,3 +194,28 @@ def test_unsupported_models_and_outputs_are_refused_with_the_way_out():
         TreeShapley(boosted, model_output="probability", device="cpu").fit(X)
     with pytest.raises(ValueError, match="game must be one of"):
         TreeShapley(boosted, game="surrogate", device="cpu").fit(X)
+
+
+def test_pipeline_raw_columns_equal_exact_shapley_on_the_pipeline():
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from sklxai import ExactShapley
+
+    frame = pd.DataFrame({"age": X[:, 0] * 10 + 40, "hours": X[:, 1] * 5 + 40,
+                          "job": np.array(["a", "b", "c", "d"])[RNG.integers(0, 4, len(X))],
+                          "city": np.array(["x", "y"])[(X[:, 2] > 0).astype(int)]})
+    y = frame["age"] / 10 + (frame["job"] == "b") * 2 + (frame["city"] == "y") * frame["hours"] / 20
+    pre = ColumnTransformer([("num", StandardScaler(), ["age", "hours"]),
+                             ("cat", OneHotEncoder(sparse_output=False), ["job", "city"])])
+    pipe = make_pipeline(pre, GradientBoostingRegressor(n_estimators=30, max_depth=3,
+                                                        random_state=0)).fit(frame, y)
+    tree = TreeShapley(pipe, n_background=20, device="cpu", random_state=0).fit(frame)
+    assert tree.prepared_.fast_path
+    exp = tree.explain(frame.iloc[:5])
+    exact = ExactShapley(pipe, background=tree.prepared_.raw_frame(tree.background_),
+                         fast_path=False, device="cpu").fit(frame).explain(frame.iloc[:5])
+    assert exp.feature_names == ["age", "hours", "job", "city"]
+    np.testing.assert_allclose(exp.values, exact.values, atol=1e-9)

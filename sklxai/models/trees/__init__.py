@@ -5,7 +5,8 @@
 compiled trees (:class:`TreeAdapter`: the ensemble as a batched torch function on the device).
 """
 
+from sklxai.models.trees.adapter import TreeAdapter
 from sklxai.models.trees.layout import TreeEnsemble
 from sklxai.models.trees.readers import is_tree_model, read_trees
 
-__all__ = ["TreeEnsemble", "is_tree_model", "read_trees"]
+__all__ = ["TreeAdapter", "TreeEnsemble", "is_tree_model", "read_trees"]

@@ -16,6 +16,9 @@ LightGBM, over the iterations ``predict`` uses by default (the best one after ea
   when ``missing_type`` is NaN, and is taken as 0.0 otherwise. A categorical node
   (``decision_type == "=="``) sends the categories of ``threshold`` ("a||b||c") left; NaN and
   negative codes go right. The model's first tree holds the initial score: there is no base.
+  A random forest (``boosting_type="rf"``) averages its trees in ``predict``, but its
+  ``raw_score`` is their sum: the raw output here is that average (``raw_score`` divided by the
+  number of iterations), which ``predict`` transforms.
 
 Categories of a pandas categorical column are coded by their position among the column's
 categories (both libraries), which :meth:`TreeEnsemble.encode` reproduces when they are numbers;
@@ -35,7 +38,7 @@ _XGB_LOGIT = ("binary:logistic", "reg:logistic")
 _XGB_LOG = ("count:poisson", "reg:gamma", "reg:tweedie")
 _XGB_IDENTITY = ("reg:squarederror", "reg:squaredlogerror", "reg:pseudohubererror",
                  "reg:absoluteerror", "reg:quantileerror", "reg:linear", "binary:logitraw",
-                 "multi:softprob", "multi:softmax", "rank:pairwise", "rank:ndcg", "rank:map")
+                 "rank:pairwise", "rank:ndcg", "rank:map")
 _LGBM_IDENTITY = ("regression", "regression_l1", "huber", "fair", "quantile", "mape",
                   "lambdarank", "rank_xendcg", "custom", "none")
 _LGBM_LOG = ("poisson", "gamma", "tweedie")
@@ -200,7 +203,8 @@ def read_lightgbm(model):
     Returns
     -------
     TreeEnsemble
-        Its raw output is ``predict(X, raw_score=True)``.
+        Its raw output is ``predict(X, raw_score=True)`` (divided by the number of iterations
+        for ``boosting_type="rf"``, as ``predict`` does).
 
     Raises
     ------

@@ -151,17 +151,23 @@ class TreeEnsemble:
         (n, *nodes.shape). Padding nodes (-1) give True."""
         flat = nodes.reshape(-1).clamp(min=0)
         feat = self.feature[flat].clamp(min=0)
-        z = Z[:, feat]  # (n, m)
-        missing = torch.isnan(z)
-        numeric = z <= self.threshold[flat]
-        left = torch.where(missing, self.missing_left[flat], numeric)
-        if bool(self.categorical.any()):
-            codes = torch.nan_to_num(z, nan=0.0).long().clamp(0, self.cat_left.shape[1] - 1)
-            in_set = self.cat_left[flat[None, :].expand_as(codes), codes]
-            inside = (z >= 0) & (z < self.cat_left.shape[1]) & (z == torch.floor(z))
-            cat = torch.where(missing, self.missing_left[flat], in_set & inside)
-            left = torch.where(self.categorical[flat], cat, left)
+        left = self.goes_left(Z[:, feat], flat[None, :])  # (n, m)
         return left.reshape(Z.shape[0], *nodes.shape)
+
+    def goes_left(self, z, nodes):
+        """Whether encoded values ``z`` of the nodes' features go left at ``nodes`` (node ids,
+        no padding, broadcastable to z's shape): bool, of z's shape. The one routing rule of
+        :meth:`go_left` and of a traversal where each row is at its own node."""
+        missing = torch.isnan(z)
+        left = torch.where(missing, self.missing_left[nodes], z <= self.threshold[nodes])
+        if bool(self.categorical.any()):
+            width = self.cat_left.shape[1]
+            codes = torch.nan_to_num(z, nan=0.0).long().clamp(0, width - 1)
+            in_set = self.cat_left[nodes.expand_as(codes), codes]
+            inside = (z >= 0) & (z < width) & (z == torch.floor(z))
+            cat = torch.where(missing, self.missing_left[nodes], in_set & inside)
+            left = torch.where(self.categorical[nodes], cat, left)
+        return left
 
     def follows(self, Z, leaves=slice(None)):
         """Whether each encoded row follows each step of each leaf's path: bool (n, L', D);
@@ -298,7 +304,8 @@ def sorted_categories(values, *, owner):
         known = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         known = None
-    if known is None or not all(isinstance(v, (int, float, np.number, bool)) for v in values):
+    numbers = (int, float, np.number, np.bool_)
+    if known is None or not all(isinstance(v, numbers) for v in values):
         shown = ", ".join(repr(v) for v in values[:5])
         raise TypeError(
             f"{owner} has a categorical feature with non-numeric categories ({shown}"
