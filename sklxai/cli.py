@@ -448,6 +448,10 @@ def _cmd_explain(args):
         est.fit(data)
         fit_s = time.perf_counter() - t0
         _progress(args, f"fitted in {fit_s:.1f} s; explaining {len(rows)} rows")
+        measured = getattr(est, "validation_report_", None)  # amortized explainers only
+        if measured is not None:  # always shown: the values' own accuracy is part of them
+            print(f"sklxai: {args.method}'s self-measured error: {measured}", file=sys.stderr,
+                  flush=True)
         t0 = time.perf_counter()
         exp = _explain_chunks(est, rows, args)
         explain_s = time.perf_counter() - t0

@@ -358,6 +358,9 @@ def _summary(view, explainer, title):
          _num(exp.efficiency_gap) if exp.efficiency_gap is not None else
          '<span class="muted">model output not recorded</span>'),
     ]
+    measured = getattr(explainer, "validation_report_", None)  # amortized explainers
+    if measured is not None:
+        rows.append(("self-measured error (validation_error_)", _e(measured)))
     body = _table(("", ""), rows, header=False)
     if view.note:
         body += f'\n<p class="note">{_e(view.note)}</p>'
@@ -472,6 +475,7 @@ def _settings(view, explainer, extra):
         background = getattr(explainer, "background_", None)
         if background is not None:
             rows.append(("background rows", str(np.shape(background)[0])))
+
         for attr in ("n_features_in_", "n_outputs_", "output_names_"):
             if hasattr(explainer, attr):
                 rows.append((attr, _e(_short(getattr(explainer, attr)))))

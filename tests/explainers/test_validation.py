@@ -1,0 +1,91 @@
+"""Amortized explainers measure their own error at fit, and warn when it is too high."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import RandomForestRegressor
+from sklxai_reference import marginal_reference, tanh_classifier_task
+
+from sklxai import FastSHAP, SimSHAP
+from sklxai.exceptions import AccuracyWarning
+from sklxai.metrics import relative_error
+
+FAST = dict(n_background=20, hidden_sizes=(32,), train_batch_size=64, device="cpu",
+            random_state=0)
+
+
+def _fit(est, X):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X)
+    return [w for w in caught if issubclass(w.category, AccuracyWarning)]
+
+
+def _held_out(est, X):
+    _, valid = est.net_.get_split_datasets(X.astype(np.float32))
+    return np.sort(np.asarray(valid.indices))[: est.validation_rows]
+
+
+def test_the_measured_error_is_the_brute_force_error_on_the_held_out_rows():
+    X, model = tanh_classifier_task(300, 5, 3, 16, seed=1)
+    est = SimSHAP(model, max_epochs=3, **FAST)
+    _fit(est, X)
+    rows = X[_held_out(est, X)]
+    predict = lambda Z: model(torch.as_tensor(Z, dtype=torch.float32)).detach().numpy()  # noqa: E731
+    truth = np.stack([marginal_reference(predict, x, est.background_) for x in rows])
+    assert est.validation_reference_ == "exact" and est.validation_noise_ == 0.0
+    expected = relative_error(est.explain(rows).values, truth)
+    assert est.validation_error_ == pytest.approx(expected, rel=1e-4)  # float32 network
+    lo, hi = est.validation_interval_
+    assert lo <= est.validation_error_ <= hi
+
+
+def test_the_warning_fires_when_the_error_is_high_and_not_when_it_is_low():
+    X, model = tanh_classifier_task(400, 5, 3, 16, seed=2)
+    caught = _fit(SimSHAP(model, max_epochs=1, tolerance=0.10, **FAST), X)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "above tolerance=10%" in message and "TreeShapley" in message
+    relaxed = SimSHAP(model, max_epochs=1, tolerance=10.0, **FAST)
+    assert _fit(relaxed, X) == [] and relaxed.validation_error_ > 0.10
+
+
+def test_a_kernel_reference_measures_its_own_noise_and_tracks_the_true_error():
+    X, model = tanh_classifier_task(300, 14, 6, 16, seed=3)  # 14 players: no enumeration
+    est = FastSHAP(model, max_epochs=2, n_background=8, hidden_sizes=(32,), device="cpu",
+                   random_state=0, validation_rows=12)
+    _fit(est, X)
+    assert est.validation_reference_ == "kernel" and est.validation_noise_ > 0
+    rows = X[_held_out(est, X)]
+    predict = lambda Z: model(torch.as_tensor(Z, dtype=torch.float32)).detach().numpy()  # noqa: E731
+    truth = np.stack([marginal_reference(predict, x, est.background_) for x in rows[:4]])
+    true_error = relative_error(est.explain(rows[:4]).values, truth)
+    assert true_error / 1.5 < est.validation_error_ < true_error * 1.5
+
+
+def test_tree_models_are_checked_against_tree_shapley_and_no_check_costs_nothing(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    model = RandomForestRegressor(10, max_depth=4, random_state=0).fit(X, X[:, 0] * X[:, 1])
+    est = SimSHAP(model, max_epochs=2, **FAST)
+    _fit(est, X)
+    assert est.validation_reference_ == "tree" and est.validation_time_ > 0
+    est.save(tmp_path / "s.pt")
+    loaded = SimSHAP.load(tmp_path / "s.pt", model, device="cpu")
+    assert loaded.validation_error_ == est.validation_error_
+    assert loaded.validation_interval_ == est.validation_interval_
+    off = SimSHAP(model, max_epochs=2, validation_reference=None, **FAST)
+    assert _fit(off, X) == [] and off.validation_error_ is None
+
+
+def test_the_report_shows_the_measured_error():
+    from sklxai import make_report
+
+    X, model = tanh_classifier_task(300, 5, 3, 16, seed=1)
+    est = SimSHAP(model, max_epochs=1, **FAST)
+    _fit(est, X)
+    html = make_report(est.explain(X[:20]), explainer=est)
+    assert "self-measured error (validation_error_)" in html
+    assert f"{est.validation_error_:.1%}" in html
