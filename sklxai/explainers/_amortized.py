@@ -48,10 +48,12 @@ class AmortizedShapley(ShapleyExplainer):
         "lr": pv.real_in(0, np.inf),
         "optimizer": pv.unchecked("torch.optim.Optimizer class"),
         "train_batch_size": pv.positive_int(),
+        "min_epoch_rows": pv.positive_int(),
         "validation_fraction": pv.real_in(0.0, 0.5),
         "patience": pv.positive_int(allow_none=True),
         "callbacks": pv.unchecked("list of skorch callbacks or None"),
         "accelerator": pv.unchecked("accelerate.Accelerator or None"),
+        "targets": pv.options("auto", "sampled", "tree"),
         "validation_reference": pv.options(*REFERENCES, None),
         "validation_rows": pv.positive_int(),
         "tolerance": pv.real_in(0.0, np.inf),
@@ -61,8 +63,10 @@ class AmortizedShapley(ShapleyExplainer):
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
                  refresh_every="auto", max_epochs=100, max_time=None, lr=3e-3,
-                 optimizer=torch.optim.AdamW, train_batch_size=256, validation_fraction=0.1,
-                 patience=30, callbacks=None, validation_reference="auto", validation_rows=32,
+                 optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
+                 validation_fraction=0.1,
+                 patience=30, callbacks=None, targets="auto", validation_reference="auto",
+                 validation_rows=32,
                  tolerance=0.10, n_jobs=None, verbose=0, accelerator=None, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
@@ -76,9 +80,11 @@ class AmortizedShapley(ShapleyExplainer):
         self.lr = lr
         self.optimizer = optimizer
         self.train_batch_size = train_batch_size
+        self.min_epoch_rows = min_epoch_rows
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.targets = targets
         self.validation_reference = validation_reference
         self.validation_rows = validation_rows
         self.tolerance = tolerance
@@ -122,9 +128,10 @@ class AmortizedShapley(ShapleyExplainer):
             )
         rows, X = X, self._model_rows(X)
         device = self.game_.device
+        exact = self._exact_targets(rows)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
-            net = self._trainer(self._build_module(X))
+            net = self._trainer(self._build_module(X), exact)
             start = time.perf_counter()
             net.fit(X)
         self.fit_time_ = time.perf_counter() - start
@@ -194,7 +201,23 @@ class AmortizedShapley(ShapleyExplainer):
                           device=self.device).fit(raw(rows))
         return ref.explain(raw(rows)).values
 
-    def _trainer(self, module):
+    def _exact_targets(self, rows):
+        """Exact values of fit's rows to train on (``targets_="tree"``), or None (sampled)."""
+        tree_ok = self._tree_reference_ok()
+        if self.targets == "tree" and not tree_ok:
+            raise ValueError(
+                "targets='tree' needs a tree model whose trees sum to the explained outputs "
+                "(a regressor or a forest; not a boosted classifier's predict_proba) and the "
+                "marginal or baseline game; use targets='sampled' (or 'auto')."
+            )
+        self.targets_ = "tree" if self.targets == "tree" or (self.targets == "auto"
+                                                          and tree_ok) else "sampled"
+        if self.targets_ == "sampled":
+            return None
+        values = np.asarray(self._tree_reference(rows), dtype=np.float64)
+        return values.reshape(len(rows), self._n_players, self.n_outputs_)
+
+    def _trainer(self, module, exact_targets=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
         from skorch.callbacks import ProgressBar
         from skorch.dataset import ValidSplit
@@ -215,7 +238,8 @@ class AmortizedShapley(ShapleyExplainer):
             module, game=self.game_, objective=self._objective(), n_players=self._n_players,
             null=self._null, n_coalitions=self.n_coalitions,
             background_samples=self.background_samples, refresh_every=self.refresh_every,
-            seed=seed, optimizer=self.optimizer, lr=self.lr, max_epochs=self.max_epochs,
+            seed=seed, min_epoch_rows=self.min_epoch_rows, exact_targets=exact_targets, optimizer=self.optimizer, lr=self.lr,
+            max_epochs=self.max_epochs,
             batch_size=self.train_batch_size,
             train_split=ValidSplit(self.validation_fraction, stratified=False, random_state=seed),
             callbacks=callbacks + list(self.callbacks or []), verbose=int(bool(self.verbose)),

@@ -174,6 +174,15 @@ class AmortizedTrainer(NeuralNet):
         8 on a CPU, 2 on a GPU, None when the store would exceed 1 GiB.
     seed : int
         Seeds the training generator (seed) and the validation one (seed + 1).
+    min_epoch_rows : int
+        An epoch visits at least this many training rows (a fit set smaller than that is
+        passed over several times, in a new order each time), so that an epoch, early
+        stopping's patience and the learning-rate schedule mean about as many optimizer steps
+        on a few hundred rows as on many; larger fit sets are passed over once per epoch.
+    exact_targets : tensor of shape (n, n_players, k) or None
+        Exact Shapley values of fit's rows (e.g. from :class:`~sklxai.TreeShapley`): the
+        network then regresses on them (mean squared error, training and validation alike)
+        instead of on coalitions drawn from the game.
     criterion : unused
         Required by skorch; the loss is :meth:`get_loss`'s.
     **kwargs
@@ -200,8 +209,8 @@ class AmortizedTrainer(NeuralNet):
     """
 
     def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
-                 background_samples=None, refresh_every="auto", seed=0,
-                 criterion=torch.nn.MSELoss, **kwargs):
+                 background_samples=None, refresh_every="auto", seed=0, min_epoch_rows=1,
+                 exact_targets=None, criterion=torch.nn.MSELoss, **kwargs):
         self.game = game
         self.objective = objective
         self.n_players = n_players
@@ -210,6 +219,8 @@ class AmortizedTrainer(NeuralNet):
         self.background_samples = background_samples
         self.refresh_every = refresh_every
         self.seed = seed
+        self.min_epoch_rows = min_epoch_rows
+        self.exact_targets = exact_targets
         kwargs.setdefault("dataset", IndexedRows)
         kwargs.setdefault("iterator_train__shuffle", True)
         kwargs.setdefault("iterator_train__collate_fn", _batch_as_is)
@@ -225,10 +236,17 @@ class AmortizedTrainer(NeuralNet):
         null = self.game.empty_value() if self.null is None else self.null
         self.null_ = null.to(device=device, dtype=torch.float32)
         self.train_gen_ = torch.Generator(device=device).manual_seed(self.seed)
+        self.order_gen_ = torch.Generator().manual_seed(self.seed + 2)
         self.reset_validation_generator()
         n, k = len(X), len(self.null_)
-        self.refresh_every_ = self._resolve_refresh_every(n, k, device)
         self.stats_ = self.seen_ = self.fit_X_ = None
+        if self.exact_targets is not None:  # nothing to draw: the values are known
+            self.refresh_every_ = None
+            self.targets_ = torch.as_tensor(self.exact_targets, dtype=torch.float32,
+                                            device=device)
+            return
+        self.targets_ = None
+        self.refresh_every_ = self._resolve_refresh_every(n, k, device)
         if self.refresh_every_ is not None:
             self.stats_ = CoalitionStats.zeros(n, d, k, device)
             self.seen_ = torch.zeros(n, dtype=torch.bool, device=device)
@@ -239,6 +257,9 @@ class AmortizedTrainer(NeuralNet):
             return self.refresh_every
         if CoalitionStats.nbytes(n, self.n_players, k) > _AUTO_CACHE_BYTES:
             return None
+        if n < self.min_epoch_rows:  # rows are visited several times an epoch: new draws
+            return 1                 # every epoch, so no draw is reused for long
+
         return _AUTO_REFRESH_EVERY["cpu" if device.type == "cpu" else "accelerator"]
 
     def reset_validation_generator(self):
@@ -247,6 +268,8 @@ class AmortizedTrainer(NeuralNet):
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        if self.targets_ is not None:
+            return
         if self.stats_ is None:  # validation draws again each epoch: from the same start
             self.reset_validation_generator()
             return
@@ -257,12 +280,22 @@ class AmortizedTrainer(NeuralNet):
         # callbacks that validate after training (TimeBudget) see the epochs' coalitions
         self.reset_validation_generator()
 
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator; in training, a small dataset is cycled through in new orders
+        until the epoch has visited ``min_epoch_rows`` rows (see the class)."""
+        if not training or len(dataset) >= self.min_epoch_rows:
+            return super().get_iterator(dataset, training=training)
+        sampler = torch.utils.data.RandomSampler(dataset, num_samples=self.min_epoch_rows,
+                                                 generator=self.order_gen_)
+        return torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                                           collate_fn=_batch_as_is)
+
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train on the rows ``X`` (n, n_features); the store is released afterwards."""
         try:
             return super().partial_fit(X, y, classes, **fit_params)
         finally:  # it holds n d^2 floats: not kept past training
-            self.stats_ = self.seen_ = self.fit_X_ = None
+            self.stats_ = self.seen_ = self.fit_X_ = self.targets_ = None
 
     # ------------------------------------------------------------------ targets
     def draw(self, X, generator, design, background_samples=None):
@@ -309,6 +342,10 @@ class AmortizedTrainer(NeuralNet):
         """The loss of a batch: raw outputs ``y_pred``, row indices ``y_true``, rows ``X``."""
         device = self.game.device
         X, rows = X.to(device), y_true.to(device)
+        if self.targets_ is not None:  # regression on exact values
+            target = self.targets_[rows]
+            phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
+            return torch.mean((phi - target) ** 2)
         stats = self.get_stats(X, rows, training)
         phi = efficient_attributions(y_pred, stats.total, self.n_players)
         if training:

@@ -20,18 +20,18 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     module, hidden_sizes, n_coalitions, background_samples, refresh_every, max_epochs, max_time
         As in :class:`~sklxai.SimSHAP`.
-    lr, optimizer, train_batch_size, validation_fraction, patience, callbacks, n_jobs, verbose
+    lr, optimizer, train_batch_size, min_epoch_rows, validation_fraction, patience, callbacks
         As in :class:`~sklxai.SimSHAP`.
-    validation_reference, validation_rows, tolerance, accelerator, device, random_state
+    targets, validation_reference, validation_rows, tolerance, accelerator, device, random_state
         As in :class:`~sklxai.SimSHAP`.
-    batch_size
+    n_jobs, verbose, batch_size
         As in :class:`~sklxai.SimSHAP`.
 
     Attributes
     ----------
     module_, net_, history_, refresh_every_, fit_time_, expected_value_
         As in :class:`~sklxai.SimSHAP`.
-    validation_error_, validation_interval_, validation_reference_, validation_report_
+    targets_, validation_error_, validation_interval_, validation_reference_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples

@@ -93,6 +93,13 @@ class SimSHAP(AmortizedShapley):
     optimizer : torch.optim.Optimizer class
     train_batch_size : int
         Rows per training step.
+    min_epoch_rows : int
+        An epoch visits at least this many training rows: a smaller fit set is passed over
+        several times per epoch (in new orders), so that ``max_epochs``, ``patience`` and the
+        learning-rate schedule mean about as many optimizer steps on a few hundred rows as on
+        tens of thousands (the default, 8192 rows, is 32 steps of 256 rows; Adult's 29,000
+        training rows make 114 steps an epoch). There, with ``refresh_every="auto"``, every
+        row draws new coalitions every epoch, so that no draw is reused for long.
     validation_fraction : float
         Rows of fit's X held out. Their loss drives early stopping: the squared distance of
         the prediction to its own control-variate target on coalitions drawn once (an
@@ -104,6 +111,14 @@ class SimSHAP(AmortizedShapley):
         of it); None never stops early and still restores the best weights.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
         Extra skorch callbacks (e.g. ``skorch.callbacks.Checkpoint``).
+    targets : {"auto", "sampled", "tree"}
+        What the network learns from. "sampled": targets estimated from coalitions drawn from
+        the game (the method's own objective). "tree": the exact values of fit's rows from
+        :class:`~sklxai.TreeShapley`, regressed on by mean squared error (tree models whose
+        trees sum to the explained outputs: regressors and forests, marginal or baseline
+        game); exact targets are cheap for trees (no model calls), and remove the targets'
+        noise that makes sampled training slow to learn the non-smooth values of tree models.
+        "auto": "tree" where it applies, else "sampled" (the choice is ``targets_``).
     validation_reference : {"auto", "exact", "kernel", "tree"} or None
         How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
         (the training's validation split), against reference values of the same game: "exact"
@@ -137,6 +152,8 @@ class SimSHAP(AmortizedShapley):
         ``refresh_every`` as used ("auto" resolved).
     fit_time_ : float
         Seconds spent training.
+    targets_ : str
+        The targets used ("sampled" or "tree").
     validation_error_ : float or None
         The relative error measured at ``fit`` (DESIGN.md's definition: mean_i ||phi_i -
         phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
@@ -171,9 +188,9 @@ class SimSHAP(AmortizedShapley):
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
                  refresh_every="auto", control_variate=True, max_epochs=100, max_time=None,
-                 lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256,
-                 validation_fraction=0.1, patience=30, callbacks=None, validation_reference="auto",
-                 validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
+                 lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
+                 validation_fraction=0.1, patience=30, callbacks=None, targets="auto",
+                 validation_reference="auto", validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
                  device="auto", random_state=None, batch_size=None):
         params = locals()
         super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})

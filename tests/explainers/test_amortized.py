@@ -15,6 +15,7 @@ from sklxai_reference import (
     table_values,
     tanh_classifier_task,
 )
+from skorch.callbacks import Callback
 
 from sklxai import ExactShapley, FastSHAP, SimSHAP
 from sklxai.explainers._targets import CoalitionStats, simshap_weights
@@ -92,6 +93,7 @@ def _rel_err(values, ref):
 
 
 FAST = dict(hidden_sizes=(64, 64), max_epochs=15, n_coalitions=32, train_batch_size=32, lr=3e-3,
+            min_epoch_rows=1,  # one pass per epoch, as these tests were written for
             patience=15, device="cpu", random_state=0)
 
 
@@ -268,3 +270,22 @@ def test_training_through_an_accelerator(task, tmp_path, capsys):
     elsewhere = types.SimpleNamespace(device=torch.device("cuda", 1))
     with pytest.raises(ValueError, match="disagrees with the accelerator's device"):
         SimSHAP(clf, background=bg, accelerator=elsewhere, **FAST).fit(X[:50])
+
+
+def test_a_tiny_fit_set_trains_for_the_promised_number_of_steps(task):
+    clf, X, bg, _ = task
+    steps = []
+
+    class CountSteps(Callback):
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            steps.append(training)
+
+    est = SimSHAP(clf, background=bg, hidden_sizes=(16,), max_epochs=3, patience=None,
+                  train_batch_size=32, min_epoch_rows=640, callbacks=[CountSteps()],
+                  validation_reference=None, device="cpu", random_state=0).fit(X[:100])
+    # 90 training rows, cycled through until 640 rows were visited: 20 steps per epoch
+    assert sum(steps) == 3 * 20 and est.refresh_every_ == 1  # new draws every epoch
+    big = SimSHAP(clf, background=bg, hidden_sizes=(16,), max_epochs=1, train_batch_size=32,
+                  min_epoch_rows=64, validation_reference=None, device="cpu",
+                  random_state=0).fit(X[:200])
+    assert len(big.history_) == 1 and big.refresh_every_ == 8  # one pass: 180 rows > 64

@@ -89,3 +89,25 @@ def test_the_report_shows_the_measured_error():
     html = make_report(est.explain(X[:20]), explainer=est)
     assert "self-measured error (validation_error_)" in html
     assert f"{est.validation_error_:.1%}" in html
+
+
+def test_tree_models_train_on_exact_tree_shapley_targets():
+    from sklxai import TreeShapley
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 5))
+    model = RandomForestRegressor(20, max_depth=5, random_state=0).fit(
+        X, X[:, 0] * (X[:, 1] > 0) + X[:, 2])
+    kw = dict(FAST, max_epochs=20, validation_reference=None, min_epoch_rows=1)
+    exact = SimSHAP(model, targets="auto", **kw)
+    sampled = SimSHAP(model, targets="sampled", **kw)
+    _fit(exact, X[:500])
+    _fit(sampled, X[:500])
+    assert exact.targets_ == "tree" and sampled.targets_ == "sampled"
+    truth = TreeShapley(model, background=exact.background_, device="cpu").fit(X).explain(
+        X[500:]).values
+    assert relative_error(exact.explain(X[500:]).values, truth) < \
+        relative_error(sampled.explain(X[500:]).values, truth)
+    X6, torch_model = tanh_classifier_task(100, 5, 3, 8, seed=0)
+    with pytest.raises(ValueError, match="targets='tree' needs a tree model"):
+        SimSHAP(torch_model, targets="tree", **kw).fit(X6)
