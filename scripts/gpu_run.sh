@@ -8,8 +8,9 @@
 #   bash scripts/gpu_run.sh amortized                 # SimSHAP/FastSHAP (about 8 min)
 #   bash scripts/gpu_run.sh scale digits
 #   bash scripts/gpu_run.sh refresh                   # SimSHAP refresh_every 1/2/4/8 (about 5 min)
+#   bash scripts/gpu_run.sh tree                      # TreeShapley vs shap, compiled trees
 #
-# Names: tests, kernel, amortized, refresh, pipeline, scale, digits.
+# Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -39,6 +40,8 @@ for what in "$@"; do
                    | tee "$OUT/scale_memory.md" ;;
         digits) python3 -m benchmarks.attribution_digits --device cuda \
                     --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits)" >&2; exit 2 ;;
+        tree) python3 -m benchmarks.tree_speed --device cuda --out "$OUT/tree_speed.json" \
+                  | tee "$OUT/tree_speed.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree)" >&2; exit 2 ;;
     esac
 done
