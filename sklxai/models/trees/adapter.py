@@ -1,12 +1,10 @@
 """Compiled trees as a model adapter: a tree model's outputs as a batched torch function.
 
-The adapter walks the trees: every row starts at the root of every tree and takes one step per
-level (the routing rule of :meth:`TreeEnsemble.goes_left`), so a batch costs rows x trees x depth
-gathers, not rows x leaves x depth as evaluating every leaf's path (:meth:`TreeEnsemble.raw`)
-does: for a forest of deep trees that is a thousand times less.
+The adapter runs :meth:`TreeEnsemble.raw`, which walks the trees: every row starts at the root of
+every tree and takes one step per level (the routing rule of :meth:`TreeEnsemble.goes_left`), so
+a batch costs rows x trees x depth gathers, on the adapter's device.
 """
 
-import numpy as np
 import torch
 
 from sklxai.models._base import ModelAdapter
@@ -14,8 +12,6 @@ from sklxai.models.trees.readers import read_trees
 from sklxai.utils.validation import resolve_device
 
 _OUTPUTS = ("auto", "raw")
-#: rows x trees held at once by a walk
-_ELEMENTS = 2**20
 
 
 class TreeAdapter(ModelAdapter):
@@ -71,8 +67,6 @@ class TreeAdapter(ModelAdapter):
         self.output = output
         self.device = resolve_device(device)
         self.trees = read_trees(model).to(self.device)
-        self._next, self._roots = (torch.as_tensor(a, device=self.device)
-                                   for a in _successors(self.trees))
         if self.device.type == "cuda":
             self.default_batch_size = 2**16
         probabilities = self.trees.raw_method == "predict_proba"
@@ -98,45 +92,5 @@ class TreeAdapter(ModelAdapter):
                 "constant, without gradients. Explain it with TreeShapley, ExactShapley or "
                 "KernelSHAP, not with a gradient explainer."
             )
-        Z = self.trees.encode(X)
-        step = max(1, _ELEMENTS // len(self._roots))
-        raw = torch.cat([self._walk(Z[start : start + step])
-                         for start in range(0, len(Z), step)]) if len(Z) else \
-            self.trees.base.expand(0, -1)
+        raw = self.trees.raw_encoded(self.trees.encode(X))
         return raw if self.output == "raw" else self.trees.proba(raw)
-
-    def _walk(self, Z):
-        """The raw output of encoded rows Z: base + the leaf each row reaches in each tree."""
-        trees, n_nodes = self.trees, len(self.trees.feature)
-        state = self._roots.expand(len(Z), -1)  # (n, T): a node id, or n_nodes + a leaf id
-        for _ in range(trees.depth):
-            node = state.clamp(max=n_nodes - 1)
-            z = Z.gather(1, trees.feature[node].clamp(min=0))
-            state = self._next[state, (~trees.goes_left(z, node)).long()]
-        return trees.base + trees.leaf_value[state - n_nodes].sum(dim=1)
-
-
-def _successors(trees):
-    """The children of every node and each tree's root, for walking ``trees``.
-
-    Returns
-    -------
-    successors : int array (N + L, 2)
-        Left and right child of each of the N nodes; the L leaves are ids N..N+L-1 and lead to
-        themselves (a walk that reached one stays there).
-    roots : int array (T,)
-        The root of each tree (a leaf id for a tree that is one leaf).
-    """
-    path = trees.path_node.cpu().numpy()
-    right = ~trees.path_left.cpu().numpy()
-    n_nodes, n_leaves = len(trees.feature), len(path)
-    leaf_ids = n_nodes + np.arange(n_leaves)
-    successors = np.repeat(np.arange(n_nodes + n_leaves)[:, None], 2, axis=1)
-    after = np.concatenate([path[:, 1:], np.full((n_leaves, 1), -1)], axis=1)
-    after = np.where(after >= 0, after, leaf_ids[:, None])  # the last step leads to the leaf
-    steps = path >= 0
-    successors[path[steps], right[steps].astype(np.int64)] = after[steps]
-    owner = trees.leaf_tree.cpu().numpy()
-    first = np.unique(owner, return_index=True)[1]  # each tree's first leaf
-    roots = np.where(steps[first, 0], path[first, 0], leaf_ids[first])
-    return successors, roots

@@ -99,6 +99,7 @@ class TreeEnsemble:
         self.output = output
         self.output_names = output_names
         self.raw_method = raw_method
+        self._walker = None  # (successors, roots), built when first walked
         self.leaf_tree = torch.as_tensor(np.zeros(len(value), dtype=np.int64) if leaf_tree is None
                                          else np.asarray(leaf_tree), dtype=torch.long)
 
@@ -129,6 +130,8 @@ class TreeEnsemble:
             if isinstance(value, torch.Tensor):
                 setattr(self, name, value.to(device))
         self.categories = {f: c.to(device) for f, c in self.categories.items()}
+        if self._walker is not None:
+            self._walker = tuple(t.to(device) for t in self._walker)
         return self
 
     # ------------------------------------------------------------------ evaluation
@@ -176,19 +179,54 @@ class TreeEnsemble:
         ok = self.go_left(Z, nodes) == lefts
         return ok | (nodes < 0)
 
-    def raw(self, X, *, max_elements=2**24):
+    def raw(self, X, *, max_elements=2**20):
         """The model's raw output (``raw_method``) at input rows X: float64 (n, k)."""
         return self.raw_encoded(self.encode(X), max_elements=max_elements)
 
-    def raw_encoded(self, Z, *, max_elements=2**24):
-        """:meth:`raw` of rows already through :meth:`encode`."""
-        out = self.base.expand(len(Z), -1).clone()
-        step = max(1, max_elements // max(len(Z) * self.depth, 1))
-        for start in range(0, self.n_leaves, step):
-            part = slice(start, start + step)
-            reached = self.follows(Z, part).all(dim=2).to(torch.float64)
-            out += reached @ self.leaf_value[part]
-        return out
+    def raw_encoded(self, Z, *, max_elements=2**20):
+        """:meth:`raw` of rows already through :meth:`encode`, by walking every tree from its
+        root: rows x trees x depth gathers (not rows x leaves x depth)."""
+        if self._walker is None:
+            self._walker = tuple(torch.as_tensor(a, device=self.device)
+                                 for a in self.successors())
+        successors, roots = self._walker
+        n_nodes = len(self.feature)
+        step = max(1, max_elements // max(len(roots), 1))
+        out = [self.base.expand(0, -1)]
+        for start in range(0, len(Z), step):
+            z = Z[start : start + step]
+            state = roots.expand(len(z), -1)  # (n, T): a node id, or n_nodes + a leaf id
+            for _ in range(self.depth):
+                node = state.clamp(max=n_nodes - 1)
+                value = z.gather(1, self.feature[node].clamp(min=0))
+                state = successors[state, (~self.goes_left(value, node)).long()]
+            out.append(self.base + self.leaf_value[state - n_nodes].sum(dim=1))
+        return torch.cat(out)
+
+    def successors(self):
+        """The children of every node and each tree's root, for walking the trees.
+
+        Returns
+        -------
+        successors : int array (N + L, 2)
+            Left and right child of each of the N nodes; the L leaves are ids N..N+L-1 and lead to
+            themselves (a walk that reached one stays there).
+        roots : int array (T,)
+            The root of each tree (a leaf id for a tree that is one leaf).
+        """
+        path = self.path_node.cpu().numpy()
+        right = ~self.path_left.cpu().numpy()
+        n_nodes, n_leaves = len(self.feature), len(path)
+        leaf_ids = n_nodes + np.arange(n_leaves)
+        successors = np.repeat(np.arange(n_nodes + n_leaves)[:, None], 2, axis=1)
+        after = np.concatenate([path[:, 1:], np.full((n_leaves, 1), -1)], axis=1)
+        after = np.where(after >= 0, after, leaf_ids[:, None])  # the last step leads to the leaf
+        steps = path >= 0
+        successors[path[steps], right[steps].astype(np.int64)] = after[steps]
+        owner = self.leaf_tree.cpu().numpy()
+        first = np.unique(owner, return_index=True)[1]  # each tree's first leaf
+        roots = np.where(steps[first, 0], path[first, 0], leaf_ids[first])
+        return successors, roots
 
     def proba(self, raw):
         """Probabilities from raw outputs, as the model's ``predict_proba``."""
