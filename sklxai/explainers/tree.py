@@ -321,21 +321,24 @@ class _Bucket:
 
 
 class _Walk:
-    """Trees whose values come from walking them, for every (row, background row) pair at once.
+    """Trees whose values come from walking them, each explained row with the whole background.
 
-    A pair starts at each tree's root. At a node, if x and b go the same way the pair follows;
-    if they part and the node's player was already given to x's side (A) or b's (B), it follows
-    that side; otherwise the pair splits in two: one follows x with the player added to A, the
-    other follows b with it added to B. A pair that reaches a leaf reached it with exactly the
-    A and B of the leaf formula, and leaves no pair reaches are those that are unreachable, so
-    the work is the pairs' reachable leaves (as shap's interventional algorithm), not all of
-    them. The players of A and B are bits of int64 masks.
+    A walker is a row x at a node of a tree, with the players already given to x's side (A)
+    and to b's side (B), and the set of background rows b that reach it that way (a bitset).
+    At a node, the background rows that go where x goes follow x unchanged; those that part
+    from x follow x if the node's player is x's already, their own way if it is b's, and
+    otherwise split: once following x with the player added to A, once following their own
+    way with it added to B. A walker that reaches a leaf holds exactly the background rows for
+    which the leaf formula gives that A and B, so the leaf adds its Shapley values times their
+    number. Leaves no background row reaches with x are never visited, and background rows that
+    go the same way travel as one walker, so the work is far below rows x background x leaves.
+    Players and background rows are bits of int64 words (62 per word).
     """
 
     def __init__(self, roots, successors, player_of_feature, trees, n_players, device):
         self.trees = trees
         self.roots = torch.as_tensor(roots, device=device)
-        self.successors = torch.as_tensor(successors, device=device)
+        self.successors = torch.as_tensor(successors, device=device).reshape(-1)
         feature = trees.feature.cpu().numpy()
         player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
                           n_players)
@@ -345,60 +348,100 @@ class _Walk:
         self.bits = torch.as_tensor(np.left_shift(1, np.arange(n_players)).astype(np.int64),
                                     device=device)
         self.weights = _leaf_weights(min(n_players, trees.depth), device)
+        self.b_left = None  # bitsets of the background rows going left at each node (N, W)
+        self.popcount = torch.tensor([bin(i).count("1") for i in range(256)], device=device)
 
     def add_values(self, phi, Zx, Zb, budget):
         """Add the walked trees' values of rows Zx (against background Zb) to phi (n, P+1, k)."""
         n, m, T = len(Zx), len(Zb), len(self.roots)
+        if self.b_left is None:
+            self.b_left = _pack_rows(self._decisions(Zb))
+        everyone = _pack_rows(torch.ones(m, 1, dtype=torch.bool, device=Zx.device))[0]
         rows = max(1, budget // max(m * T, 1))
         for start in range(0, n, rows):
             count = min(rows, n - start)
-            pairs = torch.arange(start * m, (start + count) * m, device=Zx.device)
-            # one walker per (pair, tree): columns pair (row * m + background row), node,
-            # the players given to x's side (A) and to b's (B), as bits
-            state = torch.zeros(count * m * T, 4, dtype=torch.long, device=Zx.device)
-            state[:, 0] = pairs.repeat_interleave(T)
-            state[:, 1] = self.roots.repeat(count * m)
-            self._walk(phi, Zx, Zb, state, m)
+            x_left = self._decisions(Zx[start : start + count])
+            xi = torch.arange(count, device=Zx.device).repeat_interleave(T)
+            node = self.roots.repeat(count)
+            zero = torch.zeros_like(node)
+            self._walk(phi[start : start + count], x_left, xi, node, zero, zero.clone(),
+                       everyone.expand(len(node), -1).clone(), m)
 
-    def _walk(self, phi, Zx, Zb, state, m):
-        trees, successors = self.trees, self.successors
+    def _decisions(self, Z):
+        """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
+        trees = self.trees
         n_nodes = len(trees.feature)
-        while len(state):
-            leaf = state[:, 1] >= n_nodes
-            if bool(leaf.any()):
-                done = state[leaf]
-                self._add_leaves(phi, done[:, 0] // m, done[:, 1] - n_nodes, done[:, 2],
-                                 done[:, 3], m)
-                state = state[~leaf]
-                if not len(state):
-                    break
-            pair, node, a_mask, b_mask = state.unbind(1)
-            feature = trees.feature[node]
-            x_left = trees.goes_left(Zx[pair // m, feature], node)
-            b_left = trees.goes_left(Zb[pair % m, feature], node)
-            bit = self.node_bit[node]
-            parted = x_left != b_left
-            to_b = parted & ((b_mask & bit) != 0)  # the player is b's already
-            split = parted & ((a_mask | b_mask) & bit == 0)
-            moved = state.clone()
-            moved[:, 1] = successors[node, (~torch.where(to_b, b_left, x_left)).long()]
-            moved[:, 2] = torch.where(split, a_mask | bit, a_mask)
-            s = torch.nonzero(split).squeeze(1)
-            other = state[s]
-            other[:, 1] = successors[node[s], (~b_left[s]).long()]
-            other[:, 3] |= bit[s]
-            state = torch.cat([moved, other])
+        out = torch.empty(len(Z), n_nodes, dtype=torch.bool, device=Z.device)
+        step = max(1, 2**22 // max(len(Z), 1))
+        for start in range(0, n_nodes, step):
+            nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
+            out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
+        return out
 
-    def _add_leaves(self, phi, xi, leaf, a_mask, b_mask, m):
-        """Leaf values of pairs that reached leaves: W_A to A's players, -W_B to B's."""
+    def _walk(self, phi, x_left_all, xi, node, a_mask, b_mask, rows, m):
+        successors, n_nodes = self.successors, len(self.trees.feature)
+        x_flat = x_left_all.reshape(-1)
+        while len(node):
+            leaf = node >= n_nodes
+            if bool(leaf.any()):
+                done = torch.nonzero(leaf).squeeze(1)
+                count = self.popcount[rows[done].contiguous().view(torch.uint8).long()].sum(1)
+                self._add_leaves(phi, xi[done], node[done] - n_nodes, a_mask[done],
+                                 b_mask[done], count.to(torch.float64) / m)
+                keep = torch.nonzero(~leaf).squeeze(1)
+                xi, node, a_mask, b_mask, rows = (t.index_select(0, keep)
+                                                  for t in (xi, node, a_mask, b_mask, rows))
+                if not len(node):
+                    break
+            x_left = torch.take(x_flat, xi * n_nodes + node)
+            left_rows = rows & self.b_left.index_select(0, node)
+            right_rows = rows & ~left_rows
+            same = torch.where(x_left[:, None], left_rows, right_rows)
+            other = torch.where(x_left[:, None], right_rows, left_rows)
+            bit = torch.take(self.node_bit, node)
+            in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
+            to_x = torch.take(successors, 2 * node + (~x_left))
+            to_other = torch.take(successors, 2 * node + x_left)
+            # rows going where x goes (all of them when the player is x's already) follow x;
+            # parting rows follow their own way (the player added to B unless it is b's);
+            # and, when the player is no one's yet, they also follow x with it added to A
+            fresh = ~in_a & ~in_b
+            parts = [(xi, to_x, a_mask, b_mask, torch.where(in_a[:, None], rows, same)),
+                     (xi, to_other, a_mask, torch.where(in_b, b_mask, b_mask | bit), other),
+                     (xi, to_x, a_mask | bit, b_mask, other)]
+            keep_parts = [None, ~in_a, fresh]
+            columns = [[], [], [], [], []]
+            for (p_xi, p_node, p_a, p_b, p_rows), mask in zip(parts, keep_parts, strict=True):
+                alive = (p_rows != 0).any(dim=1)
+                if mask is not None:
+                    alive &= mask
+                idx = torch.nonzero(alive).squeeze(1)
+                for column, values in zip(columns, (p_xi, p_node, p_a, p_b, p_rows),
+                                          strict=True):
+                    column.append(values.index_select(0, idx))
+            xi, node, a_mask, b_mask, rows = (torch.cat(c) for c in columns)
+
+    def _add_leaves(self, phi, xi, leaf, a_mask, b_mask, share):
+        """Leaf values of walkers at leaves: W_A to A's players, -W_B to B's, times the share
+        of the background the walker carries."""
         in_a = (a_mask[:, None] & self.bits) != 0  # (s, P)
         in_b = (b_mask[:, None] & self.bits) != 0
         n_a, n_b = in_a.sum(dim=1), in_b.sum(dim=1)
         coef = (in_a * self.weights[0][n_a, n_b][:, None]
-                - in_b * self.weights[1][n_a, n_b][:, None]) / m
+                - in_b * self.weights[1][n_a, n_b][:, None]) * share[:, None]
         value = self.trees.leaf_value[leaf]  # (s, k)
         contrib = coef[:, :, None] * value[:, None, :]
         phi[:, : self.n_players].index_add_(0, xi, contrib)
+
+
+def _pack_rows(decisions):
+    """Bitsets of rows: bool (m, N) -> int64 (N, W), row r at bit r % 62 of word r // 62."""
+    m, n_nodes = decisions.shape
+    words = -(-m // 62)
+    padded = torch.zeros(words * 62, n_nodes, dtype=torch.long, device=decisions.device)
+    padded[:m] = decisions.long()
+    shifts = torch.arange(62, device=decisions.device)
+    return (padded.T.reshape(n_nodes, words, 62) << shifts).sum(dim=2)
 
 
 def _value_tables(b_ok, U):
