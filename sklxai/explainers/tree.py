@@ -354,10 +354,16 @@ class _Walk:
     def add_values(self, phi, Zx, Zb, budget):
         """Add the walked trees' values of rows Zx (against background Zb) to phi (n, P+1, k)."""
         n, m, T = len(Zx), len(Zb), len(self.roots)
-        if self.b_left is None:
-            self.b_left = _pack_rows(self._decisions(Zb))
+        n_nodes = len(self.trees.feature)
+        if self.b_left is None:  # packed chunk by chunk: unpacked it is m x N int64
+            step = max(1, 2**22 // max(m, 1))
+            self.b_left = torch.cat([
+                _pack_rows(self.trees.go_left(Zb, torch.arange(
+                    start, min(start + step, n_nodes), device=Zb.device)))
+                for start in range(0, n_nodes, step)])
         everyone = _pack_rows(torch.ones(m, 1, dtype=torch.bool, device=Zx.device))[0]
-        rows = max(1, budget // max(m * T, 1))
+        # rows per pass: their walkers (rows x trees) and decisions (rows x nodes) bounded
+        rows = max(1, min(budget // max(8 * T, 1), 2**25 // max(n_nodes, 1)))
         for start in range(0, n, rows):
             count = min(rows, n - start)
             x_left = self._decisions(Zx[start : start + count])
