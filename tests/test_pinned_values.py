@@ -64,10 +64,11 @@ class _Float32(torch.nn.Module):
 
 def _amortized(cls, **extra):
     X, model = _task()
-    # min_epoch_rows=1: one pass per epoch, as before epochs had a minimum size (issue 14)
+    # min_epoch_rows=1 and augment=None: one pass over fit's rows per epoch, as before
+    # epochs had a minimum size and small fit sets were augmented (issue 14)
     est = cls(model, n_background=20, n_coalitions=8, hidden_sizes=(16,), max_epochs=3,
-              train_batch_size=64, min_epoch_rows=1, validation_reference=None, device="cpu",
-              random_state=0, **extra)
+              train_batch_size=64, min_epoch_rows=1, augment=None, validation_reference=None,
+              device="cpu", random_state=0, **extra)
     return est.fit(X), X[:6]
 
 

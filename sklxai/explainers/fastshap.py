@@ -22,16 +22,18 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     lr, optimizer, train_batch_size, min_epoch_rows, validation_fraction, patience, callbacks
         As in :class:`~sklxai.SimSHAP`.
-    targets, validation_reference, validation_rows, tolerance, accelerator, device, random_state
+    targets, augment, validation_reference, validation_rows, tolerance, accelerator, device
         As in :class:`~sklxai.SimSHAP`.
-    n_jobs, verbose, batch_size
+    random_state, n_jobs, verbose, batch_size
         As in :class:`~sklxai.SimSHAP`.
 
     Attributes
     ----------
     module_, net_, history_, refresh_every_, fit_time_, expected_value_
         As in :class:`~sklxai.SimSHAP`.
-    targets_, validation_error_, validation_interval_, validation_reference_, validation_report_
+    targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_interval_
+        As in :class:`~sklxai.SimSHAP`.
+    validation_reference_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples

@@ -79,9 +79,10 @@ class SimSHAP(AmortizedShapley):
         fresh coalitions for its rows (the memory-free mode, for very large fit sets).
     control_variate : bool
         Use the explainer's detached prediction as a control variate in the targets.
-    max_epochs : int
-        Upper bound on epochs (one epoch = one optimizer pass over fit's rows); the learning
-        rate follows a cosine decay over them.
+    max_epochs : int or "auto"
+        Upper bound on epochs (an epoch visits at least ``min_epoch_rows`` training rows); the
+        learning rate follows a cosine decay over them. "auto": 100, or with ``max_time`` as
+        many as the time allows (the budget then ends training and the decay follows it).
     max_time : float or None
         Stop training after this many seconds (checked after every batch), keeping the best
         weights so far, those of the unfinished epoch included (their validation pass comes on
@@ -119,6 +120,13 @@ class SimSHAP(AmortizedShapley):
         game); exact targets are cheap for trees (no model calls), and remove the targets'
         noise that makes sampled training slow to learn the non-smooth values of tree models.
         "auto": "tree" where it applies, else "sampled" (the choice is ``targets_``).
+    augment : int, "auto" or None
+        Complete a fit set of fewer training rows than this with hybrids of its training rows
+        (each player's columns from one of two random rows) up to that many: an explainer needs
+        no labels, only rows where the model is explained, and a few hundred rows are too few
+        for the network to generalise from. "auto": 4096 rows, or 32768 with exact tree targets
+        (``targets_="tree"``: they cost no model calls). None: fit's rows only. The
+        validation rows are always real ones. ``n_synthetic_rows_`` says how many were added.
     validation_reference : {"auto", "exact", "kernel", "tree"} or None
         How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
         (the training's validation split), against reference values of the same game: "exact"
@@ -154,6 +162,10 @@ class SimSHAP(AmortizedShapley):
         Seconds spent training.
     targets_ : str
         The targets used ("sampled" or "tree").
+    max_epochs_ : int
+        ``max_epochs`` as used ("auto" resolved).
+    n_synthetic_rows_ : int
+        Hybrid rows added to the training rows (``augment``).
     validation_error_ : float or None
         The relative error measured at ``fit`` (DESIGN.md's definition: mean_i ||phi_i -
         phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
@@ -187,10 +199,10 @@ class SimSHAP(AmortizedShapley):
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
-                 refresh_every="auto", control_variate=True, max_epochs=100, max_time=None,
+                 refresh_every="auto", control_variate=True, max_epochs="auto", max_time=None,
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, patience=30, callbacks=None, targets="auto",
-                 validation_reference="auto", validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
+                 augment="auto", validation_reference="auto", validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
                  device="auto", random_state=None, batch_size=None):
         params = locals()
         super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})

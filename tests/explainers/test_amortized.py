@@ -93,7 +93,7 @@ def _rel_err(values, ref):
 
 
 FAST = dict(hidden_sizes=(64, 64), max_epochs=15, n_coalitions=32, train_batch_size=32, lr=3e-3,
-            min_epoch_rows=1,  # one pass per epoch, as these tests were written for
+            min_epoch_rows=1, augment=None,  # one pass over fit's rows per epoch, as written for
             patience=15, device="cpu", random_state=0)
 
 
@@ -281,11 +281,11 @@ def test_a_tiny_fit_set_trains_for_the_promised_number_of_steps(task):
             steps.append(training)
 
     est = SimSHAP(clf, background=bg, hidden_sizes=(16,), max_epochs=3, patience=None,
-                  train_batch_size=32, min_epoch_rows=640, callbacks=[CountSteps()],
+                  train_batch_size=32, min_epoch_rows=640, augment=None, callbacks=[CountSteps()],
                   validation_reference=None, device="cpu", random_state=0).fit(X[:100])
     # 90 training rows, cycled through until 640 rows were visited: 20 steps per epoch
     assert sum(steps) == 3 * 20 and est.refresh_every_ == 1  # new draws every epoch
     big = SimSHAP(clf, background=bg, hidden_sizes=(16,), max_epochs=1, train_batch_size=32,
-                  min_epoch_rows=64, validation_reference=None, device="cpu",
+                  min_epoch_rows=64, augment=None, validation_reference=None, device="cpu",
                   random_state=0).fit(X[:200])
     assert len(big.history_) == 1 and big.refresh_every_ == 8  # one pass: 180 rows > 64

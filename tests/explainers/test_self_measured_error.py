@@ -111,3 +111,15 @@ def test_tree_models_train_on_exact_tree_shapley_targets():
     X6, torch_model = tanh_classifier_task(100, 5, 3, 8, seed=0)
     with pytest.raises(ValueError, match="targets='tree' needs a tree model"):
         SimSHAP(torch_model, targets="tree", **kw).fit(X6)
+
+
+def test_small_fit_sets_are_completed_with_hybrid_rows_and_validated_on_real_ones():
+    X, model = tanh_classifier_task(200, 5, 3, 16, seed=4)
+    est = SimSHAP(model, max_epochs=1, augment=600, min_epoch_rows=1, **FAST)
+    _fit(est, X)
+    assert est.n_synthetic_rows_ == 600 - 180  # 180 training rows, completed to 600
+    train, valid = (np.asarray(s.indices) for s in est.net_.get_split_datasets(
+        np.zeros((len(X) + est.n_synthetic_rows_, 1), dtype=np.float32)))
+    assert len(train) == 600 and valid.max() < len(X)  # validation: real rows only
+    assert SimSHAP(model, max_time=5.0, **FAST)._resolve_max_epochs() == 10**6  # time decides
+    assert SimSHAP(model, **FAST)._resolve_max_epochs() == 100

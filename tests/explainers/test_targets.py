@@ -94,7 +94,7 @@ def task():
 
 
 FAST = {"hidden_sizes": (32,), "max_epochs": 4, "n_coalitions": 16, "train_batch_size": 64,
-        "min_epoch_rows": 1,  # one pass per epoch: these tests count draws per epoch
+        "min_epoch_rows": 1, "augment": None,  # one pass over fit's rows per epoch: they count
         "n_background": 10, "device": "cpu", "random_state": 0}
 
 
