@@ -13,17 +13,24 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from sklxai.exceptions import AccuracyWarning
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
     AmortizedTrainer,
+    FixedSplit,
     accelerated_trainer_class,
     draw_stats,
     efficient_attributions,
     kernel_design,
+    training_rows,
 )
-from sklxai.explainers._validation import REFERENCES, game_reference, measure, resolve_reference
+from sklxai.explainers._validation import (
+    REFERENCES,
+    measure_explainer,
+    tree_reference,
+    tree_reference_ok,
+)
 from sklxai.explainers.networks import MLPExplainerModule
-from sklxai.exceptions import AccuracyWarning
 from sklxai.utils import param_validation as pv
 from sklxai.utils.callbacks import training_callbacks
 
@@ -130,11 +137,16 @@ class AmortizedShapley(ShapleyExplainer):
                 f"{name} needs at least 2 features (players); got n_features={self._n_players}."
             )
         self._resolve_targets()
-        rows, train, valid = self._training_rows(X)
+        target = (_AUTO_AUGMENT_ROWS[self.targets_] if self.augment == "auto"
+                  else self.augment)
+        groups = (list(self.feature_groups_.values()) if self.feature_groups_ else None)
+        rows, train, valid = training_rows(X, validation_fraction=self.validation_fraction,
+                                           seed=self._seed, target_rows=target, groups=groups)
+        self.n_synthetic_rows_ = len(rows) - len(X)
         X = self._model_rows(rows)
         device = self.game_.device
         exact = self._exact_targets(rows)
-        self.max_epochs_ = self._resolve_max_epochs()
+        self.max_epochs_ = resolve_max_epochs(self.max_epochs, self.max_time)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)
@@ -155,25 +167,14 @@ class AmortizedShapley(ShapleyExplainer):
 
     # ------------------------------------------------------------------ self-measured error
     def _check_error(self, rows, X):
-        """Measure the error on held-out rows of fit (the trainer's validation split) against
-        a reference (see :mod:`sklxai.explainers._validation`); warn above ``tolerance``."""
+        """Measure the error on held-out rows of fit (the training's validation split) against
+        a reference (:func:`~sklxai.explainers._validation.measure_explainer`); warn above
+        ``tolerance``."""
         for name in _VALIDATION_ATTRS:
             setattr(self, name, None)
         if self.validation_reference is None:
             return
-        start = time.perf_counter()
-        _, valid = self.net_.get_split_datasets(X)
-        idx = np.sort(np.asarray(valid.indices))[: self.validation_rows]
-        reference = resolve_reference(self.validation_reference, self._n_players,
-                                      self._tree_reference_ok())
-        Xt = self.game_.as_tensor(X[idx])
-        values = self._predict(Xt, self.game_.full(Xt).double() - self._null)
-        if reference == "tree":
-            truth, noise = self._tree_reference(rows[idx]), 0.0
-        else:
-            truth, noise = game_reference(self.game_, self._null, Xt, self._n_players, reference,
-                                          self._seed)
-        report = measure(values, truth, noise, reference, len(idx), start, self._seed)
+        report = measure_explainer(self, rows, X)
         self.validation_error_ = report.error
         self.validation_interval_ = report.interval
         self.validation_reference_ = report.reference
@@ -188,28 +189,9 @@ class AmortizedShapley(ShapleyExplainer):
                 "tree models, ExactShapley ('exact') for up to ~16 players, KernelSHAP "
                 "('kernelshap') otherwise."), stacklevel=4)
 
-    def _tree_reference_ok(self):
-        """Whether TreeShapley gives this explainer's outputs exactly (a tree model, or a
-        column-wise Pipeline ending in one, whose trees sum to the explained outputs)."""
-        from sklxai.models.trees import is_tree_model, read_trees
-
-        final = self.model_[-1] if self.prepared_.fast_path else self.model_
-        if self.game not in ("marginal", "baseline") or not is_tree_model(final):
-            return False
-        return read_trees(final).output == "identity"
-
-    def _tree_reference(self, rows):
-        from sklxai.explainers.tree import TreeShapley
-
-        raw = self.prepared_.raw_frame
-        ref = TreeShapley(self.model_, background=raw(self.background_), game=self.game,
-                          feature_groups=self.feature_groups, fast_path=self.fast_path,
-                          device=self.device).fit(raw(rows))
-        return ref.explain(raw(rows)).values
-
     def _resolve_targets(self):
         """``targets`` with "auto" resolved (``targets_``), refusing "tree" where it cannot be."""
-        tree_ok = self._tree_reference_ok()
+        tree_ok = tree_reference_ok(self)
         if self.targets == "tree" and not tree_ok:
             raise ValueError(
                 "targets='tree' needs a tree model whose trees sum to the explained outputs "
@@ -223,52 +205,8 @@ class AmortizedShapley(ShapleyExplainer):
         """Exact values of the training rows to regress on (``targets_ == "tree"``), or None."""
         if self.targets_ == "sampled":
             return None
-        values = np.asarray(self._tree_reference(rows), dtype=np.float64)
+        values = np.asarray(tree_reference(self, rows), dtype=np.float64)
         return values.reshape(len(rows), self._n_players, self.n_outputs_)
-
-    def _resolve_max_epochs(self):
-        """``max_epochs`` with "auto" resolved: 100 epochs, or with a time budget as many as
-        it allows (the budget then ends training, and the schedule follows it)."""
-        if self.max_epochs != "auto":
-            return self.max_epochs
-        return 100 if self.max_time is None else _UNBOUNDED_EPOCHS
-
-    def _training_rows(self, X):
-        """fit's rows and, for small fit sets, synthetic ones; with the training and the
-        validation indices (None, None: the trainer's own split of fit's rows).
-
-        An explainer needs no labels, only rows where the model is explained, so a fit set of
-        fewer than ``augment`` training rows ("auto": 4096, or 32768 with exact tree targets,
-        which cost no model calls) gets hybrids of its training rows up to that many: each player's columns (a raw column, or a feature group) taken from
-        one of two random training rows. They widen what the network sees without leaving the
-        data's ranges; validation rows stay real ones, so ``validation_error_`` measures the
-        error on data.
-        """
-        from skorch.dataset import ValidSplit
-
-        from sklxai.explainers._trainer import IndexedRows
-
-        target = (_AUTO_AUGMENT_ROWS[self.targets_] if self.augment == "auto"
-                  else self.augment)
-        n = len(X)
-        split = ValidSplit(self.validation_fraction, stratified=False, random_state=self._seed)
-        train_set, valid_set = split(IndexedRows(X[:, :1]))
-        train, valid = np.asarray(train_set.indices), np.asarray(valid_set.indices)
-        extra = 0 if target is None else max(0, target - len(train))
-        self.n_synthetic_rows_ = extra
-        if not extra:
-            return X, None, None
-        rng = np.random.default_rng([self._seed, 7])
-        first, second = (X[train[rng.integers(0, len(train), extra)]] for _ in range(2))
-        groups = ([np.asarray(g) for g in self.feature_groups_.values()] if self.feature_groups_
-                  else [np.array([j]) for j in range(X.shape[1])])
-        from_second = rng.random((extra, len(groups))) < 0.5
-        mask = np.zeros((extra, X.shape[1]), dtype=bool)
-        for g, cols in enumerate(groups):
-            mask[:, cols] = from_second[:, g : g + 1]
-        hybrids = np.where(mask, second, first)
-        return (np.concatenate([X, hybrids]), np.concatenate([train, n + np.arange(extra)]),
-                valid)
 
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
@@ -295,7 +233,7 @@ class AmortizedShapley(ShapleyExplainer):
             optimizer=self.optimizer, lr=self.lr, max_epochs=self.max_epochs_,
             batch_size=self.train_batch_size,
             train_split=(ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
-                         if train is None else _FixedSplit(train, valid)),
+                         if train is None else FixedSplit(train, valid)),
             callbacks=callbacks + list(self.callbacks or []), verbose=int(bool(self.verbose)),
             iterator_train__generator=torch.Generator().manual_seed(seed), **extra,
         )
@@ -401,22 +339,18 @@ class AmortizedShapley(ShapleyExplainer):
 
 #: "auto" budgets: epochs without a time budget, and with one (the budget ends training)
 _UNBOUNDED_EPOCHS = 10**6
+
+
+def resolve_max_epochs(max_epochs, max_time):
+    """``max_epochs`` with "auto" resolved: 100 epochs, or with a time budget as many as it
+    allows (the budget then ends training, and the learning-rate schedule follows it)."""
+    if max_epochs != "auto":
+        return max_epochs
+    return 100 if max_time is None else _UNBOUNDED_EPOCHS
 #: augment="auto": training rows a fit set is completed to with hybrids of its rows; exact tree
 #: targets cost no model calls, so they afford many more (measured on breast cancer's GBDT:
 #: 34% error with 4096 rows, 17% with 30,000, after 30 s)
 _AUTO_AUGMENT_ROWS = {"sampled": 4096, "tree": 32768}
-
-
-class _FixedSplit:
-    """skorch train_split with given training and validation indices (real rows validate)."""
-
-    def __init__(self, train, valid):
-        self.train, self.valid = train, valid
-
-    def __call__(self, dataset, y=None):
-        from torch.utils.data import Subset
-
-        return Subset(dataset, self.train), Subset(dataset, self.valid)
 
 
 #: fitted attributes of the self-measured error, saved with the explainer

@@ -365,6 +365,54 @@ class AmortizedTrainer(NeuralNet):
         return simshap_loss(phi, stats, control_variate=True)
 
 
+def training_rows(X, *, validation_fraction, seed, target_rows, groups=None):
+    """fit's rows, completed with hybrid rows when fewer than ``target_rows`` are for training.
+
+    An explainer needs no labels, only rows where the model is explained, so a fit set of fewer
+    training rows than ``target_rows`` gets hybrids of its training rows up to that many: each
+    player's columns (``groups``: lists of columns; None: each column) taken from one of two
+    random training rows. They widen what the network sees without leaving the data's ranges.
+    The validation rows (the split skorch's ``ValidSplit`` makes of fit's rows) stay real ones.
+
+    Returns
+    -------
+    rows : ndarray (n + s, d)
+        fit's rows, then the s hybrids.
+    train, valid : int arrays or None
+        The training and validation indices into ``rows``; None, None without hybrids (the
+        trainer then splits fit's rows itself, the same way).
+    """
+    from skorch.dataset import ValidSplit
+
+    n = len(X)
+    split = ValidSplit(validation_fraction, stratified=False, random_state=seed)
+    train_set, valid_set = split(IndexedRows(X[:, :1]))
+    train, valid = np.asarray(train_set.indices), np.asarray(valid_set.indices)
+    extra = 0 if target_rows is None else max(0, target_rows - len(train))
+    if not extra:
+        return X, None, None
+    rng = np.random.default_rng([seed, 7])
+    first, second = (X[train[rng.integers(0, len(train), extra)]] for _ in range(2))
+    groups = [np.asarray(g) for g in groups] if groups else [[j] for j in range(X.shape[1])]
+    from_second = rng.random((extra, len(groups))) < 0.5
+    mask = np.zeros((extra, X.shape[1]), dtype=bool)
+    for g, cols in enumerate(groups):
+        mask[:, cols] = from_second[:, g : g + 1]
+    hybrids = np.where(mask, second, first)
+    return np.concatenate([X, hybrids]), np.concatenate([train, n + np.arange(extra)]), valid
+
+
+class FixedSplit:
+    """skorch ``train_split`` with given training and validation indices."""
+
+    def __init__(self, train, valid):
+        self.train, self.valid = train, valid
+
+    def __call__(self, dataset, y=None):
+        return (torch.utils.data.Subset(dataset, self.train),
+                torch.utils.data.Subset(dataset, self.valid))
+
+
 @functools.cache
 def accelerated_trainer_class():
     """:class:`AmortizedTrainer` with skorch's ``AccelerateMixin`` (imported when needed)."""

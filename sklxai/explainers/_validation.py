@@ -108,3 +108,46 @@ def _relative(a, b, reference):
     b = torch.as_tensor(b).reshape(len(b), -1)
     ref = torch.as_tensor(reference).reshape(len(reference), -1)
     return float((a - b).norm(dim=1).mean() / ref.norm(dim=1).mean().clamp(min=1e-300))
+
+
+def measure_explainer(explainer, rows, X):
+    """The :class:`ErrorReport` of a fitted amortized explainer on the held-out rows of its fit
+    (its trainer's validation split, at most ``validation_rows``): ``rows`` are fit's
+    validated rows, ``X`` the same in the model's space."""
+    start = time.perf_counter()
+    _, valid = explainer.net_.get_split_datasets(X)
+    idx = np.sort(np.asarray(valid.indices))[: explainer.validation_rows]
+    reference = resolve_reference(explainer.validation_reference, explainer._n_players,
+                                  tree_reference_ok(explainer))
+    game, null = explainer.game_, explainer._null
+    Xt = game.as_tensor(X[idx])
+    values = explainer._predict(Xt, game.full(Xt).double() - null)
+    if reference == "tree":
+        truth, noise = tree_reference(explainer, rows[idx]), 0.0
+    else:
+        truth, noise = game_reference(game, null, Xt, explainer._n_players, reference,
+                                      explainer._seed)
+    return measure(values, truth, noise, reference, len(idx), start, explainer._seed)
+
+
+def tree_reference_ok(explainer):
+    """Whether TreeShapley gives the explainer's outputs exactly: a tree model (or a column-wise
+    Pipeline ending in one) whose trees sum to the explained outputs, on the marginal or
+    baseline game."""
+    from sklxai.models.trees import is_tree_model, read_trees
+
+    final = explainer.model_[-1] if explainer.prepared_.fast_path else explainer.model_
+    if explainer.game not in ("marginal", "baseline") or not is_tree_model(final):
+        return False
+    return read_trees(final).output == "identity"
+
+
+def tree_reference(explainer, rows):
+    """Exact values of validated ``rows`` by TreeShapley, on the explainer's game."""
+    from sklxai.explainers.tree import TreeShapley
+
+    raw = explainer.prepared_.raw_frame
+    ref = TreeShapley(explainer.model_, background=raw(explainer.background_),
+                      game=explainer.game, feature_groups=explainer.feature_groups,
+                      fast_path=explainer.fast_path, device=explainer.device).fit(raw(rows))
+    return ref.explain(raw(rows)).values

@@ -38,13 +38,14 @@ class FastSHAP(AmortizedShapley):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.neighbors import KNeighborsRegressor
     >>> from sklxai import FastSHAP
-    >>> X = np.random.default_rng(0).normal(size=(500, 4))
-    >>> model = LinearRegression().fit(X, X @ [1.0, -1.0, 2.0, 0.0])
-    >>> FastSHAP(model, n_background=20, max_epochs=5, random_state=0).fit(X).transform(X[:2]).shape
-    (2, 4)
+    >>> X, y = make_friedman1(n_samples=400, n_features=5, random_state=0)
+    >>> knn = KNeighborsRegressor().fit(X, y)
+    >>> est = FastSHAP(knn, n_background=20, max_epochs=2, augment=None, random_state=0)
+    >>> est.fit(X).transform(X[:2]).shape
+    (2, 5)
     """
 
     def _objective(self):

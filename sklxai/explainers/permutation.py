@@ -43,13 +43,16 @@ class PermutationSHAP(ShapleyExplainer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
+    A linear model's values are exact from any permutation: w_j (x_j - mean of b_j).
+
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
     >>> from sklxai import PermutationSHAP
-    >>> X = np.random.default_rng(0).normal(size=(50, 3))
-    >>> model = LinearRegression().fit(X, X @ [1.0, 2.0, 3.0])
-    >>> exp = PermutationSHAP(model, n_coalitions=8, random_state=0).fit(X).explain(X[:2])
-    >>> np.allclose(exp.values, (X[:2] - X.mean(0)) * [1.0, 2.0, 3.0])
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> ridge = Ridge().fit(X, y)
+    >>> est = PermutationSHAP(ridge, n_background=30, n_coalitions=90, random_state=0).fit(X)
+    >>> phi = est.explain(X[:2]).values
+    >>> bool(abs(phi - (X[:2] - est.background_.mean(0)) * ridge.coef_).max() < 1e-9)
     True
     """
 

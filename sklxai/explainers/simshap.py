@@ -181,14 +181,17 @@ class SimSHAP(AmortizedShapley):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from sklxai import SimSHAP
-    >>> X = np.random.default_rng(0).normal(size=(500, 4))
-    >>> model = LinearRegression().fit(X, X @ [1.0, -1.0, 2.0, 0.0])
-    >>> est = SimSHAP(model, n_background=20, max_epochs=5, random_state=0).fit(X)
-    >>> est.explain(X[:3]).values.shape
-    (3, 4)
+    >>> X, y = load_wine(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> est = SimSHAP(clf, n_background=20, max_epochs=3, validation_reference=None,
+    ...               random_state=0).fit(X)
+    >>> est.explain(X[:3]).values.shape  # rows, features, classes
+    (3, 13, 3)
     """
 
     _parameter_constraints = {

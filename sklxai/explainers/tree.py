@@ -97,13 +97,13 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_regression
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> from sklxai import TreeShapley
-    >>> X = np.random.default_rng(0).normal(size=(200, 4))
-    >>> model = GradientBoostingRegressor(n_estimators=20).fit(X, X[:, 0] * X[:, 1])
-    >>> exp = TreeShapley(model, n_background=50, device="cpu").fit(X).explain(X[:3])
-    >>> bool(abs(exp.values.sum(1) + exp.base_values - model.predict(X[:3])).max() < 1e-9)
+    >>> X, y = make_regression(n_samples=300, n_features=6, random_state=0)
+    >>> gbdt = GradientBoostingRegressor(n_estimators=20).fit(X, y)
+    >>> exp = TreeShapley(gbdt, n_background=50, device="cpu").fit(X).explain(X[:3])
+    >>> bool(abs(exp.values.sum(1) + exp.base_values - gbdt.predict(X[:3])).max() < 1e-9)
     True
     """
 

@@ -121,5 +121,7 @@ def test_small_fit_sets_are_completed_with_hybrid_rows_and_validated_on_real_one
     train, valid = (np.asarray(s.indices) for s in est.net_.get_split_datasets(
         np.zeros((len(X) + est.n_synthetic_rows_, 1), dtype=np.float32)))
     assert len(train) == 600 and valid.max() < len(X)  # validation: real rows only
-    assert SimSHAP(model, max_time=5.0, **FAST)._resolve_max_epochs() == 10**6  # time decides
-    assert SimSHAP(model, **FAST)._resolve_max_epochs() == 100
+    from sklxai.explainers._amortized import resolve_max_epochs
+
+    assert resolve_max_epochs("auto", 5.0) == 10**6  # the time budget decides
+    assert resolve_max_epochs("auto", None) == 100 and resolve_max_epochs(7, 5.0) == 7
