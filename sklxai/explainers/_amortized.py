@@ -30,7 +30,11 @@ from sklxai.explainers._validation import (
     tree_reference,
     tree_reference_ok,
 )
-from sklxai.explainers.networks import MLPExplainerModule
+from sklxai.explainers.networks import (
+    MLPExplainerModule,
+    SplitMLPExplainerModule,
+    tree_splits,
+)
 from sklxai.utils import param_validation as pv
 from sklxai.utils.callbacks import training_callbacks
 
@@ -51,6 +55,7 @@ class AmortizedShapley(ShapleyExplainer):
         "background_samples": pv.positive_int(allow_none=True),
         "refresh_every": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "max_epochs": pv.any_of(pv.options("auto"), pv.positive_int()),
+        "tree_inputs": pv.options("auto", False),
         "augment": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "max_time": pv.real_in(0, np.inf, inclusive=(True, False), allow_none=True),
         "lr": pv.real_in(0, np.inf),
@@ -73,7 +78,7 @@ class AmortizedShapley(ShapleyExplainer):
                  refresh_every="auto", max_epochs="auto", max_time=None, lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1,
-                 patience=30, callbacks=None, targets="auto", augment="auto",
+                 patience=30, callbacks=None, targets="auto", tree_inputs="auto", augment="auto",
                  validation_reference="auto",
                  validation_rows=32,
                  tolerance=0.10, n_jobs=None, verbose=0, accelerator=None, device="auto",
@@ -95,6 +100,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.callbacks = callbacks
         self.targets = targets
         self.augment = augment
+        self.tree_inputs = tree_inputs
         self.validation_reference = validation_reference
         self.validation_rows = validation_rows
         self.tolerance = tolerance
@@ -208,6 +214,15 @@ class AmortizedShapley(ShapleyExplainer):
         values = np.asarray(tree_reference(self, rows), dtype=np.float64)
         return values.reshape(len(rows), self._n_players, self.n_outputs_)
 
+    def _tree_splits(self):
+        """The tree model's (columns, thresholds) for the network's inputs, or None."""
+        from sklxai.models.trees import is_tree_model, read_trees
+
+        final = self.model_[-1] if self.prepared_.fast_path else self.model_
+        if self.tree_inputs is False or not is_tree_model(final):
+            return None
+        return tree_splits(read_trees(final))
+
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
         from skorch.callbacks import ProgressBar
@@ -243,6 +258,11 @@ class AmortizedShapley(ShapleyExplainer):
         if self.module is None:
             scale = X.std(axis=0)
             scale[scale == 0] = 1.0
+            splits = self._tree_splits()
+            self.tree_inputs_ = splits is not None
+            if splits is not None:  # the model's own splits as inputs (see tree_inputs)
+                return SplitMLPExplainerModule(d, n_attr, tuple(self.hidden_sizes),
+                                               X.mean(axis=0), scale, *splits)
             return MLPExplainerModule(d, n_attr, tuple(self.hidden_sizes), X.mean(axis=0), scale)
         import copy
 

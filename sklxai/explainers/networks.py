@@ -96,3 +96,70 @@ class PatchCNNExplainerModule(torch.nn.Module):
         x = X.reshape(-1, *self.image_shape)
         out = self.head(self.features(x))  # (n, n_patches * k), patch-major
         return out
+
+
+class SplitMLPExplainerModule(MLPExplainerModule):
+    """:class:`MLPExplainerModule` whose inputs also say which side of a tree model's splits a
+    row is on.
+
+    A tree model's Shapley values are piecewise constant between its split thresholds, a shape
+    an MLP on the raw columns learns slowly; the indicators 1[x_j <= t] of the model's own
+    (feature, threshold) splits make those pieces inputs. The splits are buffers, saved with
+    the weights.
+
+    Parameters
+    ----------
+    n_features, n_attributions, hidden_sizes, mean, scale
+        As in :class:`MLPExplainerModule`.
+    split_column : int array-like of shape (s,)
+        The input column of each split.
+    split_threshold : float array-like of shape (s,)
+        Its threshold: the indicator is 1 where ``x[column] <= threshold``.
+    """
+
+    def __init__(self, n_features, n_attributions, hidden_sizes=(256, 256, 256), mean=None,
+                 scale=None, split_column=(), split_threshold=()):
+        n_splits = len(split_column)
+        super().__init__(n_features + n_splits, n_attributions, hidden_sizes)
+        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean).float()
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale).float()
+        self.mean, self.scale = mean.reshape(n_features), scale.reshape(n_features)
+        self.register_buffer("split_column", torch.as_tensor(split_column, dtype=torch.long))
+        self.register_buffer("split_threshold",
+                             torch.as_tensor(split_threshold, dtype=torch.float32))
+
+    def forward(self, X):
+        below = (X[:, self.split_column] <= self.split_threshold).to(X.dtype)
+        return self.mlp(torch.cat([(X - self.mean) / self.scale, below - 0.5], dim=1))
+
+
+def tree_splits(trees, max_splits=2048):
+    """The (input column, threshold) of a tree model's numeric splits, at most ``max_splits``.
+
+    Distinct splits of each column are kept as they are while all fit, else thinned to evenly
+    spaced quantiles of that column's thresholds (each column keeps an equal share).
+    Categorical splits are left out (their codes are not ordered).
+
+    Returns
+    -------
+    columns : int ndarray (s,)
+    thresholds : float ndarray (s,)
+    """
+    import numpy as np
+
+    feature = trees.feature.cpu().numpy()
+    numeric = (feature >= 0) & ~trees.categorical.cpu().numpy()
+    columns = trees.feature_source.cpu().numpy()[feature[numeric]]
+    thresholds = trees.threshold.cpu().numpy()[numeric]
+    pairs = np.unique(np.stack([columns, thresholds], axis=1), axis=0)
+    if len(pairs) <= max_splits:
+        return pairs[:, 0].astype(np.int64), pairs[:, 1]
+    share = max(1, max_splits // max(len(np.unique(pairs[:, 0])), 1))
+    kept = []
+    for col in np.unique(pairs[:, 0]):
+        values = pairs[pairs[:, 0] == col, 1]
+        if len(values) > share:
+            values = np.unique(np.quantile(values, np.linspace(0, 1, share)))
+        kept += [(col, v) for v in values]
+    kept = np.asarray(kept)
+    return kept[:, 0].astype(np.int64), kept[:, 1]

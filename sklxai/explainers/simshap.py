@@ -120,6 +120,12 @@ class SimSHAP(AmortizedShapley):
         game); exact targets are cheap for trees (no model calls), and remove the targets'
         noise that makes sampled training slow to learn the non-smooth values of tree models.
         "auto": "tree" where it applies, else "sampled" (the choice is ``targets_``).
+    tree_inputs : "auto" or False
+        "auto": for a tree model (or a Pipeline ending in one) and the default network, the
+        network's inputs also hold the indicators 1[x_j <= t] of the model's own numeric splits
+        (at most 2048; :class:`~sklxai.explainers.networks.SplitMLPExplainerModule`): its
+        Shapley values are piecewise constant between them, a shape an MLP on the raw columns
+        learns slowly. ``tree_inputs_`` says whether they were used. False: never.
     augment : int, "auto" or None
         Complete a fit set of fewer training rows than this with hybrids of its training rows
         (each player's columns from one of two random rows) up to that many: an explainer needs
@@ -164,6 +170,8 @@ class SimSHAP(AmortizedShapley):
         The targets used ("sampled" or "tree").
     max_epochs_ : int
         ``max_epochs`` as used ("auto" resolved).
+    tree_inputs_ : bool
+        Whether the network sees the tree model's splits (``tree_inputs``).
     n_synthetic_rows_ : int
         Hybrid rows added to the training rows (``augment``).
     validation_error_ : float or None
@@ -205,7 +213,8 @@ class SimSHAP(AmortizedShapley):
                  refresh_every="auto", control_variate=True, max_epochs="auto", max_time=None,
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, patience=30, callbacks=None, targets="auto",
-                 augment="auto", validation_reference="auto", validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
+                 tree_inputs="auto", augment="auto", validation_reference="auto",
+                 validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
                  device="auto", random_state=None, batch_size=None):
         params = locals()
         super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})

@@ -125,3 +125,25 @@ def test_small_fit_sets_are_completed_with_hybrid_rows_and_validated_on_real_one
 
     assert resolve_max_epochs("auto", 5.0) == 10**6  # the time budget decides
     assert resolve_max_epochs("auto", None) == 100 and resolve_max_epochs(7, 5.0) == 7
+
+
+def test_the_network_sees_a_tree_models_splits_and_keeps_them_when_saved(tmp_path):
+    from sklxai import TreeShapley
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(800, 4))
+    model = RandomForestRegressor(10, max_depth=4, random_state=0).fit(
+        X, (X[:, 0] > 0.3) * 2.0 + (X[:, 1] < -0.5) * X[:, 2])
+    kw = dict(FAST, max_epochs=15, validation_reference=None, min_epoch_rows=1, augment=None)
+    splits = SimSHAP(model, **kw)
+    plain = SimSHAP(model, tree_inputs=False, **kw)
+    _fit(splits, X[:600])
+    _fit(plain, X[:600])
+    assert splits.tree_inputs_ and not plain.tree_inputs_
+    truth = TreeShapley(model, background=splits.background_, device="cpu").fit(X).explain(
+        X[600:]).values
+    assert relative_error(splits.explain(X[600:]).values, truth) < \
+        relative_error(plain.explain(X[600:]).values, truth)
+    splits.save(tmp_path / "s.pt")
+    loaded = SimSHAP.load(tmp_path / "s.pt", model, device="cpu")
+    np.testing.assert_array_equal(loaded.explain(X[600:]).values, splits.explain(X[600:]).values)
