@@ -27,7 +27,7 @@ class FeatureGroupsMixin:
         if self.feature_groups is not None:
             names, groups = check_feature_groups(self.feature_groups, X.shape[1],
                                                  self.prepared_.feature_names)
-            self.feature_groups_ = dict(zip(names, groups))
+            self.feature_groups_ = dict(zip(names, groups, strict=True))
         return self.prepared_.player_columns(groups)
 
     def _feature_names(self):

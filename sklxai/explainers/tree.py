@@ -135,34 +135,33 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
             read_trees(final)  # raises the TypeError that names the supported models
         device = resolve_device(self.device)
         self.trees_ = read_trees(final).to(device)
-        self._transform = self._resolve_output(final)
+        self._check_model_output(final)
         members = self._fit_players(X)
         self._n_players = len(members)
         self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
         self._setup_slots(members)
         names = self.trees_.output_names
         k = self.trees_.n_outputs
-        if self._transform is None and names is not None and len(names) == 2 and k == 1:
+        if names is not None and len(names) == 2 and k == 1:
             names = [names[1]]  # a binary model's margin: the log-odds of the second class
-        self.n_outputs_ = k if self._transform is None else len(names)
+        self.n_outputs_ = k
         self.output_names_ = list(names) if names is not None and len(names) == self.n_outputs_ \
             else list(range(self.n_outputs_))
         if self.target is not None:
             check_target(self.target, self.n_outputs_, output_names=self.output_names_)
-        self.expected_value_ = self._output(self._background_z, encoded=True).mean(
+        self.expected_value_ = self.trees_.raw_encoded(self._background_z).mean(
             dim=0).cpu().numpy()
 
-    def _resolve_output(self, final):
-        """None (explain the sum of the trees) after checking ``model_output`` fits the model."""
+    def _check_model_output(self, final):
+        """Refuse ``model_output="probability"`` where it is not the sum of the trees."""
         boosted = self.trees_.output != "identity"
         if self.model_output == "probability" and boosted:
             raise ValueError(
-                f"model_output='probability': {type(final).__name__}'s predict_proba is a "
-                "nonlinear function of its summed trees, for which no exact tree algorithm "
-                "exists. Explain the raw margin (model_output='raw', the default), or "
+                f"model_output='probability': {type(final).__name__}'s predictions "
+                "(predict_proba, or a log-link regressor's predict) are a nonlinear function "
+                "of its summed trees, for which no exact tree algorithm exists. Explain the raw margin (model_output='raw', the default), or "
                 "predict_proba with ExactShapley or KernelSHAP (they run the compiled trees)."
             )
-        return None
 
     def _reference_rows(self):
         rows = self._model_rows(self.background_)
@@ -241,11 +240,6 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                           for start in range(0, len(bucket.leaves), step)])
 
     # ------------------------------------------------------------------ explain
-    def _output(self, Z, *, encoded=False):
-        """The explained output of rows (input rows, or encoded with ``encoded``): (n, k)."""
-        raw = self.trees_.raw_encoded(Z) if encoded else self.trees_.raw(Z)
-        return raw
-
     def _explain(self, X, rng):
         n, P, k = X.shape[0], self._n_players, self.n_outputs_
         Zx_all = self.trees_.encode(self._as_tensor(self._model_rows(X)))
@@ -259,7 +253,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                 Zx = Zx_all[start : start + rows]
                 phi = self._chunk_values(Zx, budget)
                 values[start : start + len(Zx)] = phi[:, :P].cpu().numpy()
-                output[start : start + len(Zx)] = self._output(Zx, encoded=True).cpu().numpy()
+                output[start : start + len(Zx)] = self.trees_.raw_encoded(Zx).cpu().numpy()
                 bar.update(len(Zx))
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
         return values, base, output
