@@ -289,7 +289,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         val = est.validation_error_
         budget_cb = dict(est.net_.callbacks_).get("time_budget")
         stopped_by = ("max_time" if budget_cb is not None and budget_cb.interrupted_
-                      else "max_epochs" if len(hist) >= est.max_epochs else "patience")
+                      else "max_epochs" if len(hist) >= est.max_epochs_ else "patience")
         losses = [np.inf if v is None else v for v in valid]
         methods[method] = {
             "error": err,
@@ -302,7 +302,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             "best_epoch": int(np.argmin(losses)) + 1 if np.isfinite(min(losses, default=np.inf))
             else None,
             "stopped_by": stopped_by,
-            "max_epochs": est.max_epochs,
+            "max_epochs": est.max_epochs_,
             "targets_": est.targets_,
             "refresh_every_": est.refresh_every_,
             "validation_error_": val,
