@@ -9,8 +9,11 @@
 #   bash scripts/gpu_run.sh scale digits
 #   bash scripts/gpu_run.sh refresh                   # SimSHAP refresh_every 1/2/4/8 (about 5 min)
 #   bash scripts/gpu_run.sh tree                      # TreeShapley vs shap, compiled trees
+#   bash scripts/gpu_run.sh matrix-adult              # amortized matrix, Adult (about 8 min)
+#   bash scripts/gpu_run.sh matrix-small              # breast cancer and digits (about 9 min)
 #
-# Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree.
+# Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
+# matrix-small.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -42,6 +45,15 @@ for what in "$@"; do
                     --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
         tree) python3 -m benchmarks.tree_speed --device cuda --out "$OUT/tree_speed.json" \
                   | tee "$OUT/tree_speed.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree)" >&2; exit 2 ;;
+        # the amortized matrix takes about 20 minutes on the CPU: on the GPU machine (10 minutes
+        # a command) run it in two calls, e.g. matrix-adult, then matrix-small
+        matrix-adult) python3 -m benchmarks.amortized_matrix --device cuda \
+                          --settings adult-mlp,adult-gbdt --out "$OUT/amortized_matrix_adult.json" \
+                          | tee "$OUT/amortized_matrix_adult.md" ;;
+        matrix-small) python3 -m benchmarks.amortized_matrix --device cuda \
+                          --settings breast-cancer-mlp,breast-cancer-gbdt,digits-gbdt \
+                          --out "$OUT/amortized_matrix_small.json" \
+                          | tee "$OUT/amortized_matrix_small.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small)" >&2; exit 2 ;;
     esac
 done
