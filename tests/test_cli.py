@@ -366,3 +366,14 @@ def test_explain_chunks_stacks_the_chunks_with_concat(capsys):
         assert (exp.feature_names, exp.output_names, exp.method) == (["a", "b"], ["no", "yes"],
                                                                      "Rows")
     assert "explained 7/7 rows" in capsys.readouterr().err
+
+
+def test_explain_prints_an_amortized_explainers_self_measured_error(fitted, workdir):
+    _, _, model_path, data_path = fitted
+    res = run_cli("explain", model_path, data_path, "--method", "simshap",
+                  "--param", "max_epochs=1", "--param", "hidden_sizes=(8,)",
+                  "--param", "augment=None", "--param", "min_epoch_rows=1",
+                  "--n-background", 10, "--rows", 3, "--quiet", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    assert "simshap's self-measured error:" in res.stderr
+    assert "held-out rows" in res.stderr and "AccuracyWarning" in res.stderr  # 1 epoch: bad
