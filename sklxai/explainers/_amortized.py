@@ -26,7 +26,9 @@ from sklxai.explainers._trainer import (
 )
 from sklxai.explainers._validation import (
     REFERENCES,
+    final_trees,
     measure_explainer,
+    release_tree_cache,
     tree_reference,
     tree_reference_ok,
 )
@@ -137,6 +139,7 @@ class AmortizedShapley(ShapleyExplainer):
                 f"X has n_samples={X.shape[0]}; {name} trains its explainer network on fit's X "
                 "and needs at least 2 samples (validation_fraction of them are held out)."
             )
+        release_tree_cache(self)  # the model's trees are read once per fit
         ShapleyExplainer._fit(self, X, y)
         if self._n_players < 2:
             raise ValueError(
@@ -170,6 +173,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.history_ = net.history
         self.refresh_every_ = net.refresh_every_
         self._check_error(rows, X)
+        release_tree_cache(self)
 
     # ------------------------------------------------------------------ self-measured error
     def _check_error(self, rows, X):
@@ -216,12 +220,8 @@ class AmortizedShapley(ShapleyExplainer):
 
     def _tree_splits(self):
         """The tree model's (columns, thresholds) for the network's inputs, or None."""
-        from sklxai.models.trees import is_tree_model, read_trees
-
-        final = self.model_[-1] if self.prepared_.fast_path else self.model_
-        if self.tree_inputs is False or not is_tree_model(final):
-            return None
-        return tree_splits(read_trees(final))
+        trees = None if self.tree_inputs is False else final_trees(self)
+        return None if trees is None else tree_splits(trees)
 
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
@@ -349,6 +349,7 @@ class AmortizedShapley(ShapleyExplainer):
             self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
         ShapleyExplainer._fit(self, X, None)  # the game, without training
         module = self._build_module(self._model_rows(X))
+        release_tree_cache(self)
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]

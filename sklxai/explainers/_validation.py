@@ -130,24 +130,49 @@ def measure_explainer(explainer, rows, X):
     return measure(values, truth, noise, reference, len(idx), start, explainer._seed)
 
 
+def final_trees(explainer):
+    """The :class:`~sklxai.models.trees.TreeEnsemble` of the explainer's tree model (or of a
+    fast-path Pipeline's last step), read once and kept on the explainer (``_trees``) until
+    :func:`release_tree_cache`; None for other models."""
+    from sklxai.models.trees import is_tree_model, read_trees
+
+    if "_trees" not in explainer.__dict__:
+        final = explainer.model_[-1] if explainer.prepared_.fast_path else explainer.model_
+        try:
+            explainer._trees = read_trees(final) if is_tree_model(final) else None
+        except TypeError:  # a tree model the layout cannot express (e.g. a non-constant init)
+            explainer._trees = None
+    return explainer._trees
+
+
+def release_tree_cache(explainer):
+    """Forget what :func:`final_trees` and :func:`tree_reference` kept (they hold the trees and
+    TreeShapley's tables)."""
+    explainer.__dict__.pop("_trees", None)
+    explainer.__dict__.pop("_tree_reference", None)
+
+
 def tree_reference_ok(explainer):
     """Whether TreeShapley gives the explainer's outputs exactly: a tree model (or a column-wise
     Pipeline ending in one) whose trees sum to the explained outputs, on the marginal or
     baseline game."""
-    from sklxai.models.trees import is_tree_model, read_trees
-
-    final = explainer.model_[-1] if explainer.prepared_.fast_path else explainer.model_
-    if explainer.game not in ("marginal", "baseline") or not is_tree_model(final):
-        return False
-    return read_trees(final).output == "identity"
+    trees = final_trees(explainer)
+    return (explainer.game in ("marginal", "baseline") and trees is not None
+            and trees.output == "identity")
 
 
 def tree_reference(explainer, rows):
-    """Exact values of validated ``rows`` by TreeShapley, on the explainer's game."""
+    """Exact values of validated ``rows`` by TreeShapley, on the explainer's game (one
+    TreeShapley per fit, kept until :func:`release_tree_cache`)."""
     from sklxai.explainers.tree import TreeShapley
 
     raw = explainer.prepared_.raw_frame
-    ref = TreeShapley(explainer.model_, background=raw(explainer.background_),
-                      game=explainer.game, feature_groups=explainer.feature_groups,
-                      fast_path=explainer.fast_path, device=explainer.device).fit(raw(rows))
-    return ref.explain(raw(rows)).values
+    reference = explainer.__dict__.get("_tree_reference")
+    if reference is None:
+        background = raw(explainer.background_)
+        reference = TreeShapley(explainer.model_, background=background, game=explainer.game,
+                                feature_groups=explainer.feature_groups,
+                                fast_path=explainer.fast_path,
+                                device=explainer.device).fit(background)
+        explainer._tree_reference = reference
+    return reference.explain(raw(rows)).values

@@ -26,7 +26,12 @@ from sklxai.models._base import ModelAdapter, is_skorch_net
 from sklxai.models.sklearn_estimator import SklearnAdapter
 from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter
-from sklxai.utils.validation import check_tabular, column_names, is_dataframe, resolve_device
+from sklxai.utils.validation import (
+    check_tabular,
+    column_names,
+    is_dataframe,
+    resolve_device,
+)
 
 _FAST_PATH = ("auto", True, False)
 #: rows the column-wise analysis of a Pipeline looks at (it is structural; rows only check it)
@@ -61,6 +66,9 @@ class PreparedModel:
     ----------
     fast_path : bool
         Whether rows are preprocessed once and masked in model space.
+    final_takes_nan : bool
+        On the fast path, whether the final model routes missing values itself (a tree model):
+        preprocessed rows may then hold NaN, never infinite values.
     """
 
     def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
@@ -73,6 +81,7 @@ class PreparedModel:
         self.preprocessor = preprocessor
         self.column_map = column_map
         self.allow_nan = allow_nan
+        self.final_takes_nan = False  # on the fast path: whether the last step routes NaN
 
     @property
     def fast_path(self):
@@ -118,7 +127,7 @@ class PreparedModel:
             out = out.toarray()
         out = np.ascontiguousarray(np.asarray(out, dtype=np.float64))
         # a final tree model routes missing values itself; nothing takes infinite ones
-        invalid = np.isinf(out) if _takes_nan(self.model[-1]) else ~np.isfinite(out)
+        invalid = np.isinf(out) if self.final_takes_nan else ~np.isfinite(out)
         if invalid.any():
             bad = np.argwhere(invalid)[0]
             raise ValueError(
@@ -271,6 +280,7 @@ def _make_adapter(prepared, X, fast_path, device, owner):
         column_map, reason = column_groups(model[:-1], sample)
         if column_map is not None:
             prepared.preprocessor, prepared.column_map = model[:-1], column_map
+            prepared.final_takes_nan = _takes_nan(final)
             return make_adapter(final, device=device)
         if fast_path is True:
             raise ValueError(f"fast_path=True, but the pipeline is not column-wise: {reason}")
