@@ -46,8 +46,11 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     Computes the values of the same marginal game as :class:`~sklxai.ExactShapley`,
     v_x(S) = mean over the background of f(x_S, b_not S), or of the baseline game (one reference
     row, the background mean), exactly and without sampling: each leaf's contribution has a
-    closed form (see the module docstring), evaluated for every row, background row and leaf in
-    batched tensor products on the device. Cost per row: background rows x leaves x depth.
+    closed form (see the module docstring), evaluated in batched tensor operations on the
+    device. Trees whose paths hold at most 10 players get per-leaf value tables at ``fit``
+    (summed over the background once): ``explain`` then costs leaves x players per row. Other
+    trees are walked by (row, set of background rows) walkers that visit only the leaves they
+    can reach (products over rows x background x leaves beyond 62 players).
 
     Supported models: scikit-learn's DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees*,
     GradientBoosting* and HistGradientBoosting* (categorical splits and missing values
