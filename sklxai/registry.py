@@ -1,7 +1,8 @@
 """Entry-point discovery for every sklxai plugin kind.
 
-What lives here: finding explainers, optimizers and metrics by name through the entry-point
-groups ``sklxai.explainers``, ``sklxai.optimizers`` and ``sklxai.metrics``; loading them on
+What lives here: finding explainers, optimizers, metrics, interpretable models and training
+methods by name through the entry-point groups ``sklxai.explainers``, ``sklxai.optimizers``,
+``sklxai.metrics``, ``sklxai.models`` and ``sklxai.training``; loading them on
 demand; checking that what was loaded is of the right kind; and reporting broken or clashing
 plugins. What does not live here: the plugins themselves (sklxai's own explainers are
 registered through sklxai's pyproject, exactly like a third party's, and live in
@@ -51,12 +52,16 @@ __all__ = [
     "clear_cache",
     "get_explainer",
     "get_metric",
+    "get_model",
     "get_optimizer",
     "get_plugin",
+    "get_training_method",
     "list_explainers",
     "list_metrics",
+    "list_models",
     "list_optimizers",
     "list_plugins",
+    "list_training_methods",
 ]
 
 #: Plugin kind -> entry-point group.
@@ -65,11 +70,19 @@ PLUGIN_GROUPS = MappingProxyType(
         "explainers": "sklxai.explainers",
         "optimizers": "sklxai.optimizers",
         "metrics": "sklxai.metrics",
+        "models": "sklxai.models",
+        "training": "sklxai.training",
     }
 )
 
 # Singular nouns for messages ("Unknown explainer 'foo'").
-_SINGULAR = {"explainers": "explainer", "optimizers": "optimizer", "metrics": "metric"}
+_SINGULAR = {
+    "explainers": "explainer",
+    "optimizers": "optimizer",
+    "metrics": "metric",
+    "models": "model",
+    "training": "training method",
+}
 
 _BUILTIN_DIST = "sklxai"
 _DISABLE_ENV = "SKLXAI_DISABLE_PLUGIN_AUTOLOAD"
@@ -114,7 +127,8 @@ class PluginInfo:
     name : str
         The entry-point name (unqualified).
     kind : str
-        The plugin kind: ``"explainers"``, ``"optimizers"`` or ``"metrics"``.
+        The plugin kind: ``"explainers"``, ``"optimizers"``, ``"metrics"``, ``"models"`` or
+        ``"training"``.
     value : str
         The entry-point target, ``"module:attr"``.
     distribution : str
@@ -406,6 +420,8 @@ def _expected(kind: str) -> str:
         "explainers": "a class deriving from sklxai.base.BaseExplainer",
         "optimizers": "a class deriving from torch.optim.Optimizer",
         "metrics": "a callable",
+        "models": "a class deriving from sklearn.base.BaseEstimator",
+        "training": "a class or callable (a skorch net class, mix-in, criterion or callback)",
     }[kind]
 
 
@@ -418,6 +434,10 @@ def _is_valid(kind: str, obj: Any) -> bool:
         import torch  # lazy: torch is heavy and only optimizer plugins need it
 
         return isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)
+    if kind == "models":
+        from sklearn.base import BaseEstimator  # lazy: scikit-learn only when a model is asked for
+
+        return isinstance(obj, type) and issubclass(obj, BaseEstimator)
     return callable(obj)
 
 
@@ -560,7 +580,7 @@ def get_plugin(kind: str, name: Any) -> Any:
 
     Parameters
     ----------
-    kind : {"explainers", "optimizers", "metrics"}
+    kind : {"explainers", "optimizers", "metrics", "models", "training"}
         The plugin kind.
     name : str or object
         A registered name, ``"distribution:name"`` for a specific distribution's plugin, or an
@@ -680,3 +700,60 @@ def get_metric(name: Any) -> Callable[..., Any]:
     callable
     """
     return get_plugin("metrics", name)
+
+
+def list_models(**kwargs: Any) -> dict[str, PluginInfo]:
+    """List registered interpretable models (group ``sklxai.models``), e.g. ``"rcbm"``.
+
+    See :func:`list_plugins` for ``validate`` and ``refresh``.
+
+    Returns
+    -------
+    dict of str to PluginInfo
+    """
+    return list_plugins("models", **kwargs)
+
+
+def get_model(name: Any) -> type:
+    """Return the interpretable model class registered as ``name``.
+
+    Parameters
+    ----------
+    name : str or type
+        A registered name, ``"distribution:name"``, or a scikit-learn estimator class (returned
+        unchanged).
+
+    Returns
+    -------
+    type
+        A subclass of :class:`sklearn.base.BaseEstimator`.
+    """
+    return get_plugin("models", name)
+
+
+def list_training_methods(**kwargs: Any) -> dict[str, PluginInfo]:
+    """List registered training methods (group ``sklxai.training``), e.g. ``"res"``.
+
+    See :func:`list_plugins` for ``validate`` and ``refresh``.
+
+    Returns
+    -------
+    dict of str to PluginInfo
+    """
+    return list_plugins("training", **kwargs)
+
+
+def get_training_method(name: Any) -> Any:
+    """Return the training method (a class or callable) registered as ``name``.
+
+    Parameters
+    ----------
+    name : str or callable
+        A registered name, ``"distribution:name"``, or a class/callable (returned unchanged).
+
+    Returns
+    -------
+    class or callable
+        What the plugin registered, for example a skorch net class or mix-in.
+    """
+    return get_plugin("training", name)

@@ -21,11 +21,15 @@ from sklxai.registry import (
     clear_cache,
     get_explainer,
     get_metric,
+    get_model,
+    get_training_method,
     get_optimizer,
     get_plugin,
     list_explainers,
     list_metrics,
+    list_models,
     list_optimizers,
+    list_training_methods,
     list_plugins,
 )
 
@@ -523,6 +527,62 @@ def test_optimizer_and_metric_kinds(site):
         get_metric("three")
     with pytest.raises(ValueError, match="Unknown metric"):
         get_metric("nope")
+
+
+MODEL_SRC = """
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+class MyModel(ClassifierMixin, BaseEstimator):
+    pass
+
+class NotAnEstimator:
+    pass
+"""
+
+TRAINING_SRC = """
+class Supervise:
+    def __init__(self, weight=1.0):
+        self.weight = weight
+
+NOT_CALLABLE = "res"
+"""
+
+
+def test_model_and_training_kinds(site):
+    make_dist(
+        site,
+        "sklxai-testplugin-models",
+        {
+            "sklxai.models": {
+                "mine": "sklxai_testplugin_model:MyModel",
+                "plain": "sklxai_testplugin_model:NotAnEstimator",
+            },
+            "sklxai.training": {
+                "supervise": "sklxai_testplugin_training:Supervise",
+                "bad": "sklxai_testplugin_training:NOT_CALLABLE",
+            },
+        },
+        {"sklxai_testplugin_model": MODEL_SRC, "sklxai_testplugin_training": TRAINING_SRC},
+    )
+    assert set(list_models()) >= {"mine", "plain"}
+    assert set(list_training_methods()) >= {"supervise", "bad"}
+    assert "mine" not in list_explainers() and "supervise" not in list_models()
+
+    from sklearn.base import BaseEstimator
+    from sklearn.linear_model import LogisticRegression
+
+    assert issubclass(get_model("mine"), BaseEstimator)
+    assert get_model(LogisticRegression) is LogisticRegression
+    with pytest.warns(PluginWarning), pytest.raises(PluginError, match="BaseEstimator"):
+        get_model("plain")
+    with pytest.raises(TypeError, match="registered model"):
+        get_model(3)
+
+    assert get_training_method("supervise")(weight=2.0).weight == 2.0
+    with pytest.warns(PluginWarning), pytest.raises(PluginError, match="class or callable"):
+        get_training_method("bad")
+    with pytest.raises(ValueError, match="Unknown training method"):
+        get_training_method("nope")
 
 
 # ------------------------------------------------------------------------------------------
