@@ -37,6 +37,9 @@ _TABLE_ELEMENTS = 2**26
 #: other trees are walked by (row, background row) pairs, the players on a path being bits
 #: of an int64 (one is left for the sign)
 _WALK_MAX_PLAYERS = 62
+#: walked leaves are summed per subset of players when there are at most this many (tables of
+#: 2**P entries per row)
+_SUBSET_PLAYERS = 16
 _MODEL_OUTPUTS = ("auto", "raw", "probability")
 
 
@@ -330,6 +333,11 @@ class _Walk:
     number. Leaves no background row reaches with x are never visited, and background rows that
     go the same way travel as one walker, so the work is far below rows x background x leaves.
     Players and background rows are bits of int64 words (62 per word).
+
+    Walkers that follow x are moved where they are; only the split-offs are new ones. With at
+    most ``_SUBSET_PLAYERS`` players, leaves add their weights to per-row tables indexed by
+    the subset A (and B), turned into values once at the end: the work per leaf reached does
+    not grow with the number of players.
     """
 
     def __init__(self, roots, successors, player_of_feature, trees, n_players, device):
@@ -347,6 +355,11 @@ class _Walk:
         self.weights = _leaf_weights(min(n_players, trees.depth), device)
         self.b_left = None  # bitsets of the background rows going left at each node (N, W)
         self.popcount = torch.tensor([bin(i).count("1") for i in range(256)], device=device)
+        self.subsets = None
+        if n_players <= _SUBSET_PLAYERS:  # membership (2**P, P) and size of every subset
+            every = torch.arange(2**n_players, device=device)
+            self.subsets = ((every[:, None] & self.bits) != 0).to(torch.float64)
+            self.subset_size = self.subsets.sum(dim=1).long()
 
     def add_values(self, phi, Zx, Zb, budget):
         """Add the walked trees' values of rows Zx (against background Zb) to phi (n, P+1, k)."""
@@ -359,16 +372,21 @@ class _Walk:
                     start, min(start + step, n_nodes), device=Zb.device)))
                 for start in range(0, n_nodes, step)])
         everyone = _pack_rows(torch.ones(m, 1, dtype=torch.bool, device=Zx.device))[0]
-        # rows per pass: their walkers (rows x trees) and decisions (rows x nodes) bounded
+        # rows per pass: their walkers (rows x trees), decisions (rows x nodes) and subset
+        # tables (rows x 2**P x k) bounded
         rows = max(1, min(budget // max(8 * T, 1), 2**25 // max(n_nodes, 1)))
+        if self.subsets is not None:
+            rows = max(1, min(rows, 2**22 // (len(self.subsets) * self.trees.n_outputs)))
         for start in range(0, n, rows):
             count = min(rows, n - start)
             x_left = self._decisions(Zx[start : start + count])
             xi = torch.arange(count, device=Zx.device).repeat_interleave(T)
             node = self.roots.repeat(count)
             zero = torch.zeros_like(node)
-            self._walk(phi[start : start + count], x_left, xi, node, zero, zero.clone(),
-                       everyone.expand(len(node), -1).clone(), m)
+            sink = _LeafSink(self, phi[start : start + count], m)
+            self._walk(sink, x_left, xi, node, zero, zero.clone(),
+                       everyone.expand(len(node), -1).clone())
+            sink.finish()
 
     def _decisions(self, Z):
         """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
@@ -381,16 +399,15 @@ class _Walk:
             out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
         return out
 
-    def _walk(self, phi, x_left_all, xi, node, a_mask, b_mask, rows, m):
+    def _walk(self, sink, x_left_all, xi, node, a_mask, b_mask, rows):
         successors, n_nodes = self.successors, len(self.trees.feature)
         x_flat = x_left_all.reshape(-1)
         while len(node):
             leaf = node >= n_nodes
             if bool(leaf.any()):
                 done = torch.nonzero(leaf).squeeze(1)
-                count = self.popcount[rows[done].contiguous().view(torch.uint8).long()].sum(1)
-                self._add_leaves(phi, xi[done], node[done] - n_nodes, a_mask[done],
-                                 b_mask[done], count.to(torch.float64) / m)
+                sink.add(xi[done], node[done] - n_nodes, a_mask[done], b_mask[done],
+                         rows.index_select(0, done))
                 keep = torch.nonzero(~leaf).squeeze(1)
                 xi, node, a_mask, b_mask, rows = (t.index_select(0, keep)
                                                   for t in (xi, node, a_mask, b_mask, rows))
@@ -398,43 +415,78 @@ class _Walk:
                     break
             x_left = torch.take(x_flat, xi * n_nodes + node)
             left_rows = rows & self.b_left.index_select(0, node)
-            right_rows = rows & ~left_rows
-            same = torch.where(x_left[:, None], left_rows, right_rows)
-            other = torch.where(x_left[:, None], right_rows, left_rows)
+            same = torch.where(x_left[:, None], left_rows, rows ^ left_rows)
+            other = rows ^ same
             bit = torch.take(self.node_bit, node)
             in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
-            to_x = torch.take(successors, 2 * node + (~x_left))
-            to_other = torch.take(successors, 2 * node + x_left)
-            # rows going where x goes (all of them when the player is x's already) follow x;
-            # parting rows follow their own way (the player added to B unless it is b's);
-            # and, when the player is no one's yet, they also follow x with it added to A
-            fresh = ~in_a & ~in_b
-            parts = [(xi, to_x, a_mask, b_mask, torch.where(in_a[:, None], rows, same)),
-                     (xi, to_other, a_mask, torch.where(in_b, b_mask, b_mask | bit), other),
-                     (xi, to_x, a_mask | bit, b_mask, other)]
-            keep_parts = [None, ~in_a, fresh]
-            columns = [[], [], [], [], []]
-            for (p_xi, p_node, p_a, p_b, p_rows), mask in zip(parts, keep_parts, strict=True):
-                alive = (p_rows != 0).any(dim=1)
-                if mask is not None:
-                    alive &= mask
-                idx = torch.nonzero(alive).squeeze(1)
-                for column, values in zip(columns, (p_xi, p_node, p_a, p_b, p_rows),
-                                          strict=True):
-                    column.append(values.index_select(0, idx))
-            xi, node, a_mask, b_mask, rows = (torch.cat(c) for c in columns)
+            x_way = 2 * node + (~x_left).long()  # successors' index of the child x goes to
+            to_x = torch.take(successors, x_way)
+            # parting rows split off unless the player is x's already: they follow their own
+            # way (the player added to B, a no-op when it is b's), and, when the player is no
+            # one's yet, they also follow x with it added to A
+            split = torch.nonzero((other != 0).any(dim=1) & ~in_a).squeeze(1)
+            s_xi, s_bit, s_other, s_a, s_b, s_way = (
+                t.index_select(0, split) for t in (xi, bit, other, a_mask, b_mask, x_way))
+            s_own = torch.take(successors, s_way + 1 - 2 * (s_way % 2))
+            fresh = torch.nonzero(~in_b.index_select(0, split)).squeeze(1)
+            # the rest (and the rows that go x's way) follow x, moved where they are
+            rows = torch.where(in_a[:, None], rows, same)
+            xi = torch.cat([xi, s_xi, s_xi.index_select(0, fresh)])
+            node = torch.cat([to_x, s_own, to_x.index_select(0, split).index_select(0, fresh)])
+            a_mask = torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)])
+            b_mask = torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)])
+            rows = torch.cat([rows, s_other, s_other.index_select(0, fresh)])
+            alive = (rows != 0).any(dim=1)
+            if not bool(alive.all()):
+                keep = torch.nonzero(alive).squeeze(1)
+                xi, node, a_mask, b_mask, rows = (t.index_select(0, keep)
+                                                  for t in (xi, node, a_mask, b_mask, rows))
 
-    def _add_leaves(self, phi, xi, leaf, a_mask, b_mask, share):
-        """Leaf values of walkers at leaves: W_A to A's players, -W_B to B's, times the share
-        of the background the walker carries."""
-        in_a = (a_mask[:, None] & self.bits) != 0  # (s, P)
-        in_b = (b_mask[:, None] & self.bits) != 0
+
+class _LeafSink:
+    """Where walkers reaching leaves leave their values, for one pass of rows.
+
+    Each walker adds its leaf's value times the share of the background it carries, weighted
+    W_A(|A|, |B|) to the players of A and -W_B(|A|, |B|) to those of B. With few players the
+    weighted values are summed per (row, A) and per (row, B) subset first and spread over the
+    subsets' players once, in :meth:`finish`; otherwise they go to phi walker by walker.
+    """
+
+    def __init__(self, walk, phi, m):
+        self.walk, self.phi, self.m = walk, phi, m
+        n, k = len(phi), walk.trees.n_outputs
+        self.tables = None
+        if walk.subsets is not None:
+            size = n * len(walk.subsets)
+            self.tables = torch.zeros(2, size, k, dtype=torch.float64, device=phi.device)
+
+    def add(self, xi, leaf, a_mask, b_mask, rows):
+        walk = self.walk
+        count = walk.popcount[rows.contiguous().view(torch.uint8).long()].sum(1)
+        value = walk.trees.leaf_value[leaf] * (count.to(torch.float64) / self.m)[:, None]
+        if self.tables is not None:
+            n_a, n_b = walk.subset_size[a_mask], walk.subset_size[b_mask]
+            P = walk.n_players
+            self.tables[0].index_add_(0, (xi << P) | a_mask,
+                                      value * walk.weights[0][n_a, n_b][:, None])
+            self.tables[1].index_add_(0, (xi << P) | b_mask,
+                                      value * walk.weights[1][n_a, n_b][:, None])
+            return
+        in_a = (a_mask[:, None] & walk.bits) != 0  # (s, P)
+        in_b = (b_mask[:, None] & walk.bits) != 0
         n_a, n_b = in_a.sum(dim=1), in_b.sum(dim=1)
-        coef = (in_a * self.weights[0][n_a, n_b][:, None]
-                - in_b * self.weights[1][n_a, n_b][:, None]) * share[:, None]
-        value = self.trees.leaf_value[leaf]  # (s, k)
-        contrib = coef[:, :, None] * value[:, None, :]
-        phi[:, : self.n_players].index_add_(0, xi, contrib)
+        coef = (in_a * walk.weights[0][n_a, n_b][:, None]
+                - in_b * walk.weights[1][n_a, n_b][:, None])
+        self.phi[:, : walk.n_players].index_add_(0, xi, coef[:, :, None] * value[:, None, :])
+
+    def finish(self):
+        """Spread the per-subset sums over the subsets' players."""
+        if self.tables is None:
+            return
+        walk, n, k = self.walk, len(self.phi), self.walk.trees.n_outputs
+        net = (self.tables[0] - self.tables[1]).reshape(n, len(walk.subsets), k)
+        # a subset's A-sum goes to its players, its B-sum is taken from them
+        self.phi[:, : walk.n_players] += torch.einsum("nsk,sp->npk", net, walk.subsets)
 
 
 def _pack_rows(decisions):

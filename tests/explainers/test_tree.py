@@ -91,19 +91,24 @@ def test_hist_gradient_boosting_with_categories_and_nan(kind):
     np.testing.assert_allclose(est.explain(rows).values.reshape(ref.shape), ref, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["walk", "dense"])
+@pytest.mark.parametrize("method", ["walk", "walk-per-leaf", "dense"])
 def test_walked_and_dense_trees_equal_the_tables(monkeypatch, method):
     # trees whose paths hold many players are walked by (row, background row) pairs, or,
-    # with more than 62 players, computed by products over rows x background x leaves
+    # with more than 62 players, computed by products over rows x background x leaves; walked
+    # leaves are summed per subset of players, or walker by walker with many players
     model = RandomForestRegressor(8, random_state=0).fit(X_NAN, Y_REG)  # unlimited depth
     tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
     assert tables._walk is None and all(b.table is not None for b in tables._buckets)
     monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
     if method == "dense":
         monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
+    if method == "walk-per-leaf":
+        monkeypatch.setattr(tree_module, "_SUBSET_PLAYERS", 0)
     other = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
     assert all(b.table is None for b in other._buckets)
-    assert (other._walk is not None) == (method == "walk")
+    assert (other._walk is not None) == method.startswith("walk")
+    if other._walk is not None:
+        assert (other._walk.subsets is None) == (method == "walk-per-leaf")
     np.testing.assert_allclose(other.explain(X_NAN[:7]).values,
                                tables.explain(X_NAN[:7]).values, atol=1e-12)
 
