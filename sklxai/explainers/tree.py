@@ -177,16 +177,56 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         return torch.tensor(np.asarray(rows), dtype=torch.float64, device=self.trees_.device)
 
     def _setup_slots(self, members):
-        """Group the leaves by the number U of players on their paths (:class:`_Bucket`): each
-        path step maps to a slot (one per player on the path), and each slot to its player."""
+        """Choose how each tree's leaves are computed (:meth:`_choose_methods`), and group the
+        leaves of table and dense trees by the number U of players on their paths
+        (:class:`_Bucket`): each path step maps to a slot (one per player on the path), and
+        each slot to its player. Walked trees need no slots."""
         trees, P = self.trees_, self._n_players
         player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
         for p, cols in enumerate(members):
             player_of_input[np.asarray(cols, dtype=np.int64)] = p
-        nodes = trees.path_node.cpu().numpy()
+        player_of_feature = player_of_input[trees.feature_source.cpu().numpy()]
+        owner = trees.leaf_tree.cpu().numpy()
+        if P <= _WALK_MAX_PLAYERS:  # players on each path, as bits of a word
+            feature = trees.feature.cpu().numpy()
+            player = np.where(feature >= 0, player_of_feature[np.maximum(feature, 0)], P)
+            on_path = trees.path_or(np.where(player < P, np.left_shift(1, player), 0))
+            n_slots = sum((on_path >> p) & 1 for p in range(P)) if P else np.zeros_like(owner)
+            method = self._choose_methods(n_slots, owner)
+            slotted = np.flatnonzero(method[owner] != "walk")
+            _, slot, slot_player = self._slots(slotted, player_of_feature)
+        else:
+            slotted = np.arange(trees.n_leaves)
+            n_slots, slot, slot_player = self._slots(slotted, player_of_feature)
+            method = self._choose_methods(n_slots, owner)
+        self._buckets = []
+        for U in np.unique(n_slots[slotted][n_slots[slotted] > 0]):  # U == 0: constant trees
+            for kind in ("table", "dense"):
+                where = np.flatnonzero((n_slots[slotted] == U) & (method[owner[slotted]] == kind))
+                if not len(where):
+                    continue
+                bucket = _Bucket(int(U), slotted[where], np.minimum(slot[where], U),
+                                 slot_player[where, :U], trees.device)
+                if kind == "table":
+                    bucket.table = self._tables(bucket)
+                self._buckets.append(bucket)
+        self._walk = None
+        walked = np.flatnonzero(method == "walk")
+        if len(walked):
+            successors, roots = trees.successors()
+            self._walk = _Walk(roots[walked], successors, player_of_feature, trees, P,
+                               trees.device)
+
+    def _slots(self, leaves, player_of_feature):
+        """For ``leaves``: the number of players on each path, each path step's slot (U for
+        padding) and each slot's player (P for padding)."""
+        trees, P = self.trees_, self._n_players
+        if not len(leaves):  # every tree is walked: no paths to build
+            empty = np.zeros((0, 1), dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), empty, empty
+        nodes = trees.path_node[torch.as_tensor(leaves, device=trees.device)].cpu().numpy()
         feature = trees.feature.cpu().numpy()[np.maximum(nodes, 0)]
-        source = trees.feature_source.cpu().numpy()
-        step_player = np.where(nodes >= 0, player_of_input[source[np.maximum(feature, 0)]], P)
+        step_player = np.where(nodes >= 0, player_of_feature[np.maximum(feature, 0)], P)
         order = np.argsort(step_player, axis=1, kind="stable")
         ordered = np.take_along_axis(step_player, order, axis=1)
         first = np.ones_like(ordered, dtype=bool)
@@ -198,15 +238,13 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         np.put_along_axis(slot, order, slot_sorted, axis=1)
         slot_player = np.full((len(nodes), nodes.shape[1] + 1), P, dtype=np.int64)
         np.put_along_axis(slot_player, slot, step_player, axis=1)
-        self._setup_methods(n_slots, slot, slot_player, player_of_input[source])
+        return n_slots, slot, slot_player
 
-    def _setup_methods(self, n_slots, slot, slot_player, player_of_feature):
-        """Choose, tree by tree, how its leaves' values are computed: tables (every leaf's path
-        holds at most ``_TABLE_MAX_SLOTS`` players, within the memory budget), else a batched
-        walk of (row, background row) pairs down the tree (up to 62 players), else products
-        over rows x background x leaves (:func:`_leaf_contributions`)."""
-        trees, P = self.trees_, self._n_players
-        owner = trees.leaf_tree.cpu().numpy()
+    def _choose_methods(self, n_slots, owner):
+        """Per tree, how its leaves' values are computed: "table" (every leaf's path holds at
+        most ``_TABLE_MAX_SLOTS`` players, within the memory budget), else "walk" (a batched
+        walk of (row, background row) pairs down the tree, up to 62 players), else "dense"
+        (products over rows x background x leaves, :func:`_leaf_contributions`)."""
         n_trees = int(owner.max()) + 1 if len(owner) else 0
         widest = np.zeros(n_trees, dtype=np.int64)
         np.maximum.at(widest, owner, n_slots)
@@ -217,24 +255,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
             if widest[t] <= _TABLE_MAX_SLOTS and cost[t] <= budget:
                 method[t], budget = "table", budget - cost[t]
             else:
-                method[t] = "walk" if P <= _WALK_MAX_PLAYERS else "dense"
-        self._buckets = []
-        for U in np.unique(n_slots[n_slots > 0]):  # U == 0: constant trees (base value only)
-            for kind in ("table", "dense"):
-                leaves = np.flatnonzero((n_slots == U) & (method[owner] == kind))
-                if not len(leaves):
-                    continue
-                bucket = _Bucket(int(U), leaves, np.minimum(slot[leaves], U),
-                                 slot_player[leaves, :U], trees.device)
-                if kind == "table":
-                    bucket.table = self._tables(bucket)
-                self._buckets.append(bucket)
-        self._walk = None
-        walked = np.flatnonzero(method == "walk")
-        if len(walked):
-            successors, roots = trees.successors()
-            device = trees.device
-            self._walk = _Walk(roots[walked], successors, player_of_feature, trees, P, device)
+                method[t] = "walk" if self._n_players <= _WALK_MAX_PLAYERS else "dense"
+        return method
 
     def _tables(self, bucket):
         """The value tables of a bucket's leaves (:func:`_value_tables`), built in chunks of

@@ -2,11 +2,11 @@
 
 Readers (:mod:`sklxai.models.trees.sklearn_trees` and the others) turn a fitted model into a
 :class:`TreeEnsemble`: the nodes of all its trees in flat arrays (feature, threshold, where
-missing values go, the categories sent left), and every leaf as the path that reaches it (the
-nodes along it and the direction taken at each) with its value. Both the compiled model
-(:meth:`TreeEnsemble.raw`: a leaf is reached when every step of its path is followed) and the
-exact tree explainer (:class:`sklxai.TreeShapley`, which needs, per leaf, which features x and b
-each satisfy) work on this layout, so one reader serves both.
+missing values go, the categories sent left, the children), and every leaf with its value; the
+path that reaches a leaf (the nodes along it and the direction taken at each) is built when
+first needed. Both the compiled model (:meth:`TreeEnsemble.raw`, which walks every tree from its
+root) and the exact tree explainer (:class:`sklxai.TreeShapley`, which walks the trees or needs,
+per leaf, which features x and b each satisfy) work on this layout, so one reader serves both.
 
 Inputs are rows in the model's input space (the columns ``fit`` saw). A model may see them
 transformed: scikit-learn trees compare float32 values, HistGradientBoosting encodes
@@ -37,10 +37,10 @@ class TreeEnsemble:
         Whether the node splits on a category (left when the category is in ``cat_left``).
     cat_left : bool array (N, C)
         Categories (integer codes 0..C-1) sent left by categorical nodes.
-    path_node : int array (L, D)
-        For each leaf, the nodes on its path from the root (-1 pads paths shorter than D).
-    path_left : bool array (L, D)
-        Whether the path goes left at that node.
+    children : int array (N, 2)
+        Left and right child of each node (-1 at leaves); node ids of all trees, concatenated.
+    leaf_node : int array (L,)
+        The node id of each leaf, the leaves of each tree together and the trees in order.
     leaf_value : float array (L, k)
         What each leaf adds to the output (learning rates and forest averages folded in).
     base : float array (k,)
@@ -68,11 +68,16 @@ class TreeEnsemble:
     ----------
     leaf_tree : int tensor (L,)
         The tree each leaf belongs to.
+    path_node : int tensor (L, D)
+        For each leaf, the nodes on its path from the root (-1 pads paths shorter than D);
+        built on first use (deep forests hold many long paths that a walk never needs).
+    path_left : bool tensor (L, D)
+        Whether the path goes left at that node.
     n_features, n_outputs, n_leaves, depth : int
     """
 
-    def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, path_node,
-                 path_left, leaf_value, base, n_inputs, feature_source=None, categories=None,
+    def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, children,
+                 leaf_node, leaf_value, base, n_inputs, feature_source=None, categories=None,
                  float32_inputs=False, output="identity", output_names=None,
                  raw_method="predict", leaf_tree=None):
         if output not in OUTPUTS:
@@ -83,8 +88,10 @@ class TreeEnsemble:
         self.categorical = torch.as_tensor(np.asarray(categorical, dtype=bool))
         self.cat_left = torch.as_tensor(np.asarray(cat_left, dtype=bool)).reshape(
             len(self.feature), -1)
-        self.path_node = torch.as_tensor(np.asarray(path_node), dtype=torch.long)
-        self.path_left = torch.as_tensor(np.asarray(path_left, dtype=bool))
+        self.children = np.asarray(children, dtype=np.int64).reshape(len(self.feature), 2)
+        self.leaf_node = np.asarray(leaf_node, dtype=np.int64)
+        self._parent, self._node_depth = _parents_and_depths(self.children)
+        self._paths = None  # (path_node, path_left), built when first asked for
         value = np.asarray(leaf_value, dtype=np.float64)
         self.leaf_value = torch.as_tensor(value.reshape(len(value), -1))
         self.base = torch.as_tensor(np.asarray(base, dtype=np.float64).reshape(-1))
@@ -99,7 +106,7 @@ class TreeEnsemble:
         self.output = output
         self.output_names = output_names
         self.raw_method = raw_method
-        self._walker = None  # (successors, roots), built when first walked
+        self._walker = None  # (successors, roots) as tensors, built when first walked
         self.leaf_tree = torch.as_tensor(np.zeros(len(value), dtype=np.int64) if leaf_tree is None
                                          else np.asarray(leaf_tree), dtype=torch.long)
 
@@ -118,7 +125,56 @@ class TreeEnsemble:
 
     @property
     def depth(self):
-        return self.path_node.shape[1]
+        return max(1, int(self._node_depth[self.leaf_node].max())) if len(self.leaf_node) else 1
+
+    @property
+    def path_node(self):
+        return self._leaf_paths()[0]
+
+    @property
+    def path_left(self):
+        return self._leaf_paths()[1]
+
+    def path_or(self, bits):
+        """For each leaf, the bitwise OR of ``bits`` over the nodes on its path.
+
+        Parameters
+        ----------
+        bits : int64 array (N,)
+            One word per node (for example the bit of the player it splits on).
+
+        Returns
+        -------
+        int64 array (L,)
+            Computed top-down, one depth level at a time, without building the paths.
+        """
+        bits = np.asarray(bits, dtype=np.int64)
+        below = np.zeros(len(bits), dtype=np.int64)  # OR over a node's strict ancestors
+        order = np.argsort(self._node_depth, kind="stable")
+        levels = np.searchsorted(self._node_depth[order], np.arange(self._node_depth.max() + 2))
+        for level in range(1, len(levels) - 1):
+            nodes = order[levels[level] : levels[level + 1]]
+            parent = self._parent[nodes]
+            below[nodes] = below[parent] | bits[parent]
+        return below[self.leaf_node]
+
+    def _leaf_paths(self):
+        """Every leaf's path, root first, built by walking up from all leaves at once."""
+        if self._paths is None:
+            leaf_depth = self._node_depth[self.leaf_node]
+            node_arr = np.full((len(self.leaf_node), self.depth), -1, dtype=np.int64)
+            left_arr = np.ones(node_arr.shape, dtype=bool)
+            rows = np.flatnonzero(leaf_depth > 0)
+            current, pos = self.leaf_node[rows], leaf_depth[rows] - 1
+            while len(rows):
+                parent = self._parent[current]
+                node_arr[rows, pos] = parent
+                left_arr[rows, pos] = self.children[parent, 0] == current
+                up = pos > 0
+                rows, current, pos = rows[up], parent[up], pos[up] - 1
+            self._paths = (torch.as_tensor(node_arr, device=self.device),
+                           torch.as_tensor(left_arr, device=self.device))
+        return self._paths
 
     @property
     def device(self):
@@ -132,6 +188,8 @@ class TreeEnsemble:
         self.categories = {f: c.to(device) for f, c in self.categories.items()}
         if self._walker is not None:
             self._walker = tuple(t.to(device) for t in self._walker)
+        if self._paths is not None:
+            self._paths = tuple(t.to(device) for t in self._paths)
         return self
 
     # ------------------------------------------------------------------ evaluation
@@ -209,23 +267,19 @@ class TreeEnsemble:
         Returns
         -------
         successors : int array (N + L, 2)
-            Left and right child of each of the N nodes; the L leaves are ids N..N+L-1 and lead to
-            themselves (a walk that reached one stays there).
+            Left and right child of each of the N nodes, a child that is a leaf given as its
+            leaf id N + l; the L leaf ids (and the leaves' own node ids) lead to themselves (a
+            walk that reached one stays there).
         roots : int array (T,)
             The root of each tree (a leaf id for a tree that is one leaf).
         """
-        path = self.path_node.cpu().numpy()
-        right = ~self.path_left.cpu().numpy()
-        n_nodes, n_leaves = len(self.feature), len(path)
-        leaf_ids = n_nodes + np.arange(n_leaves)
+        n_nodes, n_leaves = len(self.children), len(self.leaf_node)
+        as_id = np.arange(n_nodes)  # a node's id in a walk: itself, or N + l for leaf l
+        as_id[self.leaf_node] = n_nodes + np.arange(n_leaves)
         successors = np.repeat(np.arange(n_nodes + n_leaves)[:, None], 2, axis=1)
-        after = np.concatenate([path[:, 1:], np.full((n_leaves, 1), -1)], axis=1)
-        after = np.where(after >= 0, after, leaf_ids[:, None])  # the last step leads to the leaf
-        steps = path >= 0
-        successors[path[steps], right[steps].astype(np.int64)] = after[steps]
-        owner = self.leaf_tree.cpu().numpy()
-        first = np.unique(owner, return_index=True)[1]  # each tree's first leaf
-        roots = np.where(steps[first, 0], path[first, 0], leaf_ids[first])
+        inner = self.children[:, 0] >= 0
+        successors[:n_nodes][inner] = as_id[self.children[inner]]
+        roots = as_id[np.flatnonzero(self._parent < 0)]  # trees are concatenated in order
         return successors, roots
 
     def proba(self, raw):
@@ -240,30 +294,22 @@ class TreeEnsemble:
         return raw
 
 
-def leaf_paths(left, right):
-    """Every leaf of one tree (children arrays, -1 at leaves) with its path from the root.
-
-    Returns
-    -------
-    leaves : int array (L,)
-        Leaf node ids, in depth-first order.
-    nodes : list of int lists
-        The nodes on each leaf's path (root first, the leaf excluded).
-    lefts : list of bool lists
-        The direction taken at each of them (True: left).
-    """
-    leaves, nodes, lefts = [], [], []
-    stack = [(0, [], [])]
-    while stack:
-        node, path, dirs = stack.pop()
-        if left[node] < 0:
-            leaves.append(node)
-            nodes.append(path)
-            lefts.append(dirs)
-            continue
-        stack.append((int(right[node]), [*path, node], [*dirs, False]))
-        stack.append((int(left[node]), [*path, node], [*dirs, True]))
-    return np.asarray(leaves, dtype=np.int64), nodes, lefts
+def _parents_and_depths(children):
+    """Each node's parent (-1 at roots) and depth (0 at roots), level by level."""
+    n_nodes = len(children)
+    parent = np.full(n_nodes, -1, dtype=np.int64)
+    inner = np.flatnonzero(children[:, 0] >= 0)
+    parent[children[inner, 0]] = inner
+    parent[children[inner, 1]] = inner
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    level, frontier = 0, np.flatnonzero(parent < 0)
+    while len(frontier):
+        kids = children[frontier]
+        kids = kids[kids[:, 0] >= 0].reshape(-1)
+        level += 1
+        depth[kids] = level
+        frontier = kids
+    return parent, depth
 
 
 def assemble(trees, *, n_inputs, base, **options):
@@ -273,8 +319,8 @@ def assemble(trees, *, n_inputs, base, **options):
     ----------
     trees : list of dict
         One per tree, with node arrays ``feature``, ``threshold``, ``missing_left``, ``left``,
-        ``right`` (-1 at leaves), ``value`` (n_nodes, k: what a leaf adds, scaled), and
-        optionally ``categorical`` (bool) and ``cat_left`` (bool (n_nodes, C)).
+        ``right`` (-1 at leaves; node 0 is the root), ``value`` (n_nodes, k: what a leaf adds,
+        scaled), and optionally ``categorical`` (bool) and ``cat_left`` (bool (n_nodes, C)).
     n_inputs : int
     base : array-like (k,)
     **options
@@ -282,11 +328,13 @@ def assemble(trees, *, n_inputs, base, **options):
     """
     n_cat = max([t["cat_left"].shape[1] for t in trees if "cat_left" in t] or [1])
     feature, threshold, missing, categorical, cat_left = [], [], [], [], []
-    path_nodes, path_lefts, values, owner = [], [], [], []
+    children, leaf_nodes, values, owner = [], [], [], []
     offset = 0
     for index, tree in enumerate(trees):
         n_nodes = len(tree["feature"])
-        feature.append(np.where(np.asarray(tree["left"]) < 0, -1, tree["feature"]))
+        left = np.asarray(tree["left"], dtype=np.int64)
+        right = np.asarray(tree["right"], dtype=np.int64)
+        feature.append(np.where(left < 0, -1, tree["feature"]))
         threshold.append(np.asarray(tree["threshold"], dtype=np.float64))
         missing.append(np.asarray(tree["missing_left"], dtype=bool))
         categorical.append(np.asarray(tree.get("categorical", np.zeros(n_nodes, bool)), bool))
@@ -294,24 +342,19 @@ def assemble(trees, *, n_inputs, base, **options):
         if "cat_left" in tree:
             cats[:, : tree["cat_left"].shape[1]] = tree["cat_left"]
         cat_left.append(cats)
-        leaves, nodes, lefts = leaf_paths(tree["left"], tree["right"])
-        path_nodes += [[offset + n for n in p] for p in nodes]
-        path_lefts += lefts
+        kids = np.stack([left, right], axis=1)
+        children.append(np.where(kids >= 0, kids + offset, -1))
+        leaves = np.flatnonzero(left < 0)
+        leaf_nodes.append(leaves + offset)
         values.append(np.asarray(tree["value"], dtype=np.float64).reshape(n_nodes, -1)[leaves])
         owner.append(np.full(len(leaves), index))
         offset += n_nodes
-    depth = max(1, max(len(p) for p in path_nodes))
-    node_arr = np.full((len(path_nodes), depth), -1, dtype=np.int64)
-    left_arr = np.ones((len(path_nodes), depth), dtype=bool)
-    for i, (p, dirs) in enumerate(zip(path_nodes, path_lefts, strict=True)):
-        node_arr[i, : len(p)] = p
-        left_arr[i, : len(p)] = dirs
     return TreeEnsemble(
         feature=np.concatenate(feature), threshold=np.concatenate(threshold),
         missing_left=np.concatenate(missing), categorical=np.concatenate(categorical),
-        cat_left=np.concatenate(cat_left), path_node=node_arr, path_left=left_arr,
-        leaf_value=np.concatenate(values), base=base, n_inputs=n_inputs,
-        leaf_tree=np.concatenate(owner), **options)
+        cat_left=np.concatenate(cat_left), children=np.concatenate(children),
+        leaf_node=np.concatenate(leaf_nodes), leaf_value=np.concatenate(values), base=base,
+        n_inputs=n_inputs, leaf_tree=np.concatenate(owner), **options)
 
 
 def sorted_categories(values, *, owner):
