@@ -19,7 +19,7 @@ tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GROUPS = {"sklxai.explainers": "explainers", "sklxai.optimizers": "optimizers",
-          "sklxai.metrics": "metrics"}
+          "sklxai.metrics": "metrics", "sklxai.models": "models", "sklxai.training": "training"}
 
 
 def _plugins():
