@@ -1,0 +1,9 @@
+"""Test setup of the sklxai-c3lt plugin: one torch thread (small tensors, shared 2-core CI)."""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
