@@ -16,6 +16,7 @@ FAST = {
     "samp": {"n_steps": 8},
     "igos": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
     "igos++": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
+    "c3lt": {"latent_dim": 2, "hidden_size": 8, "autoencoder_steps": 20, "map_steps": 20},
 }
 NAMES = sorted(sklxai.list_explainers())
 
@@ -27,6 +28,13 @@ def _model(name, X):
         return RandomForestClassifier(10, max_depth=4, random_state=0).fit(
             X, np.digitize(X[:, 0], [-0.5, 0.5]))
     torch.manual_seed(0)
+    if name == "c3lt":  # counterfactuals from class 0 to class 1: the model must predict both
+        linear = torch.nn.Linear(5, 3).double()
+        with torch.no_grad():
+            linear.weight.zero_()
+            linear.weight[0, 0], linear.weight[1, 0] = -1.0, 1.0
+            linear.bias.copy_(torch.tensor([0.0, 0.0, -10.0]))
+        return linear
     return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(),
                                torch.nn.Linear(8, 3)).double()
 
