@@ -1,6 +1,7 @@
 """Attribution quality on digits: IG, SAMP, I-GOS, iGOS++ against a random attribution, and Bort.
 
-Trains two small skorch CNNs on sklearn's bundled 8x8 digits (nothing is downloaded), the same
+Trains two small skorch CNNs on sklearn's bundled 8x8 digits (nothing is downloaded), passed as
+images of shape (n, 1, 8, 8) everywhere (training, explainers, metrics), the same
 architecture and seed, one with ``AdamW`` and one with ``bort-adamw`` (the Bort plugin's
 optimizer, found through ``sklxai.get_optimizer``). Then, on ``--images`` (default 200) held-out
 images, for each model:
@@ -35,8 +36,7 @@ IMAGE_SHAPE = (1, 8, 8)
 def make_cnn():
     import torch
 
-    return torch.nn.Sequential(
-        torch.nn.Unflatten(1, IMAGE_SHAPE),
+    return torch.nn.Sequential(  # takes images (n, 1, 8, 8)
         torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
         torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(32 * 16, 64), torch.nn.ReLU(),
@@ -48,7 +48,7 @@ def digits(seed=0):
     from sklearn.model_selection import train_test_split
 
     X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
+    X = (X / 16.0).astype(np.float32).reshape(-1, *IMAGE_SHAPE)  # images, channels first
     return train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
 
 
@@ -71,8 +71,8 @@ METHODS = {
     "integrated_gradients": ("integrated_gradients", {"baseline": "zeros", "n_steps": 32}),
     "samp": ("samp", {"baseline": "zeros", "n_steps": 32}),
     # l1=0.3: with the papers' l1=1 the 4x4 mask of an 8x8 digit barely moves (plugin README)
-    "igos": ("igos", {"baseline": "zeros", "image_shape": IMAGE_SHAPE, "l1": 0.3}),
-    "igos++": ("igos++", {"baseline": "zeros", "image_shape": IMAGE_SHAPE, "l1": 0.3}),
+    "igos": ("igos", {"baseline": "zeros", "l1": 0.3}),
+    "igos++": ("igos++", {"baseline": "zeros", "l1": 0.3}),
 }
 
 
@@ -84,7 +84,7 @@ def _mean_sem(a):
 def evaluate_model(net, Xbg, Xev, *, device, seed, methods):
     import sklxai
     from sklxai import ExactShapley
-    from sklxai.games.grouped import image_patch_groups
+    from sklxai.games.grouped import image_patch_groups, patches_to_image
     from sklxai.metrics import deletion_auc, insertion_auc
 
     auc = {"device": device, "baseline": 0.0}
@@ -115,14 +115,12 @@ def evaluate_model(net, Xbg, Xev, *, device, seed, methods):
               f"insertion {entry['insertion_auc']['mean']:.4f}", file=sys.stderr)
     # exact Shapley values of 2x2 patches (16 players), spread evenly over each patch's pixels
     groups = image_patch_groups(IMAGE_SHAPE, 2)
-    exact = ExactShapley(net, background=np.zeros((1, Xev.shape[1]), np.float32),
+    exact = ExactShapley(net, background=np.zeros((1, *IMAGE_SHAPE), np.float32),
                          feature_groups=groups, target=None, device=device).fit(Xbg)
     t0 = time.perf_counter()
-    phi = exact.explain(Xev).values[np.arange(len(Xev)), :, preds]
+    phi = exact.explain(Xev).values[np.arange(len(Xev)), :, preds]  # (n, 16 patches)
     seconds = time.perf_counter() - t0
-    pix = np.zeros_like(Xev, dtype=np.float64)
-    for j, cols in enumerate(groups.values()):
-        pix[:, cols] = phi[:, [j]] / len(cols)
+    pix = patches_to_image(phi, IMAGE_SHAPE, 2).reshape(Xev.shape)
     maps["exact_shapley_2x2"] = pix
     out["exact_shapley_2x2"] = {
         "seconds": seconds,
@@ -184,8 +182,8 @@ def run(*, device="auto", n_images=200, epochs=30, gamma=0.1, seed=0, methods=tu
                              "scored_by": res.model_names, "scores": res.scores.tolist()}
     subexp = {}
     for label, net in models.items():
-        res = count_sub_explanations(net, Xev[:beam_images], image_shape=IMAGE_SHAPE,
-                                     patch_size=2, threshold=0.9, beam_width=5, device=device)
+        res = count_sub_explanations(net, Xev[:beam_images], patch_size=2, threshold=0.9,
+                                     beam_width=5, device=device)
         subexp[label] = {"images": int(beam_images), **_mean_sem(res.counts),
                          "median": float(np.median(res.counts))}
     return {

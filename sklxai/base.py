@@ -23,8 +23,10 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
         The model to explain. An unfitted scikit-learn estimator or skorch net is accepted when
         ``fit`` is given ``y``: a clone of it is then fitted on ``(X, y)`` (``model_``).
         A fitted model is used as is and is never modified; ``clone`` of the explainer shares it.
-    background : array-like of shape (b, d) or None
-        Reference rows for absent features. None: ``n_background`` rows drawn from ``fit``'s X.
+    background : array-like of shape (b, d), images (b, C, H, W) or None
+        Reference rows for absent features, of the kind of ``fit``'s X (for images, also their
+        flat rows (b, C*H*W), e.g. another explainer's ``background_``). None:
+        ``n_background`` rows drawn from ``fit``'s X.
     n_background : int
         Rows drawn from ``fit``'s X when ``background`` is None (all rows if X has fewer).
     target : None, int, label or array of int
@@ -50,17 +52,21 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
     adapter_ : sklxai.models.ModelAdapter
         The model as a batched torch function.
     background_ : ndarray of shape (b, d)
+        Flat rows, also for images (``prepared_.to_input_shape`` gives them their shape).
     n_outputs_ : int
         Number of model outputs (classes for a classifier).
     output_names_ : list
         Their names (class labels when known).
     n_features_in_ : int
+        Features of one row (``C * H * W`` for images).
     feature_names_in_ : ndarray of str
         Only when ``fit`` got a DataFrame with string column names.
     prepared_ : sklxai.models.PreparedModel
         The model made ready to explain (:func:`sklxai.models.prepare_model`): its adapter,
         the raw-column encoder, a Pipeline's fast-path preprocessing and the players (the
-        model-space columns of each raw column). Plugins read model rows and players from it.
+        model-space columns of each raw column). Plugins read model rows and players from it,
+        and for images one image's shape: ``prepared_.input_shape`` (as given, (C, H, W) or
+        (H, W)) and ``prepared_.image_shape`` (always (C, H, W)); None for tabular data.
 
     Notes
     -----
@@ -73,6 +79,13 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
     rows, every output; the base class selects ``target``, checks and wraps them), or
     ``_explain_target(X, target)`` for one output per row; extend ``_get_state``/``_restore``
     for learned state that ``save``/``load`` must keep.
+
+    Images: ``fit`` and ``explain`` take (n, C, H, W) or (n, H, W) arrays or torch tensors as
+    well as 2-D rows. The hooks always see flat rows (n, C*H*W) (the adapter reshapes them
+    for a model that takes images), and ``explain`` gives the values (n, d) or (n, d, k) the
+    input's shape, (n, C, H, W) or (n, C, H, W, k), and ``Explanation.data`` the images;
+    values per feature group (image patches) stay one column per group. Nothing else is
+    needed in a subclass.
     """
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
@@ -103,8 +116,9 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Data in the model's input space; the background is drawn from it.
+        X : array-like or DataFrame of shape (n_samples, n_features), or images
+            Data in the model's input space; the background is drawn from it. Images: an
+            array or torch tensor of shape (n, C, H, W) or (n, H, W), as the model takes them.
         y : array-like or None
             Only used to fit an unfitted ``model``.
 
@@ -176,12 +190,15 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features), or images
+            Rows of the kind ``fit`` saw; images of the shape seen in ``fit``.
 
         Returns
         -------
         explanation : Explanation
-            ``values`` of shape (n, d) when one output is explained, else (n, d, k).
+            ``values`` of shape (n, d) when one output is explained, else (n, d, k). For
+            images, the input's shape: (n, C, H, W) or (n, C, H, W, k) (and (n, H, W[, k])
+            for (n, H, W) input); one column per feature group when players are groups.
         """
         check_is_fitted(self)
         X_arr = self._validate_rows(X)
@@ -192,14 +209,22 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
         values, base, output, output_names = self._explain_target(X_arr, target)
         check_finite_results(X_arr, (values, base, output), owner=type(self).__name__,
                              dtype=self._compute_dtype())
+        data = self._explanation_data(X_arr)
+        feature_shape = None
+        if self.prepared_.input_shape is not None and self._players_are_features():
+            # one value per pixel: the images' shape (outputs last)
+            values = self.prepared_.to_input_shape(values)
+            data = self.prepared_.to_input_shape(data)
+            feature_shape = self.prepared_.input_shape
         return Explanation(
             values,
             base,
-            self._explanation_data(X_arr),
+            data,
             self._feature_names(),
             output_names=output_names,
             output=output,
             method=type(self).__name__,
+            feature_shape=feature_shape,
         )
 
     def _explain_target(self, X, target):
@@ -231,13 +256,14 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features), or images
 
         Returns
         -------
         values : ndarray of shape (n_samples, n_features) or (n_samples, n_outputs * n_features)
+            Images' values are flattened in (C, H, W) order.
         """
-        values = self.explain(X).values
+        values = self.explain(X).flatten().values
         if values.ndim == 3:
             n, d, k = values.shape
             values = values.transpose(0, 2, 1).reshape(n, k * d)
@@ -246,6 +272,10 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
     def _explanation_data(self, X):
         """What ``Explanation.data`` holds for validated rows X (``prepared_.data``)."""
         return self.prepared_.data(X)
+
+    def _players_are_features(self):
+        """Whether values have one column per feature (not per feature group)."""
+        return True
 
     def _feature_names(self):
         names = self.prepared_.feature_names

@@ -25,6 +25,14 @@ class Explanation:
         ``values.sum(axis=1) + base_values == output``.
     method : str, optional
         The explainer that produced it.
+    feature_shape : tuple or None, optional
+        The shape of one row's features when they span several axes: one image's (C, H, W)
+        or (H, W). ``values`` are then ``(n, *feature_shape)`` or ``(n, *feature_shape, k)``
+        (outputs last, as in (n, d, k)) and ``data`` ``(n, *feature_shape)``;
+        ``feature_names`` name the flattened features (C, H, W order). Such explanations are
+        sliced by rows (``exp[:5]``, ``exp[0]``) and outputs (:meth:`select_output`);
+        :meth:`flatten` gives the (n, d[, k]) layout for everything else. None (default): one
+        feature axis.
 
     Examples
     --------
@@ -38,7 +46,7 @@ class Explanation:
     """
 
     def __init__(self, values, base_values, data, feature_names, output_names=None,
-                 output=None, method=None):
+                 output=None, method=None, feature_shape=None):
         self.values = np.asarray(values)
         self.base_values = np.asarray(base_values)
         self.data = np.asarray(data)
@@ -46,6 +54,38 @@ class Explanation:
         self.output_names = None if output_names is None else list(output_names)
         self.output = None if output is None else np.asarray(output)
         self.method = method
+        self.feature_shape = None if feature_shape is None else tuple(
+            int(v) for v in feature_shape)
+
+    def flatten(self):
+        """The same explanation with one feature axis: values (n, d) or (n, d, k).
+
+        Image explanations (``feature_shape`` set) have their feature axes flattened in C
+        order, the order of ``feature_names``; any other explanation is returned as is.
+
+        Returns
+        -------
+        explanation : Explanation
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklxai import Explanation
+        >>> img = Explanation(np.ones((2, 1, 4, 4)), np.zeros(2), np.zeros((2, 1, 4, 4)),
+        ...                   [f"x{i}" for i in range(16)], feature_shape=(1, 4, 4))
+        >>> img.flatten().values.shape, img[0].flatten().values.shape
+        ((2, 16), (16,))
+        """
+        if self.feature_shape is None:
+            return self
+        has_rows, _ = self._axes()
+        lead = self.values.shape[:1] if has_rows else ()
+        nf = len(self.feature_shape)
+        tail = self.values.shape[len(lead) + nf:]
+        values = self.values.reshape(*lead, -1, *tail)
+        data = self.data.reshape(*lead, -1)
+        return Explanation(values, self.base_values, data, self.feature_names, self.output_names,
+                           self.output, self.method)
 
     # ------------------------------------------------------------------ shape helpers
     @property
@@ -68,8 +108,9 @@ class Explanation:
             return None
         has_rows, has_features = self._axes()
         values = self.values
-        if has_features:  # sum over the feature axis, wherever slicing left it
-            values = values.sum(axis=1 if has_rows else 0)
+        if has_features:  # sum over the feature axes, wherever slicing left them
+            first = 1 if has_rows else 0
+            values = values.sum(axis=tuple(range(first, first + self._n_feature_axes())))
         total = values + self.base_values
         return float(np.max(np.abs(total - self.output))) if total.size else 0.0
 
@@ -80,8 +121,11 @@ class Explanation:
         and ``data`` keeps exactly the row and feature axes that ``values`` keeps.
         """
         has_features = self.values.ndim > self.base_values.ndim
-        has_rows = self.data.ndim > int(has_features)
+        has_rows = self.data.ndim > self._n_feature_axes() * int(has_features)
         return has_rows, has_features
+
+    def _n_feature_axes(self):
+        return 1 if self.feature_shape is None else len(self.feature_shape)
 
     # ------------------------------------------------------------------ slicing
     def __getitem__(self, key):
@@ -91,6 +135,8 @@ class Explanation:
         """
         if not isinstance(key, tuple):
             key = (key,)
+        if self.feature_shape is not None:
+            return self._image_rows(key)
         if len(key) > self.values.ndim:
             raise IndexError(f"too many indices: values have {self.values.ndim} dimensions.")
         rows, feats, outs = (key + (slice(None), slice(None)))[:3]
@@ -110,10 +156,27 @@ class Explanation:
         part = Explanation(values, base, data, names, self.output_names, output, self.method)
         return part._take_outputs(outs) if self.values.ndim == 3 else part
 
+    def _image_rows(self, key):
+        """``exp[rows]`` of an image explanation; other keys are refused (see the class)."""
+        if len(key) > 1 and any(not (isinstance(k, slice) and k == slice(None))
+                                for k in key[1:]):
+            raise IndexError(
+                f"an image explanation (values of shape {self.values.shape}) is indexed by rows "
+                "only, e.g. exp[0] or exp[:10]; pick an output with exp.select_output(k), index "
+                "pixels on exp.values, or index features on exp.flatten()."
+            )
+        rows = key[0]
+        if not self._axes()[0]:
+            raise IndexError("this explanation has no row axis left to index.")
+        output = None if self.output is None else self.output[rows]
+        return Explanation(self.values[rows], self.base_values[rows], self.data[rows],
+                           self.feature_names, self.output_names, output, self.method,
+                           self.feature_shape)
+
     def _has_output_axis(self):
         """Whether ``values`` still has its output axis (always the last one) after slicing."""
         has_rows, has_features = self._axes()
-        return self.values.ndim > int(has_rows) + int(has_features)
+        return self.values.ndim > int(has_rows) + self._n_feature_axes() * int(has_features)
 
     def _take_outputs(self, outs):
         """Index the output axis (the last one) of values, base values, output and names by
@@ -124,7 +187,8 @@ class Explanation:
             sel = np.asarray(out_names, dtype=object)[outs]
             out_names = [sel] if np.ndim(sel) == 0 else list(sel)
         return Explanation(self.values[..., outs], self.base_values[..., outs], self.data,
-                           self.feature_names, out_names, output, self.method)
+                           self.feature_names, out_names, output, self.method,
+                           self.feature_shape)
 
     def select_output(self, output):
         """The explanation of one output, without the output axis.
@@ -241,15 +305,18 @@ class Explanation:
         values, base, data, output = (
             None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows))
         return cls(values, base, data, first.feature_names, first.output_names, output,
-                   first.method)
+                   first.method, first.feature_shape)
 
     # ------------------------------------------------------------------ export
     def to_frame(self):
         """Values as a pandas DataFrame.
 
         One column per feature for (n, d) values; for (n, d, k) values the columns are a
-        MultiIndex (output, feature). Requires pandas.
+        MultiIndex (output, feature). Image values are flattened first (:meth:`flatten`).
+        Requires pandas.
         """
+        if self.feature_shape is not None:
+            return self.flatten().to_frame()
         pd = _import_pandas()
         has_rows, has_features = self._axes()
         values = self.values
@@ -291,6 +358,7 @@ class Explanation:
                 o.item() if hasattr(o, "item") else o for o in self.output_names
             ],
             "method": self.method,
+            "feature_shape": None if self.feature_shape is None else list(self.feature_shape),
         }
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.output is not None:
@@ -304,7 +372,8 @@ class Explanation:
             meta = json.loads(str(f["meta"]))
             output = f["output"] if "output" in f.files else None
             return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
-                       meta["output_names"], output, meta["method"])
+                       meta["output_names"], output, meta["method"],
+                       meta.get("feature_shape"))
 
 
 def _import_pandas():
@@ -368,7 +437,9 @@ def _check_concat(i, first, first_arrays, other, arrays):
             ("output_names", other.output_names, first.output_names,
              "select the same outputs, e.g. exp.select_output(name) on each"),
             ("method", other.method, first.method,
-             "concatenate explanations of one explainer")):
+             "concatenate explanations of one explainer"),
+            ("feature_shape", other.feature_shape, first.feature_shape,
+             "concatenate explanations of images of one shape")):
         if a != b:
             raise ValueError(f"{where} has {what} {a!r}, but explanations[0] has {b!r}; {fix}.")
     labels = ("values", "base_values", "data", "output")

@@ -418,3 +418,42 @@ def test_repr_and_len(exp3):
     assert len(exp3) == 4
     assert exp3.shape == (4, 3, 2)
     assert "Test" in repr(exp3) and "(4, 3, 2)" in repr(exp3)
+
+
+def _image_explanation(k=None):
+    rng = np.random.default_rng(0)
+    shape = (3, 1, 2, 2) + (() if k is None else (k,))
+    base = np.zeros(3) if k is None else np.zeros((3, k))
+    values = rng.normal(size=shape)
+    output = values.reshape(3, 4, *shape[4:]).sum(axis=1) + base
+    return Explanation(values, base, rng.random((3, 1, 2, 2)), [f"x{i}" for i in range(4)],
+                       output_names=None if k is None else list("abc"[:k]), output=output,
+                       method="m", feature_shape=(1, 2, 2))
+
+
+def test_image_explanation_rows_outputs_and_efficiency():
+    exp = _image_explanation(k=2)
+    assert exp.efficiency_gap < 1e-12
+    assert exp[0].values.shape == (1, 2, 2, 2) and exp[0].efficiency_gap < 1e-12
+    assert exp[1:].values.shape == (2, 1, 2, 2, 2) and exp[1:].data.shape == (2, 1, 2, 2)
+    b = exp.select_output("b")
+    assert b.values.shape == (3, 1, 2, 2) and b.efficiency_gap < 1e-12
+    assert exp[0].select_output(1).values.shape == (1, 2, 2)
+    with pytest.raises(IndexError, match="indexed by rows only"):
+        exp[:, 0]
+
+
+def test_image_explanation_flatten_frame_save_and_concat(tmp_path):
+    exp = _image_explanation(k=2)
+    flat = exp.flatten()
+    assert flat.values.shape == (3, 4, 2) and flat.feature_shape is None
+    assert flat.efficiency_gap < 1e-12
+    assert exp.to_frame().shape == (3, 8)
+    exp.save(tmp_path / "e.npz")
+    back = Explanation.load(tmp_path / "e.npz")
+    assert back.feature_shape == (1, 2, 2)
+    np.testing.assert_array_equal(back.values, exp.values)
+    both = Explanation.concat([exp[:1], exp[1], exp[2:]])
+    np.testing.assert_array_equal(both.values, exp.values)
+    with pytest.raises(ValueError, match="feature_shape"):
+        Explanation.concat([exp, exp.flatten()])

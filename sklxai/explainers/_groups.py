@@ -30,6 +30,9 @@ class FeatureGroupsMixin:
             self.feature_groups_ = dict(zip(names, groups, strict=True))
         return self.prepared_.player_columns(groups)
 
+    def _players_are_features(self):
+        return not self.feature_groups_
+
     def _feature_names(self):
         if self.feature_groups_:
             return list(self.feature_groups_)

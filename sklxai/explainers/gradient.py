@@ -14,7 +14,7 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.utils import param_validation as pv
-from sklxai.utils.validation import check_tabular, is_dataframe
+from sklxai.utils.validation import check_numeric, check_tabular, is_dataframe
 
 
 class GradientExplainer(BaseExplainer):
@@ -43,7 +43,15 @@ class GradientExplainer(BaseExplainer):
     The ``baseline`` parameter may be ``"mean"`` (of the background rows),
     ``"zeros"``, an array of shape (d,) (one row for every explained row) or (n, d) (one per
     explained row), in the model's input space like X; subclasses may accept more strings and
-    resolve them by overriding :meth:`_resolve_baseline`.
+    resolve them by overriding :meth:`_resolve_baseline`. For an explainer fitted on images,
+    array baselines are images: one image (C, H, W) or one per explained row (n, C, H, W) (the
+    shape of fit's images).
+
+    Images: X of shape (n, C, H, W) or (n, H, W) (arrays or torch tensors) is flattened by
+    the model preparation (:class:`~sklxai.models.PreparedModel`), so ``_attribute`` gets flat
+    rows (n, C*H*W) whatever the input; ``self.prepared_.image_shape`` is (C, H, W) when a
+    method needs the spatial layout (``X.view(n, *self.prepared_.image_shape)``), and the
+    values it returns get the input's shape back in ``explain``.
 
     Gradients are needed, so the model must be a skorch net or a ``torch.nn.Module`` (or a
     Pipeline with column-wise preprocessing ending in one, explained on its fast path); a
@@ -110,11 +118,25 @@ class GradientExplainer(BaseExplainer):
             if b == "zeros":
                 return np.zeros(self._model_rows(self.background_[:1]).shape[1])
             raise ValueError(f"baseline must be 'mean', 'zeros' or an array; got {b!r}.")
-        arr = b if is_dataframe(b) else np.asarray(b, dtype=np.float64)
-        one = np.ndim(arr) == 1
-        rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
-                             feature_names=self.prepared_.feature_names,
-                             n_features=d, owner=f"{type(self).__name__} (from fit's X)")
+        owner = f"{type(self).__name__} (from fit's X)"
+        shape = self.prepared_.input_shape
+        if shape is not None:  # images: one image, or one per explained row
+            arr = check_numeric(b, "baseline")
+            one = arr.shape == shape
+            if not one and arr.shape[1:] != shape:
+                raise ValueError(
+                    f"baseline has shape {arr.shape}, but {type(self).__name__} was fitted on "
+                    f"images of shape {shape}; give one image of shape {shape} or one per "
+                    f"explained row, (n, {', '.join(map(str, shape))})."
+                )
+            rows = self.prepared_.validate(arr[None] if one else arr, name="baseline",
+                                           owner=owner)
+        else:
+            arr = b if is_dataframe(b) else np.asarray(b, dtype=np.float64)
+            one = np.ndim(arr) == 1
+            rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
+                                 feature_names=self.prepared_.feature_names,
+                                 n_features=d, owner=owner)
         self._check_range(rows, "baseline")
         rows = self._model_rows(rows)
         return rows[0] if one else rows

@@ -79,7 +79,8 @@ class IntegratedGradients(GradientExplainer):
     baseline : "mean", "zeros" or array-like of shape (d,) or (n, d)
         The path's start: the mean of the background rows, all zeros (e.g. a black image), one
         row for every explained row, or one row per explained row (n must match ``explain``'s X).
-        Arrays are in the model's input space, like X.
+        Arrays are in the model's input space, like X: for images one image (C, H, W) or one
+        per row (n, C, H, W).
     n_steps : int
         Number of quadrature nodes on the path.
     method : {"gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", \
@@ -104,9 +105,11 @@ class IntegratedGradients(GradientExplainer):
 
     Notes
     -----
-    Images are passed flattened, as for every explainer: X of shape (n, C*H*W) with a module
-    that starts with ``torch.nn.Unflatten(1, (C, H, W))``. Values keep that layout:
-    ``exp.values.reshape(n, C, H, W)`` is the attribution image.
+    Images are passed as the model takes them: X of shape (n, C, H, W) (or (n, H, W)), a numpy
+    array or a torch tensor, and ``values`` have the same shape (``baseline`` arrays are then
+    one image (C, H, W) or one per row). The path runs on the flattened pixels; flattened rows
+    (n, C*H*W) with a module that starts with ``torch.nn.Unflatten(1, (C, H, W))`` give the
+    same numbers, in (n, C*H*W).
 
     Examples
     --------

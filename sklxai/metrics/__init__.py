@@ -9,7 +9,8 @@
   (Shitole et al. 2021).
 
 The model-based metrics take a fitted model (skorch net, torch module, scikit-learn estimator),
-rows in the model's input space (images flattened in (C, H, W) order) and attributions (an
+rows in the model's input space (images as (n, C, H, W) or (n, H, W) arrays or tensors, or
+flattened in (C, H, W) order with ``image_shape``) and attributions (an
 :class:`~sklxai.Explanation` or an array), and evaluate all perturbed inputs in batches on the
 model's device. Per-row metrics return one number per row (averaging is left to the user);
 cross-testing returns a labelled matrix, sub-explanation counting a result object. Explainers and

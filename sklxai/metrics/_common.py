@@ -3,6 +3,10 @@
 A *player* is what a metric removes or keeps as one unit: a column for tabular data, a pixel
 location (all of its channels) or a square patch for images. Every metric works on players and
 turns them back into columns only when it builds model inputs.
+
+Images come as (n, C, H, W) or (n, H, W) arrays or tensors (flattened by
+:func:`sklxai.models.prepare_model`, which also lets the model take them back as images), or as
+flat rows with ``image_shape=``; either way the metrics work on flat rows.
 """
 
 import numpy as np
@@ -10,7 +14,7 @@ import torch
 
 from sklxai.explanation import Explanation
 from sklxai.models import prepare_model
-from sklxai.utils.validation import check_positive_int, check_target
+from sklxai.utils.validation import check_numeric, check_positive_int, check_target
 
 #: model-input elements (rows x columns) per chunk on top of the batch size, so that wide
 #: inputs (images) do not build multi-gigabyte tensors
@@ -18,31 +22,40 @@ _MAX_ELEMENTS = 2**25
 
 
 def prepare(model, X, *, device, batch_size):
-    """Adapter, X as float64 (n, d), and model rows per call.
+    """Adapter, X as float64 (n, d), model rows per call, and one image's shape (or None).
 
     The model goes through :func:`sklxai.models.prepare_model`, as for explainers (raw
-    DataFrame columns are encoded; a Pipeline runs whole, on its generic path).
+    DataFrame columns are encoded; a Pipeline runs whole, on its generic path; images
+    (n, C, H, W) or (n, H, W) are flattened, and the shape of one is returned).
     """
     prepared, X = prepare_model(model, X, fast_path=False, device=device, owner="the metric")
     adapter = prepared.adapter
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     if batch_size is None:
         batch_size = max(1, min(adapter.default_batch_size, _MAX_ELEMENTS // X.shape[1]))
-    return adapter, X, batch_size
+    return adapter, X, batch_size, prepared.input_shape
 
 
-def baseline_rows(baseline, n, d):
-    """``baseline`` (scalar, (d,) or (n, d)) as a float64 array broadcast to (n, d)."""
+def baseline_rows(baseline, n, d, input_shape=None):
+    """``baseline`` (scalar, (d,) or (n, d); for images also one image ``input_shape`` or
+    (n, *input_shape)) as a float64 array broadcast to (n, d)."""
     try:
-        arr = np.asarray(baseline, dtype=np.float64)
+        arr = (check_numeric(baseline, "baseline") if hasattr(baseline, "detach")
+               else np.asarray(baseline, dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"baseline must be a number or an array of numbers ({exc}).") from None
+    if input_shape is not None and arr.shape == tuple(input_shape):
+        arr = arr.reshape(d)
+    elif input_shape is not None and arr.shape == (n, *input_shape):
+        arr = arr.reshape(n, d)
     if arr.ndim == 0 or arr.shape in ((d,), (1, d)):
         arr = np.broadcast_to(arr, (n, d))
     elif arr.shape != (n, d):
+        images = "" if input_shape is None else (
+            f", or one image {tuple(input_shape)} or one per row {(n, *input_shape)}")
         raise ValueError(
             f"baseline has shape {arr.shape}; give a scalar, one row of shape ({d},), or one "
-            f"row per row of X, shape ({n}, {d})."
+            f"row per row of X, shape ({n}, {d}){images}."
         )
     if not np.isfinite(arr).all():
         raise ValueError("baseline contains NaN or infinite values.")
@@ -60,8 +73,24 @@ def resolve_targets(adapter, target, fx):
     return t
 
 
-def check_image_shape(image_shape, d, patch_size=None):
-    """Validate ``image_shape`` (and ``patch_size``); returns (C, H, W) or None."""
+def check_image_shape(image_shape, d, patch_size=None, input_shape=None):
+    """Validate ``image_shape`` (and ``patch_size``); returns (C, H, W) or None.
+
+    ``input_shape`` is one image's shape when X held images: ``image_shape`` then defaults to
+    it, and when given must describe the same images.
+    """
+    if input_shape is not None:
+        seen = tuple(input_shape) if len(input_shape) == 3 else (1, *input_shape)
+        if image_shape is None:
+            image_shape = seen
+        else:
+            given = check_image_shape(image_shape, d)
+            if given != seen:
+                raise ValueError(
+                    f"image_shape={tuple(image_shape)}, but X holds images of shape "
+                    f"{tuple(input_shape)}; leave image_shape=None for images (it is read "
+                    "from X)."
+                )
     if image_shape is None:
         if patch_size is not None:
             raise ValueError("patch_size needs image_shape=(C, H, W) or (H, W) to place patches.")
@@ -109,13 +138,15 @@ def attribution_matrix(attributions, n, d, targets, *, target_given, image_shape
                        name="attributions"):
     """Attributions as a float64 (n, d) array of columns, or (n, H*W) for spatial-only maps.
 
-    Accepts an :class:`Explanation` (its ``values``) or an array of shape (n, d), (n, d, k)
-    (the slice of each row's target is taken; needs ``target``), and for images
-    (n, C, H, W), (n, H, W) or (n, H * W).
+    Accepts an :class:`Explanation` (its ``values``) or an array or tensor of shape (n, d),
+    (n, d, k) (the slice of each row's target is taken; needs ``target``), and for images
+    (n, C, H, W), (n, H, W) or (n, H * W), each with an output axis k last where several
+    outputs are explained (as explainers return them for image input).
     """
     values = attributions.values if isinstance(attributions, Explanation) else attributions
     try:
-        values = np.asarray(values, dtype=np.float64)
+        values = (check_numeric(values, name) if hasattr(values, "detach")
+                  else np.asarray(values, dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must hold numbers ({exc}).") from None
     if values.ndim < 2 or values.shape[0] != n:
@@ -127,9 +158,14 @@ def attribution_matrix(attributions, n, d, targets, *, target_given, image_shape
     if image_shape is not None:
         _c, h, w = image_shape
         shapes |= {tuple(image_shape), (h, w), (h * w,)}
+    if values.shape[1:] not in shapes and values.ndim >= 4 and values.shape[1:-1] in shapes:
+        values = values.reshape(n, -1, values.shape[-1])  # image values, outputs last
+        d_values = values.shape[1]
+    else:
+        d_values = d
     if values.shape[1:] in shapes:
         out = values.reshape(n, -1)
-    elif values.ndim == 3 and values.shape[1] == d:
+    elif values.ndim == 3 and values.shape[1] == d_values:
         k = values.shape[2]
         if k == 1:
             out = values[:, :, 0]
@@ -166,15 +202,16 @@ def player_scores(attr, player_of_col, n_players):
     return out
 
 
-def player_setup(n, d, baseline, image_shape, patch_size):
+def player_setup(n, d, baseline, image_shape, patch_size, input_shape=None):
     """What every perturbation metric checks first: ``(shape, owner, n_players, B)``.
 
-    ``shape`` is the checked image shape (or None), ``owner`` and ``n_players`` the player of
-    each column (see :func:`players`) and ``B`` the baseline as (n, d) rows.
+    ``shape`` is the checked image shape (or None; read from ``input_shape``, one image's
+    shape when X held images, if ``image_shape`` is None), ``owner`` and ``n_players`` the
+    player of each column (see :func:`players`) and ``B`` the baseline as (n, d) rows.
     """
-    shape = check_image_shape(image_shape, d, patch_size)
+    shape = check_image_shape(image_shape, d, patch_size, input_shape)
     owner, n_players = players(d, shape, patch_size)
-    return shape, owner, n_players, baseline_rows(baseline, n, d)
+    return shape, owner, n_players, baseline_rows(baseline, n, d, input_shape)
 
 
 def attribution_players(attributions, targets, target_given, shape, owner, n_players, *,

@@ -71,7 +71,8 @@ def cross_testing(models, explanations, X, *, metric="deletion", target=None, ba
         need not be model names (a random map, another method...). Shapes as in
         :func:`~sklxai.metrics.deletion_curve`.
     X : array-like of shape (n, d)
-        The rows explained (images flattened in (C, H, W) order).
+        The rows explained: images (n, C, H, W) or (n, H, W), or flattened in (C, H, W)
+        order with ``image_shape``.
     metric : {"deletion", "insertion"}, default="deletion"
         Which curve's area is reported.
     target : None, int, label or array of int (n,)
@@ -108,13 +109,15 @@ def cross_testing(models, explanations, X, *, metric="deletion", target=None, ba
     # every scoring model: adapter, inputs, per-row targets
     scorers = {}
     for name, model in models.items():
-        adapter, X_arr, bs = prepare(model, X, device=device, batch_size=batch_size)
+        adapter, X_arr, bs, input_shape = prepare(model, X, device=device,
+                                                  batch_size=batch_size)
         targets = resolve_targets(adapter, target, adapter.predict(X_arr, bs))
         scorers[name] = (adapter, X_arr, bs, targets)
     first = next(iter(scorers.values()))
     X_arr = first[1]
     n, d = X_arr.shape
-    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size,
+                                              input_shape)
     counts = step_counts(n_players, n_steps, step_size)
     fractions = counts / n_players
 

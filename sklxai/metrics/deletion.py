@@ -53,16 +53,18 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
         A fitted model; classifiers are scored on their probabilities.
-    X : array-like of shape (n, d)
-        Rows in the model's input space; images flattened in (C, H, W) order, as for the
-        explainers (the model starts with an ``Unflatten``).
+    X : array-like of shape (n, d), or images
+        Rows in the model's input space. Images as the model takes them: an array or tensor of
+        shape (n, C, H, W) or (n, H, W) (the image shape is then read from X), or flattened in
+        (C, H, W) order with ``image_shape`` (for a model that starts with an ``Unflatten``).
     attributions : Explanation or array-like
         Attributions of these rows: shape (n, d); (n, d, k) when ``target`` is given (the
-        target's slice is used); for images also (n, C, H, W), or a spatial map (n, H, W).
+        target's slice is used); for images also (n, C, H, W) (or (n, C, H, W, k) with
+        ``target``, as explainers return them for image input), or a spatial map (n, H, W).
     target : None, int, label or array of int (n,)
         The output scored. None: each row's predicted output at the intact row.
     baseline : float or array-like of shape (d,) or (n, d), default=0.0
-        Value that removed features take.
+        Value that removed features take; for images also one image or one per row.
     n_steps : int, optional
         Number of steps (the curve has ``n_steps + 1`` points, at evenly spread numbers of
         features); coarsens the curve for wide inputs, e.g. 64 for large images.
@@ -71,7 +73,8 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
         feature (one pixel or patch for images) per step. Not together with ``n_steps``.
     image_shape : tuple (C, H, W) or (H, W), optional
         For images: a pixel location is removed with all its channels, and its attribution is
-        the sum over channels.
+        the sum over channels. Needed for flattened images only; read from image input (and
+        checked against it when given).
     patch_size : int, optional
         With ``image_shape``: remove square patches instead of pixels, ranked by the sum of
         their attributions.
@@ -220,9 +223,11 @@ def step_counts(n_players, n_steps=None, step_size=None):
 
 def _curve(mode, model, X, attributions, *, target, baseline, n_steps, step_size,
            image_shape, patch_size, device, batch_size):
-    adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
+    adapter, X, batch_size, input_shape = prepare(model, X, device=device,
+                                                  batch_size=batch_size)
     n, d = X.shape
-    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size,
+                                              input_shape)
     counts = step_counts(n_players, n_steps, step_size)
     targets = resolve_targets(adapter, target, adapter.predict(X, batch_size))
     ranks = order_ranks(attribution_players(attributions, targets, target is not None, shape,

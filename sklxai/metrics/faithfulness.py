@@ -33,7 +33,8 @@ def faithfulness_correlation(model, X, attributions, *, target=None, baseline=0.
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
         A fitted model; classifiers are scored on their probabilities.
     X : array-like of shape (n, d)
-        Rows in the model's input space (images flattened in (C, H, W) order).
+        Rows in the model's input space: images (n, C, H, W) or (n, H, W), or flattened in
+        (C, H, W) order with ``image_shape``.
     attributions : Explanation or array-like
         As in :func:`~sklxai.metrics.deletion_curve`: (n, d), (n, d, k) with ``target``, or for
         images (n, C, H, W) or a spatial map (n, H, W).
@@ -47,7 +48,8 @@ def faithfulness_correlation(model, X, attributions, *, target=None, baseline=0.
     n_subsets : int, default=50
         Random subsets per row (at least 2).
     image_shape : tuple (C, H, W) or (H, W), optional
-        For images: a pixel location is removed with all its channels.
+        For images: a pixel location is removed with all its channels. Read from image input;
+        needed for flattened images only.
     patch_size : int, optional
         With ``image_shape``: subsets of square patches instead of pixels.
     random_state : None, int, RandomState or Generator
@@ -73,9 +75,11 @@ def faithfulness_correlation(model, X, attributions, *, target=None, baseline=0.
     >>> faithfulness_correlation(model, X, exact, random_state=0, device="cpu").round(6)
     array([1., 1., 1.])
     """
-    adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
+    adapter, X, batch_size, input_shape = prepare(model, X, device=device,
+                                                  batch_size=batch_size)
     n, d = X.shape
-    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size)
+    shape, owner, n_players, B = player_setup(n, d, baseline, image_shape, patch_size,
+                                              input_shape)
     n_subsets = check_positive_int(n_subsets, "n_subsets", minimum=2)
     size = _subset_size(subset_size, n_players)
     fx = adapter.predict(X, batch_size)

@@ -61,7 +61,7 @@ class SubExplanations:
         return out.reshape(-1, rows, cols)
 
 
-def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, threshold=0.9,
+def count_sub_explanations(model, X, *, image_shape=None, patch_size, target=None, threshold=0.9,
                            beam_width=5, max_size=None, baseline=0.0, attributions=None,
                            device="auto", batch_size=None):
     """Find the minimal sufficient explanations (MSEs) of each image by beam search.
@@ -77,10 +77,11 @@ def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, th
     Parameters
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
-        A fitted classifier (scores are probabilities) taking flattened images.
-    X : array-like of shape (n, C * H * W)
-        Images flattened in (C, H, W) order.
-    image_shape : tuple (C, H, W) or (H, W)
+        A fitted classifier (scores are probabilities) taking the images.
+    X : array-like or tensor of shape (n, C, H, W), (n, H, W) or (n, C * H * W)
+        Images as the model takes them, or flattened in (C, H, W) order.
+    image_shape : tuple (C, H, W) or (H, W), optional
+        Required for flattened images; read from X otherwise.
     patch_size : int
         Side of the square patches; must divide H and W (8x8 digits with 2: 16 patches).
     target : None, int, label or array of int (n,)
@@ -120,11 +121,16 @@ def count_sub_explanations(model, X, *, image_shape, patch_size, target=None, th
     >>> res.counts.tolist(), res.sets[0]
     ([2], [(0,), (3,)])
     """
-    adapter, X, batch_size = prepare(model, X, device=device, batch_size=batch_size)
-    n, d = X.shape
     if patch_size is None:
         raise ValueError("patch_size is required: the side of the square patches.")
-    shape, owner, n_patches, B = player_setup(n, d, baseline, image_shape, patch_size)
+    adapter, X, batch_size, input_shape = prepare(model, X, device=device,
+                                                  batch_size=batch_size)
+    n, d = X.shape
+    if image_shape is None and input_shape is None:
+        raise ValueError("image_shape is required for flattened images: pass X as images "
+                         "(n, C, H, W) or (n, H, W), or give image_shape=(C, H, W).")
+    shape, owner, n_patches, B = player_setup(n, d, baseline, image_shape, patch_size,
+                                              input_shape)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
             0 < threshold <= 1):
         raise ValueError(f"threshold={threshold!r} must be a number in (0, 1].")

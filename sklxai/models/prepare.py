@@ -9,7 +9,13 @@ or not), the data of ``fit`` (an array, a numeric DataFrame or a DataFrame of ra
 - the raw-column encoder (DataFrames with strings or missing values, for scikit-learn models);
 - the fitted preprocessing of a column-wise Pipeline on its fast path (the adapter is then the
   final torch model's, and rows are masked in model space);
-- the players: which model-space columns each raw column (or group of raw columns) owns.
+- the players: which model-space columns each raw column (or group of raw columns) owns;
+- for images, (N, C, H, W) or (N, H, W) arrays or tensors: one image's shape
+  (``input_shape``). Rows are flattened here, once, and every explainer, game and metric works
+  on flat rows (n, C*H*W); a torch model gets them back as images through an
+  :class:`~sklxai.models.images.ImageAdapter`, and explainers give their values the input's
+  shape again (:meth:`PreparedModel.to_input_shape`). This is the one place where image shapes
+  are handled.
 
 Shapley and gradient explainers, the metrics and plugins all go through it; it knows nothing of
 games, coalitions or explainers. Data flows one way: model -> prepared model -> game -> estimator
@@ -27,8 +33,10 @@ from sklxai.models.sklearn_estimator import SklearnAdapter
 from sklxai.models.skorch_net import SkorchAdapter
 from sklxai.models.torch_module import TorchModuleAdapter
 from sklxai.utils.validation import (
+    check_images,
     check_tabular,
     column_names,
+    input_ndim,
     is_dataframe,
     resolve_device,
 )
@@ -61,6 +69,10 @@ class PreparedModel:
     allow_nan : bool
         Whether the model takes missing values (NaN) in its input, as its scikit-learn tags say
         (tree models): rows with NaN are then accepted.
+    input_shape : tuple or None
+        One image's shape, ``X.shape[1:]``, when the model was prepared on images ((C, H, W) or
+        (H, W)); None for 2-D tabular data. Rows are always flat: ``n_features`` is
+        ``prod(input_shape)``.
 
     Attributes
     ----------
@@ -72,7 +84,7 @@ class PreparedModel:
     """
 
     def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
-                 preprocessor=None, column_map=None, allow_nan=False):
+                 preprocessor=None, column_map=None, allow_nan=False, input_shape=None):
         self.model = model
         self.adapter = adapter
         self.n_features = n_features
@@ -81,19 +93,52 @@ class PreparedModel:
         self.preprocessor = preprocessor
         self.column_map = column_map
         self.allow_nan = allow_nan
+        self.input_shape = None if input_shape is None else tuple(input_shape)
         self.final_takes_nan = False  # on the fast path: whether the last step routes NaN
 
     @property
     def fast_path(self):
         return self.preprocessor is not None
 
+    @property
+    def image_shape(self):
+        """(C, H, W) of one image (C = 1 for (N, H, W) input), or None for tabular data.
+
+        Flat rows are images flattened in this order: ``rows.reshape(n, *image_shape)``.
+        """
+        if self.input_shape is None:
+            return None
+        return self.input_shape if len(self.input_shape) == 3 else (1, *self.input_shape)
+
+    def to_input_shape(self, values):
+        """Per-feature arrays of flat rows, (n, d) or (n, d, k), in the input's shape.
+
+        For images, ``(n, *input_shape)`` or ``(n, *input_shape, k)`` (outputs last, as in the
+        tabular (n, d, k)); anything else (tabular data, one value per feature group) is
+        returned unchanged.
+        """
+        values = np.asarray(values)
+        if self.input_shape is None or values.ndim < 2 or values.shape[1] != self.n_features:
+            return values
+        return values.reshape(values.shape[0], *self.input_shape, *values.shape[2:])
+
     # ------------------------------------------------------------------ rows
     def validate(self, X, *, name="X", owner="the explainer"):
         """Rows of the prepared data's kind as a float64 array (n, n_features).
 
-        Raw DataFrames go through the encoder; everything else is checked against the columns
-        seen when the model was prepared (names reordered, missing ones named).
+        Raw DataFrames go through the encoder; images are checked against the shape seen when
+        the model was prepared and flattened (:func:`~sklxai.utils.check_images`); everything
+        else is checked against the columns seen then (names reordered, missing ones named).
         """
+        if self.input_shape is not None:
+            return check_images(X, name=name, image_shape=self.input_shape, owner=owner)[0]
+        ndim = input_ndim(X)
+        if ndim is not None and ndim > 2:
+            raise ValueError(
+                f"{name} has {ndim} dimensions (shape {tuple(np.shape(X))}), but {owner} was "
+                f"fitted on 2-D rows with {self.n_features} features; fit it on images of "
+                f"this shape to explain images, or pass {name} as rows (n, {self.n_features})."
+            )
         if self.encoder is not None:
             if not is_dataframe(X):
                 raise ValueError(
@@ -107,7 +152,9 @@ class PreparedModel:
 
     def background(self, background, X, n_background, rng, *, owner):
         """The background rows: ``background`` validated like X, or ``n_background`` rows of
-        the validated rows X drawn without replacement with ``rng`` (all of them if fewer)."""
+        the validated rows X drawn without replacement with ``rng`` (all of them if fewer).
+        For images, ``background`` may be images or their flat rows (n, d), the layout of an
+        explainer's ``background_``."""
         if background is None:
             n = X.shape[0]
             if n <= n_background:
@@ -115,6 +162,10 @@ class PreparedModel:
             return X[np.sort(rng.choice(n, size=n_background, replace=False))]
         if self.encoder is not None:
             return self.encoder.transform(background)
+        if self.input_shape is not None and input_ndim(background) == 2:
+            # flat rows of images, as another explainer's ``background_`` holds them
+            return check_tabular(background, name="background", n_features=self.n_features,
+                                 owner=owner)
         return self.validate(background, name="background", owner=owner)
 
     def model_rows(self, X):
@@ -208,9 +259,11 @@ class PreparedModel:
         try:
             return self.adapter(self.adapter.to_input(self.model_rows(rows)))
         except Exception as exc:
+            what = (f"{rows.shape[1]} features" if self.input_shape is None
+                    else f"images of shape {self.input_shape}")
             raise ValueError(
                 f"The model ({type(self.model).__name__}) failed on rows of X with "
-                f"{rows.shape[1]} features: {type(exc).__name__}: {exc}. Check that X is in the "
+                f"{what}: {type(exc).__name__}: {exc}. Check that X is in the "
                 "model's input space."
             ) from exc
 
@@ -222,8 +275,11 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or Pipeline, or ModelAdapter
         Fitted, or unfitted when ``y`` is given (a clone is then fitted on ``(X, y)``).
-    X : array-like or DataFrame of shape (n_samples, n_features)
-        Data in the model's input space (raw columns for a Pipeline).
+    X : array-like or DataFrame of shape (n_samples, n_features), or images
+        Data in the model's input space (raw columns for a Pipeline). Images: an array or torch
+        tensor of shape (n, C, H, W) or (n, H, W); a torch model is then called on images of
+        that shape (or (n, 1, H, W) when it refuses (n, H, W)), probed once here, and a
+        scikit-learn model on the flat rows.
     y : array-like or None
         Only used to fit an unfitted ``model``.
     fast_path : "auto", True or False
@@ -239,7 +295,7 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     -------
     prepared : PreparedModel
     X : ndarray of shape (n_samples, n_features), float64
-        fit's rows, validated (raw DataFrame columns encoded).
+        fit's rows, validated (raw DataFrame columns encoded, images flattened).
 
     Examples
     --------
@@ -253,6 +309,9 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     """
     if fast_path not in _FAST_PATH:
         raise ValueError(f"fast_path must be 'auto', True or False; got {fast_path!r}.")
+    ndim = input_ndim(X)
+    if ndim is not None and ndim > 2:
+        return _prepare_images(model, X, y, device=device, owner=owner)
     encoder = _raw_encoder(X, model)
     allow_nan = _takes_nan(model)
     X_arr = encoder.transform(X) if encoder is not None else check_tabular(
@@ -265,6 +324,44 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
                              encoder=encoder, allow_nan=allow_nan)
     prepared.adapter = _make_adapter(prepared, X, fast_path, device, owner)
     return prepared, X_arr
+
+
+def _prepare_images(model, X, y, *, device, owner):
+    """:func:`prepare_model` for images (n, C, H, W) or (n, H, W): flat rows, and a torch
+    model wrapped so that it gets them back as images (probed once)."""
+    from sklxai.models.images import image_adapter
+
+    X_arr, shape = check_images(X, name="X", owner=owner)
+    images = X_arr.reshape(X_arr.shape[0], *shape)
+    fitted = _fit_model(model, images if takes_tensors(model) else X_arr, X_arr, y, owner,
+                        image_shape=shape)
+    prepared = PreparedModel(fitted, None, n_features=X_arr.shape[1], input_shape=shape)
+    adapter = make_adapter(fitted, device=device)
+    if takes_tensors(fitted):
+        adapter = image_adapter(adapter, X_arr, shape, model=fitted, name="X")
+    else:  # scikit-learn models take the flattened images: the width must be theirs
+        width = _n_features_of(fitted)
+        if width is not None and width != X_arr.shape[1]:
+            raise ValueError(
+                f"X has {len(shape) + 1} dimensions, images of shape {shape} "
+                f"({X_arr.shape[1]} values each), but the model ({type(fitted).__name__}) "
+                f"takes 2-D rows of {width} features. Pass X as a 2-D array (n_samples, "
+                f"{width}), or images of {width} values."
+            )
+    prepared.adapter = adapter
+    return prepared, X_arr
+
+
+def _n_features_of(model):
+    """The number of columns a fitted scikit-learn model takes (``n_features_in_``), or None
+    when it does not say."""
+    from sklearn.pipeline import Pipeline
+
+    est = model[0] if isinstance(model, Pipeline) else model
+    try:
+        return int(est.n_features_in_)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _make_adapter(prepared, X, fast_path, device, owner):
@@ -298,9 +395,9 @@ def _make_adapter(prepared, X, fast_path, device, owner):
     return make_adapter(model, device=device)
 
 
-def _fit_model(model, X, X_arr, y, owner):
+def _fit_model(model, X, X_arr, y, owner, image_shape=None):
     """``model`` if fitted, else a clone fitted on (X, y) (skorch nets get the label dtypes
-    their loss expects)."""
+    their loss expects, and images in ``image_shape``)."""
     from sklearn.exceptions import NotFittedError
 
     check_model_supported(model)
@@ -323,7 +420,8 @@ def _fit_model(model, X, X_arr, y, owner):
             y = y.astype(np.float32)
         elif y.ndim == 1:
             y = y.astype(np.float32)[:, None]
-        return fitted.fit(X_arr.astype(np.float32), y)
+        rows = X_arr if image_shape is None else X_arr.reshape(-1, *image_shape)
+        return fitted.fit(rows.astype(np.float32), y)
     return fitted.fit(X, y)
 
 

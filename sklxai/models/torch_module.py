@@ -62,6 +62,11 @@ class TorchModuleAdapter(ModelAdapter):
             self.default_batch_size = 2**20
 
     def forward(self, X):
+        return _as_2d(self.module_output(X))
+
+    def module_output(self, X):
+        """The module's output for ``X`` as it returns it (after ``output_fn``), before
+        :meth:`forward` makes it (n, k); in eval mode, keeping gradients."""
         module = self.module
         # dropout and batch-norm must behave as at prediction time; afterwards every submodule
         # gets back its own mode (module.train() would also switch on submodules the user froze)
@@ -75,7 +80,6 @@ class TorchModuleAdapter(ModelAdapter):
                 out = out[0]
             if self.output_fn is not None:
                 out = self.output_fn(out)
-            out = _as_2d(out)
         finally:
             if changed:
                 for m, training in modes:

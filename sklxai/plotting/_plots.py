@@ -495,7 +495,7 @@ def dependence(explanation, feature, *, output=None, ax=None):
 
 # ---------------------------------------------------------------------- image
 @_plot_doc
-def image(explanation_or_values, row=0, *, image_shape, image=None, output=None, ax=None):
+def image(explanation_or_values, row=0, *, image_shape=None, image=None, output=None, ax=None):
     """Pixel (or patch) attributions as a heat map, over the grayscale image when given.
 
     The colormap is diverging and centred at 0 with symmetric limits ``[-m, m]``, ``m`` the
@@ -503,18 +503,22 @@ def image(explanation_or_values, row=0, *, image_shape, image=None, output=None,
 
     Parameters
     ----------
-    explanation_or_values : Explanation or ndarray
-        Attributions of shape (n, d), (n, d, k), (d,) or already ``image_shape``; ``d`` must
-        equal the number of pixels, ``prod(image_shape)``.
+    explanation_or_values : Explanation, ndarray or torch.Tensor
+        Attributions: an explanation of images (values (n, C, H, W[, k]) or (n, H, W[, k]),
+        as explainers return them for image input), an array of images (n, C, H, W) or
+        (n, H, W), or flat values (n, d), (n, d, k), (d,) with ``image_shape``, ``d`` the
+        number of pixels ``prod(image_shape)``.
     row : int, default=0
         The row drawn.
-    image_shape : tuple
-        ``(h, w)``, or ``(h, w, c)`` channel-last (channels are summed for the heat map).
-    image : ndarray, optional
-        The input image (any shape with ``prod(image_shape)`` or ``h * w`` entries), drawn in
-        grayscale under a semi-transparent heat map.
+    image_shape : tuple or None
+        For flat values: ``(h, w)``, or ``(h, w, c)`` channel-last (channels are summed for the
+        heat map). None (default): read from the explanation or the array, channels first
+        (C, H, W) or (H, W); the channels are summed.
+    image : ndarray or torch.Tensor, optional
+        The input image, drawn in grayscale under a semi-transparent heat map: (C, H, W),
+        (H, W) or anything with ``prod(image_shape)`` or ``h * w`` entries. None: no image.
     output : int, str or None
-        For (n, d, k) attributions, the output (index or name); None shows the last output.
+        For attributions of several outputs, the output (index or name); None shows the last.
     {ax}
         ``ax.images[-1]`` is the heat map.
 
@@ -527,13 +531,21 @@ def image(explanation_or_values, row=0, *, image_shape, image=None, output=None,
     >>> lo, hi = ax.images[-1].get_clim()
     >>> bool(np.isclose(lo, -hi))
     True
+    >>> ax = image(phi.reshape(1, 1, 8, 8))   # images, channels first: no image_shape needed
     """
     plt = _pyplot()
+    if image_shape is None:
+        explanation_or_values, image_shape = _channels_first(explanation_or_values)
+        if image is not None:  # channels first too: its grey level, (H, W)
+            image = _as_float_array(image)
+            h, w = image_shape[:2]
+            if image.size != h * w and image.size % (h * w) == 0:
+                image = image.reshape(-1, h, w).mean(axis=0)
     shape = tuple(int(s) for s in image_shape)
     size = int(np.prod(shape))
     out_name = None
     if hasattr(explanation_or_values, "values") and hasattr(explanation_or_values, "base_values"):
-        values, _, _, _, out_name = _select(explanation_or_values, output)
+        values, _, _, _, out_name = _select(explanation_or_values.flatten(), output)
         attr = values[row]
     else:
         attr = np.asarray(explanation_or_values, dtype=float)
@@ -569,3 +581,45 @@ def image(explanation_or_values, row=0, *, image_shape, image=None, output=None,
     ax.set_yticks([])
     _title(ax, "Attributions", out_name)
     return ax
+
+
+def _as_float_array(x):
+    """An array or torch tensor (on any device) as a float ndarray."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _channels_first(explanation_or_values):
+    """For :func:`image` without ``image_shape``: attributions as (n, H, W, C) channel-last
+    values (or an Explanation) and the ``(H, W, C)`` shape that ``image`` then reads them in.
+
+    The shape comes from the explanation's ``feature_shape`` or from the array: (n, C, H, W)
+    or (n, H, W) images, channels first as the explainers return them.
+    """
+    obj = explanation_or_values
+    if hasattr(obj, "values") and hasattr(obj, "base_values"):
+        shape = obj.feature_shape
+        if shape is None:
+            raise ValueError("image_shape is required for an explanation of flat rows; pass "
+                             "image_shape=(h, w), or explain the images as (n, C, H, W).")
+        if len(shape) == 2:
+            return obj, shape
+        # channels last, so that the flat order matches image_shape=(H, W, C)
+        c, h, w = shape
+        has_rows, _ = obj._axes()
+        moved = np.moveaxis(obj.values, 1 if has_rows else 0, 3 if has_rows else 2)
+        flat = type(obj)(moved, obj.base_values, np.moveaxis(obj.data, 1 if has_rows else 0,
+                                                               3 if has_rows else 2),
+                         obj.feature_names, obj.output_names, obj.output, obj.method,
+                         (h, w, c))
+        return flat, (h, w, c)
+    values = _as_float_array(obj)
+    if values.ndim == 4:  # (n, C, H, W)
+        return np.moveaxis(values, 1, 3), values.shape[2:] + values.shape[1:2]
+    if values.ndim == 3:  # (n, H, W)
+        return values, values.shape[1:]
+    raise ValueError(
+        f"attributions of shape {values.shape} need image_shape: pass image_shape=(h, w), or "
+        "images of shape (n, C, H, W) or (n, H, W)."
+    )

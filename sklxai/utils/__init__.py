@@ -2,6 +2,8 @@
 persistence and training callbacks. The names below are public (the plugin contract)."""
 
 from sklxai.utils.validation import (
+    check_images,
+    check_numeric,
     check_positive_int,
     check_tabular,
     check_target,
@@ -12,6 +14,8 @@ from sklxai.utils.validation import (
 )
 
 __all__ = [
+    "check_images",
+    "check_numeric",
     "check_positive_int",
     "check_tabular",
     "check_target",

@@ -208,7 +208,9 @@ def explainer_state(explainer):
         "feature_names_in": None if names is None else [str(f) for f in names],
         "n_outputs": explainer.n_outputs_,
     }
-    tensors = {"background": torch.as_tensor(explainer.background_),
+    # images are saved as images, so that load prepares the model on images again
+    background = explainer.prepared_.to_input_shape(explainer.background_)
+    tensors = {"background": torch.as_tensor(background),
                "seed": torch.tensor(explainer._seed)}
     return meta, tensors
 
@@ -220,9 +222,9 @@ def load_explainer(cls, path, model, *, device="auto", params=None):
     saved.update(background=tensors["background"].numpy(), device=device, **(params or {}))
     explainer = cls(model, **saved)
     background = explainer.background
-    if background.shape[1] != meta["n_features_in"]:
+    if int(np.prod(background.shape[1:])) != meta["n_features_in"]:
         raise ValueError("the saved background does not match the saved feature count.")
-    explainer._fit_context(background, None)
+    rows = explainer._fit_context(background, None)
     if meta["feature_names_in"] is not None:
         names = np.asarray(meta["feature_names_in"], dtype=object)
         explainer.feature_names_in_ = explainer.prepared_.feature_names = names
@@ -232,5 +234,5 @@ def load_explainer(cls, path, model, *, device="auto", params=None):
             f"for {meta['n_outputs']}; pass the model it was fitted for."
         )
     explainer._seed = int(tensors["seed"])
-    explainer._restore(background, meta, tensors)
+    explainer._restore(rows, meta, tensors)
     return explainer

@@ -117,26 +117,7 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             )
         arr = X.to_numpy(dtype=np.float64)
     else:
-        try:
-            arr = np.asarray(X)
-        except Exception as exc:  # ragged lists and the like
-            raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
-        if arr.dtype.kind in "OUSV":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                # keep numpy's exception type: TypeError for objects, ValueError for strings
-                raise type(exc)(
-                    f"{name} must be numeric; it holds values of dtype {arr.dtype} that cannot "
-                    f"be converted to float ({exc})."
-                ) from exc
-        elif arr.dtype.kind == "c":
-            raise ValueError(
-                f"Complex data not supported: {name} is complex; explainers need real values."
-            )
-        elif arr.dtype.kind not in "biuf":
-            raise ValueError(f"{name} has unsupported dtype {arr.dtype}.")
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        arr = check_numeric(X, name)
     if arr.ndim == 1:
         raise ValueError(
             f"{name} is 1-D with shape {arr.shape}; explainers expect a 2-D array "
@@ -167,6 +148,137 @@ def check_tabular(X, *, name="X", feature_names=None, n_features=None, allow_emp
             "impute or drop them before explaining."
         )
     return np.ascontiguousarray(arr)
+
+
+def check_numeric(X, name):
+    """``X`` (array-like or torch tensor, on any device) as a float64 ndarray of any shape.
+
+    Refuses what cannot be read as real numbers (strings, objects, complex values), naming
+    ``name``. Shapes and finiteness are the caller's to check.
+    """
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor, maybe on the GPU
+        X = X.detach().cpu()
+        if X.is_complex():
+            raise ValueError(
+                f"Complex data not supported: {name} is complex; explainers need real values."
+            )
+        X = (X.double() if X.dtype.itemsize == 2 else X).numpy()  # numpy lacks bfloat16
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype.kind in "OUSV":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            # keep numpy's exception type: TypeError for objects, ValueError for strings
+            raise type(exc)(
+                f"{name} must be numeric; it holds values of dtype {arr.dtype} that cannot "
+                f"be converted to float ({exc})."
+            ) from exc
+    elif arr.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} is complex; explainers need real values."
+        )
+    elif arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has unsupported dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def input_ndim(X):
+    """Number of axes of ``X`` (array, tensor, nested list or DataFrame) without copying it;
+    None when it has no regular shape."""
+    if is_dataframe(X):
+        return 2
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return len(shape)
+    try:
+        return np.ndim(X)
+    except (TypeError, ValueError):  # ragged lists: the full check says what is wrong
+        return None
+
+
+def check_images(X, *, name="X", image_shape=None, owner="the explainer"):
+    """Validate a batch of images and return it as flat float64 rows, with one image's shape.
+
+    Images are ``(n, C, H, W)`` (channels first, as torch convolutions take them) or
+    ``(n, H, W)``, as numpy arrays, torch tensors (on any device) or nested lists. Rows are the
+    images flattened in C order, so row ``i`` is ``X[i].reshape(-1)``; this is the layout every
+    explainer and metric works in, and ``rows.reshape(n, *shape)`` gives the images back.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n, C, H, W) or (n, H, W)
+        The images.
+    name : str
+        Name of the argument, used in error messages.
+    image_shape : tuple or None
+        The shape of one image seen during ``fit`` (``X.shape[1:]`` there); X must match it.
+    owner : str
+        Who expects ``image_shape`` (the estimator's class name), for the message.
+
+    Returns
+    -------
+    rows : ndarray of shape (n, prod(shape)), float64
+    shape : tuple
+        One image's shape, ``X.shape[1:]``: (C, H, W) or (H, W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklxai.utils import check_images
+    >>> rows, shape = check_images(np.zeros((5, 1, 8, 8)))
+    >>> rows.shape, shape
+    ((5, 64), (1, 8, 8))
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; pass images of shape (n, C, H, W) or (n, H, W).")
+    if is_dataframe(X) or hasattr(X, "tocsr") or hasattr(X, "todense"):
+        raise ValueError(
+            f"{name} is a {type(X).__name__}; images must be an array or tensor of shape "
+            "(n, C, H, W) or (n, H, W)."
+        )
+    arr = check_numeric(X, name)
+    if arr.ndim not in (3, 4):
+        if arr.ndim > 4:
+            raise ValueError(
+                f"{name} has {arr.ndim} dimensions (shape {arr.shape}); explainers take 2-D "
+                "tables (n_samples, n_features) or batches of images (n, C, H, W) or (n, H, W). "
+                f"Reshape {name} to one of these (e.g. fold extra axes into the channels)."
+            )
+        expected = "" if image_shape is None else f" (n, {', '.join(map(str, image_shape))})"
+        raise ValueError(
+            f"{name} has shape {arr.shape}, but {owner} was fitted on images of shape "
+            f"{image_shape}; pass a batch of images{expected}, with the row axis first."
+        )
+    shape = tuple(int(s) for s in arr.shape[1:])
+    if arr.shape[0] == 0:
+        raise ValueError(
+            f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    if 0 in shape:
+        raise ValueError(f"{name} has an empty image axis (shape={arr.shape}).")
+    if image_shape is not None and shape != tuple(image_shape):
+        hint = ""
+        if len(shape) == 2 and tuple(image_shape) == (1, *shape):
+            hint = f" Add the channel axis: {name}[:, None]."
+        elif len(shape) == 3 and shape[0] == 1 and tuple(image_shape) == shape[1:]:
+            hint = f" Drop the channel axis: {name}[:, 0]."
+        raise ValueError(
+            f"{name} holds images of shape {shape}, but {owner} was fitted on images of shape "
+            f"{tuple(image_shape)}; pass images of the shape seen in fit, "
+            f"(n, {', '.join(map(str, image_shape))}).{hint}"
+        )
+    rows = arr.reshape(arr.shape[0], -1)
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), arr.shape)
+        raise ValueError(
+            f"{name} contains NaN or infinite values (first at index {tuple(map(int, first))}); "
+            "replace them before explaining."
+        )
+    return np.ascontiguousarray(rows), shape
 
 
 def _is_numeric_dtype(dtype):

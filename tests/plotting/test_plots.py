@@ -299,3 +299,25 @@ def test_missing_matplotlib_message(plot, exp2d, monkeypatch):
     kwargs = {"image_shape": (3, 4)} if plot == "image" else {}
     with pytest.raises(ImportError, match=r"pip install sklxai\[plot\]"):
         getattr(plotting, plot)(exp2d, *args, **kwargs)
+
+
+def test_image_reads_the_shape_of_images_channels_first():
+    import torch
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(2, 3, 4, 5, 2))  # (n, C, H, W, k)
+    exp = Explanation(values, np.zeros((2, 2)), rng.random((2, 3, 4, 5)),
+                      [f"x{i}" for i in range(60)], output_names=["a", "b"],
+                      feature_shape=(3, 4, 5))
+    ax = image(exp, row=1, output="a", image=torch.as_tensor(exp.data[1]))
+    np.testing.assert_allclose(ax.images[-1].get_array(), values[1, ..., 0].sum(axis=0))
+    np.testing.assert_allclose(ax.images[0].get_array(), exp.data[1].mean(axis=0))
+    ax = image(exp[1], output=1)
+    np.testing.assert_allclose(ax.images[-1].get_array(), values[1, ..., 1].sum(axis=0))
+    ax = image(torch.as_tensor(values[..., 0]), row=0)  # (n, C, H, W) tensor
+    np.testing.assert_allclose(ax.images[-1].get_array(), values[0, ..., 0].sum(axis=0))
+    ax = image(values[:, 0, :, :, 0])  # (n, H, W)
+    np.testing.assert_allclose(ax.images[-1].get_array(), values[0, 0, :, :, 0])
+    with pytest.raises(ValueError, match="need image_shape"):
+        image(rng.normal(size=(2, 20)))
+    plt.close("all")

@@ -207,3 +207,26 @@ def test_resolve_device():
     assert resolve_device(None).type == expected
     with pytest.raises(ValueError, match="not a valid torch device"):
         resolve_device("gpu0")
+
+
+def test_check_images_flattens_arrays_and_tensors():
+    import torch
+
+    from sklxai.utils import check_images
+
+    X = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    rows, shape = check_images(torch.as_tensor(X))
+    assert shape == (3, 4, 5) and rows.dtype == np.float64
+    np.testing.assert_array_equal(rows, X.reshape(2, -1))
+    rows, shape = check_images(X[:, 0].tolist())
+    assert shape == (4, 5)
+    with pytest.raises(ValueError, match=r"X has 5 dimensions"):
+        check_images(X[None])
+    with pytest.raises(ValueError, match=r"X has 0 sample"):
+        check_images(X[:0])
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 4, 5\).*X\[:, None\]"):
+        check_images(X[:, 0], image_shape=(1, 4, 5), owner="IG")
+    bad = X.copy()
+    bad[1, 2, 3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite.*\(1, 2, 3, 4\)"):
+        check_images(bad)

@@ -45,7 +45,8 @@ class IGOS(GradientExplainer):
 
     The returned values are a **saliency**, not the raw mask (DESIGN.md's orientation, larger =
     more evidence for the explained output): ``values = 1 - U(M)`` in [0, 1], at the input's
-    flattened resolution (the same value in every channel of a pixel). Masks are not additive,
+    resolution and in its shape (the same value in every channel of a pixel): (n, C, H, W)
+    for images passed as (n, C, H, W), (n, d) for flattened rows. Masks are not additive,
     so there is no completeness property: the Explanation's ``base_values`` (f at the baseline)
     and ``output`` (f at the row) are reported, but ``values`` do not sum to their difference.
 
@@ -65,14 +66,17 @@ class IGOS(GradientExplainer):
     target : None, int, label or array of int
         Which output to explain. None (default): each row's predicted output. An int or label:
         that output for every row. An array: one output index per row.
-    baseline : "auto", "blur", "mean", "zeros" or array-like of shape (d,) or (n, d)
+    baseline : "auto", "blur", "mean", "zeros" or array-like
         What deleted pixels become. "blur": a Gaussian blur of each explained image (the
-        papers' choice; needs ``image_shape``). "auto" (default): "blur" for images, "mean" (of
-        the background rows) for tabular data. Arrays are in the model's input space.
+        papers' choice; needs images). "auto" (default): "blur" for images, "mean" (of
+        the background rows) for tabular data. Arrays are in the model's input space: (d,) or
+        (n, d) rows, or for images one image (C, H, W) or one per row (n, C, H, W).
     image_shape : tuple (C, H, W) or None
-        Shape of one image: rows are flattened images (the model starts with
-        ``torch.nn.Unflatten(1, (C, H, W))``). None: tabular data, one mask value per feature
-        (per raw column of a Pipeline) and no TV term.
+        Shape of one image when the rows are *flattened* images (the model starts with
+        ``torch.nn.Unflatten(1, (C, H, W))``). None (default): the shape of ``fit``'s images
+        when X is (n, C, H, W) or (n, H, W) (the usual way: pass images as images), else
+        tabular data, one mask value per feature (per raw column of a Pipeline) and no TV
+        term. Given together with image input, it must be the images' (C, H, W).
     mask_size : int, tuple (h, w) or None
         Resolution of the optimised mask, upsampled bilinearly (corners aligned) to H x W.
         None: ``min(28, ceil(H / 2))`` by ``min(28, ceil(W / 2))`` (28 x 28 at 224 x 224, as the
@@ -118,6 +122,7 @@ class IGOS(GradientExplainer):
     baseline_ : ndarray of shape (d_model,) or (n, d_model), or None
         The baseline in model space; None for "blur" (computed from each explained row).
     image_shape_ : tuple (C, H, W) or None
+        The image shape used: ``image_shape``, or that of ``fit``'s images.
     tv_ : float
         The TV weight used (``tv``, or its resolution-scaled default; 0 for tabular data).
     mask_shape_ : tuple
@@ -153,14 +158,13 @@ class IGOS(GradientExplainer):
     >>> from sklxai_igos import IGOS
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
-    >>> cnn = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 8, 8)), torch.nn.Flatten(),
-    ...                           torch.nn.Linear(64, 3), torch.nn.Softmax(dim=1))
-    >>> X = np.random.default_rng(0).random((10, 64)).astype(np.float32)
-    >>> igos = IGOS(cnn, image_shape=(1, 8, 8), mask_size=4, n_iter=3, ig_steps=5,
-    ...             device="cpu").fit(X)
+    >>> cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(256, 3), torch.nn.Softmax(dim=1))
+    >>> X = np.random.default_rng(0).random((10, 1, 8, 8)).astype(np.float32)  # images
+    >>> igos = IGOS(cnn, mask_size=4, n_iter=3, ig_steps=5, device="cpu").fit(X)
     >>> exp = igos.explain(X[:2])
-    >>> exp.values.shape, igos.loss_curve_.shape
-    ((2, 64), (2, 4))
+    >>> exp.values.shape, igos.image_shape_, igos.loss_curve_.shape
+    ((2, 1, 8, 8), (1, 8, 8), (2, 4))
     >>> bool(((exp.values >= 0) & (exp.values <= 1)).all())
     True
     """
@@ -199,7 +203,7 @@ class IGOS(GradientExplainer):
         check_positive_int(self.internal_batch_size, "internal_batch_size", allow_none=True)
         shape = _check_image_shape(self.image_shape)
         if shape is not None:
-            _mask_shape(self.mask_size, shape)
+            _mask_shape(self.mask_size, shape)  # checked again at fit for image input
         _check_real(self.l1, "l1", low=0.0)
         if self.tv is not None:
             _check_real(self.tv, "tv", low=0.0)
@@ -219,13 +223,15 @@ class IGOS(GradientExplainer):
         if isinstance(b, str) and b not in _BASELINES:
             raise ValueError(f"baseline must be one of {list(_BASELINES)} or an array of shape "
                              f"(d,) or (n, d); got {b!r}.")
-        if isinstance(b, str) and b == "blur" and shape is None:
-            raise ValueError("baseline='blur' needs image_shape=(C, H, W): only images can be "
-                             "blurred. Use baseline='mean' or 'zeros' for tabular data.")
 
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y):
-        self.image_shape_ = _check_image_shape(self.image_shape)
+        self.image_shape_ = self._fit_image_shape()
+        b = self.baseline
+        if isinstance(b, str) and b == "blur" and self.image_shape_ is None:
+            raise ValueError("baseline='blur' needs images: fit on X of shape (n, C, H, W) (or "
+                             "flattened rows with image_shape=(C, H, W)); only images can be "
+                             "blurred. Use baseline='mean' or 'zeros' for tabular data.")
         super()._fit(X, y)  # refuses scikit-learn models, resolves the baseline
         d_model = self.prepared_.model_rows(self.background_[:1]).shape[1]
         groups = self._player_groups(d_model)
@@ -249,6 +255,20 @@ class IGOS(GradientExplainer):
         else:
             self.mask_shape_ = (d_model if groups is None else len(groups),)
             self.tv_ = 0.0
+
+    def _fit_image_shape(self):
+        """``image_shape``, or the (C, H, W) of fit's images; the two must agree."""
+        given = _check_image_shape(self.image_shape)
+        seen = self.prepared_.image_shape  # public: None unless fit's X held images
+        if seen is None:
+            return given
+        if given is not None and given != seen:
+            raise ValueError(
+                f"image_shape={tuple(self.image_shape)}, but fit's X holds images of shape "
+                f"{self.prepared_.input_shape} (C, H, W = {seen}); leave image_shape=None for "
+                "image input (it is read from X), or pass the images' own shape."
+            )
+        return seen
 
     def _resolve_baseline(self, d):
         b = self.baseline

@@ -58,11 +58,13 @@ class SAMP(GradientExplainer):
     target : None, int, label or array of int
         Which output to explain. None (default): each row's predicted output. An int or an
         output label: that output for every row. An array: one output index per row of
-        ``explain``'s X. One output is explained per row, so ``values`` are (n, d).
+        ``explain``'s X. One output is explained per row, so ``values`` are (n, d) (for
+        images, the input's shape (n, C, H, W)).
     baseline : "zeros", "mean" or array-like of shape (d,) or (n, d), default="zeros"
         The other end of both paths: all zeros (a black image, as in the paper's deletion
         path), the mean of the background rows, one row for every explained row, or one row per
-        explained row. Arrays are in the model's input space, like X.
+        explained row. Arrays are in the model's input space, like X (for images: one image
+        (C, H, W) or one per row (n, C, H, W)).
     n_steps : int, default=50
         Number of fragments of the total L1 distance: each step moves the point by at most
         ``||x - b||_1 / n_steps`` in L1 norm (the paper's ``N``; 50 in the reference code).
@@ -129,8 +131,11 @@ class SAMP(GradientExplainer):
     images, such as the digits below, the two agree. Features already at their end value are
     never selected.
 
-    Images are passed flattened, as for every explainer: X of shape (n, C*H*W) with a module
-    that starts with ``torch.nn.Unflatten(1, (C, H, W))``; values keep that layout.
+    Images are passed as images, X of shape (n, C, H, W) or (n, H, W) (arrays or torch
+    tensors), as the model takes them; values have the input's shape. Paths run on the
+    flattened pixels (the model preparation flattens them and reshapes them back for the
+    model), so flattened rows with a module starting with ``torch.nn.Unflatten`` give the same
+    numbers.
 
     References
     ----------
