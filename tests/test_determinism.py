@@ -16,7 +16,12 @@ FAST = {
     "samp": {"n_steps": 8},
     "igos": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
     "igos++": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
+    # SAG explains images: the 5 columns are a flattened 1x5 image, one patch per pixel; the
+    # I-GOS seed's noise makes random_state matter
+    "sag": {"image_shape": (1, 1, 5), "patch_size": 1,
+            "seed_params": {"n_iter": 3, "ig_steps": 4, "noise": 0.1}},
     "c3lt": {"latent_dim": 2, "hidden_size": 8, "autoencoder_steps": 20, "map_steps": 20},
+    "xnn": {"max_steps": 20, "hidden_size": 8},
 }
 NAMES = sorted(sklxai.list_explainers())
 

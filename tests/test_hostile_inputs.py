@@ -44,8 +44,12 @@ FAST = {
     "samp": {"n_steps": 4},
     "igos": {"n_iter": 2, "ig_steps": 2},
     "igos++": {"n_iter": 2, "ig_steps": 2},
+    # SAG explains images: the 4 columns are a flattened 2x2 image, one patch per pixel
+    "sag": {"image_shape": (1, 2, 2), "patch_size": 1, "seed_params": {"n_iter": 2, "ig_steps": 2}},
     "c3lt": {"latent_dim": 2, "hidden_size": 8, "autoencoder_steps": 2, "map_steps": 2,
              "train_batch_size": 16},
+    # values are one per x-feature: n_xfeatures=D gives the D columns these tests expect
+    "xnn": {"max_steps": 4, "hidden_size": 8, "validation_fraction": 0.0, "n_xfeatures": D},
 }
 
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True)

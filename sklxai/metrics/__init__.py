@@ -6,7 +6,8 @@
 - :mod:`~sklxai.metrics.faithfulness`: faithfulness correlation (Bhatt et al. 2020);
 - :mod:`~sklxai.metrics.cross_testing`: one model's explanations scored by other models;
 - :mod:`~sklxai.metrics.sub_explanations`: counting minimal sufficient explanations of images
-  (Shitole et al. 2021).
+  (Shitole et al. 2021), and its search (:class:`SufficientSetSearch`, :func:`patch_players`),
+  public for explainers that build on it.
 
 The model-based metrics take a fitted model (skorch net, torch module, scikit-learn estimator),
 rows in the model's input space (images as (n, C, H, W) or (n, H, W) arrays or tensors, or
@@ -28,11 +29,17 @@ from sklxai.metrics.deletion import (
     insertion_curve,
 )
 from sklxai.metrics.faithfulness import faithfulness_correlation
-from sklxai.metrics.sub_explanations import SubExplanations, count_sub_explanations
+from sklxai.metrics.sub_explanations import (
+    SubExplanations,
+    SufficientSetSearch,
+    count_sub_explanations,
+    patch_players,
+)
 
 __all__ = [
     "CrossTestingResult",
     "SubExplanations",
+    "SufficientSetSearch",
     "count_sub_explanations",
     "cross_testing",
     "deletion_auc",
@@ -40,5 +47,6 @@ __all__ = [
     "faithfulness_correlation",
     "insertion_auc",
     "insertion_curve",
+    "patch_players",
     "relative_error",
 ]

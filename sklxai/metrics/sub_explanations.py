@@ -7,6 +7,10 @@ with only S kept (everything else at the baseline) reaches ``threshold`` times i
 full image, and *minimal* when no single patch can be dropped from S with S staying sufficient.
 Beam search over patch sets finds them; their number per image says how many distinct
 explanations the model accepts.
+
+:func:`count_sub_explanations` is the metric. Its search, :class:`SufficientSetSearch` (with
+:func:`patch_players`, the patch of each column), is public so that explainers built on minimal
+sufficient explanations (the ``sag`` plugin's structured attention graphs) reuse it.
 """
 
 import numbers
@@ -16,8 +20,10 @@ import numpy as np
 
 from sklxai.metrics._common import (
     attribution_players,
+    check_image_shape,
     masked_scores,
     player_setup,
+    players,
     prepare,
     resolve_targets,
 )
@@ -145,38 +151,145 @@ def count_sub_explanations(model, X, *, image_shape=None, patch_size, target=Non
         guide = attribution_players(attributions, targets, target is not None, shape, owner,
                                     n_patches)
 
-    search = _BeamSearch(adapter, X, B, targets, owner, n_patches, batch_size,
-                         need=threshold * full, beam_width=beam_width, guide=guide)
+    search = SufficientSetSearch(adapter, X, B, targets, owner, need=threshold * full,
+                                 beam_width=beam_width, guide=guide, batch_size=batch_size)
     search.run(max_size)
     sets, scores = [], []
     for i in range(n):
-        found = sorted(search.found[i], key=lambda s: (len(s), sorted(s)))
-        sets.append([tuple(sorted(s)) for s in found])
-        scores.append(np.array([search.cache[i][s] for s in found]))
+        found = search.minimal_sets(i)
+        sets.append(found)
+        scores.append(np.array([search.cache[i][frozenset(s)] for s in found]))
     gh, gw = shape[1] // patch_size, shape[2] // patch_size
     return SubExplanations(np.array([len(s) for s in sets]), sets, scores, full, targets,
                            (gh, gw))
 
 
-class _BeamSearch:
-    """The search state of every image; each size is scored in one batched pass."""
+def patch_players(image_shape, patch_size):
+    """The patch of each column of a flattened image, for :class:`SufficientSetSearch`.
 
-    def __init__(self, adapter, X, B, targets, owner, n_patches, batch_size, *, need,
-                 beam_width, guide):
-        self.adapter, self.X, self.B, self.targets = adapter, X, B, targets
-        self.owner, self.P, self.batch_size = owner, n_patches, batch_size
-        self.need, self.beam_width, self.guide = need, beam_width, guide
+    Parameters
+    ----------
+    image_shape : tuple (C, H, W) or (H, W)
+        One image's shape; rows are the image flattened in (C, H, W) order.
+    patch_size : int
+        Side of the square patches; must divide H and W.
+
+    Returns
+    -------
+    player_of_col : int ndarray of shape (C * H * W,)
+        The patch of each column, row-major over the patch grid (all channels of a pixel
+        belong to its patch).
+    n_patches : int
+        ``(H // patch_size) * (W // patch_size)``.
+
+    Examples
+    --------
+    >>> from sklxai.metrics import patch_players
+    >>> owner, n = patch_players((4, 4), 2)
+    >>> n, owner.reshape(4, 4).tolist()
+    (4, [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    """
+    try:
+        d = int(np.prod([int(s) for s in image_shape]))
+    except (TypeError, ValueError):
+        raise ValueError(f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.")
+    shape = check_image_shape(image_shape, d, patch_size)
+    return players(d, shape, patch_size)
+
+
+class SufficientSetSearch:
+    """Beam search for minimal sufficient sets of players, for many images at once.
+
+    The search of :func:`count_sub_explanations`, public so that explainers built on minimal
+    sufficient explanations (e.g. structured attention graphs) share it. A *player* is a group
+    of columns (an image patch, see :func:`patch_players`); a set of players is *sufficient* for
+    row i when the model's ``targets[i]`` score on the row with only those players kept (every
+    other column at the baseline's value) is at least ``need[i]``.
+
+    :meth:`run` grows sets one player at a time from the empty set. At each size every
+    candidate of every row is scored in batched model calls; sufficient sets are recorded and
+    not grown further, and the ``beam_width`` best insufficient ones (highest score, or highest
+    sum of ``guide`` over their players) are grown by each remaining player. Supersets of
+    recorded sets are skipped. A recorded set from which one player can be dropped while
+    staying sufficient is replaced by its sufficient subsets (checked the same way), so every
+    recorded set is minimal in that sense, and none contains another. Every score computed is
+    kept in :attr:`cache`; :meth:`score` evaluates further sets through the same cache.
+
+    Parameters
+    ----------
+    adapter : sklxai.models.ModelAdapter
+        The model as a batched torch function of flat rows (an explainer's ``adapter_``, or
+        :func:`sklxai.models.prepare_model`'s ``.adapter``).
+    X : ndarray of shape (n, d)
+        The rows (flattened images), float64.
+    baseline : ndarray of shape (n, d)
+        What the columns of removed players show, one row per row of X.
+    targets : int ndarray of shape (n,)
+        The output scored for each row.
+    player_of_col : int ndarray of shape (d,)
+        The player of each column, values 0 .. P-1.
+    need : ndarray of shape (n,)
+        The score a set must reach to be sufficient, per row.
+    beam_width : int, default=5
+        Insufficient sets kept per size and row.
+    guide : ndarray of shape (n, P) or None, default=None
+        Per-player attributions that rank the beam (sum over a set's players); None ranks by
+        the model's score.
+    batch_size : int, default=256
+        Model rows per call.
+
+    Attributes
+    ----------
+    n_players : int
+        P, the number of players.
+    cache : list of n dicts
+        ``cache[i][frozenset(players)]``: row i's score with only those players kept, for
+        every set scored so far.
+    found : list of n sets of frozensets
+        The minimal sufficient sets recorded by :meth:`run` (empty before it).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklxai.metrics import SufficientSetSearch, patch_players
+    >>> from sklxai.models import prepare_model
+    >>> class Either(torch.nn.Module):   # "yes" iff the top-left or the bottom-right patch is on
+    ...     def forward(self, X):
+    ...         img = X.reshape(-1, 4, 4)
+    ...         on = torch.maximum(img[:, :2, :2].amin((1, 2)), img[:, 2:, 2:].amin((1, 2)))
+    ...         return torch.stack([1 - on, on], dim=1)
+    >>> X = np.ones((1, 16))
+    >>> adapter = prepare_model(Either(), X, device="cpu")[0].adapter
+    >>> owner, _ = patch_players((4, 4), 2)
+    >>> search = SufficientSetSearch(adapter, X, np.zeros_like(X), np.array([1]), owner,
+    ...                              need=np.array([0.9]))
+    >>> search.run(max_size=4).minimal_sets(0)
+    [(0,), (3,)]
+    >>> search.score([(0, frozenset({1, 2}))]).tolist()
+    [0.0]
+    """
+
+    def __init__(self, adapter, X, baseline, targets, player_of_col, *, need, beam_width=5,
+                 guide=None, batch_size=256):
+        self.adapter, self.X, self.B = adapter, X, baseline
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.owner = np.asarray(player_of_col, dtype=np.int64)
+        self.n_players = int(self.owner.max()) + 1
+        self.P, self.batch_size = self.n_players, batch_size
+        self.need = np.asarray(need, dtype=np.float64)
+        self.beam_width, self.guide = beam_width, guide
         n = X.shape[0]
         self.cache = [{} for _ in range(n)]   # frozenset -> score, per image
         self.found = [set() for _ in range(n)]
 
     def run(self, max_size):
+        """Search sets of up to ``max_size`` players for every row; returns self."""
         n = self.X.shape[0]
         empty = frozenset()
-        self._score([(i, empty) for i in range(n)])
+        self.score([(i, empty) for i in range(n)])
         beams = {}
         for i in range(n):
-            if self._sufficient(i, empty):  # the baseline alone suffices: nothing is needed
+            if self.sufficient(i, empty):  # the baseline alone suffices: nothing is needed
                 self.found[i].add(empty)
             else:
                 beams[i] = [empty]
@@ -187,38 +300,49 @@ class _BeamSearch:
             for i, beam in beams.items():
                 grown = {s | {p} for s in beam for p in range(self.P) if p not in s}
                 candidates[i] = [s for s in grown if not self._covers_found(i, s)]
-            self._score([(i, s) for i, c in candidates.items() for s in c])
+            self.score([(i, s) for i, c in candidates.items() for s in c])
             pending, beams = [], {}
             for i, cands in candidates.items():
-                pending += [(i, s) for s in cands if self._sufficient(i, s)]
-                rest = [s for s in cands if not self._sufficient(i, s)]
+                pending += [(i, s) for s in cands if self.sufficient(i, s)]
+                rest = [s for s in cands if not self.sufficient(i, s)]
                 if rest:
                     beams[i] = sorted(rest, key=lambda s: self._rank_key(i, s))[:self.beam_width]
             self._keep_minimal(pending)
+        return self
+
+    def minimal_sets(self, i):
+        """Row ``i``'s recorded sets as sorted tuples, smallest first (then lexicographic)."""
+        return sorted((tuple(sorted(s)) for s in self.found[i]), key=lambda s: (len(s), s))
+
+    def sufficient(self, i, s):
+        """Whether the (already scored) set ``s`` of row ``i`` reaches ``need[i]``."""
+        return self.cache[i][s] >= self.need[i]
 
     def _rank_key(self, i, s):
         value = self.cache[i][s] if self.guide is None else self.guide[i, list(s)].sum()
         return (-value, sorted(s))  # ties: the lexicographically first set
 
-    def _sufficient(self, i, s):
-        return self.cache[i][s] >= self.need[i]
-
     def _covers_found(self, i, s):
         return any(f <= s for f in self.found[i])
 
-    def _score(self, pairs):
-        """Score the (image, set) pairs not yet in the cache, in batched model calls."""
-        todo = list({(i, s) for i, s in pairs if s not in self.cache[i]})
-        if not todo:
-            return
-        rows = np.array([i for i, _ in todo], dtype=np.int64)
-        keep = np.zeros((len(todo), self.P), dtype=bool)
-        for j, (_, s) in enumerate(todo):
-            keep[j, list(s)] = True
-        scores = masked_scores(self.adapter, self.X, self.B, self.targets, rows, keep,
-                               self.owner, self.batch_size)
-        for (i, s), v in zip(todo, scores):
-            self.cache[i][s] = float(v)
+    def score(self, pairs):
+        """Scores of (row, frozenset of players) pairs, as an ndarray aligned with ``pairs``.
+
+        The pairs not yet in :attr:`cache` are evaluated together, in batched model calls of
+        ``batch_size`` rows, and cached.
+        """
+        pairs = list(pairs)
+        todo = list(dict.fromkeys((i, s) for i, s in pairs if s not in self.cache[i]))
+        if todo:
+            rows = np.array([i for i, _ in todo], dtype=np.int64)
+            keep = np.zeros((len(todo), self.P), dtype=bool)
+            for j, (_, s) in enumerate(todo):
+                keep[j, list(s)] = True
+            scores = masked_scores(self.adapter, self.X, self.B, self.targets, rows, keep,
+                                   self.owner, self.batch_size)
+            for (i, s), v in zip(todo, scores):
+                self.cache[i][s] = float(v)
+        return np.array([self.cache[i][s] for i, s in pairs], dtype=np.float64)
 
     def _keep_minimal(self, pending):
         """Record the sufficient sets that no single patch can be dropped from.
@@ -229,10 +353,10 @@ class _BeamSearch:
         while pending:
             pending = [(i, s) for i, s in set(pending)
                        if s not in self.found[i] and not self._covers_found(i, s)]
-            self._score([(i, s - {p}) for i, s in pending for p in s])
+            self.score([(i, s - {p}) for i, s in pending for p in s])
             nxt = []
             for i, s in pending:
-                smaller = [s - {p} for p in s if self._sufficient(i, s - {p})]
+                smaller = [s - {p} for p in s if self.sufficient(i, s - {p})]
                 if smaller:
                     nxt += [(i, t) for t in smaller]
                 elif not self._covers_found(i, s):
