@@ -1,62 +1,59 @@
 """Reading one layer's activations of a torch/skorch model through a forward hook.
 
-What lives here: finding the torch module inside what the user gave, resolving a layer name (or
-the penultimate layer), and one forward pass that returns the model's raw outputs together with
-that layer's activations (with or without a graph). What does not: anything about XNN itself.
+What lives here: checking that a model has a torch module whose layers can be hooked,
+resolving a layer name (or the penultimate layer), and one forward pass through the model's
+sklxai adapter that returns the module's raw outputs together with that layer's activations
+(with or without a graph). What does not: anything about XNN itself, and anything about input
+shapes (the adapter takes flat rows and gives the module its own input shape).
 """
-
-import contextlib
-import copy
 
 import torch
 
 
-def torch_module(model, owner):
-    """The ``torch.nn.Module`` of a fitted skorch net or a bare module; a TypeError otherwise.
+def check_torch_model(model, owner):
+    """Refuse, before anything runs, a model whose layers cannot be hooked.
 
-    Returns
-    -------
-    module : torch.nn.Module
-    output_names : list or None
-        The class labels of a fitted skorch classifier.
+    Accepted: a ``torch.nn.Module``, a skorch net (an unfitted one is fitted, or refused, by
+    :func:`sklxai.models.prepare_model` as for every explainer), or a scikit-learn ``Pipeline``
+    whose last step is one of these.
+
+    Parameters
+    ----------
+    model : object
+        What the user passed as ``model``.
+    owner : str
+        Who asks (the explainer's class name), for messages.
+
+    Raises
+    ------
+    TypeError
+        For any other model.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_torch_model(torch.nn.Linear(2, 1), "XNN")
+    >>> check_torch_model("a model", "XNN")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: XNN reads a layer's activations, so model must be a torch.nn.Module ...; got str.
     """
+    from sklearn.pipeline import Pipeline
+
     try:
         from skorch import NeuralNet
     except ImportError:  # pragma: no cover - skorch is a dependency
         NeuralNet = ()
-    if isinstance(model, torch.nn.Module):
-        return model, None
-    if isinstance(model, NeuralNet):
-        if not hasattr(model, "module_"):
-            raise ValueError(
-                f"{owner}: the skorch net {type(model).__name__} is not initialized; fit it "
-                "before explaining it.")
-        classes = model.classes_ if hasattr(model, "classes_") else None
-        return model.module_, None if classes is None else list(classes)
+    final = model
+    if isinstance(model, Pipeline) and len(model.steps) >= 2:
+        final = model.steps[-1][1]
+    if isinstance(final, torch.nn.Module):
+        return
+    if isinstance(final, NeuralNet):
+        return
     raise TypeError(
-        f"{owner} reads a layer's activations, so the model must be a torch.nn.Module or a "
-        f"fitted skorch net; got {type(model).__name__}.")
-
-
-def place(module, device):
-    """``module`` on ``device``: the user's own object if it is there, else a moved copy (the
-    user's module is never moved)."""
-    params = list(module.parameters()) + list(module.buffers())
-    if not params or all(_same_device(p.device, device) for p in params):
-        return module
-    return copy.deepcopy(module).to(device)
-
-
-def _same_device(a, b):
-    return a == b or (a.type == b.type and b.index is None)
-
-
-def input_dtype(module):
-    """The floating dtype of the module's parameters (float32 when it has none)."""
-    for p in module.parameters():
-        if p.dtype.is_floating_point:
-            return p.dtype
-    return torch.float32
+        f"{owner} reads a layer's activations, so model must be a torch.nn.Module or a "
+        f"skorch net (or a Pipeline ending in one); got {type(model).__name__}.")
 
 
 def resolve_layer(module, layer, owner):
@@ -76,6 +73,14 @@ def resolve_layer(module, layer, owner):
     name : str
     submodule : torch.nn.Module
     site : {"output", "input"}
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    >>> name, _, site = resolve_layer(net, None, "XNN")
+    >>> name, site
+    ('2', 'input')
     """
     named = dict(module.named_modules())
     if layer is None:
@@ -98,29 +103,36 @@ def resolve_layer(module, layer, owner):
     return layer, named[layer], "output"
 
 
-@contextlib.contextmanager
-def eval_mode(module):
-    """Dropout and batch-norm as at prediction time; every submodule gets its mode back."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
+def forward_with_activations(adapter, submodule, site, X, owner):
+    """One forward pass of the model on flat rows ``X``: its raw output and ``submodule``'s
+    activations.
 
+    The pass runs through ``adapter`` (an sklxai model adapter of a torch module: it puts the
+    module in eval mode for the call and gives it its own input shape, e.g. images), with one
+    hook on ``adapter.module`` that reads its raw output (before the adapter's output
+    nonlinearity, e.g. a skorch classifier's softmax) and one on ``submodule``. Gradients flow
+    when the caller enables them. The output and the activations are flattened to 2-D.
 
-def forward_with_activations(module, submodule, site, X, owner):
-    """One forward pass of ``module`` on ``X``: its raw output and ``submodule``'s activations.
-
-    Gradients flow when the caller enables them. The activations are flattened to (n, p).
+    Parameters
+    ----------
+    adapter : sklxai.models.ModelAdapter
+        The adapter of a torch module or skorch net (``BaseExplainer.adapter_``), which has
+        the module it runs as ``adapter.module``.
+    submodule : torch.nn.Module
+        A submodule of ``adapter.module``.
+    site : {"output", "input"}
+        Whether its output or its input is read.
+    X : torch.Tensor of shape (n, d)
+        Model rows on the adapter's device, in its dtype.
+    owner : str
+        For messages.
 
     Returns
     -------
     output : torch.Tensor of shape (n, k)
     activations : torch.Tensor of shape (n, p)
     """
-    seen = []
+    seen, raw = [], []
 
     def grab(mod, args, out=None):
         value = args[0] if site == "input" else out
@@ -132,16 +144,18 @@ def forward_with_activations(module, submodule, site, X, owner):
         handle = submodule.register_forward_pre_hook(lambda mod, args: grab(mod, args))
     else:
         handle = submodule.register_forward_hook(grab)
+    root = adapter.module.register_forward_hook(lambda mod, args, out: raw.append(out))
     try:
-        with eval_mode(module):
-            out = module(X)
+        adapter.forward(X)
     finally:
         handle.remove()
+        root.remove()
     if len(seen) != 1:
         what = "never" if not seen else f"{len(seen)} times"
         raise ValueError(
             f"{owner}: the hooked layer ran {what} in one forward pass; pick a layer that runs "
             "exactly once per input (layer=).")
+    out = raw[0]
     if isinstance(out, (tuple, list)):
         out = out[0]
     out = out.reshape(out.shape[0], -1)

@@ -5,31 +5,20 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.pipeline import Pipeline
 
 from sklxai import BaseExplainer
 from sklxai.exceptions import AccuracyWarning
-from sklxai.utils import (
-    check_tabular,
-    check_target,
-    is_dataframe,
-    resolve_device,
-    seed_from,
-)
+from sklxai.utils import check_target, seed_from
 from sklxai.utils import param_validation as pv
 from sklxai_xnn.explanation import XNNExplanation
-from sklxai_xnn.hooks import (
-    forward_with_activations,
-    input_dtype,
-    place,
-    resolve_layer,
-    torch_module,
-)
+from sklxai_xnn.hooks import check_torch_model, forward_with_activations, resolve_layer
 from sklxai_xnn.network import XNNLoss, XNNModule
 
 _ATTRIBUTIONS = ("gradient_x_input", "integrated_gradients")
 #: a standard deviation below this marks a constant activation (standardized by 1 instead)
 _TINY = 1e-12
+#: fewest rows of fit's X when some are held out (two to train on, at least one to measure)
 _MIN_ROWS = 4
 #: an x-feature below this fraction of its largest value counts as off (``sparsity_``)
 _OFF = 0.05
@@ -52,9 +41,9 @@ class XNN(BaseExplainer):
     the activation space unexplained), an L1 sparsity penalty on the x-features and the
     pull-away term ``PT``, the mean squared cosine between the x-features' bases (their
     directions in the encoder's hidden layer), which keeps them distinct. It then **measures
-    its faithfulness** on held-out rows (``faithfulness_``) and warns (:class:`sklxai.exceptions.AccuracyWarning`) when it is below
-    ``min_faithfulness``: an explanation through x-features that do not reproduce the model
-    explains something else.
+    its faithfulness** on held-out rows (``faithfulness_``) and warns
+    (:class:`sklxai.exceptions.AccuracyWarning`) when it is below ``min_faithfulness``: an
+    explanation through x-features that do not reproduce the model explains something else.
 
     ``explain`` gives, per row, the x-features, their contributions ``W[t, j] * x_j`` to the
     reconstructed output ``t`` (which add up with ``b[t]`` to it exactly) and one attribution
@@ -63,10 +52,14 @@ class XNN(BaseExplainer):
 
     Parameters
     ----------
-    model : torch.nn.Module or fitted skorch net
+    model : torch.nn.Module, skorch net, or Pipeline ending in one
         The model explained. Its explained outputs are its module's raw outputs (the logits of
         a classifier trained with cross-entropy), the values the readout reconstructs.
-        Inputs are passed to it as given: tables (n, d), images (n, C, H, W) or (n, H, W).
+        Inputs go to it as sklxai gives them to any torch model: tables (n, d), images
+        (n, C, H, W) or (n, H, W) (see :class:`~sklxai.BaseExplainer`). A Pipeline is
+        explained on its fast path (column-wise preprocessing, then its final torch model,
+        whose layer is hooked). An unfitted skorch net is fitted on ``fit``'s (X, y), as
+        by every sklxai explainer (``model_``).
     layer : str or None, default=None
         The layer whose output is explained, a name from ``model.named_modules()`` (of
         ``net.module_`` for a skorch net). None: the penultimate layer, the input of the last
@@ -87,7 +80,8 @@ class XNN(BaseExplainer):
         How the maps are computed: ``x * d x_j / d input`` at the row, or
         ``x * mean_s d x_j / d input (alpha_s x)`` over ``ig_steps`` midpoints ``alpha_s``
         (integrated gradients from a zero input, whose map sums to about
-        ``x_j(x) - x_j(0)``).
+        ``x_j(x) - x_j(0)``). For a Pipeline, in its final model's input space, then summed
+        over the model columns of each raw column.
     ig_steps : int, default=32
         Path points of the integrated gradients.
     max_steps : int, default=2000
@@ -99,23 +93,39 @@ class XNN(BaseExplainer):
     train_batch_size : int, default=128
         Rows per training step.
     validation_fraction : float in [0, 1), default=0.2
-        Rows of ``fit``'s X held out of training to measure faithfulness and reconstruction;
-        0 measures on the training rows.
+        Rows of ``fit``'s X held out of training to measure faithfulness and reconstruction
+        (``fit`` then needs at least 4 rows); 0 measures on the training rows (``fit`` then
+        takes any number of rows).
     min_faithfulness : float in [0, 1], default=0.95
         Below this ``faithfulness_``, ``fit`` warns.
+    background : array-like of shape (b, d), images or None, default=None
+        Not used by XNN, which trains on all of ``fit``'s rows. Accepted (the common
+        interface of sklxai's explainers), validated and kept as ``background_``, as
+        :class:`~sklxai.BaseExplainer` does.
+    n_background : int, default=100
+        Not used by XNN either: the number of rows of ``fit``'s X drawn into ``background_``
+        when ``background`` is None (``save`` stores them, ``load`` prepares the model on
+        them).
     target : None, int, label or array of int, default=None
         The output ``explain`` explains: None, each row's predicted one (the largest model
         output); an int or an output label; or one output index per row. Every output is
         reconstructed whatever ``target`` is.
+    fast_path : "auto", True or False, default="auto"
+        Only for a Pipeline: XNN needs its fast path (its final torch model is hooked), so
+        ``fast_path=False``, or preprocessing that is not column-wise, is refused at ``fit``.
     device : "auto", "cpu", "cuda" or torch.device, default="auto"
         Where the model and the explanation network run.
     random_state : None, int or RandomState, default=None
-        Seeds the held-out split, the network's initialisation and the batch order.
+        Seeds the held-out split, the network's initialisation and the batch order (and the
+        draw of ``background_``). With an int, results are reproducible.
     batch_size : int or None, default=None
         Model rows per forward pass (path points for integrated gradients); None: 1024.
 
     Attributes
     ----------
+    module_ : torch.nn.Module
+        The torch module whose layer is hooked: the model's module as the adapter runs it
+        on ``device`` (``adapter_.module``; a copy when the model lives on another device).
     layer_ : str
         The hooked submodule's name.
     hooked_ : {"output", "input"}
@@ -123,13 +133,18 @@ class XNN(BaseExplainer):
     n_activations_ : int
         Size of the flattened activation vector.
     input_shape_ : tuple
-        Shape of one input row, as ``fit`` saw it.
+        Shape of one input row, as ``fit`` saw it: (d,) for tables, else one image's shape
+        (``prepared_.input_shape``).
     n_features_in_ : int
         Number of input values per row (``prod(input_shape_)``).
     feature_names_in_ : ndarray of str
         Only when ``fit`` got a DataFrame with string column names.
     n_outputs_ : int
+        Number of model outputs; all of them are reconstructed.
     output_names_ : list
+        Their names (class labels when the model knows them).
+    model_, adapter_, prepared_, background_
+        See :class:`~sklxai.BaseExplainer`.
     xnn_ : XNNModule
         The trained explanation network (it takes standardized activations).
     activation_mean_, activation_scale_ : ndarray of shape (n_activations_,)
@@ -168,8 +183,15 @@ class XNN(BaseExplainer):
     outputs' units after training; ``sparsity`` adds an L1 penalty on the x-features next to
     SRAE's robust reconstruction loss.
 
-    ``save``/``load`` keep the trained network and the measured figures (not ``history_``
-    beyond its values); the model is passed again to ``load``.
+    ``save``/``load`` keep the trained network, the measured figures and ``history_``; the
+    model is passed again to ``load``.
+
+    ``fit``, ``explain``, ``transform``, ``save`` and ``load`` go through
+    :class:`~sklxai.BaseExplainer` (validation of X, images, ``target``, ``background``,
+    persistence); XNN implements ``_fit``, ``_explain_target`` and ``_get_state`` /
+    ``_restore``, and ``explain`` adds the maps to the base's result. Its players are the
+    x-features, not the input's features: ``values`` and ``transform`` have one column per
+    x-feature (for one output per row), and ``get_feature_names_out`` names them.
 
     References
     ----------
@@ -195,7 +217,8 @@ class XNN(BaseExplainer):
     """
 
     _parameter_constraints = {
-        "model": pv.not_none("model is None; pass the torch module or fitted skorch net."),
+        **BaseExplainer._parameter_constraints,
+        "model": pv.not_none("model is None; pass the torch module or skorch net to explain."),
         "layer": pv.unchecked("a name from model.named_modules(), or None"),
         "n_xfeatures": pv.positive_int(),
         "hidden_size": pv.positive_int(),
@@ -211,21 +234,17 @@ class XNN(BaseExplainer):
         "train_batch_size": pv.positive_int(minimum=2),
         "validation_fraction": pv.real_in(0.0, 1.0, inclusive=(True, False)),
         "min_faithfulness": pv.real_in(0.0, 1.0, inclusive=(True, True)),
-        "target": pv.unchecked("None, an output index or label, or one index per row"),
-        "device": pv.device(),
-        "random_state": pv.unchecked("None, int or RandomState"),
-        "batch_size": pv.positive_int(allow_none=True),
     }
 
     def __init__(self, model, *, layer=None, n_xfeatures=4, hidden_size=64,
                  reconstruction="sparse", reconstruction_weight=0.1, sparsity=0.01,
                  pull_away=0.1, attribution="gradient_x_input", ig_steps=32, max_steps=2000,
                  max_time=None, lr=3e-3, train_batch_size=128, validation_fraction=0.2,
-                 min_faithfulness=0.95, target=None, device="auto", random_state=None,
-                 batch_size=None):
-        # BaseExplainer's background, n_background and fast_path have no meaning here: XNN
-        # learns from fit's rows and needs the module itself, so it sets its own parameters
-        self.model = model
+                 min_faithfulness=0.95, background=None, n_background=100, target=None,
+                 fast_path="auto", device="auto", random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background,
+                         target=target, fast_path=fast_path, device=device,
+                         random_state=random_state, batch_size=batch_size)
         self.layer = layer
         self.n_xfeatures = n_xfeatures
         self.hidden_size = hidden_size
@@ -241,48 +260,35 @@ class XNN(BaseExplainer):
         self.train_batch_size = train_batch_size
         self.validation_fraction = validation_fraction
         self.min_faithfulness = min_faithfulness
-        self.target = target
-        self.device = device
-        self.random_state = random_state
-        self.batch_size = batch_size
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
-        """Train the explanation network on the model's activations for the rows of ``X``.
+    def _check_params(self):
+        """The model must have a torch module whose layers can be hooked (checked before
+        the base class prepares it, so that other models get XNN's message)."""
+        check_torch_model(self.model, type(self).__name__)
 
-        Parameters
-        ----------
-        X : array-like, DataFrame or torch.Tensor of shape (n, d), (n, C, H, W) or (n, H, W)
-            Inputs of the model, as it takes them.
-        y : None
-            Ignored (the targets are the model's own outputs).
+    def _fit(self, X, y):
+        """Train the explanation network on the model's activations for the rows ``X``.
 
-        Returns
-        -------
-        self : XNN
-
-        Warns
-        -----
-        AccuracyWarning
-            When ``faithfulness_`` is below ``min_faithfulness``.
+        ``X`` are ``fit``'s validated flat rows (n, d); ``y`` is ignored (the targets are the
+        model's own outputs). Warns (:class:`~sklxai.exceptions.AccuracyWarning`) when
+        ``faithfulness_`` is below ``min_faithfulness``.
         """
         owner = type(self).__name__
-        pv.validate_params(self)
-        module, names = torch_module(self.model, owner)
-        self._bind_module(module)
-        rows = self._check_rows(X, "X", fitting=True)
-        if rows.shape[0] < _MIN_ROWS:
-            raise ValueError(f"{owner} needs at least {_MIN_ROWS} rows in fit's X; got "
-                             f"{rows.shape[0]}.")
-        Y, Z = self._activations(rows)
+        min_rows = _MIN_ROWS if self.validation_fraction > 0 else 1
+        if X.shape[0] < min_rows:
+            raise ValueError(
+                f"{owner} needs at least {min_rows} rows in fit's X to hold "
+                f"validation_fraction={self.validation_fraction} of them out; got "
+                f"{X.shape[0]}. Pass more rows, or validation_fraction=0 to measure "
+                "faithfulness on the training rows.")
+        self._bind_module()
+        self.input_shape_ = self.prepared_.input_shape or (self.n_features_in_,)
+        Y, Z = self._activations(self._model_rows(X), "X")
         self.n_activations_ = Z.shape[1]
-        self.n_outputs_ = Y.shape[1]
-        self.output_names_ = (names if names is not None and len(names) == self.n_outputs_
-                              else list(range(self.n_outputs_)))
-        check_target(self.target, self.n_outputs_, output_names=self.output_names_)
 
         rng = np.random.RandomState(seed_from(self.random_state))
-        train, valid = self._split(rows.shape[0], rng)
+        train, valid = self._split(X.shape[0], rng)
         self.activation_mean_ = Z[train].mean(axis=0)
         self.activation_scale_ = _scale(Z[train].std(axis=0))
         y_mean, y_scale = Y[train].mean(axis=0), _scale(Y[train].std(axis=0))
@@ -302,15 +308,20 @@ class XNN(BaseExplainer):
                 f"({self.faithfulness_metric_} {self.faithfulness_:.3f} < min_faithfulness "
                 f"{self.min_faithfulness}); the explanation may not be the model's. Train "
                 "longer (max_steps), use more x-features, or lower sparsity / pull_away.",
-                AccuracyWarning, stacklevel=2)
-        return self
+                AccuracyWarning, stacklevel=3)
 
-    def _bind_module(self, module):
-        """Place the model's module on the device and resolve the hooked layer."""
-        self.device_ = resolve_device(self.device)
-        self.module_ = place(module, self.device_)
-        self.layer_, _, self.hooked_ = resolve_layer(self.module_, self.layer,
-                                                     type(self).__name__)
+    def _bind_module(self):
+        """The torch module the adapter runs (``module_``) and its hooked layer."""
+        owner = type(self).__name__
+        if isinstance(self.model_, Pipeline) and not self.prepared_.fast_path:
+            raise ValueError(
+                f"{owner} hooks a layer of the Pipeline's final torch model, so it needs the "
+                "pipeline's fast path; with fast_path=False, or preprocessing that is not "
+                f"column-wise, the whole pipeline runs as one scikit-learn model (fast_path="
+                f"{self.fast_path!r} here). Use fast_path='auto' with column-wise "
+                "preprocessing steps, or explain the final model on preprocessed rows.")
+        self.module_ = self.adapter_.module
+        self.layer_, _, self.hooked_ = resolve_layer(self.module_, self.layer, owner)
 
     def _split(self, n, rng):
         perm = rng.permutation(n)
@@ -332,6 +343,7 @@ class XNN(BaseExplainer):
         callbacks = [("lr_decay", CosineDecay(epochs, self.max_time))]
         if self.max_time is not None:
             callbacks.append(("time_budget", TimeBudget(float(self.max_time))))
+        device = self.adapter_.device
         net = NeuralNet(
             XNNModule, module__n_inputs=p, module__n_outputs=k,
             module__n_xfeatures=self.n_xfeatures, module__hidden_size=self.hidden_size,
@@ -343,9 +355,9 @@ class XNN(BaseExplainer):
             optimizer=torch.optim.Adam, lr=float(self.lr), max_epochs=epochs,
             batch_size=batch, train_split=None, callbacks=callbacks,
             iterator_train__shuffle=True,
-            device=str(self.device_), verbose=0)
+            device=str(device), verbose=0)
         target = np.concatenate([Ys, Zs], axis=1).astype(np.float32)
-        devices = [self.device_] if self.device_.type == "cuda" else []
+        devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):  # the user's global RNG is left alone
             torch.manual_seed(seed)
             net.fit(Zs.astype(np.float32), target)
@@ -355,7 +367,7 @@ class XNN(BaseExplainer):
     def _measure(self, Y, Zs):
         """Faithfulness, reconstruction and sparsity on held-out rows (numpy, float64)."""
         with torch.no_grad():
-            Zt = torch.as_tensor(Zs, dtype=torch.float32, device=self.device_)
+            Zt = torch.as_tensor(Zs, dtype=torch.float32, device=self.adapter_.device)
             xf, _, Z_hat, _ = self.xnn_(Zt)
         xf = xf.double().cpu().numpy()
         Z_hat = Z_hat.double().cpu().numpy()
@@ -371,64 +383,48 @@ class XNN(BaseExplainer):
         peak = np.maximum(xf.max(axis=0), _TINY)
         self.sparsity_ = float(np.mean(xf < _OFF * peak))
 
-    # ------------------------------------------------------------------ rows and activations
-    def _check_rows(self, X, name, fitting=False):
-        """X as a float64 array of the model's input shape (checked against fit's)."""
-        owner = type(self).__name__
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        if is_dataframe(X) or hasattr(X, "tocsr") or np.ndim(X) == 2 or X is None:
-            names = None if fitting else self.__dict__.get("feature_names_in_")
-            n_feat = None if fitting else self.n_features_in_
-            if not fitting and len(self.input_shape_) != 1:
-                shape = ", ".join(map(str, self.input_shape_))
-                raise ValueError(f"{name} must have shape (n, {shape}) like fit's X; got a "
-                                 "2-D table.")
-            rows = check_tabular(X, name=name, feature_names=names, n_features=n_feat,
-                                 owner=owner)
-            if fitting:
-                self.__dict__.pop("feature_names_in_", None)
-                if is_dataframe(X) and all(isinstance(c, str) for c in X.columns):
-                    self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        else:
-            rows = _image_rows(X, name)
-        if rows.shape[0] == 0:
-            raise ValueError(f"{name} has no rows.")
-        if fitting:
-            self.input_shape_ = tuple(rows.shape[1:])
-            self.n_features_in_ = int(np.prod(self.input_shape_))
-        elif rows.shape[1:] != self.input_shape_:
-            raise ValueError(
-                f"{name} has rows of shape {rows.shape[1:]}, but {owner} was fitted on rows of "
-                f"shape {self.input_shape_}.")
-        return rows
-
+    # ------------------------------------------------------------------ activations
     def _chunk(self):
         return self.batch_size or 1024
 
-    def _tensor(self, rows):
-        return torch.as_tensor(rows, dtype=input_dtype(self.module_), device=self.device_)
-
     def _forward(self, Xt):
-        """Raw model outputs (n, k) and the hooked activations (n, p) for a tensor chunk."""
+        """Raw model outputs (n, k) and the hooked activations (n, p) for a tensor chunk of
+        model rows (the adapter gives the module its own input shape)."""
         sub = dict(self.module_.named_modules())[self.layer_]
-        return forward_with_activations(self.module_, sub, self.hooked_, Xt,
+        return forward_with_activations(self.adapter_, sub, self.hooked_, Xt,
                                         type(self).__name__)
 
-    def _activations(self, rows):
-        """Model outputs (n, k) and activations (n, p) of all rows, as float64 arrays."""
+    def _activations(self, Xm, name):
+        """Model outputs (n, k) and activations (n, p) of model rows ``Xm``, as float64
+        arrays; non-finite ones are refused, naming ``name``."""
         outs, acts = [], []
         with torch.no_grad():
-            for s in range(0, rows.shape[0], self._chunk()):
-                out, act = self._forward(self._tensor(rows[s:s + self._chunk()]))
+            for s in range(0, Xm.shape[0], self._chunk()):
+                out, act = self._forward(self.adapter_.to_input(Xm[s:s + self._chunk()]))
                 outs.append(out.double().cpu())
                 acts.append(act.double().cpu())
         Y, Z = torch.cat(outs).numpy(), torch.cat(acts).numpy()
-        for what, arr in (("outputs", Y), ("activations at layer " + repr(self.layer_), Z)):
-            if not np.isfinite(arr).all():
-                raise ValueError(f"{type(self).__name__}: the model's {what} are not finite "
-                                 "for some rows of X; check the inputs' scale.")
+        self._check_finite(Y, "model outputs", name)
+        self._check_finite(Z, f"activations at layer {self.layer_!r}", name)
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{type(self).__name__} reconstructs the model's raw outputs, but its module "
+                f"returns {Y.shape[1]} of them for the {self.n_outputs_} outputs the model "
+                f"predicts (e.g. a NeuralNetBinaryClassifier's one logit for two "
+                "probabilities); pass its module (net.module_) as model to explain the raw "
+                "outputs.")
         return Y, Z
+
+    def _check_finite(self, arr, what, name):
+        bad = ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"{type(self).__name__} got NaN or infinite {what} for {len(rows)} row(s) of "
+                f"{name} (first: row {rows[0]}). Large values overflow the model's "
+                f"computations ({self.adapter_.input_dtype}): rescale {name} (and the data "
+                "the explainer was fitted on), or check that the model is finite on these "
+                "rows.")
 
     def _xfeatures(self, act):
         """x-features (n, m) of raw activations (n, p), keeping the graph."""
@@ -437,6 +433,19 @@ class XNN(BaseExplainer):
         Zs = ((act - mean) / scale).to(self.xnn_.readout.weight.dtype)
         return self.xnn_.encoder(Zs)
 
+    def _outputs_and_xfeatures(self, Xm):
+        """Raw model outputs (n, k) and x-features (n, m) of model rows, float64 arrays."""
+        outs, xfs = [], []
+        with torch.no_grad():
+            for s in range(0, Xm.shape[0], self._chunk()):
+                out, act = self._forward(self.adapter_.to_input(Xm[s:s + self._chunk()]))
+                outs.append(out.double().cpu())
+                xfs.append(self._xfeatures(act).double().cpu())
+        Y, xf = torch.cat(outs).numpy(), torch.cat(xfs).numpy()
+        self._check_finite(Y, "model outputs", "X")
+        self._check_finite(xf, "x-features", "X")
+        return Y, xf
+
     # ------------------------------------------------------------------ explain
     def explain(self, X):
         """x-features, their contributions and their input maps for the rows of ``X``.
@@ -444,6 +453,8 @@ class XNN(BaseExplainer):
         Parameters
         ----------
         X : array-like, DataFrame or torch.Tensor of fit's row shape
+            Rows of the kind ``fit`` saw: tables (n, d), or images of the shape seen in
+            ``fit``.
 
         Returns
         -------
@@ -451,21 +462,29 @@ class XNN(BaseExplainer):
             ``values`` (n, m): contributions of the x-features to the reconstructed output of
             each row's explained output (``target``); ``base_values`` (n,) the readout's
             bias; ``output`` (n,) the reconstructed output, equal to their sum;
-            ``data`` (n, m) the x-features; ``maps`` (n, m, *input_shape); ``model_output``
-            (n,) the model's own output; ``targets`` (n,).
+            ``data`` (n, m) the x-features; ``maps`` (n, m, *input_shape); ``inputs`` the
+            rows in the input's shape; ``model_output`` (n,) the model's own output;
+            ``targets`` (n,).
         """
-        check_is_fitted(self)
-        rows = self._check_rows(X, "X")
+        # The base explain validates X, resolves target, refuses non-finite results and wraps
+        # what _explain_target returns (values, base values, outputs, output names) in a plain
+        # Explanation. An XNNExplanation carries more: the x-features as data, one map per
+        # x-feature in the input's shape, each row's explained output and the model's own
+        # value of it. No hook hands these to the base's Explanation, so explain wraps the
+        # base's result and adds them, computed from X validated as the base validates it.
+        exp = super().explain(X)
+        rows = self._validate_rows(X)
+        Xm = self._model_rows(rows)
+        Y, xf = self._outputs_and_xfeatures(Xm)
         targets = check_target(self.target, self.n_outputs_, rows.shape[0],
                                output_names=self.output_names_)
-        Y, xf = self._outputs_and_xfeatures(rows)
-        t, output_names = self._targets(targets, Y)
-        values, base, output = self._contributions(xf, t)
-        maps = self._maps(rows)
+        t, _ = self._targets(targets, Y)
         return XNNExplanation(
-            values, base, xf, self.xfeature_names_, output_names=output_names, output=output,
-            maps=maps, inputs=rows, targets=t, model_output=Y[np.arange(len(t)), t],
-            attribution=self.attribution, method=type(self).__name__)
+            exp.values, exp.base_values, xf, exp.feature_names, output_names=exp.output_names,
+            output=exp.output, maps=self._maps(Xm),
+            inputs=self.prepared_.to_input_shape(exp.data), targets=t,
+            model_output=Y[np.arange(len(t)), t], attribution=self.attribution,
+            method=exp.method)
 
     def transform(self, X):
         """The x-features' contributions (``explain(X).values`` without the maps).
@@ -478,36 +497,46 @@ class XNN(BaseExplainer):
         -------
         values : ndarray of shape (n, n_xfeatures)
         """
-        check_is_fitted(self)
-        rows = self._check_rows(X, "X")
-        targets = check_target(self.target, self.n_outputs_, rows.shape[0],
-                               output_names=self.output_names_)
-        Y, xf = self._outputs_and_xfeatures(rows)
-        t, _ = self._targets(targets, Y)
-        return self._contributions(xf, t)[0]
+        # The base transform flattens explain(X).values; XNN's explain also computes the maps
+        # (a backward pass per x-feature, ig_steps of them with integrated gradients), which
+        # transform does not return, so it takes the values of the base's explain directly.
+        return super().explain(X).values
+
+    def _explain_target(self, X, target):
+        """Contributions (n, m) of the x-features to the reconstructed output ``target``
+        selects in each row (its predicted output when None), the readout's bias (n,) and
+        the reconstructed output (n,), for validated rows X."""
+        Y, xf = self._outputs_and_xfeatures(self._model_rows(X))
+        t, output_names = self._targets(target, Y)
+        return (*self._contributions(xf, t), output_names)
+
+    def _n_explained_outputs(self):
+        return 1  # one output per row: target's, or the predicted one
+
+    def _players_are_features(self):
+        return False  # the players are the x-features
+
+    def _feature_names(self):
+        return list(self.xfeature_names_)
 
     def get_feature_names_out(self, input_features=None):
         """Names of ``transform``'s columns: the x-features.
 
         Parameters
         ----------
-        input_features : ignored
+        input_features : array-like of str or None
+            Must match ``feature_names_in_`` when given; the names returned are the
+            x-features' all the same.
 
         Returns
         -------
         names : ndarray of str
         """
-        check_is_fitted(self)
-        return np.asarray(self.xfeature_names_, dtype=object)
+        from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-    def _outputs_and_xfeatures(self, rows):
-        outs, xfs = [], []
-        with torch.no_grad():
-            for s in range(0, rows.shape[0], self._chunk()):
-                out, act = self._forward(self._tensor(rows[s:s + self._chunk()]))
-                outs.append(out.double().cpu())
-                xfs.append(self._xfeatures(act).double().cpu())
-        return torch.cat(outs).numpy(), torch.cat(xfs).numpy()
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
+        return np.asarray(self.xfeature_names_, dtype=object)
 
     def _targets(self, targets, Y):
         """One output index per row, and the Explanation's output names."""
@@ -525,25 +554,29 @@ class XNN(BaseExplainer):
         base = self.readout_bias_[t]
         return values, base, values.sum(axis=1) + base
 
-    def _maps(self, rows):
-        """One map per x-feature, (n, m, *input_shape), by ``attribution``."""
-        n, m = rows.shape[0], self.n_xfeatures
-        maps = np.empty((n, m) + rows.shape[1:])
+    def _maps(self, Xm):
+        """One map per x-feature, (n, m, *input_shape_), by ``attribution``, for model rows
+        (model-space maps of a Pipeline summed over each raw column's model columns)."""
+        n, m = Xm.shape[0], self.n_xfeatures
+        maps = np.empty((n, m, Xm.shape[1]))
         ig = self.attribution == "integrated_gradients"
         steps = self.ig_steps if ig else 1
         per_chunk = max(1, self._chunk() // steps)
         alphas = (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
         for s in range(0, n, per_chunk):
-            X = self._tensor(rows[s:s + per_chunk])
+            X = self.adapter_.to_input(Xm[s:s + per_chunk])
             if ig:  # midpoints of the straight path from 0 to x, all in one pass
-                a = alphas.to(device=X.device, dtype=X.dtype).view(-1, *([1] * X.dim()))
-                P = (a * X.unsqueeze(0)).reshape(-1, *X.shape[1:])
+                a = alphas.to(device=X.device, dtype=X.dtype).view(-1, 1, 1)
+                P = (a * X.unsqueeze(0)).reshape(-1, X.shape[1])
             else:
                 P = X
-            grads = self._xfeature_gradients(P)  # (m, steps * c, *shape)
+            grads = self._xfeature_gradients(P)  # (m, steps * c, d)
             grads = grads.reshape(m, steps, *X.shape).mean(dim=1)
             maps[s:s + per_chunk] = (grads * X.unsqueeze(0)).transpose(0, 1).double().cpu()
-        return maps
+        if self.prepared_.column_map is not None:  # model columns back to raw columns
+            maps = np.stack([self.prepared_.sum_to_players(maps[:, j]) for j in range(m)],
+                            axis=1)
+        return maps.reshape(n, m, *self.input_shape_)
 
     def _xfeature_gradients(self, P):
         """Gradients of every x-feature with respect to the points P: (m, *P.shape)."""
@@ -556,107 +589,51 @@ class XNN(BaseExplainer):
         return torch.stack(grads)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
-        """Save the fitted explainer without pickle (tensors plus JSON metadata).
+    _LEARNED = ("activation_mean_", "activation_scale_", "readout_weight_", "readout_bias_",
+                "history_")
 
-        The model is not saved: pass it to :meth:`load`.
+    def _get_state(self):
+        """The base state plus the trained network, its standardization, its readout and
+        the measured figures."""
+        meta, tensors = super()._get_state()
+        meta.update(
+            layer=self.layer_, hooked=self.hooked_, n_activations=self.n_activations_,
+            faithfulness=self.faithfulness_, faithfulness_metric=self.faithfulness_metric_,
+            output_r2=self.output_r2_, reconstruction_error=self.reconstruction_error_,
+            sparsity=self.sparsity_)
+        tensors.update({f"xnn.{k}": v for k, v in self.xnn_.state_dict().items()})
+        tensors.update({attr: torch.as_tensor(getattr(self, attr)) for attr in self._LEARNED})
+        return meta, tensors
 
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        import json
-
-        from sklxai.utils.persistence import json_default, write_state
-
-        check_is_fitted(self)
-        params = {}
-        for name, value in self.get_params(deep=False).items():
-            if name in ("model", "device"):
-                continue
-            try:
-                json.dumps(value, default=json_default)
-            except TypeError:
-                raise ValueError(f"save() cannot store the parameter {name}={value!r}, which "
-                                 "is not a plain value; set it again when loading.") from None
-            params[name] = value
-        names = self.__dict__.get("feature_names_in_")
-        meta = {
-            "class": type(self).__name__, "params": params,
-            "input_shape": list(self.input_shape_), "layer": self.layer_,
-            "hooked": self.hooked_, "n_activations": self.n_activations_,
-            "n_outputs": self.n_outputs_, "output_names": list(self.output_names_),
-            "feature_names_in": None if names is None else [str(c) for c in names],
-            "faithfulness": self.faithfulness_, "faithfulness_metric": self.faithfulness_metric_,
-            "output_r2": self.output_r2_, "reconstruction_error": self.reconstruction_error_,
-            "sparsity": self.sparsity_,
-        }
-        tensors = {f"xnn.{k}": v for k, v in self.xnn_.state_dict().items()}
-        for attr in ("activation_mean_", "activation_scale_", "readout_weight_",
-                     "readout_bias_", "history_"):
-            tensors[attr] = torch.as_tensor(getattr(self, attr))
-        write_state(path, meta, tensors)
-
-    @classmethod
-    def load(cls, path, model, *, device="auto", **params):
-        """Load an XNN written by :meth:`save`, for ``model`` (the model it was fitted for).
-
-        Parameters
-        ----------
-        path : str or path-like
-        model : torch.nn.Module or fitted skorch net
-        device : "auto", "cpu", "cuda" or torch.device
-        **params
-            Overrides of saved parameters.
-
-        Returns
-        -------
-        explainer : XNN
-            Fitted; gives the same explanations as the saved one.
-
-        Raises
-        ------
-        ValueError
-            For a corrupted or foreign file, or a model whose layer, activations or outputs
-            do not match the saved ones.
-        """
-        from sklxai.utils.persistence import read_state
-
-        meta, tensors = read_state(path, cls.__name__)
-        est = cls(model, **dict(meta["params"], device=device, **params))
-        pv.validate_params(est)
-        module, _ = torch_module(model, cls.__name__)
-        est._bind_module(module)
-        if est.layer_ != meta["layer"] or est.hooked_ != meta["hooked"]:
-            raise ValueError(f"the model's layer {est.layer_!r} ({est.hooked_}) is not the saved "
-                             f"{meta['layer']!r} ({meta['hooked']}); pass the model it was "
-                             "fitted for.")
-        est.input_shape_ = tuple(meta["input_shape"])
-        est.n_features_in_ = int(np.prod(est.input_shape_))
-        if meta["feature_names_in"] is not None:
-            est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-        Y, Z = est._activations(np.zeros((1,) + est.input_shape_))
-        if Z.shape[1] != meta["n_activations"] or Y.shape[1] != meta["n_outputs"]:
+    def _restore(self, X, meta, tensors):
+        """Bind the model's layer, check that it is the saved one, and load the network
+        (instead of training it again on ``X``, the saved background rows)."""
+        self._bind_module()
+        self.input_shape_ = self.prepared_.input_shape or (self.n_features_in_,)
+        if self.layer_ != meta["layer"] or self.hooked_ != meta["hooked"]:
+            raise ValueError(f"the model's layer {self.layer_!r} ({self.hooked_}) is not the "
+                             f"saved {meta['layer']!r} ({meta['hooked']}); pass the model it "
+                             "was fitted for.")
+        _, Z = self._activations(self._model_rows(X[:1]), "background")
+        if Z.shape[1] != meta["n_activations"]:
             raise ValueError(
-                f"the model gives {Z.shape[1]} activations and {Y.shape[1]} outputs, but the "
-                f"saved XNN was fitted for {meta['n_activations']} and {meta['n_outputs']}; "
-                "pass the model it was fitted for.")
-        est.n_activations_, est.n_outputs_ = Z.shape[1], Y.shape[1]
-        est.output_names_ = list(meta["output_names"])
-        est.xnn_ = XNNModule(est.n_activations_, est.n_outputs_, est.n_xfeatures,
-                             est.hidden_size).to(est.device_)
-        est.xnn_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("xnn.")})
-        est.xnn_.eval()
-        for attr in ("activation_mean_", "activation_scale_", "readout_weight_",
-                     "readout_bias_", "history_"):
-            setattr(est, attr, tensors[attr].double().numpy())
-        est.faithfulness_, est.faithfulness_metric_ = (meta["faithfulness"],
-                                                       meta["faithfulness_metric"])
-        est.output_r2_ = meta["output_r2"]
-        est.reconstruction_error_ = meta["reconstruction_error"]
-        est.sparsity_ = meta["sparsity"]
-        est.xfeature_names_ = [f"xf{j}" for j in range(est.n_xfeatures)]
-        return est
+                f"the model gives {Z.shape[1]} activations at layer {self.layer_!r}, but the "
+                f"saved XNN was fitted for {meta['n_activations']}; pass the model it was "
+                "fitted for.")
+        self.n_activations_ = Z.shape[1]
+        self.xnn_ = XNNModule(self.n_activations_, self.n_outputs_, self.n_xfeatures,
+                              self.hidden_size).to(self.adapter_.device)
+        self.xnn_.load_state_dict({k[4:]: v for k, v in tensors.items()
+                                   if k.startswith("xnn.")})
+        self.xnn_.eval()
+        for attr in self._LEARNED:
+            setattr(self, attr, tensors[attr].double().numpy())
+        self.faithfulness_ = meta["faithfulness"]
+        self.faithfulness_metric_ = meta["faithfulness_metric"]
+        self.output_r2_ = meta["output_r2"]
+        self.reconstruction_error_ = meta["reconstruction_error"]
+        self.sparsity_ = meta["sparsity"]
+        self.xfeature_names_ = [f"xf{j}" for j in range(self.n_xfeatures)]
 
 
 def _scale(std):
@@ -666,20 +643,3 @@ def _scale(std):
 def _r2(pred, true):
     total = ((true - true.mean(axis=0)) ** 2).sum()
     return float(1.0 - ((pred - true) ** 2).sum() / max(total, _TINY))
-
-
-def _image_rows(X, name):
-    """An (n, H, W) or (n, C, H, W) numeric array as float64, finite; clear errors else."""
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} cannot be read as an array: {exc}") from exc
-    if arr.ndim not in (3, 4):
-        raise ValueError(f"{name} must be 2-D (n, d) or an image batch (n, H, W) or "
-                         f"(n, C, H, W); got {arr.ndim} dimension(s), shape {arr.shape}.")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return arr

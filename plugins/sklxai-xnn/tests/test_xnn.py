@@ -242,16 +242,86 @@ def test_save_and_load(fitted, digits, digits_net, tmp_path):
         XNN.load(path, other, device="cpu")
 
 
+def test_base_parameters_and_the_base_contract(fitted, digits, bottleneck):
+    X, _ = digits
+    params = fitted.get_params()
+    assert {"background", "n_background", "fast_path", "target", "batch_size"} <= set(params)
+    assert fitted.background_.shape == (100, 64)  # n_background flat rows, unused by XNN
+    assert fitted.prepared_.image_shape == (1, 8, 8) and fitted.module_ is fitted.adapter_.module
+    np.testing.assert_array_equal(fitted.transform(X[300:304]), fitted.explain(X[300:304]).values)
+    model, Xt = bottleneck
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        XNN(model, **FAST).fit(Xt[:3])
+    few = XNN(model, validation_fraction=0.0, **dict(FAST, max_steps=2)).fit(Xt[:2])
+    assert np.isfinite(few.transform(Xt[:3])).all()
+
+
+def test_an_unfitted_net_is_fitted_on_X_and_y(bottleneck):
+    from skorch import NeuralNetClassifier
+
+    _, X = bottleneck
+    X = X.astype(np.float32)
+    net = NeuralNetClassifier(torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(),
+                                                  torch.nn.Linear(6, 2)),
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=2, verbose=0)
+    xnn = XNN(net, n_xfeatures=2, **FAST).fit(X[:100], (X[:100, 0] > 0).astype(np.int64))
+    assert xnn.model_ is not net and not hasattr(net, "module_")
+    assert xnn.module_ is xnn.adapter_.module and xnn.n_outputs_ == 2
+    assert xnn.explain(X[100:103]).maps.shape == (3, 2, 5)
+
+
+def test_a_pipeline_is_explained_on_its_fast_path():
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from skorch import NeuralNetClassifier
+
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    df = pd.DataFrame(X, columns=["a", "b"]).assign(city=["x", "y", "z"] * 20)
+    pre = ColumnTransformer([("num", StandardScaler(), ["a", "b"]),
+                             ("cat", OneHotEncoder(), ["city"])]).fit(df)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(),
+                                 torch.nn.Linear(6, 2)).double()  # takes the float64 columns
+    net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss).initialize()
+    pipe = make_pipeline(pre, net)
+    xnn = XNN(pipe, n_xfeatures=2, **FAST).fit(df)
+    exp = xnn.explain(df.iloc[:4])
+    assert exp.maps.shape == (4, 2, 3) and list(exp.inputs[0]) == list(df.iloc[0])
+    # gradient x input in the model's input space, summed over each raw column's columns
+    Z = torch.as_tensor(pre.transform(df.iloc[:4])).requires_grad_(True)
+    z = (module[:2](Z) - torch.as_tensor(xnn.activation_mean_)) / torch.as_tensor(
+        xnn.activation_scale_)
+    (g,) = torch.autograd.grad(xnn.xnn_.encoder(z.float())[:, 1].sum(), Z)
+    m = (g * Z).detach().numpy()
+    by_column = np.stack([m[:, 0], m[:, 1], m[:, 2:].sum(axis=1)], axis=1)
+    np.testing.assert_allclose(exp.maps[:, 1], by_column, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="needs the pipeline's fast path"):
+        XNN(pipe, fast_path=False, **FAST).fit(df)
+
+
+def test_a_binary_net_with_one_logit_is_refused(bottleneck):
+    from skorch import NeuralNetBinaryClassifier
+
+    _, X = bottleneck
+    net = NeuralNetBinaryClassifier(torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(),
+                                                        torch.nn.Linear(4, 1))).initialize()
+    with pytest.raises(ValueError, match=r"returns 1 of them for the 2 outputs.*net.module_"):
+        XNN(net, **FAST).fit(X[:50].astype(np.float32))
+
+
 # ---------------------------------------------------------------- hostile inputs
 def test_hostile_models(digits):
     X, _ = digits
     with pytest.raises(ValueError, match="model is None"):
         XNN(None).fit(X[:20])
-    with pytest.raises(TypeError, match="torch.nn.Module or a fitted skorch net"):
+    with pytest.raises(TypeError, match="torch.nn.Module or a skorch net"):
         XNN(LogisticRegression()).fit(X[:20].reshape(20, -1))
     from skorch import NeuralNetClassifier
 
-    with pytest.raises(ValueError, match="not initialized"):
+    # an unfitted net is fitted on (X, y), as by every sklxai explainer; without y, refused
+    with pytest.raises(ValueError, match="not fitted"):
         XNN(NeuralNetClassifier(_cnn())).fit(X[:20])
 
 
@@ -265,13 +335,14 @@ def test_hostile_data(fitted, digits, digits_net):
         XNN(digits_net, **FAST).fit(X[:3])
     with pytest.raises(ValueError, match="5 dimension"):
         XNN(digits_net, **FAST).fit(X[:20, None])
-    with pytest.raises(TypeError, match="must hold numbers"):
+    # the base class validates X (sklxai.utils.check_images), with its own messages
+    with pytest.raises(ValueError, match="X must be numeric"):
         XNN(digits_net, **FAST).fit(np.full((5, 1, 8, 8), "a"))
     with pytest.raises(ValueError, match=r"shape \(1, 6, 6\).*\(1, 8, 8\)"):
         fitted.explain(np.zeros((2, 1, 6, 6)))
-    with pytest.raises(ValueError, match="2-D table"):
+    with pytest.raises(ValueError, match=r"X has shape \(2, 64\).*images of shape \(1, 8, 8\)"):
         fitted.explain(np.zeros((2, 64)))
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ValueError, match="X has 0 sample"):
         fitted.explain(np.zeros((0, 1, 8, 8)))
 
 
