@@ -47,6 +47,16 @@ class TorchModuleAdapter(ModelAdapter):
         Where to run it; a copy is made if the module lives elsewhere.
     output_fn : callable or None
         Applied to the module's output (e.g. ``torch.softmax``); None keeps raw outputs.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The module that is called, on ``device`` (the user's own object, or a copy where it
+        lived on another device): public, e.g. for forward hooks on its layers (the XNN plugin
+        reads a layer's activations this way).
+    device : torch.device
+    input_dtype : torch.dtype
+        The dtype of the module's floating-point parameters.
     """
 
     def __init__(self, module, *, device="auto", output_fn=None, output_names=None,
