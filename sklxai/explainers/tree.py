@@ -376,7 +376,6 @@ class _Walk:
                                     device=device)
         self.weights = _leaf_weights(min(n_players, trees.depth), device)
         self.b_left = None  # bitsets of the background rows going left at each node (N, W)
-        self.popcount = torch.tensor([bin(i).count("1") for i in range(256)], device=device)
         self.subsets = None
         if n_players <= _SUBSET_PLAYERS:  # membership (2**P, P) and size of every subset
             every = torch.arange(2**n_players, device=device)
@@ -424,20 +423,14 @@ class _Walk:
     def _walk(self, sink, x_left_all, xi, node, a_mask, b_mask, rows):
         successors, n_nodes = self.successors, len(self.trees.feature)
         x_flat = x_left_all.reshape(-1)
-        while len(node):
-            leaf = node >= n_nodes
-            if bool(leaf.any()):
-                done = torch.nonzero(leaf).squeeze(1)
-                sink.add(xi[done], node[done] - n_nodes, a_mask[done], b_mask[done],
-                         rows.index_select(0, done))
-                keep = torch.nonzero(~leaf).squeeze(1)
-                xi, node, a_mask, b_mask, rows = (t.index_select(0, keep)
-                                                  for t in (xi, node, a_mask, b_mask, rows))
-                if not len(node):
-                    break
+        state = self._settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, None)
+        while len(state[0]):
+            xi, node, a_mask, b_mask, rows = state
             x_left = torch.take(x_flat, xi * n_nodes + node)
-            left_rows = rows & self.b_left.index_select(0, node)
-            same = torch.where(x_left[:, None], left_rows, rows ^ left_rows)
+            # rows going x's way: those going left where x does, else the others (bitwise:
+            # with xm all ones where x goes left, same = right ^ (xm & (left ^ right)))
+            right_rows = rows & ~self.b_left.index_select(0, node)
+            same = right_rows ^ (rows & -x_left.long()[:, None])
             other = rows ^ same
             bit = torch.take(self.node_bit, node)
             in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
@@ -446,23 +439,58 @@ class _Walk:
             # parting rows split off unless the player is x's already: they follow their own
             # way (the player added to B, a no-op when it is b's), and, when the player is no
             # one's yet, they also follow x with it added to A
-            split = torch.nonzero((other != 0).any(dim=1) & ~in_a).squeeze(1)
+            split = torch.nonzero(_nonzero_rows(other) & ~in_a).squeeze(1)
             s_xi, s_bit, s_other, s_a, s_b, s_way = (
                 t.index_select(0, split) for t in (xi, bit, other, a_mask, b_mask, x_way))
-            s_own = torch.take(successors, s_way + 1 - 2 * (s_way % 2))
+            s_own = torch.take(successors, s_way ^ 1)  # the other child
             fresh = torch.nonzero(~in_b.index_select(0, split)).squeeze(1)
             # the rest (and the rows that go x's way) follow x, moved where they are
-            rows = torch.where(in_a[:, None], rows, same)
-            xi = torch.cat([xi, s_xi, s_xi.index_select(0, fresh)])
-            node = torch.cat([to_x, s_own, to_x.index_select(0, split).index_select(0, fresh)])
-            a_mask = torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)])
-            b_mask = torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)])
-            rows = torch.cat([rows, s_other, s_other.index_select(0, fresh)])
-            alive = (rows != 0).any(dim=1)
-            if not bool(alive.all()):
-                keep = torch.nonzero(alive).squeeze(1)
-                xi, node, a_mask, b_mask, rows = (t.index_select(0, keep)
-                                                  for t in (xi, node, a_mask, b_mask, rows))
+            rows = same | (other & -in_a.long()[:, None])
+            state = self._settle(sink, n_nodes,
+                                 torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
+                                 torch.cat([to_x, s_own,
+                                            to_x.index_select(0, split).index_select(0, fresh)]),
+                                 torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
+                                 torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
+                                 torch.cat([rows, s_other, s_other.index_select(0, fresh)]),
+                                 len(xi))
+
+    @staticmethod
+    def _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, n_followers):
+        """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
+        carry no background row (only the first ``n_followers``, which followed x, can be
+        empty: split-offs carry rows by construction), in one compaction."""
+        at_leaf = node >= n_nodes
+        keep = ~at_leaf
+        if n_followers:
+            keep[:n_followers] &= _nonzero_rows(rows[:n_followers])
+        done = torch.nonzero(at_leaf).squeeze(1)
+        if len(done):
+            sink.add(*(t.index_select(0, done) for t in (xi, node, a_mask, b_mask, rows)),
+                     n_nodes)
+        if bool(keep.all()):
+            return xi, node, a_mask, b_mask, rows
+        kept = torch.nonzero(keep).squeeze(1)
+        return tuple(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask, rows))
+
+
+def _nonzero_rows(words):
+    """Whether each row of (s, W) int64 words has a set bit: bool (s,)."""
+    out = words[:, 0] != 0
+    for w in range(1, words.shape[1]):
+        out |= words[:, w] != 0
+    return out
+
+
+def _popcount(words):
+    """Set bits of each row of (s, W) int64 words (bits 0..61 used): int64 (s,)."""
+    x = words - ((words >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    x = x + (x >> 8)
+    x = x + (x >> 16)
+    x = (x + (x >> 32)) & 0x7F
+    return x.sum(dim=1)
 
 
 class _LeafSink:
@@ -482,17 +510,18 @@ class _LeafSink:
             size = n * len(walk.subsets)
             self.tables = torch.zeros(2, size, k, dtype=torch.float64, device=phi.device)
 
-    def add(self, xi, leaf, a_mask, b_mask, rows):
+    def add(self, xi, node, a_mask, b_mask, rows, n_nodes):
+        """Walkers at leaves (``node`` is N + the leaf's id)."""
         walk = self.walk
-        count = walk.popcount[rows.contiguous().view(torch.uint8).long()].sum(1)
-        value = walk.trees.leaf_value[leaf] * (count.to(torch.float64) / self.m)[:, None]
+        count = _popcount(rows).to(torch.float64) / self.m
+        value = walk.trees.leaf_value.index_select(0, node - n_nodes) * count[:, None]
         if self.tables is not None:
-            n_a, n_b = walk.subset_size[a_mask], walk.subset_size[b_mask]
-            P = walk.n_players
+            n_a, n_b = torch.take(walk.subset_size, a_mask), torch.take(walk.subset_size, b_mask)
+            P, pair = walk.n_players, n_a * walk.weights.shape[2] + n_b
             self.tables[0].index_add_(0, (xi << P) | a_mask,
-                                      value * walk.weights[0][n_a, n_b][:, None])
+                                      value * torch.take(walk.weights[0], pair)[:, None])
             self.tables[1].index_add_(0, (xi << P) | b_mask,
-                                      value * walk.weights[1][n_a, n_b][:, None])
+                                      value * torch.take(walk.weights[1], pair)[:, None])
             return
         in_a = (a_mask[:, None] & walk.bits) != 0  # (s, P)
         in_b = (b_mask[:, None] & walk.bits) != 0
