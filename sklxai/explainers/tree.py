@@ -213,9 +213,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self._walk = None
         walked = np.flatnonzero(method == "walk")
         if len(walked):
-            successors, roots = trees.successors()
-            self._walk = _Walk(roots[walked], successors, player_of_feature, trees, P,
-                               trees.device)
+            _, roots = trees.successors()
+            self._walk = _Walk(roots[walked], player_of_feature, trees, P, self._background_z)
 
     def _slots(self, leaves, player_of_feature):
         """For ``leaves``: the number of players on each path, each path step's slot (U for
@@ -310,7 +309,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                 per_slot = contrib[..., None] * value[None, :, None, :]
                 phi.index_add_(1, part.slot_player.reshape(-1), per_slot.reshape(n, -1, k))
         if self._walk is not None:
-            self._walk.add_values(phi, Zx, Zb, budget)
+            self._walk.add_values(phi, Zx, budget)
         return phi
 
     def _slot_ok(self, Z, bucket):
@@ -343,154 +342,40 @@ class _Bucket:
 
 
 class _Walk:
-    """Trees whose values come from walking them, each explained row with the whole background.
+    """Trees whose values come from walking them (:class:`~sklxai.models.trees.walk.TreeWalk`):
+    every leaf within reach of a row and a set of background rows adds its closed-form Shapley
+    values times the share of the background that reaches it.
 
-    A walker is a row x at a node of a tree, with the players already given to x's side (A)
-    and to b's side (B), and the set of background rows b that reach it that way (a bitset).
-    At a node, the background rows that go where x goes follow x unchanged; those that part
-    from x follow x if the node's player is x's already, their own way if it is b's, and
-    otherwise split: once following x with the player added to A, once following their own
-    way with it added to B. A walker that reaches a leaf holds exactly the background rows for
-    which the leaf formula gives that A and B, so the leaf adds its Shapley values times their
-    number. Leaves no background row reaches with x are never visited, and background rows that
-    go the same way travel as one walker, so the work is far below rows x background x leaves.
-    Players and background rows are bits of int64 words (62 per word).
-
-    Walkers that follow x are moved where they are; only the split-offs are new ones. With at
-    most ``_SUBSET_PLAYERS`` players, leaves add their weights to per-row tables indexed by
-    the subset A (and B), turned into values once at the end: the work per leaf reached does
-    not grow with the number of players.
+    With at most ``_SUBSET_PLAYERS`` players, leaves add their weights to per-row tables
+    indexed by the subset A (and B), turned into values once at the end: the work per leaf
+    reached does not grow with the number of players.
     """
 
-    def __init__(self, roots, successors, player_of_feature, trees, n_players, device):
+    def __init__(self, roots, player_of_feature, trees, n_players, background):
+        from sklxai.models.trees.walk import TreeWalk
+
+        device = trees.device
         self.trees = trees
-        self.roots = torch.as_tensor(roots, device=device)
-        self.successors = torch.as_tensor(successors, device=device).reshape(-1)
-        feature = trees.feature.cpu().numpy()
-        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
-                          n_players)
-        self.node_bit = torch.as_tensor(np.left_shift(1, np.minimum(player, 62)).astype(np.int64),
-                                        device=device)
+        self.walk = TreeWalk(trees, player_of_feature, n_players, background, roots=roots)
         self.n_players = n_players
         self.bits = torch.as_tensor(np.left_shift(1, np.arange(n_players)).astype(np.int64),
                                     device=device)
         self.weights = _leaf_weights(min(n_players, trees.depth), device)
-        self.b_left = None  # bitsets of the background rows going left at each node (N, W)
         self.subsets = None
         if n_players <= _SUBSET_PLAYERS:  # membership (2**P, P) and size of every subset
             every = torch.arange(2**n_players, device=device)
             self.subsets = ((every[:, None] & self.bits) != 0).to(torch.float64)
             self.subset_size = self.subsets.sum(dim=1).long()
 
-    def add_values(self, phi, Zx, Zb, budget):
-        """Add the walked trees' values of rows Zx (against background Zb) to phi (n, P+1, k)."""
-        n, m, T = len(Zx), len(Zb), len(self.roots)
-        n_nodes = len(self.trees.feature)
-        if self.b_left is None:  # packed chunk by chunk: unpacked it is m x N int64
-            step = max(1, 2**22 // max(m, 1))
-            self.b_left = torch.cat([
-                _pack_rows(self.trees.go_left(Zb, torch.arange(
-                    start, min(start + step, n_nodes), device=Zb.device)))
-                for start in range(0, n_nodes, step)])
-        everyone = _pack_rows(torch.ones(m, 1, dtype=torch.bool, device=Zx.device))[0]
-        # rows per pass: their walkers (rows x trees), decisions (rows x nodes) and subset
-        # tables (rows x 2**P x k) bounded
-        rows = max(1, min(budget // max(8 * T, 1), 2**25 // max(n_nodes, 1)))
-        if self.subsets is not None:
+    def add_values(self, phi, Zx, budget):
+        """Add the walked trees' values of rows Zx to phi (n, P+1, k)."""
+        rows = self.walk.rows_per_pass(budget)
+        if self.subsets is not None:  # and the subset tables (rows x 2**P x k) bounded
             rows = max(1, min(rows, 2**22 // (len(self.subsets) * self.trees.n_outputs)))
-        for start in range(0, n, rows):
-            count = min(rows, n - start)
-            x_left = self._decisions(Zx[start : start + count])
-            xi = torch.arange(count, device=Zx.device).repeat_interleave(T)
-            node = self.roots.repeat(count)
-            zero = torch.zeros_like(node)
-            sink = _LeafSink(self, phi[start : start + count], m)
-            self._walk(sink, x_left, xi, node, zero, zero.clone(),
-                       everyone.expand(len(node), -1).clone())
+        for start in range(0, len(Zx), rows):
+            sink = _LeafSink(self, phi[start : start + rows], self.walk.n_background)
+            self.walk.run(Zx[start : start + rows], sink)
             sink.finish()
-
-    def _decisions(self, Z):
-        """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
-        trees = self.trees
-        n_nodes = len(trees.feature)
-        out = torch.empty(len(Z), n_nodes, dtype=torch.bool, device=Z.device)
-        step = max(1, 2**22 // max(len(Z), 1))
-        for start in range(0, n_nodes, step):
-            nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
-            out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
-        return out
-
-    def _walk(self, sink, x_left_all, xi, node, a_mask, b_mask, rows):
-        successors, n_nodes = self.successors, len(self.trees.feature)
-        x_flat = x_left_all.reshape(-1)
-        state = self._settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, None)
-        while len(state[0]):
-            xi, node, a_mask, b_mask, rows = state
-            x_left = torch.take(x_flat, xi * n_nodes + node)
-            # rows going x's way: those going left where x does, else the others (bitwise:
-            # with xm all ones where x goes left, same = right ^ (xm & (left ^ right)))
-            right_rows = rows & ~self.b_left.index_select(0, node)
-            same = right_rows ^ (rows & -x_left.long()[:, None])
-            other = rows ^ same
-            bit = torch.take(self.node_bit, node)
-            in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
-            x_way = 2 * node + (~x_left).long()  # successors' index of the child x goes to
-            to_x = torch.take(successors, x_way)
-            # parting rows split off unless the player is x's already: they follow their own
-            # way (the player added to B, a no-op when it is b's), and, when the player is no
-            # one's yet, they also follow x with it added to A
-            split = torch.nonzero(_nonzero_rows(other) & ~in_a).squeeze(1)
-            s_xi, s_bit, s_other, s_a, s_b, s_way = (
-                t.index_select(0, split) for t in (xi, bit, other, a_mask, b_mask, x_way))
-            s_own = torch.take(successors, s_way ^ 1)  # the other child
-            fresh = torch.nonzero(~in_b.index_select(0, split)).squeeze(1)
-            # the rest (and the rows that go x's way) follow x, moved where they are
-            rows = same | (other & -in_a.long()[:, None])
-            state = self._settle(sink, n_nodes,
-                                 torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
-                                 torch.cat([to_x, s_own,
-                                            to_x.index_select(0, split).index_select(0, fresh)]),
-                                 torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
-                                 torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
-                                 torch.cat([rows, s_other, s_other.index_select(0, fresh)]),
-                                 len(xi))
-
-    @staticmethod
-    def _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, n_followers):
-        """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
-        carry no background row (only the first ``n_followers``, which followed x, can be
-        empty: split-offs carry rows by construction), in one compaction."""
-        at_leaf = node >= n_nodes
-        keep = ~at_leaf
-        if n_followers:
-            keep[:n_followers] &= _nonzero_rows(rows[:n_followers])
-        done = torch.nonzero(at_leaf).squeeze(1)
-        if len(done):
-            sink.add(*(t.index_select(0, done) for t in (xi, node, a_mask, b_mask, rows)),
-                     n_nodes)
-        if bool(keep.all()):
-            return xi, node, a_mask, b_mask, rows
-        kept = torch.nonzero(keep).squeeze(1)
-        return tuple(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask, rows))
-
-
-def _nonzero_rows(words):
-    """Whether each row of (s, W) int64 words has a set bit: bool (s,)."""
-    out = words[:, 0] != 0
-    for w in range(1, words.shape[1]):
-        out |= words[:, w] != 0
-    return out
-
-
-def _popcount(words):
-    """Set bits of each row of (s, W) int64 words (bits 0..61 used): int64 (s,)."""
-    x = words - ((words >> 1) & 0x5555555555555555)
-    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
-    x = x + (x >> 8)
-    x = x + (x >> 16)
-    x = (x + (x >> 32)) & 0x7F
-    return x.sum(dim=1)
 
 
 class _LeafSink:
@@ -510,11 +395,13 @@ class _LeafSink:
             size = n * len(walk.subsets)
             self.tables = torch.zeros(2, size, k, dtype=torch.float64, device=phi.device)
 
-    def add(self, xi, node, a_mask, b_mask, rows, n_nodes):
-        """Walkers at leaves (``node`` is N + the leaf's id)."""
+    def add(self, xi, leaf, a_mask, b_mask, rows):
+        """Walkers at leaves."""
+        from sklxai.models.trees.walk import popcount
+
         walk = self.walk
-        count = _popcount(rows).to(torch.float64) / self.m
-        value = walk.trees.leaf_value.index_select(0, node - n_nodes) * count[:, None]
+        count = popcount(rows).to(torch.float64) / self.m
+        value = walk.trees.leaf_value.index_select(0, leaf) * count[:, None]
         if self.tables is not None:
             n_a, n_b = torch.take(walk.subset_size, a_mask), torch.take(walk.subset_size, b_mask)
             P, pair = walk.n_players, n_a * walk.weights.shape[2] + n_b
@@ -538,16 +425,6 @@ class _LeafSink:
         net = (self.tables[0] - self.tables[1]).reshape(n, len(walk.subsets), k)
         # a subset's A-sum goes to its players, its B-sum is taken from them
         self.phi[:, : walk.n_players] += torch.einsum("nsk,sp->npk", net, walk.subsets)
-
-
-def _pack_rows(decisions):
-    """Bitsets of rows: bool (m, N) -> int64 (N, W), row r at bit r % 62 of word r // 62."""
-    m, n_nodes = decisions.shape
-    words = -(-m // 62)
-    padded = torch.zeros(words * 62, n_nodes, dtype=torch.long, device=decisions.device)
-    padded[:m] = decisions.long()
-    shifts = torch.arange(62, device=decisions.device)
-    return (padded.T.reshape(n_nodes, words, 62) << shifts).sum(dim=2)
 
 
 def _value_tables(b_ok, U):

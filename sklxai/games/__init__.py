@@ -5,12 +5,15 @@ A game takes rows ``X`` (n, d) and boolean coalition masks ``(m, d)`` (shared by
 outputs. Games call model adapters; they know nothing about Shapley estimators.
 
 - :mod:`~sklxai.games.marginal`: the marginal (interventional) game and its single-baseline case;
+- :mod:`~sklxai.games.tree`: the marginal game of a tree model computed from its trees (no model
+  calls on hybrid rows);
 - :mod:`~sklxai.games.surrogate`: FastSHAP's learned surrogate game (a masked network trained to
   match the model) and :func:`~sklxai.games.surrogate.fit_surrogate`.
 """
 
 from sklxai.games.marginal import BaselineGame, Game, MarginalGame
 from sklxai.games.surrogate import SurrogateGame, SurrogateModule, fit_surrogate
+from sklxai.games.tree import TreeGame
 
 __all__ = [
            "BaselineGame",
@@ -18,5 +21,6 @@ __all__ = [
            "MarginalGame",
            "SurrogateGame",
            "SurrogateModule",
+           "TreeGame",
            "fit_surrogate",
 ]

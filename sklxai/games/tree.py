@@ -1,0 +1,246 @@
+"""The marginal game of a tree model, from its trees: coalition values without model calls.
+
+For a row x and a background row b, a tree's output on the hybrid (x_S, b_not S) is the value
+of the one leaf within reach, and a leaf is within reach exactly when S holds its set A and
+none of its set B (:mod:`sklxai.models.trees.walk`). So the raw output, the sum of the trees,
+is a multilinear polynomial of the coalition's indicator s:
+
+    raw(S, b) = base + sum over reachable leaves of value * prod_{j in A} s_j prod_{j in B} (1 - s_j).
+
+:class:`TreeGame` walks the trees once per row (all background rows together), expands each
+(A, B) into monomials (prod over B of (1 - s_j) = sum over U in B of (-1)^|U| s^U), and sums
+the monomials' coefficients over subsets (a zeta transform, one pass per player): that gives
+raw(S, b) for all 2^P coalitions S at once. The model's output transform (a boosted
+classifier's sigmoid or softmax) is applied per (S, b), and the mean over b is v_x(S): the same
+game as :class:`~sklxai.games.MarginalGame`, to float64 rounding, at a cost that does not grow
+with the number of coalitions asked for.
+
+It applies with at most ``MAX_PLAYERS`` players, when the leaves' B sets are small (shallow
+trees: boosted models), and when the model's outputs are its trees' sum or a transform of it
+that :class:`~sklxai.models.trees.TreeEnsemble` knows; elsewhere it calls the model on
+hybrids, as :class:`~sklxai.games.MarginalGame` does.
+"""
+
+import numpy as np
+import torch
+
+from sklxai.games.marginal import MarginalGame
+
+#: coalition tables hold 2**P entries per row and background row
+MAX_PLAYERS = 16
+#: leaves whose B holds more players than this expand into too many monomials (2**|B|)
+MAX_B = 8
+#: (row, coalition, background row, output) entries of the tables held at once
+_TABLE_ELEMENTS = 2**24
+
+
+class TreeGame(MarginalGame):
+    """Interventional game of a tree model, computed from its trees.
+
+    v_x(S) = mean over background rows b of f(x_S, b_not S), the game of
+    :class:`~sklxai.games.MarginalGame` (and of ``shap.KernelExplainer``), without calling the
+    model on hybrid rows: see the module docstring. Values equal the model-call game's to
+    float64 rounding; where the trees' structure does not help (more than ``MAX_PLAYERS``
+    players, deep trees, an output the trees cannot express) the game calls the model as
+    :class:`~sklxai.games.MarginalGame` does.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        The model (its own ``predict``/``predict_proba``), for :meth:`full`, the base value and
+        the fallback.
+    trees : sklxai.models.trees.TreeEnsemble
+        The same model's trees (:func:`~sklxai.models.trees.read_trees`), whose input space is
+        the adapter's.
+    background : array-like of shape (m, d)
+    batch_size : int or None
+        Model rows per call, for the fallback.
+
+    Attributes
+    ----------
+    output_ : {"raw", "proba"} or None
+        How the adapter's outputs follow from the trees' sum, checked on the background at
+        construction (None: they do not, and every value is computed by model calls).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from sklxai.games import MarginalGame, TreeGame
+    >>> from sklxai.models import make_adapter
+    >>> from sklxai.models.trees import read_trees
+    >>> X = np.random.default_rng(0).normal(size=(200, 4))
+    >>> model = GradientBoostingRegressor(n_estimators=20, max_depth=3).fit(X, X[:, 0] * X[:, 1])
+    >>> adapter = make_adapter(model, device="cpu")
+    >>> tree_game = TreeGame(adapter, read_trees(model), X[:30])
+    >>> masks = torch.tensor([[True, False, True, False], [False, True, True, True]])
+    >>> a = tree_game.values(X[:2], masks)
+    >>> b = MarginalGame(adapter, X[:30]).values(X[:2], masks)
+    >>> bool(torch.allclose(a, b.to(a.dtype), rtol=0, atol=1e-10))
+    True
+    """
+
+    def __init__(self, adapter, trees, background, *, batch_size=None):
+        super().__init__(adapter, background, batch_size=batch_size, dedupe="auto")
+        self.trees = trees.to(adapter.device) if trees.device != adapter.device else trees
+        self._background_z = self.trees.encode(self.background.to(torch.float64))
+        self._walks = {}  # player assignment -> TreeWalk
+        self.output_ = self._output_rule()
+
+    def _output_rule(self):
+        """Which transform of the trees' sum the adapter returns, checked on the background."""
+        raw = self.trees.raw_encoded(self._background_z)
+        want = self.full(self.background).to(torch.float64)
+        for name, out in (("raw", raw), ("proba", self.trees.proba(raw))):
+            if out.shape == want.shape and torch.allclose(out, want, rtol=1e-9, atol=1e-9):
+                return name
+        return None
+
+    def _mean_output(self, raw):
+        """The adapter's outputs of raw sums (r, M, m, k), averaged over the background."""
+        if self.output_ == "raw":
+            return raw.mean(dim=2)
+        if self.trees.output == "sigmoid":  # the two columns follow from the mean of one
+            p = torch.sigmoid(raw[..., :1]).mean(dim=2)
+            return torch.cat([1 - p, p], dim=-1)
+        r, M, m, k = raw.shape
+        return self.trees.proba(raw.reshape(-1, k)).reshape(r, M, m, -1).mean(dim=2)
+
+    def values(self, X, masks, *, groups=None):
+        """Coalition values; see :meth:`sklxai.games.Game.values` (same arguments, same
+        result)."""
+        X = self.as_tensor(X)
+        masks = torch.as_tensor(masks, device=X.device).bool()
+        players = self._players(X, groups)
+        if players is None or masks.dim() not in (2, 3) or masks.shape[-1] != players[1]:
+            return super().values(X, masks, groups=groups)
+        player_of_input, P = players
+        self._check_width(X.shape[1])
+        if masks.dim() == 3 and masks.shape[0] != X.shape[0]:
+            return super().values(X, masks, groups=groups)
+        walk = self._walk(player_of_input, P)
+        if walk is None:  # paths with more than MAX_B players: too many monomials
+            return super().values(X, masks, groups=groups)
+        codes = (masks.long() << torch.arange(P, device=masks.device)).sum(dim=-1)
+        Zx = self.trees.encode(X.to(torch.float64))
+        m, k = len(self.background), self.trees.n_outputs
+        rows = max(1, min(walk.rows_per_pass(2**22), _TABLE_ELEMENTS // (2**P * m * k)))
+        out = []
+        for start in range(0, len(X), rows):
+            part = slice(start, start + rows)
+            table = self._raw_tables(walk, Zx[part], P)
+            # raw(S, b) of each row's coalitions -> outputs -> mean over the background
+            r = len(table)
+            idx = codes.expand(r, -1) if codes.dim() == 1 else codes[part]
+            raw = table[torch.arange(r, device=idx.device)[:, None], idx]  # (r, M, m, k)
+            out.append(self._mean_output(raw))
+        return torch.cat(out)
+
+    def _players(self, X, groups):
+        """(player of each input column, number of players), or None when the structure
+        cannot serve (no output rule, too many players, columns in several or no groups)."""
+        if self.output_ is None:
+            return None
+        d = X.shape[1]
+        if groups is None:
+            P, player = d, np.arange(d)
+        else:
+            member = groups.detach().cpu().numpy() > 0
+            if member.shape[1] != d or not (member.sum(axis=0) == 1).all():
+                return None
+            P, player = member.shape[0], member.argmax(axis=0)
+        if P > MAX_PLAYERS:
+            return None
+        return player, P
+
+    def _walk(self, player_of_input, P):
+        """The walk for this assignment of columns to players, or None when a leaf's path
+        holds more than ``MAX_B`` players (its B could expand into too many monomials)."""
+        from sklxai.models.trees.walk import TreeWalk
+
+        key = (P, tuple(int(p) for p in player_of_input))
+        if key not in self._walks:
+            player_of_feature = np.asarray(player_of_input)[self.trees.feature_source.cpu()
+                                                            .numpy()]
+            feature = self.trees.feature.cpu().numpy()
+            player = np.where(feature >= 0, player_of_feature[np.maximum(feature, 0)], P)
+            on_path = self.trees.path_or(np.where(player < P, np.left_shift(1, player), 0))
+            widest = int(sum((on_path >> j) & 1 for j in range(P)).max()) \
+                if len(on_path) and P else 0
+            self._walks[key] = None if widest > MAX_B else TreeWalk(
+                self.trees, player_of_feature, P, self._background_z)
+        return self._walks[key]
+
+    def _raw_tables(self, walk, Zx, P):
+        """raw(S, b) for every coalition S of every row: (n, 2**P, m, k)."""
+        from sklxai.models.trees.walk import unpack_rows
+
+        sink = _Terms()
+        walk.run(Zx, sink)
+        n, m, k = len(Zx), walk.n_background, self.trees.n_outputs
+        device = Zx.device
+        table = torch.zeros(n, 2**P, m, k, dtype=torch.float64, device=device)
+        table[:, 0] += self.trees.base  # the constant monomial
+        if not sink.parts:
+            return _zeta(table, P)
+        xi, leaf, a_mask, b_mask, rows = (torch.cat(c) for c in zip(*sink.parts, strict=True))
+        # one weight per background row for each distinct (row, A, B)
+        key = (xi << (2 * P)) | (a_mask << P) | b_mask
+        uniq, inverse = torch.unique(key, return_inverse=True)
+        weight = torch.zeros(len(uniq), m, k, dtype=torch.float64, device=device)
+        value = self.trees.leaf_value.index_select(0, leaf)  # (s, k)
+        step = max(1, 2**22 // max(m, 1))
+        for start in range(0, len(key), step):  # each (leaf reached, background row) pair
+            sl = slice(start, start + step)
+            walker, b = torch.nonzero(unpack_rows(rows[sl], m), as_tuple=True)
+            walker = walker + start
+            weight.index_put_((inverse.index_select(0, walker), b),
+                              value.index_select(0, walker), accumulate=True)
+        u_row, u_a = uniq >> (2 * P), (uniq >> P) & ((1 << P) - 1)
+        u_b = uniq & ((1 << P) - 1)
+        size_b = _popcount_small(u_b, P)
+        widest = int(size_b.max()) if len(size_b) else 0
+        # the players of each B, lowest first: column i holds the i-th one's bit (or 0)
+        lows, rest = torch.zeros(len(u_b), max(widest, 1), dtype=torch.long, device=device), u_b
+        for i in range(widest):
+            lows[:, i] = rest & -rest
+            rest = rest ^ lows[:, i]
+        flat = table.view(n * 2**P, m, k)
+        for size in torch.unique(size_b).tolist():  # all subsets U of B, B of one size at once
+            sel = torch.nonzero(size_b == size).squeeze(1)
+            pick = (torch.arange(2**size, device=device)[:, None]
+                    >> torch.arange(size, device=device)) & 1  # (2**size, size)
+            subsets = (lows.index_select(0, sel)[:, None, :size] * pick).sum(dim=2)
+            sign = 1.0 - 2.0 * (pick.sum(dim=1) % 2).to(torch.float64)  # (-1)**|U|
+            index = (u_row.index_select(0, sel) * 2**P)[:, None] \
+                + (u_a.index_select(0, sel)[:, None] | subsets)
+            flat.index_add_(0, index.reshape(-1), (weight.index_select(0, sel)[:, None]
+                                                   * sign[None, :, None, None]).reshape(-1, m, k))
+        return _zeta(table.view(n, 2**P, m, k), P)
+
+
+class _Terms:
+    """A walk's sink that keeps what reaches leaves."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, xi, leaf, a_mask, b_mask, rows):
+        self.parts.append((xi, leaf, a_mask, b_mask, rows))
+
+
+def _zeta(table, P):
+    """Sum each coalition's coefficients over its subsets, in place: (n, 2**P, m, k)."""
+    n, _, m, k = table.shape
+    for j in range(P):
+        view = table.view(n, 2 ** (P - j - 1), 2, 2**j, m, k)
+        view[:, :, 1] += view[:, :, 0]
+    return table
+
+
+def _popcount_small(words, P):
+    """Set bits of int64 words below bit P."""
+    count = torch.zeros_like(words)
+    for j in range(P):
+        count += (words >> j) & 1
+    return count

@@ -1,0 +1,198 @@
+"""Walking trees with an explained row and a whole background at once.
+
+For an explained row x and a background row b, the input (x_S, b_not S) reaches a leaf exactly
+when S holds every player of a set A (the players on the leaf's path that only x satisfies) and
+none of a set B (those only b satisfies); the leaf is out of reach when a player fails for both
+(DESIGN.md, "Tree ensembles"). :class:`TreeWalk` finds, for rows x and every background row, all
+the leaves within reach and their A and B, visiting only those leaves. Both the exact tree
+explainer (:class:`sklxai.TreeShapley`: each leaf's Shapley values are closed-form in |A| and
+|B|) and the tree game (:class:`sklxai.games.TreeGame`: coalition values without model calls)
+consume what it finds, through a *sink* with one method, ``add(xi, leaf, a_mask, b_mask,
+rows)``.
+
+A walker is a row x at a node of a tree, with the players already given to x's side (A) and to
+b's side (B), and the set of background rows that reach it that way (a bitset). At a node, the
+background rows that go where x goes follow x unchanged; those that part from x follow x if the
+node's player is x's already, their own way if it is b's, and otherwise split: once following x
+with the player added to A, once following their own way with it added to B. A walker that
+reaches a leaf holds exactly the background rows for which the leaf's A and B are the walker's.
+Background rows that go the same way travel as one walker, so the work is far below rows x
+background x leaves. Players and background rows are bits of int64 words (62 per word): at most
+62 players. Walkers that follow x move where they are; only the split-offs are new ones.
+"""
+
+import numpy as np
+import torch
+
+#: players and background rows per int64 word (one bit is left for the sign)
+WORD_BITS = 62
+
+
+class TreeWalk:
+    """The walk of explained rows through trees, against one background.
+
+    Parameters
+    ----------
+    trees : TreeEnsemble
+        The trees, on their device.
+    player_of_feature : int array (n_features,)
+        The player (0..n_players-1) of each model feature the trees split on.
+    n_players : int
+        At most 62.
+    background : float64 tensor (m, n_features)
+        Background rows, already through :meth:`TreeEnsemble.encode`.
+    roots : int array or None
+        The walk ids of the roots of the trees to walk (None: every tree).
+
+    Attributes
+    ----------
+    n_background : int
+    """
+
+    def __init__(self, trees, player_of_feature, n_players, background, roots=None):
+        if n_players > WORD_BITS:
+            raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
+        device = trees.device
+        self.trees = trees
+        successors, all_roots = trees.successors()
+        self.roots = torch.as_tensor(all_roots if roots is None else roots, device=device)
+        self.successors = torch.as_tensor(successors, device=device).reshape(-1)
+        feature = trees.feature.cpu().numpy()
+        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
+                          n_players)
+        self.node_bit = torch.as_tensor(
+            np.left_shift(1, np.minimum(player, WORD_BITS)).astype(np.int64), device=device)
+        self.n_players = n_players
+        self.n_background = len(background)
+        # bitsets of the background rows going left at each node (N, W), packed chunk by chunk
+        # (unpacked it is m x N)
+        n_nodes = len(feature)
+        step = max(1, 2**22 // max(len(background), 1))
+        self.b_left = torch.cat([
+            pack_rows(trees.go_left(background, torch.arange(
+                start, min(start + step, n_nodes), device=device)))
+            for start in range(0, n_nodes, step)])
+
+    def rows_per_pass(self, budget):
+        """Explained rows walked together: their walkers (rows x trees) and decisions (rows x
+        nodes) within ``budget`` elements."""
+        n_nodes = len(self.trees.feature)
+        return max(1, min(budget // max(8 * len(self.roots), 1), 2**25 // max(n_nodes, 1)))
+
+    def run(self, Zx, sink):
+        """Walk encoded rows Zx (n, n_features) through the trees; every walker that reaches a
+        leaf goes to ``sink.add(xi, leaf, a_mask, b_mask, rows)``: the row's index in Zx, the
+        leaf's id, A and B as player bits, and the background rows as (s, W) bitsets."""
+        T = len(self.roots)
+        x_left = self.decisions(Zx)
+        xi = torch.arange(len(Zx), device=Zx.device).repeat_interleave(T)
+        node = self.roots.repeat(len(Zx))
+        zero = torch.zeros_like(node)
+        everyone = pack_rows(torch.ones(self.n_background, 1, dtype=torch.bool,
+                                        device=Zx.device))[0]
+        self._walk(sink, x_left, xi, node, zero, zero.clone(),
+                   everyone.expand(len(node), -1).clone())
+
+    def decisions(self, Z):
+        """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
+        trees = self.trees
+        n_nodes = len(trees.feature)
+        out = torch.empty(len(Z), n_nodes, dtype=torch.bool, device=Z.device)
+        step = max(1, 2**22 // max(len(Z), 1))
+        for start in range(0, n_nodes, step):
+            nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
+            out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
+        return out
+
+    def _walk(self, sink, x_left_all, xi, node, a_mask, b_mask, rows):
+        successors, n_nodes = self.successors, len(self.trees.feature)
+        x_flat = x_left_all.reshape(-1)
+        state = _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, None)
+        while len(state[0]):
+            xi, node, a_mask, b_mask, rows = state
+            x_left = torch.take(x_flat, xi * n_nodes + node)
+            # rows going x's way: those going left where x does, else the others (bitwise:
+            # with xm all ones where x goes left, same = right ^ (xm & (left ^ right)))
+            right_rows = rows & ~self.b_left.index_select(0, node)
+            same = right_rows ^ (rows & -x_left.long()[:, None])
+            other = rows ^ same
+            bit = torch.take(self.node_bit, node)
+            in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
+            x_way = 2 * node + (~x_left).long()  # successors' index of the child x goes to
+            to_x = torch.take(successors, x_way)
+            # parting rows split off unless the player is x's already: they follow their own
+            # way (the player added to B, a no-op when it is b's), and, when the player is no
+            # one's yet, they also follow x with it added to A
+            split = torch.nonzero(nonzero_rows(other) & ~in_a).squeeze(1)
+            s_xi, s_bit, s_other, s_a, s_b, s_way = (
+                t.index_select(0, split) for t in (xi, bit, other, a_mask, b_mask, x_way))
+            s_own = torch.take(successors, s_way ^ 1)  # the other child
+            fresh = torch.nonzero(~in_b.index_select(0, split)).squeeze(1)
+            # the rest (and the rows that go x's way) follow x, moved where they are
+            rows = same | (other & -in_a.long()[:, None])
+            state = _settle(sink, n_nodes,
+                            torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
+                            torch.cat([to_x, s_own,
+                                       to_x.index_select(0, split).index_select(0, fresh)]),
+                            torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
+                            torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
+                            torch.cat([rows, s_other, s_other.index_select(0, fresh)]),
+                            len(xi))
+
+
+def _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, n_followers):
+    """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
+    carry no background row (only the first ``n_followers``, which followed x, can be empty:
+    split-offs carry rows by construction), in one compaction."""
+    at_leaf = node >= n_nodes
+    keep = ~at_leaf
+    if n_followers:
+        keep[:n_followers] &= nonzero_rows(rows[:n_followers])
+    done = torch.nonzero(at_leaf).squeeze(1)
+    if len(done):
+        xi_d, node_d, a_d, b_d, rows_d = (t.index_select(0, done)
+                                          for t in (xi, node, a_mask, b_mask, rows))
+        sink.add(xi_d, node_d - n_nodes, a_d, b_d, rows_d)
+    if bool(keep.all()):
+        return xi, node, a_mask, b_mask, rows
+    kept = torch.nonzero(keep).squeeze(1)
+    return tuple(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask, rows))
+
+
+def pack_rows(decisions):
+    """Bitsets of rows: bool (m, N) -> int64 (N, W), row r at bit r % 62 of word r // 62."""
+    m, n_nodes = decisions.shape
+    words = -(-m // WORD_BITS)
+    padded = torch.zeros(words * WORD_BITS, n_nodes, dtype=torch.long, device=decisions.device)
+    padded[:m] = decisions.long()
+    shifts = torch.arange(WORD_BITS, device=decisions.device)
+    return (padded.T.reshape(n_nodes, words, WORD_BITS) << shifts).sum(dim=2)
+
+
+def unpack_rows(words, m):
+    """The inverse of :func:`pack_rows` for walkers' bitsets: (s, W) int64 -> bool (s, m)."""
+    # byte by byte through a table of the 8 bits of each byte value (little-endian words)
+    table = ((torch.arange(256, device=words.device)[:, None]
+              >> torch.arange(8, device=words.device)) & 1).bool()
+    s, W = words.shape
+    bits = table[words.contiguous().view(torch.uint8).long()].reshape(s, W, 64)
+    return bits[:, :, :WORD_BITS].reshape(s, W * WORD_BITS)[:, :m]
+
+
+def nonzero_rows(words):
+    """Whether each row of (s, W) int64 words has a set bit: bool (s,)."""
+    out = words[:, 0] != 0
+    for w in range(1, words.shape[1]):
+        out |= words[:, w] != 0
+    return out
+
+
+def popcount(words):
+    """Set bits of each row of (s, W) int64 words (bits 0..61 used): int64 (s,)."""
+    x = words - ((words >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    x = x + (x >> 8)
+    x = x + (x >> 16)
+    x = (x + (x >> 32)) & 0x7F
+    return x.sum(dim=1)
