@@ -15,13 +15,15 @@ on the first ``shap_rows`` of them). Reported per model: trees, leaves, depth, T
 explain rows/s of both (``explain`` / ``shap_values`` alone, after an untimed warm-up), their
 ratio and the largest |TreeShapley - shap|.
 
-(d) ``pipeline``: the compiled trees. ``KernelSHAP`` on the raw Adult DataFrame (12 columns,
-strings with NaN) through the Pipeline ColumnTransformer(StandardScaler, OneHotEncoder) ->
-HistGradientBoostingClassifier: the default path (a Pipeline ending in a tree model runs its
-trees as a torch function, :class:`sklxai.models.trees.adapter.TreeAdapter`, after the
-preprocessing ran once) against the generic path (``fast_path=False``: a
-:class:`sklxai.models.SklearnAdapter` calls the whole pipeline's ``predict_proba`` on every batch
-of masked raw rows), per row, ``fit`` + ``explain``.
+(d) ``pipeline``: the trees in a Pipeline. ``KernelSHAP`` on the raw Adult DataFrame (12
+columns, strings with NaN) through the Pipeline ColumnTransformer(StandardScaler, OneHotEncoder)
+-> HistGradientBoostingClassifier: the default path (the preprocessing runs once; a Pipeline
+ending in a tree model gets :class:`sklxai.games.TreeGame`, the coalition values computed from
+its trees, and on CUDA runs its trees as a torch function,
+:class:`sklxai.models.trees.adapter.TreeAdapter`) against the generic path (``fast_path=False``:
+a :class:`sklxai.models.SklearnAdapter` calls the whole pipeline's ``predict_proba`` on every
+batch of masked raw rows). The target compares ``explain`` per row (as for the tree models,
+``fit`` is reported apart, and ``fit`` + ``explain`` per row is reported too).
 
 (e) accuracy: for each model where shap and TreeShapley differ by more than 1e-6, brute force
 decides, on the row(s) of the largest gap: on a subset of 10 columns (the column of the gap and
@@ -421,7 +423,7 @@ def run(*, device="auto", n_train=20000, n_background=100, rows=None, shap_rows=
     pipe_report = None
     if pipeline:
         if pipeline_rows is None:  # the compiled trees cost rows x leaves x depth per call
-            pipeline_rows = 3 if quick else 500 if on_gpu else 10
+            pipeline_rows = 3 if quick else 500 if on_gpu else 50
         pipe_report = _pipeline(dev=dev, seed=seed, n_train=n_train,
                                 n_background=pipeline_background, n_rows=pipeline_rows,
                                 generic_rows=pipeline_generic_rows,
@@ -448,12 +450,11 @@ def run(*, device="auto", n_train=20000, n_background=100, rows=None, shap_rows=
         }
     if pipe_report is not None and "skipped" not in pipe_report:
         targets["pipeline speedup"] = {
-            "target": f"KernelSHAP on a tree Pipeline: the fast path (compiled trees on CUDA, "
-                      f"the model's own predict on the CPU) >= {PIPELINE_TARGET_SPEEDUP:g}x "
-                      "faster than the generic path, ms/row "
-                      "(fit + explain)",
-            "measured": pipe_report["speedup"],
-            "met": bool(pipe_report["speedup"] >= PIPELINE_TARGET_SPEEDUP),
+            "target": f"KernelSHAP on a tree Pipeline: the fast path (the tree game; compiled "
+                      f"trees on CUDA) >= {PIPELINE_TARGET_SPEEDUP:g}x faster than the generic "
+                      "path, explain ms/row (fit reported apart)",
+            "measured": pipe_report["speedup_explain_only"],
+            "met": bool(pipe_report["speedup_explain_only"] >= PIPELINE_TARGET_SPEEDUP),
         }
     return {
         "benchmark": "tree_speed",
@@ -535,8 +536,8 @@ def markdown_table(report):
                 lines.append(f"| {path} | {e['adapter']} | {e['rows']} | {e['fit_seconds']:.2f} "
                              f"| {e['explain_seconds']:.2f} | {e['ms_per_row']:.1f} "
                              f"| {e['rows_per_s']:.2f} |")
-            lines += ["", (f"speed-up {p['speedup']:.1f}x (explain only "
-                      f"{p['speedup_explain_only']:.1f}x), max abs(compiled - generic) "
+            lines += ["", (f"speed-up, explain only {p['speedup_explain_only']:.1f}x (fit + "
+                      f"explain {p['speedup']:.1f}x), max abs(fast - generic) "
                       f"{p['max_abs_diff']:.1e} over {p['rows_compared']} rows")]
     lines.append("")
     for key, t in report["targets"].items():

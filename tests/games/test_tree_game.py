@@ -139,10 +139,22 @@ def test_falls_back_to_model_calls_where_the_trees_do_not_help(monkeypatch):
                                atol=1e-12)
     assert not calls
     monkeypatch.setattr(tree_game_module, "MAX_PLAYERS", 16)
-    monkeypatch.setattr(tree_game_module, "MAX_B", 2)  # paths with more players: too deep
+    monkeypatch.setattr(tree_game_module, "MAX_EXPANSION", 10)  # deep trees: too many monomials
     np.testing.assert_allclose(tree_game.values(data[30:32], masks).numpy(), want.numpy(),
                                atol=1e-12)
-    assert not calls
+    assert calls  # walked, then answered by model calls
+
+
+def test_deep_trees_are_evaluated_by_model_calls(monkeypatch):
+    # deep trees reach so many leaves per (row, background row) that model calls are faster
+    model, data = MODELS["forest-proba"]
+    monkeypatch.setattr(tree_game_module, "MAX_MEAN_DEPTH", 2.0)  # the forest is depth 5
+    tree_game, marginal = _games(model, data)
+    assert tree_game.output_ == "raw" and not tree_game.structural_
+    monkeypatch.setattr(tree_game, "_raw_tables", None)  # never called
+    masks = torch.rand(9, 6, generator=torch.Generator().manual_seed(3)) < 0.5
+    np.testing.assert_allclose(tree_game.values(data[30:32], masks).numpy(),
+                               marginal.values(data[30:32], masks).double().numpy(), atol=0)
 
 
 def test_an_adapter_whose_outputs_the_trees_cannot_express_is_called():
@@ -150,7 +162,7 @@ def test_an_adapter_whose_outputs_the_trees_cannot_express_is_called():
     other = RandomForestRegressor(5, max_depth=4, random_state=1).fit(X, X[:, 1])
     adapter = make_adapter(forest, device="cpu")
     game = TreeGame(adapter, read_trees(other), X[:20])  # trees of another model
-    assert game.output_ is None
+    assert game.output_ is None and not game.structural_
     masks = torch.tensor([[True, False, True, False, True, False]])
     np.testing.assert_allclose(game.values(X[:2], masks).numpy(),
                                MarginalGame(adapter, X[:20]).values(X[:2], masks).numpy())

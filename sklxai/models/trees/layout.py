@@ -128,6 +128,11 @@ class TreeEnsemble:
         return max(1, int(self._node_depth[self.leaf_node].max())) if len(self.leaf_node) else 1
 
     @property
+    def leaf_depth(self):
+        """int array (L,): the number of splits on each leaf's path."""
+        return self._node_depth[self.leaf_node]
+
+    @property
     def path_node(self):
         return self._leaf_paths()[0]
 

@@ -21,6 +21,8 @@ background x leaves. Players and background rows are bits of int64 words (62 per
 62 players. Walkers that follow x move where they are; only the split-offs are new ones.
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -72,6 +74,21 @@ class TreeWalk:
             pack_rows(trees.go_left(background, torch.arange(
                 start, min(start + step, n_nodes), device=device)))
             for start in range(0, n_nodes, step)])
+
+    def with_players(self, player_of_feature, n_players):
+        """The same walk (trees, background) with another assignment of features to players:
+        only the players' bits change, the background's decisions are shared."""
+        if n_players > WORD_BITS:
+            raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
+        other = copy.copy(self)
+        feature = self.trees.feature.cpu().numpy()
+        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
+                          n_players)
+        other.node_bit = torch.as_tensor(
+            np.left_shift(1, np.minimum(player, WORD_BITS)).astype(np.int64),
+            device=self.node_bit.device)
+        other.n_players = n_players
+        return other
 
     def rows_per_pass(self, budget):
         """Explained rows walked together: their walkers (rows x trees) and decisions (rows x
@@ -169,14 +186,25 @@ def pack_rows(decisions):
     return (padded.T.reshape(n_nodes, words, WORD_BITS) << shifts).sum(dim=2)
 
 
-def unpack_rows(words, m):
-    """The inverse of :func:`pack_rows` for walkers' bitsets: (s, W) int64 -> bool (s, m)."""
-    # byte by byte through a table of the 8 bits of each byte value (little-endian words)
-    table = ((torch.arange(256, device=words.device)[:, None]
-              >> torch.arange(8, device=words.device)) & 1).bool()
-    s, W = words.shape
-    bits = table[words.contiguous().view(torch.uint8).long()].reshape(s, W, 64)
-    return bits[:, :, :WORD_BITS].reshape(s, W * WORD_BITS)[:, :m]
+def set_bits(words):
+    """The set bits of (s, W) int64 words (bits 0..61 used) as (row index, bit number) pairs,
+    bit number w * 62 + j for bit j of word w: the background rows of walkers, without
+    unpacking every bit (walkers at leaves carry few rows)."""
+    rows_out, bits_out = [], []
+    for w in range(words.shape[1]):
+        index = torch.nonzero(words[:, w]).squeeze(1)
+        rest = words[:, w].index_select(0, index)
+        while len(index):
+            low = rest & -rest
+            rows_out.append(index)
+            bits_out.append(torch.log2(low.to(torch.float64)).long() + w * WORD_BITS)
+            rest = rest ^ low
+            left = torch.nonzero(rest).squeeze(1)
+            index, rest = index.index_select(0, left), rest.index_select(0, left)
+    if not rows_out:
+        empty = torch.zeros(0, dtype=torch.long, device=words.device)
+        return empty, empty
+    return torch.cat(rows_out), torch.cat(bits_out)
 
 
 def nonzero_rows(words):
