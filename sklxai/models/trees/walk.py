@@ -180,10 +180,16 @@ def pack_rows(decisions):
     """Bitsets of rows: bool (m, N) -> int64 (N, W), row r at bit r % 62 of word r // 62."""
     m, n_nodes = decisions.shape
     words = -(-m // WORD_BITS)
-    padded = torch.zeros(words * WORD_BITS, n_nodes, dtype=torch.long, device=decisions.device)
-    padded[:m] = decisions.long()
-    shifts = torch.arange(WORD_BITS, device=decisions.device)
-    return (padded.T.reshape(n_nodes, words, WORD_BITS) << shifts).sum(dim=2)
+    out = torch.empty(n_nodes, words, dtype=torch.long, device=decisions.device)
+    for w in range(words):
+        block = decisions[w * WORD_BITS : (w + 1) * WORD_BITS].to(torch.float64)
+        # each half word as a product with powers of two: exact in float64 (below 2**31)
+        low = min(len(block), 31)
+        powers = 2.0 ** torch.arange(31, dtype=torch.float64, device=decisions.device)
+        out[:, w] = (powers[:low] @ block[:low]).long()
+        if len(block) > low:
+            out[:, w] |= (powers[: len(block) - low] @ block[low:]).long() << 31
+    return out
 
 
 def set_bits(words):
