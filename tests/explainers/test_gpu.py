@@ -79,3 +79,19 @@ def test_tree_models_run_as_compiled_trees_on_cuda():
     adapter = make_adapter(model, device="cuda")
     assert isinstance(adapter, TreeAdapter) and adapter.device.type == "cuda"
     np.testing.assert_allclose(adapter.predict(X), model.predict_proba(X), atol=1e-12)
+
+
+def test_tree_game_on_cuda_matches_the_cpu():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from sklxai.games import TreeGame
+
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    cpu = KernelSHAP(model, background=X[:30], n_coalitions=128, device="cpu",
+                     random_state=0).fit(X)
+    gpu = KernelSHAP(model, background=X[:30], n_coalitions=128, device="cuda",
+                     random_state=0).fit(X)
+    assert isinstance(gpu.game_, TreeGame) and gpu.game_.structural_
+    np.testing.assert_allclose(gpu.explain(X[:16]).values, cpu.explain(X[:16]).values,
+                               atol=1e-10)
