@@ -97,8 +97,9 @@ def check_image_shape(image_shape, d, patch_size=None, input_shape=None):
         return None
     try:
         shape = tuple(int(s) for s in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.") from exc
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3 or min(shape) < 1:

@@ -191,8 +191,9 @@ def patch_players(image_shape, patch_size):
     """
     try:
         d = int(np.prod([int(s) for s in image_shape]))
-    except (TypeError, ValueError):
-        raise ValueError(f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"image_shape must be a tuple (C, H, W) or (H, W); got {image_shape!r}.") from exc
     shape = check_image_shape(image_shape, d, patch_size)
     return players(d, shape, patch_size)
 
