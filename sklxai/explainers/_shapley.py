@@ -131,7 +131,9 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         background = self._background_model
         if self.game == "baseline":
             background = background.mean(axis=0, keepdims=True)
-        trees = self._final_trees()
+        from sklxai.explainers._validation import final_trees
+
+        trees = final_trees(self)  # the model the game calls: a fast-path Pipeline's last step
         if trees is not None:  # the same game, from the trees' structure where it helps
             from sklxai.games.tree import TreeGame
 
@@ -139,19 +141,6 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         if self.game == "marginal":
             return MarginalGame(self.adapter_, background, batch_size=self.batch_size)
         return BaselineGame(self.adapter_, background[0], batch_size=self.batch_size)
-
-    def _final_trees(self):
-        """The trees of the model the game calls (the Pipeline's last step on the fast path),
-        when it is a tree model, else None."""
-        from sklxai.models.trees import is_tree_model, read_trees
-
-        final = self.model_[-1] if self.prepared_.fast_path else self.model_
-        if not is_tree_model(final):
-            return None
-        try:
-            return read_trees(final)
-        except TypeError:  # a setting the trees cannot express (e.g. a non-constant init)
-            return None
 
     def _get_state(self):
         meta, tensors = super()._get_state()

@@ -113,11 +113,16 @@ class TreeGame(MarginalGame):
     def _output_rule(self):
         """Which transform of the trees' sum the adapter returns, checked on the background."""
         raw = self.trees.raw_encoded(self._background_z)
-        want = self.full(self.background).to(torch.float64)
+        want = self._background_output = self.full(self.background).to(torch.float64)
         for name, out in (("raw", raw), ("proba", self.trees.proba(raw))):
             if out.shape == want.shape and torch.allclose(out, want, rtol=1e-9, atol=1e-9):
                 return name
         return None
+
+    def empty_value(self):
+        """Mean model output over the background, shape (k,) (the model's outputs on the
+        background were computed once, to check the output rule)."""
+        return self._background_output.mean(dim=0)
 
     def _mean_output(self, raw):
         """The adapter's outputs of raw sums (r, M, m, k), averaged over the background."""
