@@ -361,6 +361,7 @@ class _Walk:
         self.bits = torch.as_tensor(np.left_shift(1, np.arange(n_players)).astype(np.int64),
                                     device=device)
         self.weights = _leaf_weights(min(n_players, trees.depth), device)
+        self.flat_weights = self.weights.reshape(2, -1)
         self.subsets = None
         if n_players <= _SUBSET_PLAYERS:  # membership (2**P, P) and size of every subset
             every = torch.arange(2**n_players, device=device)
@@ -401,14 +402,15 @@ class _LeafSink:
 
         walk = self.walk
         count = popcount(rows).to(torch.float64) / self.m
-        value = walk.trees.leaf_value.index_select(0, leaf) * count[:, None]
+        value = _rows_of(walk.trees.leaf_value, leaf) * count[:, None]
         if self.tables is not None:
-            n_a, n_b = torch.take(walk.subset_size, a_mask), torch.take(walk.subset_size, b_mask)
+            n_a = walk.subset_size.index_select(0, a_mask)
+            n_b = walk.subset_size.index_select(0, b_mask)
             P, pair = walk.n_players, n_a * walk.weights.shape[2] + n_b
             self.tables[0].index_add_(0, (xi << P) | a_mask,
-                                      value * torch.take(walk.weights[0], pair)[:, None])
+                                      value * walk.flat_weights[0].index_select(0, pair)[:, None])
             self.tables[1].index_add_(0, (xi << P) | b_mask,
-                                      value * torch.take(walk.weights[1], pair)[:, None])
+                                      value * walk.flat_weights[1].index_select(0, pair)[:, None])
             return
         in_a = (a_mask[:, None] & walk.bits) != 0  # (s, P)
         in_b = (b_mask[:, None] & walk.bits) != 0
@@ -425,6 +427,16 @@ class _LeafSink:
         net = (self.tables[0] - self.tables[1]).reshape(n, len(walk.subsets), k)
         # a subset's A-sum goes to its players, its B-sum is taken from them
         self.phi[:, : walk.n_players] += torch.einsum("nsk,sp->npk", net, walk.subsets)
+
+
+def _rows_of(table, index):
+    """table[index] for a (L, k) table, through one-dimensional gathers (a row gather of a
+    narrow 2-D tensor costs several times more per element on the CPU)."""
+    if table.shape[1] == 1:
+        return table[:, 0].index_select(0, index)[:, None]
+    k = table.shape[1]
+    flat = (index[:, None] * k + torch.arange(k, device=index.device)).reshape(-1)
+    return table.reshape(-1).index_select(0, flat).reshape(-1, k)
 
 
 def _value_tables(b_ok, U):

@@ -88,6 +88,9 @@ class TreeEnsemble:
         self.categorical = torch.as_tensor(np.asarray(categorical, dtype=bool))
         self.cat_left = torch.as_tensor(np.asarray(cat_left, dtype=bool)).reshape(
             len(self.feature), -1)
+        # routing rules some ensembles never need (checked once, not at every evaluation)
+        self._any_missing_left = bool(self.missing_left.any())
+        self._any_categorical = bool(self.categorical.any())
         self.children = np.asarray(children, dtype=np.int64).reshape(len(self.feature), 2)
         self.leaf_node = np.asarray(leaf_node, dtype=np.int64)
         self._parent, self._node_depth = _parents_and_depths(self.children)
@@ -216,8 +219,8 @@ class TreeEnsemble:
         """Whether encoded rows Z (n, n_features) go left at ``nodes`` (any shape): bool
         (n, *nodes.shape). Padding nodes (-1) give True."""
         flat = nodes.reshape(-1).clamp(min=0)
-        feat = self.feature[flat].clamp(min=0)
-        left = self.goes_left(Z[:, feat], flat[None, :])  # (n, m)
+        feat = self.feature.index_select(0, flat).clamp(min=0)
+        left = self.goes_left(_columns(Z, feat), flat)  # (n, m)
         return left.reshape(Z.shape[0], *nodes.shape)
 
     def goes_left(self, z, nodes):
@@ -225,14 +228,16 @@ class TreeEnsemble:
         no padding, broadcastable to z's shape): bool, of z's shape. The one routing rule of
         :meth:`go_left` and of a traversal where each row is at its own node."""
         missing = torch.isnan(z)
-        left = torch.where(missing, self.missing_left[nodes], z <= self.threshold[nodes])
-        if bool(self.categorical.any()):
+        left = z <= _gather(self.threshold, nodes)
+        if self._any_missing_left:
+            left = torch.where(missing, _gather(self.missing_left, nodes), left)
+        if self._any_categorical:
             width = self.cat_left.shape[1]
             codes = torch.nan_to_num(z, nan=0.0).long().clamp(0, width - 1)
             in_set = self.cat_left[nodes.expand_as(codes), codes]
             inside = (z >= 0) & (z < width) & (z == torch.floor(z))
-            cat = torch.where(missing, self.missing_left[nodes], in_set & inside)
-            left = torch.where(self.categorical[nodes], cat, left)
+            cat = torch.where(missing, _gather(self.missing_left, nodes), in_set & inside)
+            left = torch.where(_gather(self.categorical, nodes), cat, left)
         return left
 
     def follows(self, Z, leaves=slice(None)):
@@ -402,3 +407,17 @@ def sorted_categories(values, *, owner):
         )
     order = np.argsort(known, kind="stable")
     return known[order], order
+
+
+def _gather(table, index):
+    """table[index] for a node table and an index tensor of any shape, through index_select
+    (several times faster than advanced indexing on the CPU)."""
+    return table.index_select(0, index.reshape(-1)).reshape(index.shape)
+
+
+def _columns(Z, index):
+    """Z[:, index]: numpy's take on the CPU (ten times faster than torch's gathers along the
+    second axis there), torch elsewhere."""
+    if Z.device.type == "cpu":
+        return torch.from_numpy(np.take(Z.numpy(), index.numpy(), axis=1))
+    return Z[:, index]

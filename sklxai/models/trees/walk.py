@@ -52,42 +52,43 @@ class TreeWalk:
     """
 
     def __init__(self, trees, player_of_feature, n_players, background, roots=None):
-        if n_players > WORD_BITS:
-            raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
         device = trees.device
         self.trees = trees
         successors, all_roots = trees.successors()
+        if len(successors) > _ID_MASK:
+            raise ValueError(f"a tree walk takes at most {_ID_MASK} nodes and leaves; the trees "
+                             f"have {len(successors)}.")
         self.roots = torch.as_tensor(all_roots if roots is None else roots, device=device)
-        self.successors = torch.as_tensor(successors, device=device).reshape(-1)
-        feature = trees.feature.cpu().numpy()
-        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
-                          n_players)
-        self.node_bit = torch.as_tensor(
-            np.left_shift(1, np.minimum(player, WORD_BITS)).astype(np.int64), device=device)
-        self.n_players = n_players
+        n_nodes = len(trees.feature)
+        self._children = successors[:n_nodes, 0] | (successors[:n_nodes, 1] << _RIGHT_SHIFT)
+        self._set_players(player_of_feature, n_players)
         self.n_background = len(background)
         # bitsets of the background rows going left at each node (N, W), packed chunk by chunk
-        # (unpacked it is m x N)
-        n_nodes = len(feature)
+        # (unpacked it is m x N), kept as W vectors
         step = max(1, 2**22 // max(len(background), 1))
-        self.b_left = torch.cat([
+        b_left = torch.cat([
             pack_rows(trees.go_left(background, torch.arange(
                 start, min(start + step, n_nodes), device=device)))
             for start in range(0, n_nodes, step)])
+        self.b_left = [word.contiguous() for word in b_left.unbind(1)]
+
+    def _set_players(self, player_of_feature, n_players):
+        """Each node's word: its left and right children's walk ids and its player (bits
+        0-27, 28-55 and 56-61), so that one gather reads all three."""
+        if n_players > WORD_BITS:
+            raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
+        feature = self.trees.feature.cpu().numpy()
+        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
+                          n_players).astype(np.int64)
+        self.node_word = torch.as_tensor(self._children | (player << _PLAYER_SHIFT),
+                                         device=self.trees.device)
+        self.n_players = n_players
 
     def with_players(self, player_of_feature, n_players):
         """The same walk (trees, background) with another assignment of features to players:
         only the players' bits change, the background's decisions are shared."""
-        if n_players > WORD_BITS:
-            raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
         other = copy.copy(self)
-        feature = self.trees.feature.cpu().numpy()
-        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
-                          n_players)
-        other.node_bit = torch.as_tensor(
-            np.left_shift(1, np.minimum(player, WORD_BITS)).astype(np.int64),
-            device=self.node_bit.device)
-        other.n_players = n_players
+        other._set_players(player_of_feature, n_players)
         return other
 
     def rows_per_pass(self, budget):
@@ -107,8 +108,8 @@ class TreeWalk:
         zero = torch.zeros_like(node)
         everyone = pack_rows(torch.ones(self.n_background, 1, dtype=torch.bool,
                                         device=Zx.device))[0]
-        self._walk(sink, x_left, xi, node, zero, zero.clone(),
-                   everyone.expand(len(node), -1).clone())
+        rows = [torch.full_like(node, int(word)) for word in everyone]
+        self._walk(sink, x_left.reshape(-1), xi, node, zero, zero.clone(), rows)
 
     def decisions(self, Z):
         """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
@@ -121,59 +122,80 @@ class TreeWalk:
             out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
         return out
 
-    def _walk(self, sink, x_left_all, xi, node, a_mask, b_mask, rows):
-        successors, n_nodes = self.successors, len(self.trees.feature)
-        x_flat = x_left_all.reshape(-1)
-        state = _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, None)
+    def _walk(self, sink, x_flat, xi, node, a_mask, b_mask, rows):
+        # Every tensor is one-dimensional and every gather an index_select: on the CPU, torch's
+        # take and row gathers of 2-D tensors cost several times more per element.
+        n_nodes = len(self.trees.feature)
+        state = _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, len(xi))
         while len(state[0]):
             xi, node, a_mask, b_mask, rows = state
-            x_left = torch.take(x_flat, xi * n_nodes + node)
-            # rows going x's way: those going left where x does, else the others (bitwise:
-            # with xm all ones where x goes left, same = right ^ (xm & (left ^ right)))
-            right_rows = rows & ~self.b_left.index_select(0, node)
-            same = right_rows ^ (rows & -x_left.long()[:, None])
-            other = rows ^ same
-            bit = torch.take(self.node_bit, node)
-            in_a, in_b = (a_mask & bit) != 0, (b_mask & bit) != 0
-            x_way = 2 * node + (~x_left).long()  # successors' index of the child x goes to
-            to_x = torch.take(successors, x_way)
+            word = self.node_word.index_select(0, node)
+            # all ones where x goes right, else zero
+            x_right = x_flat.index_select(0, xi * n_nodes + node).long() - 1
+            # rows going x's way: those going left where x does, right where x does
+            same = [r & (self.b_left[w].index_select(0, node) ^ x_right)
+                    for w, r in enumerate(rows)]
+            other = [r ^ s for r, s in zip(rows, same)]
+            in_a = (a_mask & (1 << (word >> _PLAYER_SHIFT))) != 0
             # parting rows split off unless the player is x's already: they follow their own
             # way (the player added to B, a no-op when it is b's), and, when the player is no
             # one's yet, they also follow x with it added to A
-            split = torch.nonzero(nonzero_rows(other) & ~in_a).squeeze(1)
-            s_xi, s_bit, s_other, s_a, s_b, s_way = (
-                t.index_select(0, split) for t in (xi, bit, other, a_mask, b_mask, x_way))
-            s_own = torch.take(successors, s_way ^ 1)  # the other child
-            fresh = torch.nonzero(~in_b.index_select(0, split)).squeeze(1)
+            split = _nonzero(nonzero_rows(other) & ~in_a)
+            s_xi, s_a, s_b, s_word, s_right = (t.index_select(0, split)
+                                               for t in (xi, a_mask, b_mask, word, x_right))
+            s_other = [o.index_select(0, split) for o in other]
+            s_bit = 1 << (s_word >> _PLAYER_SHIFT)
+            fresh = _nonzero((s_b & s_bit) == 0)
+            f_word, f_right = s_word.index_select(0, fresh), s_right.index_select(0, fresh)
             # the rest (and the rows that go x's way) follow x, moved where they are
-            rows = same | (other & -in_a.long()[:, None])
-            state = _settle(sink, n_nodes,
-                            torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
-                            torch.cat([to_x, s_own,
-                                       to_x.index_select(0, split).index_select(0, fresh)]),
-                            torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
-                            torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
-                            torch.cat([rows, s_other, s_other.index_select(0, fresh)]),
-                            len(xi))
+            keep_a = -in_a.long()
+            state = _settle(
+                sink, n_nodes,
+                torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
+                torch.cat([_child(word, x_right), _child(s_word, ~s_right),
+                           _child(f_word, f_right)]),
+                torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
+                torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
+                [torch.cat([s | (o & keep_a), so, so.index_select(0, fresh)])
+                 for s, o, so in zip(same, other, s_other)],
+                len(xi))
+
+
+#: a node's word (:meth:`TreeWalk._set_players`): walk ids of 28 bits, the player above them
+_RIGHT_SHIFT, _PLAYER_SHIFT = 28, 56
+_ID_MASK = (1 << _RIGHT_SHIFT) - 1
+
+
+def _child(word, right):
+    """The child of each node word: the right one where ``right`` is all ones, else the left."""
+    return (word >> (right & _RIGHT_SHIFT)) & _ID_MASK
 
 
 def _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, n_followers):
     """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
     carry no background row (only the first ``n_followers``, which followed x, can be empty:
-    split-offs carry rows by construction), in one compaction."""
+    split-offs carry rows by construction), in one compaction. ``rows`` is a list of W word
+    vectors."""
     at_leaf = node >= n_nodes
     keep = ~at_leaf
-    if n_followers:
-        keep[:n_followers] &= nonzero_rows(rows[:n_followers])
-    done = torch.nonzero(at_leaf).squeeze(1)
+    keep[:n_followers] &= nonzero_rows([r[:n_followers] for r in rows])
+    done = _nonzero(at_leaf)
     if len(done):
-        xi_d, node_d, a_d, b_d, rows_d = (t.index_select(0, done)
-                                          for t in (xi, node, a_mask, b_mask, rows))
+        xi_d, node_d, a_d, b_d = (t.index_select(0, done) for t in (xi, node, a_mask, b_mask))
+        rows_d = torch.stack([r.index_select(0, done) for r in rows], dim=1)
         sink.add(xi_d, node_d - n_nodes, a_d, b_d, rows_d)
-    if bool(keep.all()):
+    kept = _nonzero(keep)
+    if len(kept) == len(xi):
         return xi, node, a_mask, b_mask, rows
-    kept = torch.nonzero(keep).squeeze(1)
-    return tuple(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask, rows))
+    return (*(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask)),
+            [r.index_select(0, kept) for r in rows])
+
+
+def _nonzero(mask):
+    """Indices of the set entries of a bool vector (numpy's is several times faster on CPU)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask).squeeze(1)
 
 
 def pack_rows(decisions):
@@ -214,10 +236,10 @@ def set_bits(words):
 
 
 def nonzero_rows(words):
-    """Whether each row of (s, W) int64 words has a set bit: bool (s,)."""
-    out = words[:, 0] != 0
-    for w in range(1, words.shape[1]):
-        out |= words[:, w] != 0
+    """Whether each row of W int64 word vectors (s,) has a set bit: bool (s,)."""
+    out = words[0] != 0
+    for word in words[1:]:
+        out |= word != 0
     return out
 
 
