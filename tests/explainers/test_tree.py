@@ -113,6 +113,26 @@ def test_walked_and_dense_trees_equal_the_tables(monkeypatch, method):
                                tables.explain(X_NAN[:7]).values, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_features", [6, 40])
+def test_walk_with_two_player_words_and_background_words(monkeypatch, n_features):
+    # A and B share one word up to 30 players, else take one each; 70 background rows take
+    # two words of bits: the walk equals the products over rows x background x leaves
+    rng = np.random.default_rng(0)
+    Xw = rng.normal(size=(300, n_features))
+    y = Xw[:, 0] * Xw[:, 1] + Xw.sum(axis=1)
+    model = RandomForestRegressor(4, max_depth=10, random_state=0).fit(Xw, y)
+    monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
+    walked = TreeShapley(model, n_background=70, device="cpu", random_state=0).fit(Xw)
+    monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
+    dense = TreeShapley(model, n_background=70, device="cpu", random_state=0).fit(Xw)
+    assert walked._walk is not None and dense._walk is None
+    assert walked._walk.walk._one_word == (n_features <= 30)
+    exp = walked.explain(Xw[:5])
+    np.testing.assert_allclose(exp.values, dense.explain(Xw[:5]).values, atol=1e-12)
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                               model.predict(Xw[:5]), atol=1e-9)
+
+
 def test_baseline_game_and_feature_groups_equal_brute_force():
     model = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, Y_REG)
     groups = {"a": [0, 1], "b": [2], "c": [3, 4], "d": [5]}

@@ -19,6 +19,12 @@ reaches a leaf holds exactly the background rows for which the leaf's A and B ar
 Background rows that go the same way travel as one walker, so the work is far below rows x
 background x leaves. Players and background rows are bits of int64 words (62 per word): at most
 62 players. Walkers that follow x move where they are; only the split-offs are new ones.
+
+The walk runs eagerly in torch, one step of every walker at a time, so its cost is the number of
+element operations per walker step. Hence the layout: a walker is a few one-dimensional int64
+vectors (its row and node in one key, A and B in one word up to 30 players, the background
+rows' words), every gather is an ``index_select`` of a one-dimensional table (a node's children
+and player are one word), and the compaction of walkers that finished is one gather per vector.
 """
 
 import copy
@@ -60,6 +66,8 @@ class TreeWalk:
                              f"have {len(successors)}.")
         self.roots = torch.as_tensor(all_roots if roots is None else roots, device=device)
         n_nodes = len(trees.feature)
+        # walk ids (nodes, then leaves) take the key's low S bits
+        self._key_shift = int(len(successors) - 1).bit_length()
         self._children = successors[:n_nodes, 0] | (successors[:n_nodes, 1] << _RIGHT_SHIFT)
         self._set_players(player_of_feature, n_players)
         self.n_background = len(background)
@@ -83,6 +91,7 @@ class TreeWalk:
         self.node_word = torch.as_tensor(self._children | (player << _PLAYER_SHIFT),
                                          device=self.trees.device)
         self.n_players = n_players
+        self._one_word = n_players <= 30  # A and B in one word
 
     def with_players(self, player_of_feature, n_players):
         """The same walk (trees, background) with another assignment of features to players:
@@ -101,15 +110,17 @@ class TreeWalk:
         """Walk encoded rows Zx (n, n_features) through the trees; every walker that reaches a
         leaf goes to ``sink.add(xi, leaf, a_mask, b_mask, rows)``: the row's index in Zx, the
         leaf's id, A and B as player bits, and the background rows as (s, W) bitsets."""
-        T = len(self.roots)
-        x_left = self.decisions(Zx)
-        xi = torch.arange(len(Zx), device=Zx.device).repeat_interleave(T)
-        node = self.roots.repeat(len(Zx))
-        zero = torch.zeros_like(node)
+        n, T, device = len(Zx), len(self.roots), Zx.device
+        # x's decisions at node v of row i at i * 2**S + v, the walkers' key (below)
+        x_left = torch.zeros(n, 1 << self._key_shift, dtype=torch.bool, device=device)
+        x_left[:, : len(self.trees.feature)] = self.decisions(Zx)
+        key = (torch.arange(n, device=device).repeat_interleave(T) << self._key_shift) \
+            | self.roots.repeat(n)
+        players = [torch.zeros_like(key) for _ in range(1 if self._one_word else 2)]
         everyone = pack_rows(torch.ones(self.n_background, 1, dtype=torch.bool,
-                                        device=Zx.device))[0]
-        rows = [torch.full_like(node, int(word)) for word in everyone]
-        self._walk(sink, x_left.reshape(-1), xi, node, zero, zero.clone(), rows)
+                                        device=device))[0]
+        rows = [torch.full_like(key, int(word)) for word in everyone]
+        self._walk(sink, x_left.reshape(-1), [key, *players, *rows])
 
     def decisions(self, Z):
         """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
@@ -122,43 +133,74 @@ class TreeWalk:
             out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
         return out
 
-    def _walk(self, sink, x_flat, xi, node, a_mask, b_mask, rows):
-        # Every tensor is one-dimensional and every gather an index_select: on the CPU, torch's
-        # take and row gathers of 2-D tensors cost several times more per element.
-        n_nodes = len(self.trees.feature)
-        state = _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, len(xi))
+    def _walk(self, sink, x_flat, state):
+        """Walk walkers ``state``, a list of one-dimensional vectors: the key (the row i and
+        the walk id v as i * 2**S + v), A and B (one word, B shifted by 32, with at most 30
+        players; else two) and the background rows' words. One-dimensional, so that every
+        gather is an index_select: on the CPU, torch's take and row gathers of 2-D tensors
+        cost several times more per element."""
+        n_nodes, id_mask = len(self.trees.feature), (1 << self._key_shift) - 1
+        b_shift = 32 if self._one_word else 0  # where B's bits are, in the word ib
+        ib = 0 if self._one_word else 1
+        first_row = 2 if self._one_word else 3
+        state = self._settle(sink, state, len(state[0]))
         while len(state[0]):
-            xi, node, a_mask, b_mask, rows = state
+            key, rows = state[0], state[first_row:]
+            node = key & id_mask
             word = self.node_word.index_select(0, node)
             # all ones where x goes right, else zero
-            x_right = x_flat.index_select(0, xi * n_nodes + node).long() - 1
+            x_right = x_flat.index_select(0, key).long() - 1
             # rows going x's way: those going left where x does, right where x does
             same = [r & (self.b_left[w].index_select(0, node) ^ x_right)
                     for w, r in enumerate(rows)]
             other = [r ^ s for r, s in zip(rows, same)]
-            in_a = (a_mask & (1 << (word >> _PLAYER_SHIFT))) != 0
+            a_bit = 1 << (word >> _PLAYER_SHIFT)
+            in_a = (state[1] & a_bit) != 0
             # parting rows split off unless the player is x's already: they follow their own
             # way (the player added to B, a no-op when it is b's), and, when the player is no
             # one's yet, they also follow x with it added to A
             split = _nonzero(nonzero_rows(other) & ~in_a)
-            s_xi, s_a, s_b, s_word, s_right = (t.index_select(0, split)
-                                               for t in (xi, a_mask, b_mask, word, x_right))
+            s_key, s_word, s_right, *s_players = (
+                t.index_select(0, split) for t in (key, word, x_right, *state[1:first_row]))
             s_other = [o.index_select(0, split) for o in other]
-            s_bit = 1 << (s_word >> _PLAYER_SHIFT)
-            fresh = _nonzero((s_b & s_bit) == 0)
+            s_a = 1 << (s_word >> _PLAYER_SHIFT)
+            s_b = s_a << b_shift
+            fresh = _nonzero((s_players[ib] & s_b) == 0)
             f_word, f_right = s_word.index_select(0, fresh), s_right.index_select(0, fresh)
+            s_base, f_base = s_key & ~id_mask, s_key.index_select(0, fresh) & ~id_mask
             # the rest (and the rows that go x's way) follow x, moved where they are
             keep_a = -in_a.long()
-            state = _settle(
-                sink, n_nodes,
-                torch.cat([xi, s_xi, s_xi.index_select(0, fresh)]),
-                torch.cat([_child(word, x_right), _child(s_word, ~s_right),
-                           _child(f_word, f_right)]),
-                torch.cat([a_mask, s_a, (s_a | s_bit).index_select(0, fresh)]),
-                torch.cat([b_mask, s_b | s_bit, s_b.index_select(0, fresh)]),
-                [torch.cat([s | (o & keep_a), so, so.index_select(0, fresh)])
-                 for s, o, so in zip(same, other, s_other)],
-                len(xi))
+            out = [torch.cat([(key ^ node) | _child(word, x_right),
+                              s_base | _child(s_word, ~s_right),  # the other child
+                              f_base | _child(f_word, f_right)])]
+            for j, p in enumerate(s_players):  # A gets the player on x's way, B on b's
+                out.append(torch.cat([state[1 + j], p | s_b if j == ib else p,
+                                      (p | s_a if j == 0 else p).index_select(0, fresh)]))
+            out.extend(torch.cat([s | (o & keep_a), so, so.index_select(0, fresh)])
+                       for s, o, so in zip(same, other, s_other))
+            state = self._settle(sink, out, len(key))
+
+    def _settle(self, sink, state, n_followers):
+        """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
+        carry no background row (only the first ``n_followers``, which followed x, can be empty:
+        split-offs carry rows by construction), in one compaction."""
+        n_nodes, id_mask = len(self.trees.feature), (1 << self._key_shift) - 1
+        first_row = 2 if self._one_word else 3
+        node = state[0] & id_mask
+        at_leaf = node >= n_nodes
+        keep = ~at_leaf
+        keep[:n_followers] &= nonzero_rows([r[:n_followers] for r in state[first_row:]])
+        done = _nonzero(at_leaf)
+        if len(done):
+            key, *players = (t.index_select(0, done) for t in state[:first_row])
+            if self._one_word:
+                players = [players[0] & 0xFFFFFFFF, players[0] >> 32]
+            rows = torch.stack([r.index_select(0, done) for r in state[first_row:]], dim=1)
+            sink.add(key >> self._key_shift, (key & id_mask) - n_nodes, *players, rows)
+        kept = _nonzero(keep)
+        if len(kept) == len(keep):
+            return state
+        return [t.index_select(0, kept) for t in state]
 
 
 #: a node's word (:meth:`TreeWalk._set_players`): walk ids of 28 bits, the player above them
@@ -169,26 +211,6 @@ _ID_MASK = (1 << _RIGHT_SHIFT) - 1
 def _child(word, right):
     """The child of each node word: the right one where ``right`` is all ones, else the left."""
     return (word >> (right & _RIGHT_SHIFT)) & _ID_MASK
-
-
-def _settle(sink, n_nodes, xi, node, a_mask, b_mask, rows, n_followers):
-    """Hand the walkers that reached a leaf to ``sink`` and drop them with the walkers that
-    carry no background row (only the first ``n_followers``, which followed x, can be empty:
-    split-offs carry rows by construction), in one compaction. ``rows`` is a list of W word
-    vectors."""
-    at_leaf = node >= n_nodes
-    keep = ~at_leaf
-    keep[:n_followers] &= nonzero_rows([r[:n_followers] for r in rows])
-    done = _nonzero(at_leaf)
-    if len(done):
-        xi_d, node_d, a_d, b_d = (t.index_select(0, done) for t in (xi, node, a_mask, b_mask))
-        rows_d = torch.stack([r.index_select(0, done) for r in rows], dim=1)
-        sink.add(xi_d, node_d - n_nodes, a_d, b_d, rows_d)
-    kept = _nonzero(keep)
-    if len(kept) == len(xi):
-        return xi, node, a_mask, b_mask, rows
-    return (*(t.index_select(0, kept) for t in (xi, node, a_mask, b_mask)),
-            [r.index_select(0, kept) for r in rows])
 
 
 def _nonzero(mask):
