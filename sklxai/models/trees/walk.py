@@ -139,7 +139,7 @@ class TreeWalk:
         players; else two) and the background rows' words. One-dimensional, so that every
         gather is an index_select: on the CPU, torch's take and row gathers of 2-D tensors
         cost several times more per element."""
-        n_nodes, id_mask = len(self.trees.feature), (1 << self._key_shift) - 1
+        id_mask = (1 << self._key_shift) - 1
         b_shift = 32 if self._one_word else 0  # where B's bits are, in the word ib
         ib = 0 if self._one_word else 1
         first_row = 2 if self._one_word else 3
