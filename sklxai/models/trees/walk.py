@@ -154,12 +154,11 @@ class TreeWalk:
             same = [r & (self.b_left[w].index_select(0, node) ^ x_right)
                     for w, r in enumerate(rows)]
             other = [r ^ s for r, s in zip(rows, same)]
-            a_bit = 1 << (word >> _PLAYER_SHIFT)
-            in_a = (state[1] & a_bit) != 0
+            in_a = (state[1] >> (word >> _PLAYER_SHIFT)) & 1  # 1 where the player is x's
             # parting rows split off unless the player is x's already: they follow their own
             # way (the player added to B, a no-op when it is b's), and, when the player is no
             # one's yet, they also follow x with it added to A
-            split = _nonzero(nonzero_rows(other) & ~in_a)
+            split = _nonzero(nonzero_rows(other) & (in_a == 0))
             s_key, s_word, s_right, *s_players = (
                 t.index_select(0, split) for t in (key, word, x_right, *state[1:first_row]))
             s_other = [o.index_select(0, split) for o in other]
@@ -169,7 +168,7 @@ class TreeWalk:
             f_word, f_right = s_word.index_select(0, fresh), s_right.index_select(0, fresh)
             s_base, f_base = s_key & ~id_mask, s_key.index_select(0, fresh) & ~id_mask
             # the rest (and the rows that go x's way) follow x, moved where they are
-            keep_a = -in_a.long()
+            keep_a = -in_a
             out = [torch.cat([(key ^ node) | _child(word, x_right),
                               s_base | _child(s_word, ~s_right),  # the other child
                               f_base | _child(f_word, f_right)])]
@@ -267,6 +266,8 @@ def nonzero_rows(words):
 
 def popcount(words):
     """Set bits of each row of (s, W) int64 words (bits 0..61 used): int64 (s,)."""
+    if words.device.type == "cpu" and hasattr(np, "bitwise_count"):  # numpy >= 2: popcnt
+        return torch.from_numpy(np.bitwise_count(words.numpy()).sum(axis=1, dtype=np.int64))
     x = words - ((words >> 1) & 0x5555555555555555)
     x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
     x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
