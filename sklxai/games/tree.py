@@ -20,10 +20,11 @@ depth-limited forests), with at most ``MAX_PLAYERS`` players, and when the model
 its trees' sum or a transform of it that :class:`~sklxai.models.trees.TreeEnsemble` knows;
 elsewhere it calls the model on hybrids, as :class:`~sklxai.games.MarginalGame` does. Deep
 trees (unlimited-depth forests) reach so many leaves per (row, background row) that the model's
-own compiled ``predict`` is faster (measured on Adult, 50 background rows, one CPU thread: a
-200-tree forest with leaves at depth 18.5 on average took 55 ms a row this way against 39 ms
-with model calls; a 500-tree depth-8 boosted model 10 ms against 24 ms, a HistGradientBoosting
-model 2.7 ms against 15 ms).
+own compiled ``predict`` is as fast (measured in ``docs/benchmarks.rst``, "Tree ensembles").
+
+Rows are walked up to ``_WALK_ROWS`` at a time (the walk's cost is mostly per step, shared by
+the rows walked together), and their coalition tables are built a few rows at a time, small
+enough to stay in the CPU's caches.
 """
 
 import numpy as np
@@ -43,6 +44,8 @@ MAX_EXPANSION = 2**25
 #: pass keep the table (zeroing, expansion, zeta transform, look-ups) in the CPU's caches; more
 #: rows per pass were slower on the development machine (8 MiB: 2.7 ms a row, 128 MiB: 5.4 ms)
 _TABLE_ELEMENTS = 2**20
+#: rows walked at once, at most (what they reach is kept until their tables are built)
+_WALK_ROWS = 64
 
 
 class TreeGame(MarginalGame):
@@ -150,20 +153,26 @@ class TreeGame(MarginalGame):
         codes = (masks.long() << torch.arange(P, device=masks.device)).sum(dim=-1)
         Zx = self.trees.encode(X.to(torch.float64))
         m, k = len(self.background), self.trees.n_outputs
-        rows = max(1, min(walk.rows_per_pass(2**22), _TABLE_ELEMENTS // (2**P * m * k)))
+        # rows walked together (the walk's cost per step is mostly per call: many rows amortise
+        # it), and rows per coalition table (a few, to stay in the CPU's caches)
+        per_walk = max(1, min(walk.rows_per_pass(2**22), _WALK_ROWS))
+        per_table = max(1, _TABLE_ELEMENTS // (2**P * m * k))
         out = []
-        for start in range(0, len(X), rows):
-            part = slice(start, start + rows)
-            table = self._raw_tables(walk, Zx[part], P)
-            if table is None:  # too many monomials (deep trees): call the model
-                sub = masks if masks.dim() == 2 else masks[part]
-                out.append(super().values(X[part], sub, groups=groups))
-                continue
-            # raw(S, b) of each row's coalitions -> outputs -> mean over the background
-            r = len(table)
-            idx = codes.expand(r, -1) if codes.dim() == 1 else codes[part]
-            raw = table[torch.arange(r, device=idx.device)[:, None], idx]  # (r, M, m, k)
-            out.append(self._mean_output(raw))
+        for start in range(0, len(X), per_walk):
+            end = min(start + per_walk, len(X))
+            terms = self._terms(walk, Zx[start:end], P)
+            for first in range(start, end, per_table):
+                part = slice(first, min(first + per_table, end))
+                table = self._raw_table(terms, first - start, part.stop - part.start, P)
+                if table is None:  # too many monomials (deep trees): call the model
+                    sub = masks if masks.dim() == 2 else masks[part]
+                    out.append(super().values(X[part], sub, groups=groups))
+                    continue
+                # raw(S, b) of each row's coalitions -> outputs -> mean over the background
+                r = len(table)
+                idx = codes.expand(r, -1) if codes.dim() == 1 else codes[part]
+                raw = table[torch.arange(r, device=idx.device)[:, None], idx]  # (r, M, m, k)
+                out.append(self._mean_output(raw))
         return torch.cat(out)
 
     def _players(self, X, groups):
@@ -192,21 +201,18 @@ class TreeGame(MarginalGame):
                 np.asarray(player_of_input)[source], P)
         return self._walks[key]
 
-    def _raw_tables(self, walk, Zx, P):
-        """raw(S, b) for every coalition S of every row: (n, 2**P, m, k), or None when the
-        leaves reached expand into more than ``MAX_EXPANSION`` monomial entries."""
+    def _terms(self, walk, Zx, P):
+        """What the rows Zx reach: each distinct (row, A, B), as the sorted keys
+        row << 2P | A << P | B, with its leaves' values summed per background row (u, m, k)."""
         from sklxai.models.trees.walk import set_bits
 
         sink = _Terms()
         walk.run(Zx, sink)
-        n, m, k = len(Zx), walk.n_background, self.trees.n_outputs
-        device = Zx.device
-        table = torch.zeros(n, 2**P, m, k, dtype=torch.float64, device=device)
-        table[:, 0] += self.trees.base  # the constant monomial
+        m, k, device = walk.n_background, self.trees.n_outputs, Zx.device
         if not sink.parts:
-            return _zeta(table, P)
+            return (torch.zeros(0, dtype=torch.long, device=device),
+                    torch.zeros(0, m, k, dtype=torch.float64, device=device))
         xi, leaf, a_mask, b_mask, rows = (torch.cat(c) for c in zip(*sink.parts, strict=True))
-        # one weight per background row for each distinct (row, A, B)
         key = (xi << (2 * P)) | (a_mask << P) | b_mask
         uniq, inverse = torch.unique(key, return_inverse=True)
         weight = torch.zeros(len(uniq), m, k, dtype=torch.float64, device=device)
@@ -214,10 +220,25 @@ class TreeGame(MarginalGame):
         walker, b = set_bits(rows)  # each (leaf reached, background row) pair
         weight.index_put_((inverse.index_select(0, walker), b), value.index_select(0, walker),
                           accumulate=True)
-        u_row, u_a = uniq >> (2 * P), (uniq >> P) & ((1 << P) - 1)
+        return uniq, weight
+
+    def _raw_table(self, terms, first, n, P):
+        """raw(S, b) for every coalition S of the rows first..first+n of a walk's ``terms``:
+        (n, 2**P, m, k), or None when their leaves expand into more than ``MAX_EXPANSION``
+        monomial entries."""
+        uniq, weight = terms
+        m, k, device = weight.shape[1], weight.shape[2], uniq.device
+        bounds = torch.tensor([first, first + n], device=device) << (2 * P)
+        lo, hi = torch.searchsorted(uniq, bounds).tolist()  # the rows' keys: a sorted slice
+        uniq, weight = uniq[lo:hi], weight[lo:hi]
+        table = torch.zeros(n, 2**P, m, k, dtype=torch.float64, device=device)
+        table[:, 0] += self.trees.base  # the constant monomial
+        if not len(uniq):
+            return _zeta(table, P)
+        u_row, u_a = (uniq >> (2 * P)) - first, (uniq >> P) & ((1 << P) - 1)
         u_b = uniq & ((1 << P) - 1)
         size_b = _popcount_small(u_b, P)
-        widest = int(size_b.max()) if len(size_b) else 0
+        widest = int(size_b.max())
         if int((2 ** size_b).sum()) * m * k > MAX_EXPANSION:
             return None
         # the players of each B, lowest first: column i holds the i-th one's bit (or 0)
@@ -236,7 +257,7 @@ class TreeGame(MarginalGame):
                 + (u_a.index_select(0, sel)[:, None] | subsets)
             flat.index_add_(0, index.reshape(-1), (weight.index_select(0, sel)[:, None]
                                                    * sign[None, :, None, None]).reshape(-1, m, k))
-        return _zeta(table.view(n, 2**P, m, k), P)
+        return _zeta(table, P)
 
 
 class _Terms:

@@ -122,6 +122,22 @@ def test_kernelshap_on_a_tree_pipeline_takes_the_tree_game():
                                generic.explain(frame[30:33]).values, atol=1e-12)
 
 
+@pytest.mark.parametrize("per_mask", [False, True])
+def test_rows_walked_together_and_tabled_apart(monkeypatch, per_mask):
+    # rows are walked a few at a time (here 3) and their coalition tables built fewer at a
+    # time (here 1 or 2 rows): the values do not depend on the split
+    model, data = MODELS["hgb-binary-nan-categorical"]
+    tree_game, marginal = _games(model, data)
+    masks = torch.rand(7, 10, 6, generator=torch.Generator().manual_seed(4)) < 0.5
+    masks = masks if per_mask else masks[0]
+    want = marginal.values(data[40:47], masks).double().numpy()
+    monkeypatch.setattr(tree_game_module, "_WALK_ROWS", 3)
+    for table_rows in (1, 2):
+        monkeypatch.setattr(tree_game_module, "_TABLE_ELEMENTS", table_rows * 2**6 * 25 * 1)
+        np.testing.assert_allclose(tree_game.values(data[40:47], masks).numpy(), want,
+                                   atol=1e-12)
+
+
 def test_falls_back_to_model_calls_where_the_trees_do_not_help(monkeypatch):
     model, data = MODELS["hgb-multiclass"]
     tree_game, marginal = _games(model, data)
@@ -131,9 +147,9 @@ def test_falls_back_to_model_calls_where_the_trees_do_not_help(monkeypatch):
 
     def spy(*args):
         calls.append(1)
-        return TreeGame._raw_tables(tree_game, *args)
+        return TreeGame._terms(tree_game, *args)
 
-    monkeypatch.setattr(tree_game, "_raw_tables", spy)
+    monkeypatch.setattr(tree_game, "_terms", spy)
     monkeypatch.setattr(tree_game_module, "MAX_PLAYERS", 5)  # more players than tables hold
     np.testing.assert_allclose(tree_game.values(data[30:32], masks).numpy(), want.numpy(),
                                atol=1e-12)
@@ -151,7 +167,7 @@ def test_deep_trees_are_evaluated_by_model_calls(monkeypatch):
     monkeypatch.setattr(tree_game_module, "MAX_MEAN_DEPTH", 2.0)  # the forest is depth 5
     tree_game, marginal = _games(model, data)
     assert tree_game.output_ == "raw" and not tree_game.structural_
-    monkeypatch.setattr(tree_game, "_raw_tables", None)  # never called
+    monkeypatch.setattr(tree_game, "_terms", None)  # never walked
     masks = torch.rand(9, 6, generator=torch.Generator().manual_seed(3)) < 0.5
     np.testing.assert_allclose(tree_game.values(data[30:32], masks).numpy(),
                                marginal.values(data[30:32], masks).double().numpy(), atol=0)
