@@ -101,10 +101,9 @@ class TreeWalk:
         return other
 
     def rows_per_pass(self, budget):
-        """Explained rows walked together: their walkers (rows x trees) and decisions (rows x
-        nodes) within ``budget`` elements."""
-        n_nodes = len(self.trees.feature)
-        return max(1, min(budget // max(8 * len(self.roots), 1), 2**25 // max(n_nodes, 1)))
+        """Explained rows walked together: their walkers (rows x trees) within ``budget``
+        elements, and their decisions (rows x 2**S walk ids, bool) within 32 MiB."""
+        return max(1, min(budget // max(8 * len(self.roots), 1), 2**25 >> self._key_shift))
 
     def run(self, Zx, sink):
         """Walk encoded rows Zx (n, n_features) through the trees; every walker that reaches a
