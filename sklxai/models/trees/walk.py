@@ -110,8 +110,9 @@ class TreeWalk:
         leaf goes to ``sink.add(xi, leaf, a_mask, b_mask, rows)``: the row's index in Zx, the
         leaf's id, A and B as player bits, and the background rows as (s, W) bitsets."""
         n, T, device = len(Zx), len(self.roots), Zx.device
-        # x's decisions at node v of row i at i * 2**S + v, the walkers' key (below)
-        x_left = torch.zeros(n, 1 << self._key_shift, dtype=torch.bool, device=device)
+        # x's decisions at node v of row i at i * 2**S + v, the walkers' key (below); the
+        # entries past the nodes (leaf ids, padding) are never read: walkers at leaves stop
+        x_left = torch.empty(n, 1 << self._key_shift, dtype=torch.bool, device=device)
         x_left[:, : len(self.trees.feature)] = self.decisions(Zx)
         key = (torch.arange(n, device=device).repeat_interleave(T) << self._key_shift) \
             | self.roots.repeat(n)
