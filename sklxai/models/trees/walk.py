@@ -267,7 +267,11 @@ def nonzero_rows(words):
 def popcount(words):
     """Set bits of each row of (s, W) int64 words (bits 0..61 used): int64 (s,)."""
     if words.device.type == "cpu" and hasattr(np, "bitwise_count"):  # numpy >= 2: popcnt
-        return torch.from_numpy(np.bitwise_count(words.numpy()).sum(axis=1, dtype=np.int64))
+        bits = np.bitwise_count(words.numpy())
+        count = bits[:, 0].astype(np.int64)
+        for w in range(1, bits.shape[1]):  # column by column: numpy's row sums are slow
+            count += bits[:, w]
+        return torch.from_numpy(count)
     x = words - ((words >> 1) & 0x5555555555555555)
     x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
     x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
