@@ -145,20 +145,31 @@ class TreeWalk:
         first_row = 2 if self._one_word else 3
         state = self._settle(sink, state, len(state[0]))
         while len(state[0]):
+            # The walkers' own vectors are updated in place and temporaries reused where the
+            # order allows: each fresh large tensor costs page faults on the CPU.
             key, rows = state[0], state[first_row:]
             node = key & id_mask
             word = self.node_word.index_select(0, node)
-            # all ones where x goes right, else zero
-            x_right = x_flat.index_select(0, key).long() - 1
-            # rows going x's way: those going left where x does, right where x does
-            same = [r & (self.b_left[w].index_select(0, node) ^ x_right)
-                    for w, r in enumerate(rows)]
-            other = [r ^ s for r, s in zip(rows, same)]
-            in_a = (state[1] >> (word >> _PLAYER_SHIFT)) & 1  # 1 where the player is x's
+            x_right = x_flat.index_select(0, key).long()
+            x_right -= 1  # all ones where x goes right, else zero
+            # rows going x's way (same: left where x goes left, right where x goes right);
+            # ``rows`` becomes the rows parting from x
+            same = []
+            for w, r in enumerate(rows):
+                s = self.b_left[w].index_select(0, node)
+                s ^= x_right
+                s &= r
+                r ^= s
+                same.append(s)
+            other = rows
+            in_a = state[1] >> (word >> _PLAYER_SHIFT)
+            in_a &= 1  # 1 where the node's player is x's
             # parting rows split off unless the player is x's already: they follow their own
             # way (the player added to B, a no-op when it is b's), and, when the player is no
             # one's yet, they also follow x with it added to A
-            split = _nonzero(nonzero_rows(other) & (in_a == 0))
+            parting = nonzero_rows(other)
+            parting &= in_a == 0
+            split = _nonzero(parting)
             s_key, s_word, s_right, *s_players = (
                 t.index_select(0, split) for t in (key, word, x_right, *state[1:first_row]))
             s_other = [o.index_select(0, split) for o in other]
@@ -168,15 +179,19 @@ class TreeWalk:
             f_word, f_right = s_word.index_select(0, fresh), s_right.index_select(0, fresh)
             s_base, f_base = s_key & ~id_mask, s_key.index_select(0, fresh) & ~id_mask
             # the rest (and the rows that go x's way) follow x, moved where they are
-            keep_a = -in_a
-            out = [torch.cat([(key ^ node) | _child(word, x_right),
-                              s_base | _child(s_word, ~s_right),  # the other child
+            key ^= node
+            key |= _child(word, x_right)
+            keep_a = in_a.neg_()
+            for s, o in zip(same, other):
+                o &= keep_a
+                s |= o
+            out = [torch.cat([key, s_base | _child(s_word, ~s_right),  # the other child
                               f_base | _child(f_word, f_right)])]
             for j, p in enumerate(s_players):  # A gets the player on x's way, B on b's
                 out.append(torch.cat([state[1 + j], p | s_b if j == ib else p,
                                       (p | s_a if j == 0 else p).index_select(0, fresh)]))
-            out.extend(torch.cat([s | (o & keep_a), so, so.index_select(0, fresh)])
-                       for s, o, so in zip(same, other, s_other))
+            out.extend(torch.cat([s, so, so.index_select(0, fresh)])
+                       for s, so in zip(same, s_other))
             state = self._settle(sink, out, len(key))
 
     def _settle(self, sink, state, n_followers):
