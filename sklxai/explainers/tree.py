@@ -56,8 +56,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     can reach (products over rows x background x leaves beyond 62 players).
 
     Supported models: scikit-learn's DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees*,
-    GradientBoosting* and HistGradientBoosting* (categorical splits and missing values
-    included), and XGBoost and LightGBM models when installed; and Pipelines whose
+    GradientBoosting*, HistGradientBoosting* (categorical splits and missing values included)
+    and IsolationForest, and XGBoost and LightGBM models when installed; and Pipelines whose
     preprocessing is column-wise and whose last step is one of these (values per raw column).
     Other models raise a TypeError: use ExactShapley or KernelSHAP for them.
 
@@ -65,11 +65,14 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     trees' ``predict_proba`` (an average of trees, so exact); gradient-boosted classifiers' raw
     margin, ``decision_function`` (log-odds; one output for a binary model); boosted regressors
     with a log link (Poisson, gamma, Tweedie losses) their raw, log-scale prediction, whose
-    exponential ``predict`` returns. A boosted model's
-    ``predict_proba`` is a nonlinear function of the summed trees, for which no exact tree
-    algorithm exists: explain it with ExactShapley or KernelSHAP, which run the compiled trees
-    (the same layout as a batched torch function) on the device. This is shap's
-    ``model_output="raw"`` choice.
+    exponential ``predict`` returns; an IsolationForest its mean path length over the trees
+    normalised by that of a random tree, E[h(x)] / c(max_samples_) = -log2(-score_samples(x))
+    (higher: more normal; ``decision_function`` is -2**(-raw) - ``offset_``, increasing in it).
+    A boosted model's ``predict_proba`` (and an isolation forest's scores) is a nonlinear
+    function of the summed trees, for which no exact tree algorithm exists: explain it with
+    ExactShapley or KernelSHAP, which compute its coalition values from the trees
+    (:class:`~sklxai.games.TreeGame`) or run the compiled trees (the same layout as a batched
+    torch function) on the device. This is shap's ``model_output="raw"`` choice.
 
     Parameters
     ----------
@@ -164,9 +167,11 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         if self.model_output == "probability" and boosted:
             raise ValueError(
                 f"model_output='probability': {type(final).__name__}'s predictions "
-                "(predict_proba, or a log-link regressor's predict) are a nonlinear function "
-                "of its summed trees, for which no exact tree algorithm exists. Explain the raw margin (model_output='raw', the default), or "
-                "predict_proba with ExactShapley or KernelSHAP (they run the compiled trees)."
+                "(predict_proba, a log-link regressor's predict, an isolation forest's scores) "
+                "are a nonlinear function of its summed trees, for which no exact tree "
+                "algorithm exists. Explain the raw margin (model_output='raw', the default), or "
+                "the predictions with ExactShapley or KernelSHAP (they compute them from the "
+                "trees)."
             )
 
     def _reference_rows(self):

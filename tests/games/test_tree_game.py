@@ -7,6 +7,7 @@ from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
+    IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -41,6 +42,9 @@ def _models():
         "gbdt-multiclass": (GradientBoostingClassifier(n_estimators=10, random_state=0).fit(
             X, Y3), X),
         "forest-proba": (RandomForestClassifier(8, max_depth=5, random_state=0).fit(X, Y), X),
+        # decision_function, a nonlinear function of the mean path length (its trees' sum)
+        "isolation-forest": (IsolationForest(n_estimators=10, max_features=0.7,
+                                             random_state=0).fit(X_NAN), X_NAN),
     }
 
 

@@ -19,6 +19,7 @@ from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
+    IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -159,6 +160,24 @@ def test_hist_gradient_boosting_log_link():
                                atol=TOL)
     np.testing.assert_allclose(TreeAdapter(model, device="cpu").predict(X).ravel(),
                                model.predict(X), rtol=1e-13, atol=TOL)
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.6])
+def test_isolation_forest(max_features):
+    # raw: the normalised mean path length, -log2(-score_samples); decision_function follows;
+    # trees fitted on column subsets (max_features < 1) read their columns through the subset
+    X, _, _, _ = _data(nan=True)
+    model = IsolationForest(n_estimators=25, max_features=max_features, random_state=0).fit(X)
+    trees = read_trees(model)
+    assert trees.output == "isolation"
+    rows = _data(n=200, nan=True, seed=1)[0]
+    raw = trees.raw(torch.as_tensor(rows)).numpy().ravel()
+    np.testing.assert_allclose(raw, -np.log2(-model.score_samples(rows)), rtol=0, atol=TOL)
+    adapter = TreeAdapter(model, device="cpu")
+    np.testing.assert_allclose(adapter.predict(rows).ravel(), model.decision_function(rows),
+                               rtol=0, atol=TOL)
+    assert isinstance(make_adapter(model, device="cpu"), SklearnAdapter)
+    assert adapter.is_classifier == SklearnAdapter(model).is_classifier
 
 
 def test_hist_gradient_boosting_pandas_categories():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 #: output transforms of the compiled trees (what the model's own method applies to the sum)
-OUTPUTS = ("identity", "sigmoid", "softmax", "exp")
+OUTPUTS = ("identity", "sigmoid", "softmax", "exp", "isolation")
 
 
 class TreeEnsemble:
@@ -54,10 +54,15 @@ class TreeEnsemble:
         position there, and unknown values become missing.
     float32_inputs : bool
         Round inputs to float32 before comparing (scikit-learn's trees do).
-    output : {"identity", "sigmoid", "softmax", "exp"}
+    output : {"identity", "sigmoid", "softmax", "exp", "isolation"}
         How :meth:`proba` turns the raw output into probabilities (identity: the raw output is
         already what the model predicts, e.g. a forest's averaged class probabilities; exp:
-        a regressor with a log link, e.g. a Poisson loss, whose ``predict`` is exp(raw)).
+        a regressor with a log link, e.g. a Poisson loss, whose ``predict`` is exp(raw);
+        isolation: an IsolationForest, whose raw output is the mean path length over its
+        trees normalised by that of a random tree, and whose ``decision_function`` is
+        -2**(-raw) - ``output_offset``).
+    output_offset : float
+        The constant of the "isolation" output (the forest's ``offset_``).
     output_names : list or None
         Class labels or None.
     raw_method : str
@@ -79,7 +84,7 @@ class TreeEnsemble:
     def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, children,
                  leaf_node, leaf_value, base, n_inputs, feature_source=None, categories=None,
                  float32_inputs=False, output="identity", output_names=None,
-                 raw_method="predict", leaf_tree=None):
+                 raw_method="predict", leaf_tree=None, output_offset=0.0):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {list(OUTPUTS)}; got {output!r}.")
         self.feature = torch.as_tensor(np.asarray(feature), dtype=torch.long)
@@ -109,6 +114,7 @@ class TreeEnsemble:
         self.output = output
         self.output_names = output_names
         self.raw_method = raw_method
+        self.output_offset = float(output_offset)
         self._walker = None  # (successors, roots) as tensors, built when first walked
         self.leaf_tree = torch.as_tensor(np.zeros(len(value), dtype=np.int64) if leaf_tree is None
                                          else np.asarray(leaf_tree), dtype=torch.long)
@@ -301,6 +307,8 @@ class TreeEnsemble:
             return torch.softmax(raw, dim=1)
         if self.output == "exp":
             return torch.exp(raw)
+        if self.output == "isolation":
+            return -torch.exp2(-raw) - self.output_offset
         return raw
 
 

@@ -22,6 +22,7 @@ _READERS = {
     "ExtraTreesClassifier": sklearn_trees.read_forest,
     "GradientBoostingRegressor": sklearn_trees.read_gradient_boosting,
     "GradientBoostingClassifier": sklearn_trees.read_gradient_boosting,
+    "IsolationForest": sklearn_trees.read_isolation_forest,
     "HistGradientBoostingRegressor": hist_gradient_boosting.read_hist_gradient_boosting,
     "HistGradientBoostingClassifier": hist_gradient_boosting.read_hist_gradient_boosting,
 }

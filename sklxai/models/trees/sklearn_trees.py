@@ -1,15 +1,16 @@
 """Readers of scikit-learn's tree models (``tree_`` based) into a :class:`TreeEnsemble`.
 
-DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees* and GradientBoosting*. Their trees compare
-float32 inputs (``float32_inputs``) and route missing values as ``tree_.missing_go_to_left``
-says. Forests average their trees (1/T folded into the leaves); gradient boosting adds
-``learning_rate`` times its trees to a constant initial prediction (its raw output,
-``decision_function`` for classifiers).
+DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees*, GradientBoosting* and IsolationForest.
+Their trees compare float32 inputs (``float32_inputs``) and route missing values as
+``tree_.missing_go_to_left`` says. Forests average their trees (1/T folded into the leaves);
+gradient boosting adds ``learning_rate`` times its trees to a constant initial prediction (its
+raw output, ``decision_function`` for classifiers); an isolation forest's raw output is its mean
+path length over the trees, normalised (its scores are a function of it).
 """
 
 import numpy as np
 
-from sklxai.models.trees.layout import assemble
+from sklxai.models.trees.layout import _parents_and_depths, assemble
 
 
 def _tree_arrays(tree_, scale, *, classifier):
@@ -85,6 +86,43 @@ def read_gradient_boosting(model):
                     output=output,
                     output_names=list(model.classes_) if classifier else None,
                     raw_method="decision_function" if classifier else "predict")
+
+
+def read_isolation_forest(model):
+    """An IsolationForest: raw output E[h(x)] / c(max_samples_), the mean over the trees of the
+    path length h (the leaf's depth plus c(the leaf's training samples), the expected path
+    length of a random tree grown on them) normalised by c(max_samples_); ``score_samples`` is
+    -2**(-raw) and ``decision_function`` -2**(-raw) - ``offset_`` (the "isolation" output)."""
+    T, d = len(model.estimators_), model.n_features_in_
+    scale = _average_path_length(np.asarray([model.max_samples_]))[0] * T
+    trees = []
+    for est, features in zip(model.estimators_, model.estimators_features_, strict=True):
+        tree_ = est.tree_
+        arrays = _tree_arrays(tree_, 1.0, classifier=False)
+        _, depth = _parents_and_depths(np.stack([arrays["left"], arrays["right"]], axis=1))
+        length = depth + _average_path_length(np.asarray(tree_.n_node_samples, dtype=np.float64))
+        # scikit-learn divides by T c(max_samples_) unless that is 0 (max_samples_ == 1),
+        # where every score is 2**-1
+        arrays["value"] = (length / scale if scale else np.full(len(length), 1.0 / T))[:, None]
+        if len(features) != d:  # trees fitted on a subset of the columns, in this order
+            feature = arrays["feature"]
+            arrays["feature"] = np.where(feature >= 0, np.asarray(features)[
+                np.maximum(feature, 0)], feature)
+        trees.append(arrays)
+    return assemble(trees, n_inputs=d, base=np.zeros(1), float32_inputs=True,
+                    output="isolation", output_offset=float(model.offset_),
+                    raw_method="the normalised mean path length, -log2(-score_samples)")
+
+
+def _average_path_length(n_samples):
+    """c(n): the average path length of an unsuccessful search in a binary search tree of n
+    points, as the isolation forest paper (Liu et al., 2008) and scikit-learn define it."""
+    n = np.asarray(n_samples, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
 
 
 def _check_single_output(model, classifier):
