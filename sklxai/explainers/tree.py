@@ -66,7 +66,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     margin, ``decision_function`` (log-odds; one output for a binary model); boosted regressors
     with a log link (Poisson, gamma, Tweedie losses) their raw, log-scale prediction, whose
     exponential ``predict`` returns; an IsolationForest its mean path length over the trees
-    normalised by that of a random tree, E[h(x)] / c(max_samples_) = -log2(-score_samples(x))
+    normalised by that of a random tree, ``E[h(x)] / c(max_samples_)`` = -log2(-score_samples(x))
     (higher: more normal; ``decision_function`` is -2**(-raw) - ``offset_``, increasing in it).
     A boosted model's ``predict_proba`` (and an isolation forest's scores) is a nonlinear
     function of the summed trees, for which no exact tree algorithm exists: explain it with
