@@ -424,8 +424,8 @@ def _gather(table, index):
 
 
 def _columns(Z, index):
-    """Z[:, index]: numpy's take on the CPU (ten times faster than torch's gathers along the
-    second axis there), torch elsewhere."""
+    """Z[:, index]: numpy's take on the CPU (several times faster than torch's gathers along
+    the second axis there), torch elsewhere."""
     if Z.device.type == "cpu":
         return torch.from_numpy(np.take(Z.numpy(), index.numpy(), axis=1))
     return Z[:, index]
