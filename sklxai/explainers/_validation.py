@@ -4,14 +4,17 @@ The reference is computed on the explainer's own game (the same players, backgro
 outputs): exact enumeration when the players are few, :class:`~sklxai.TreeShapley` for tree
 models (the marginal or baseline game; exact, and cheap whatever the number of players), else
 KernelSHAP at a large budget, run twice with independent coalitions so that the reference's own
-noise is measured and taken out of the reported error. The error is DESIGN.md's relative error,
-mean_i ||phi_i - phi*_i|| / mean_i ||phi*_i||, with a bootstrap interval over the rows.
+noise is measured and taken out of the reported error. The error is the relative error of
+``docs/design.rst`` ("Measuring"), mean_i ||phi_i - phi*_i|| / mean_i ||phi*_i||, with a
+bootstrap interval over the rows.
 """
 
 import time
 
 import numpy as np
 import torch
+
+from sklxai.explainers.solvers import combine_exact, enumeration_weights, solve_kernel_shap
 
 #: players up to which "auto" enumerates every coalition (2**12 per row and background row)
 EXACT_MAX_PLAYERS = 12
@@ -63,8 +66,6 @@ def resolve_reference(choice, n_players, tree_ok):
 
 def game_reference(game, null, Xt, n_players, reference, seed):
     """Reference values (n, d, k) and their relative noise on the game, exact or kernel."""
-    from sklxai.explainers.exact import combine_exact, enumeration_weights
-    from sklxai.explainers.kernel import solve_kernel_shap
     from sklxai.games.coalitions import StratifiedDesign
 
     total = game.full(Xt).double() - null
@@ -110,10 +111,11 @@ def _relative(a, b, reference):
     return float((a - b).norm(dim=1).mean() / ref.norm(dim=1).mean().clamp(min=1e-300))
 
 
-def measure_explainer(explainer, rows, X):
+def measure_explainer(explainer, rows, X, tree=None):
     """The :class:`ErrorReport` of a fitted amortized explainer on the held-out rows of its fit
     (its trainer's validation split, at most ``validation_rows``): ``rows`` are fit's
-    validated rows, ``X`` the same in the model's space."""
+    validated rows, ``X`` the same in the model's space, ``tree`` the fit's
+    :class:`TreeReference` (one is made when needed and not given)."""
     start = time.perf_counter()
     _, valid = explainer.net_.get_split_datasets(X)
     idx = np.sort(np.asarray(valid.indices))[: explainer.validation_rows]
@@ -123,56 +125,48 @@ def measure_explainer(explainer, rows, X):
     Xt = game.as_tensor(X[idx])
     values = explainer._predict(Xt, game.full(Xt).double() - null)
     if reference == "tree":
-        truth, noise = tree_reference(explainer, rows[idx]), 0.0
+        tree = TreeReference(explainer) if tree is None else tree
+        truth, noise = tree.values(rows[idx]), 0.0
     else:
         truth, noise = game_reference(game, null, Xt, explainer._n_players, reference,
                                       explainer._seed)
     return measure(values, truth, noise, reference, len(idx), start, explainer._seed)
 
 
-def final_trees(explainer):
-    """The :class:`~sklxai.models.trees.TreeEnsemble` of the explainer's tree model (or of a
-    fast-path Pipeline's last step), read once and kept on the explainer (``_trees``) until
-    :func:`release_tree_cache`; None for other models."""
-    from sklxai.models.trees import is_tree_model, read_trees
-
-    if "_trees" not in explainer.__dict__:
-        final = explainer.model_[-1] if explainer.prepared_.fast_path else explainer.model_
-        try:
-            explainer._trees = read_trees(final) if is_tree_model(final) else None
-        except TypeError:  # a tree model the layout cannot express (e.g. a non-constant init)
-            explainer._trees = None
-    return explainer._trees
-
-
-def release_tree_cache(explainer):
-    """Forget what :func:`final_trees` and :func:`tree_reference` kept (they hold the trees and
-    TreeShapley's tables)."""
-    explainer.__dict__.pop("_trees", None)
-    explainer.__dict__.pop("_tree_reference", None)
-
-
 def tree_reference_ok(explainer):
     """Whether TreeShapley gives the explainer's outputs exactly: a tree model (or a column-wise
     Pipeline ending in one) whose trees sum to the explained outputs, on the marginal or
     baseline game."""
-    trees = final_trees(explainer)
+    trees = explainer.prepared_.trees
     return (explainer.game in ("marginal", "baseline") and trees is not None
             and trees.output == "identity")
 
 
-def tree_reference(explainer, rows):
-    """Exact values of validated ``rows`` by TreeShapley, on the explainer's game (one
-    TreeShapley per fit, kept until :func:`release_tree_cache`)."""
-    from sklxai.explainers.tree import TreeShapley
+class TreeReference:
+    """Exact values on a fitted explainer's game by :class:`~sklxai.TreeShapley`, fitted on
+    first use and then shared by the callers of one ``fit`` (the training targets and the
+    validation), never kept on the explainer.
 
-    raw = explainer.prepared_.raw_frame
-    reference = explainer.__dict__.get("_tree_reference")
-    if reference is None:
-        background = raw(explainer.background_)
-        reference = TreeShapley(explainer.model_, background=background, game=explainer.game,
-                                feature_groups=explainer.feature_groups,
-                                fast_path=explainer.fast_path,
-                                device=explainer.device).fit(background)
-        explainer._tree_reference = reference
-    return reference.explain(raw(rows)).values
+    Parameters
+    ----------
+    explainer : ShapleyExplainer
+        Fitted up to its game (``prepared_``, ``background_``).
+    """
+
+    def __init__(self, explainer):
+        self.explainer = explainer
+        self._tree_shapley = None
+
+    def values(self, rows):
+        """Exact values (n, d, k) (or (n, d)) of validated ``rows``."""
+        explainer = self.explainer
+        raw = explainer.prepared_.raw_frame
+        if self._tree_shapley is None:
+            from sklxai.explainers.tree import TreeShapley
+
+            background = raw(explainer.background_)
+            self._tree_shapley = TreeShapley(
+                explainer.model_, background=background, game=explainer.game,
+                feature_groups=explainer.feature_groups, fast_path=explainer.fast_path,
+                device=explainer.device).fit(background)
+        return self._tree_shapley.explain(raw(rows)).values

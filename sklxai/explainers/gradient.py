@@ -29,7 +29,7 @@ class GradientExplainer(BaseExplainer):
         X and B are float tensors of shape (n, d_model) on ``adapter_.device`` (the rows and
         their baselines, in the model's input space), ``targets`` a long tensor (n,) of output
         indices. Return the attributions, a tensor or array of shape (n, d_model), with the
-        orientation of DESIGN.md: larger means more evidence for the explained output.
+        orientation of ``docs/design.rst``: larger means more evidence for the explained output.
 
     and may use :meth:`_target_gradient` (one batched forward + backward) and
     :meth:`_points_per_pass` (how many points to send at once), and override

@@ -175,8 +175,8 @@ class SimSHAP(AmortizedShapley):
     n_synthetic_rows_ : int
         Hybrid rows added to the training rows (``augment``).
     validation_error_ : float or None
-        The relative error measured at ``fit`` (DESIGN.md's definition: mean_i ||phi_i -
-        phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
+        The relative error measured at ``fit`` (``docs/design.rst``, "Measuring": mean_i
+        ||phi_i - phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
     validation_interval_ : tuple of float or None
         Its 90% bootstrap interval over those rows.
     validation_reference_ : str or None

@@ -3,8 +3,8 @@
 For one explained row x and one background row b, a leaf's indicator under the hybrid input
 (x_S, b_not S) is 1[A in S] 1[B disjoint from S], where A holds the players (features, or groups
 of them) on the leaf's path that only x satisfies, B those only b satisfies, and the leaf is
-unreachable if a player fails for both (DESIGN.md, "Tree ensembles"). Its Shapley values are
-closed-form in |A| and |B|:
+unreachable if a player fails for both (``docs/design.rst``, "Tree ensembles"). Its Shapley
+values are closed-form in |A| and |B|:
 
     phi_i = (|A|-1)! |B|! / (|A|+|B|)!      for i in A,
     phi_i = -|A|! (|B|-1)! / (|A|+|B|)!     for i in B.
@@ -137,13 +137,12 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y):
-        from sklxai.models.trees import is_tree_model, read_trees
-
         final = self.model_[-1] if self.prepared_.fast_path else self.model_
-        if not is_tree_model(final):
+        if self.prepared_.trees is None:
+            from sklxai.models.trees import read_trees
+
             read_trees(final)  # raises the TypeError that names the supported models
-        device = resolve_device(self.device)
-        self.trees_ = read_trees(final).to(device)
+        self.trees_ = self.prepared_.trees.to(resolve_device(self.device))
         self._check_model_output(final)
         members = self._fit_players(X)
         self._n_players = len(members)

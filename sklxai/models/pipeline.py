@@ -1,10 +1,11 @@
 """Column-wise analysis of fitted scikit-learn preprocessing: which model-space columns each raw
 column becomes.
 
-This is what the fast path for Pipelines needs (see DESIGN.md, "Models and pipelines"): when every
-output column of the preprocessing depends on exactly one raw input column, masking a coalition of
-raw columns equals masking the matching *groups* of model-space columns, so the background and the
-explained rows are transformed once and coalitions are evaluated in model space, on the device.
+This is what the fast path for Pipelines needs (``docs/design.rst``, "Pipelines and the fast
+path"): when every output column of the preprocessing depends on exactly one raw input column,
+masking a coalition of raw columns equals masking the matching *groups* of model-space columns,
+so the background and the explained rows are transformed once and coalitions are evaluated in
+model space, on the device.
 
 :func:`column_groups` proves column-wise-ness *structurally*, from the fitted estimators, and then
 checks the claim on the sample it is given. It returns ``(ColumnMap, "")`` or ``(None, reason)``.

@@ -43,7 +43,7 @@ class IGOS(GradientExplainer):
     mask, so the loss never increases), or a Nesterov accelerated step of fixed size
     (``optimizer="nag"``). The mask starts at 1 (nothing deleted).
 
-    The returned values are a **saliency**, not the raw mask (DESIGN.md's orientation, larger =
+    The returned values are a **saliency**, not the raw mask (sklxai's orientation, larger =
     more evidence for the explained output): ``values = 1 - U(M)`` in [0, 1], at the input's
     resolution and in its shape (the same value in every channel of a pixel): (n, C, H, W)
     for images passed as (n, C, H, W), (n, d) for flattened rows. Masks are not additive,

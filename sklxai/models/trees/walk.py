@@ -3,8 +3,8 @@
 For an explained row x and a background row b, the input (x_S, b_not S) reaches a leaf exactly
 when S holds every player of a set A (the players on the leaf's path that only x satisfies) and
 none of a set B (those only b satisfies); the leaf is out of reach when a player fails for both
-(DESIGN.md, "Tree ensembles"). :class:`TreeWalk` finds, for rows x and every background row, all
-the leaves within reach and their A and B, visiting only those leaves. Both the exact tree
+(``docs/design.rst``, "Tree ensembles"). :class:`TreeWalk` finds, for rows x and every
+background row, all the leaves within reach and their A and B, visiting only those leaves. Both the exact tree
 explainer (:class:`sklxai.TreeShapley`: each leaf's Shapley values are closed-form in |A| and
 |B|) and the tree game (:class:`sklxai.games.TreeGame`: coalition values without model calls)
 consume what it finds, through a *sink* with one method, ``add(xi, leaf, a_mask, b_mask,
