@@ -25,8 +25,12 @@ Rules, in short:
   asked for and is reported with a :class:`PluginWarning`; it never breaks listing, the other
   plugins, or ``import sklxai``.
 
-This module imports only the standard library; ``sklxai.base`` and ``torch`` are imported
-inside the functions that check a loaded object.
+One table, ``_KINDS``, describes the kinds (entry-point group, what a plugin must be, how
+messages name it); :func:`list_plugins` and :func:`get_plugin` serve every kind, and each kind's
+``list_*``/``get_*`` pair is generated from its row.
+
+This module imports only the standard library; the class a kind's plugins must derive from
+(``sklxai.base``, ``torch.optim``, ``sklearn.base``) is imported when a loaded object is checked.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import importlib.metadata as _metadata
 import os
 import re
 import sys
+import textwrap
 import threading
 import warnings
 from collections.abc import Callable
@@ -64,25 +69,65 @@ __all__ = [
     "list_training_methods",
 ]
 
-#: Plugin kind -> entry-point group.
-PLUGIN_GROUPS = MappingProxyType(
-    {
-        "explainers": "sklxai.explainers",
-        "optimizers": "sklxai.optimizers",
-        "metrics": "sklxai.metrics",
-        "models": "sklxai.models",
-        "training": "sklxai.training",
-    }
-)
 
-# Singular nouns for messages ("Unknown explainer 'foo'").
-_SINGULAR = {
-    "explainers": "explainer",
-    "optimizers": "optimizer",
-    "metrics": "metric",
-    "models": "model",
-    "training": "training method",
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    """One plugin kind: its entry-point group, what a plugin must point to, how it is named.
+
+    ``base`` is ``"module:Class"`` for kinds whose plugins are subclasses of a class (imported
+    only when a plugin is checked); None for kinds whose plugins are any callable, described
+    by ``expected``. The other fields name the kind in messages and in the docstrings of its
+    ``list_*``/``get_*`` functions.
+    """
+
+    group: str
+    noun: str  # singular, for messages ("Unknown explainer 'foo'")
+    base: str | None
+    expected: str  # what a plugin must be, for messages ("a class deriving from ...")
+    example: str  # a registered name, for docstrings
+    returns: str  # the numpydoc type of what get_<noun> returns
+    returns_text: str
+
+    @property
+    def plural(self) -> str:
+        return self.noun + "s"
+
+
+def _subclass_of(base: str, returns_text: str, **fields: str) -> _Kind:
+    module, _, name = base.partition(":")
+    return _Kind(base=base, expected=f"a class deriving from {module}.{name}", returns="type",
+                 returns_text=returns_text, **fields)
+
+
+#: The plugin kinds, in the order they are listed. One table: every function below reads it.
+_KINDS: dict[str, _Kind] = {
+    "explainers": _subclass_of(
+        "sklxai.base:BaseExplainer", group="sklxai.explainers", noun="explainer",
+        example="exact", returns_text="A subclass of :class:`~sklxai.base.BaseExplainer`.",
+    ),
+    "optimizers": _subclass_of(
+        "torch.optim:Optimizer", group="sklxai.optimizers", noun="optimizer",
+        example="bort-adamw", returns_text="A subclass of ``torch.optim.Optimizer``.",
+    ),
+    "metrics": _Kind(
+        group="sklxai.metrics", noun="metric", base=None, expected="a callable",
+        example="deletion_auc", returns="callable", returns_text="The metric function.",
+    ),
+    "models": _subclass_of(
+        "sklearn.base:BaseEstimator", group="sklxai.models", noun="model", example="rcbm",
+        returns_text="An interpretable model class, a subclass of "
+        ":class:`sklearn.base.BaseEstimator`.",
+    ),
+    "training": _Kind(
+        group="sklxai.training", noun="training method", base=None,
+        expected="a class or callable (a skorch net class, mix-in, criterion or callback)",
+        example="res", returns="class or callable",
+        returns_text="What the plugin registered, for example a skorch net class or mix-in.",
+    ),
 }
+
+#: Plugin kind -> entry-point group.
+PLUGIN_GROUPS = MappingProxyType({kind: spec.group for kind, spec in _KINDS.items()})
 
 _BUILTIN_DIST = "sklxai"
 _DISABLE_ENV = "SKLXAI_DISABLE_PLUGIN_AUTOLOAD"
@@ -362,7 +407,7 @@ def _discover(kind: str) -> _Scan:
             # One distribution, one name, two targets (stale metadata): keep the first found
             # on sys.path, as importlib.metadata would, but say so.
             _warn(
-                f"Distribution {entry.info.distribution!r} registers {_SINGULAR[kind]} "
+                f"Distribution {entry.info.distribution!r} registers {_KINDS[kind].noun} "
                 f"{entry.info.name!r} more than once with different targets "
                 f"({first.info.value}, {entry.info.value}); using {first.info.value}."
             )
@@ -387,7 +432,7 @@ def _discover(kind: str) -> _Scan:
             scan.entries[name] = builtin[0]
             alternatives = " or ".join(repr(e.key) for e in others)
             _warn(
-                f"{_SINGULAR[kind].capitalize()} {name!r} is registered by sklxai (built-in) "
+                f"{_KINDS[kind].noun.capitalize()} {name!r} is registered by sklxai (built-in) "
                 f"and by {described}; the built-in wins. Ask for {alternatives} to get the "
                 f"third-party one."
             )
@@ -395,7 +440,7 @@ def _discover(kind: str) -> _Scan:
             scan.ambiguous[name] = others
             alternatives = " or ".join(repr(e.key) for e in others)
             _warn(
-                f"{_SINGULAR[kind].capitalize()} {name!r} is registered by more than one "
+                f"{_KINDS[kind].noun.capitalize()} {name!r} is registered by more than one "
                 f"distribution: {described}. The bare name is ambiguous; ask for "
                 f"{alternatives}."
             )
@@ -415,30 +460,14 @@ def _get_scan(kind: str, refresh: bool = False) -> _Scan:
         return scan
 
 
-def _expected(kind: str) -> str:
-    return {
-        "explainers": "a class deriving from sklxai.base.BaseExplainer",
-        "optimizers": "a class deriving from torch.optim.Optimizer",
-        "metrics": "a callable",
-        "models": "a class deriving from sklearn.base.BaseEstimator",
-        "training": "a class or callable (a skorch net class, mix-in, criterion or callback)",
-    }[kind]
-
-
 def _is_valid(kind: str, obj: Any) -> bool:
-    if kind == "explainers":
-        from sklxai.base import BaseExplainer  # lazy: base pulls in scikit-learn
-
-        return isinstance(obj, type) and issubclass(obj, BaseExplainer)
-    if kind == "optimizers":
-        import torch  # lazy: torch is heavy and only optimizer plugins need it
-
-        return isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)
-    if kind == "models":
-        from sklearn.base import BaseEstimator  # lazy: scikit-learn only when a model is asked for
-
-        return isinstance(obj, type) and issubclass(obj, BaseEstimator)
-    return callable(obj)
+    base = _KINDS[kind].base
+    if base is None:
+        return callable(obj)
+    # Imported only now: sklxai.base pulls in scikit-learn, torch.optim pulls in torch.
+    module, _, name = base.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return isinstance(obj, type) and issubclass(obj, cls)
 
 
 def _describe(obj: Any) -> str:
@@ -459,7 +488,7 @@ def _load(entry: _Entry) -> Any:
         return entry.obj
     info = entry.info
     where = (
-        f"{_SINGULAR[info.kind]} plugin {info.name!r} ({info.value}) from distribution "
+        f"{_KINDS[info.kind].noun} plugin {info.name!r} ({info.value}) from distribution "
         f"{info.distribution!r} {info.version}"
     )
     if entry.error is None:
@@ -472,7 +501,7 @@ def _load(entry: _Entry) -> Any:
             if _is_valid(info.kind, obj):
                 entry.obj, entry.loaded = obj, True
                 return obj
-            entry.error = f"expected {_expected(info.kind)}, got {_describe(obj)}"
+            entry.error = f"expected {_KINDS[info.kind].expected}, got {_describe(obj)}"
     if entry.exc is not None:
         message = f"Could not load {where}: {entry.error}"
     else:
@@ -489,8 +518,9 @@ def _resolve(kind: str, name: str, scan: _Scan) -> _Entry:
         candidates = scan.ambiguous[name]
         dists = " and ".join(repr(e.info.distribution) for e in candidates)
         options = " or ".join(repr(e.key) for e in candidates)
+        noun = _KINDS[kind].noun.capitalize()
         raise ValueError(
-            f"{_SINGULAR[kind].capitalize()} {name!r} is ambiguous: it is registered by {dists}. "
+            f"{noun} {name!r} is ambiguous: it is registered by {dists}. "
             f"Ask for 'distribution:name', i.e. {options}."
         )
     dist, sep, bare = name.partition(":")
@@ -500,7 +530,7 @@ def _resolve(kind: str, name: str, scan: _Scan) -> _Entry:
             return entry
     available = sorted(scan.entries)
     listed = ", ".join(repr(n) for n in available) if available else "none"
-    parts = [f"Unknown {_SINGULAR[kind]} {name!r}. Available: {listed}."]
+    parts = [f"Unknown {_KINDS[kind].noun} {name!r}. Available: {listed}."]
     close = [n for n in available if n.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, available, n=3)
     if close:
@@ -536,8 +566,8 @@ def list_plugins(
 
     Parameters
     ----------
-    kind : {"explainers", "optimizers", "metrics"}
-        The plugin kind; its entry-point group is ``"sklxai." + kind``.
+    kind : {"explainers", "optimizers", "metrics", "models", "training"}
+        The plugin kind; its entry-point group is ``"sklxai." + kind`` (:data:`PLUGIN_GROUPS`).
     validate : bool, default=False
         Import every plugin and check that it is of the right kind. Broken ones are reported
         with a :class:`PluginWarning` and listed with ``status="broken"``; the rest still work.
@@ -590,8 +620,8 @@ def get_plugin(kind: str, name: Any) -> Any:
     Returns
     -------
     object
-        The plugin's object (a class for explainers and optimizers, a callable for metrics).
-        Loaded objects are cached.
+        The plugin's object: a class for explainers, optimizers and models, a callable for
+        metrics, a class or callable for training methods. Loaded objects are cached.
 
     Raises
     ------
@@ -610,150 +640,80 @@ def get_plugin(kind: str, name: Any) -> Any:
         if _is_valid(kind, name):
             return name
         raise TypeError(
-            f"Expected the name of a registered {_SINGULAR[kind]} or {_expected(kind)}; "
+            f"Expected the name of a registered {_KINDS[kind].noun} or {_KINDS[kind].expected}; "
             f"got {_describe(name)}."
         )
     scan = _get_scan(kind)
     return _load(_resolve(kind, name.strip(), scan))
 
 
-def list_explainers(**kwargs: Any) -> dict[str, PluginInfo]:
-    """List registered explainers; see :func:`list_plugins` for ``validate`` and ``refresh``.
+def _public_functions(kind: str) -> tuple[Callable[..., dict[str, PluginInfo]],
+                                           Callable[[Any], Any]]:
+    """The ``list_<plural>`` and ``get_<noun>`` functions of one kind, with their docstrings."""
+    spec = _KINDS[kind]
+    plural, noun = spec.plural.replace(" ", "_"), spec.noun.replace(" ", "_")
+    name_type = "str or type" if spec.base is not None else f"str or {spec.returns}"
+
+    def lister(*, validate: bool = False, refresh: bool = False) -> dict[str, PluginInfo]:
+        return list_plugins(kind, validate=validate, refresh=refresh)
+
+    def getter(name: Any) -> Any:
+        return get_plugin(kind, name)
+
+    lister.__name__ = lister.__qualname__ = f"list_{plural}"
+    lister.__doc__ = f"""List the registered {spec.plural}, e.g. ``"{spec.example}"``.
+
+    Same as ``list_plugins("{kind}", validate=validate, refresh=refresh)``: the plugins of the
+    entry-point group ``{spec.group}``.
+
+    Parameters
+    ----------
+    validate : bool, default=False
+        Import every {spec.noun} and check its kind; broken ones are reported with a
+        :class:`PluginWarning` and listed with ``status="broken"``.
+    refresh : bool, default=False
+        Re-scan the installed distributions instead of using the cached discovery.
 
     Returns
     -------
     dict of str to PluginInfo
-        Explainer names -> where they come from (distribution, version) and their status.
+        {spec.noun.capitalize()} names -> where they come from (distribution, version) and
+        their status; see :func:`list_plugins`.
     """
-    return list_plugins("explainers", **kwargs)
+    accepted = textwrap.fill(
+        f'A registered name (e.g. ``"{spec.example}"``), ``"distribution:name"``, or '
+        f"{spec.expected}, which is returned unchanged.",
+        width=92, initial_indent=" " * 8, subsequent_indent=" " * 8,
+    )
+    getter.__name__ = getter.__qualname__ = f"get_{noun}"
+    getter.__doc__ = f"""Return the {spec.noun} registered as ``name``, importing it on first use.
 
-
-def get_explainer(name: Any) -> type:
-    """Return the explainer class registered under ``name``.
+    Same as ``get_plugin("{kind}", name)``.
 
     Parameters
     ----------
-    name : str or type
-        A registered name (e.g. ``"exact"``), ``"distribution:name"``, or a
-        :class:`~sklxai.base.BaseExplainer` subclass, which is returned unchanged.
+    name : {name_type}
+{accepted}
 
     Returns
     -------
-    type
-        A subclass of :class:`~sklxai.base.BaseExplainer`.
+    {spec.returns}
+        {spec.returns_text}
 
     Raises
     ------
     ValueError
         Unknown or ambiguous name; the message lists the valid names.
     PluginError
-        The plugin failed to import or is not a ``BaseExplainer`` subclass.
+        The plugin failed to import or is not of the expected kind.
+    TypeError
+        ``name`` is neither a string nor of the expected kind.
     """
-    return get_plugin("explainers", name)
+    return lister, getter
 
 
-def list_optimizers(**kwargs: Any) -> dict[str, PluginInfo]:
-    """List registered optimizers; see :func:`list_plugins` for ``validate`` and ``refresh``.
-
-    Returns
-    -------
-    dict of str to PluginInfo
-    """
-    return list_plugins("optimizers", **kwargs)
-
-
-def get_optimizer(name: Any) -> type:
-    """Return the optimizer class (a ``torch.optim.Optimizer`` subclass) registered as ``name``.
-
-    Parameters
-    ----------
-    name : str or type
-        A registered name, ``"distribution:name"``, or an optimizer class (returned unchanged).
-
-    Returns
-    -------
-    type
-    """
-    return get_plugin("optimizers", name)
-
-
-def list_metrics(**kwargs: Any) -> dict[str, PluginInfo]:
-    """List registered metrics; see :func:`list_plugins` for ``validate`` and ``refresh``.
-
-    Returns
-    -------
-    dict of str to PluginInfo
-    """
-    return list_plugins("metrics", **kwargs)
-
-
-def get_metric(name: Any) -> Callable[..., Any]:
-    """Return the metric callable registered as ``name``.
-
-    Parameters
-    ----------
-    name : str or callable
-        A registered name, ``"distribution:name"``, or a callable (returned unchanged).
-
-    Returns
-    -------
-    callable
-    """
-    return get_plugin("metrics", name)
-
-
-def list_models(**kwargs: Any) -> dict[str, PluginInfo]:
-    """List registered interpretable models (group ``sklxai.models``), e.g. ``"rcbm"``.
-
-    See :func:`list_plugins` for ``validate`` and ``refresh``.
-
-    Returns
-    -------
-    dict of str to PluginInfo
-    """
-    return list_plugins("models", **kwargs)
-
-
-def get_model(name: Any) -> type:
-    """Return the interpretable model class registered as ``name``.
-
-    Parameters
-    ----------
-    name : str or type
-        A registered name, ``"distribution:name"``, or a scikit-learn estimator class (returned
-        unchanged).
-
-    Returns
-    -------
-    type
-        A subclass of :class:`sklearn.base.BaseEstimator`.
-    """
-    return get_plugin("models", name)
-
-
-def list_training_methods(**kwargs: Any) -> dict[str, PluginInfo]:
-    """List registered training methods (group ``sklxai.training``), e.g. ``"res"``.
-
-    See :func:`list_plugins` for ``validate`` and ``refresh``.
-
-    Returns
-    -------
-    dict of str to PluginInfo
-    """
-    return list_plugins("training", **kwargs)
-
-
-def get_training_method(name: Any) -> Any:
-    """Return the training method (a class or callable) registered as ``name``.
-
-    Parameters
-    ----------
-    name : str or callable
-        A registered name, ``"distribution:name"``, or a class/callable (returned unchanged).
-
-    Returns
-    -------
-    class or callable
-        What the plugin registered, for example a skorch net class or mix-in.
-    """
-    return get_plugin("training", name)
+list_explainers, get_explainer = _public_functions("explainers")
+list_optimizers, get_optimizer = _public_functions("optimizers")
+list_metrics, get_metric = _public_functions("metrics")
+list_models, get_model = _public_functions("models")
+list_training_methods, get_training_method = _public_functions("training")

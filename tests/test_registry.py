@@ -7,6 +7,8 @@ would discover pip-installed plugins.
 
 import importlib.metadata
 import importlib.util
+import inspect
+import re
 import subprocess
 import sys
 import textwrap
@@ -583,6 +585,106 @@ def test_model_and_training_kinds(site):
         get_training_method("bad")
     with pytest.raises(ValueError, match="Unknown training method"):
         get_training_method("nope")
+
+
+# ------------------------------------------------------------------------------------------
+# every kind through its own pair of functions
+# ------------------------------------------------------------------------------------------
+
+EVERY_KIND_SRC = """
+import torch
+from sklearn.base import BaseEstimator
+
+from sklxai.base import BaseExplainer
+
+class Explainer(BaseExplainer):
+    pass
+
+class Optimizer(torch.optim.SGD):
+    pass
+
+def metric(a, b):
+    return abs(a - b)
+
+class Model(BaseEstimator):
+    pass
+
+class Method:
+    pass
+
+NOT_A_PLUGIN = 42
+"""
+
+# kind -> (list function, get function, singular noun in messages, attribute of the good one,
+#          what the wrong one is said not to be)
+EVERY_KIND = {
+    "explainers": (list_explainers, get_explainer, "explainer", "Explainer",
+                   "a class deriving from sklxai.base.BaseExplainer"),
+    "optimizers": (list_optimizers, get_optimizer, "optimizer", "Optimizer",
+                   "a class deriving from torch.optim.Optimizer"),
+    "metrics": (list_metrics, get_metric, "metric", "metric", "a callable"),
+    "models": (list_models, get_model, "model", "Model",
+               "a class deriving from sklearn.base.BaseEstimator"),
+    "training": (list_training_methods, get_training_method, "training method", "Method",
+                 "a class or callable (a skorch net class, mix-in, criterion or callback)"),
+}
+
+
+def test_every_plugin_kind_has_its_pair_of_functions():
+    import sklxai
+    import sklxai.registry as registry
+
+    assert set(EVERY_KIND) == set(registry.PLUGIN_GROUPS)
+    for kind, (lister, getter, noun, _, _) in EVERY_KIND.items():
+        assert registry.PLUGIN_GROUPS[kind] == f"sklxai.{kind}"
+        for fn in (lister, getter):
+            assert fn.__name__ in registry.__all__
+            assert getattr(sklxai, fn.__name__) is fn  # exported at the top level too
+            assert fn.__module__ == "sklxai.registry"
+        assert getter.__name__ == "get_" + noun.replace(" ", "_")
+        assert lister.__name__ == "list_" + noun.replace(" ", "_") + "s"
+        assert list(inspect.signature(lister).parameters) == ["validate", "refresh"]
+        assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(lister).parameters.values())
+        assert list(inspect.signature(getter).parameters) == ["name"]
+        with pytest.raises(TypeError):
+            lister(True)  # validate and refresh are keyword-only, as list_plugins' are
+        # the docstrings say which group and which kind
+        assert f"``sklxai.{kind}``" in lister.__doc__ and noun in getter.__doc__
+        assert f'"{kind}"' in list_plugins.__doc__ and f'"{kind}"' in get_plugin.__doc__
+
+
+@pytest.mark.parametrize("kind", list(EVERY_KIND))
+def test_each_kind_lists_loads_and_refuses_like_the_generic_functions(site, kind):
+    lister, getter, noun, good_attr, expected = EVERY_KIND[kind]
+    groups = {f"sklxai.{k}": {"fine": f"sklxai_testplugin_every:{EVERY_KIND[k][3]}",
+                               "wrong": "sklxai_testplugin_every:NOT_A_PLUGIN"}
+              for k in EVERY_KIND}
+    make_dist(site, "sklxai-testplugin-every", groups,
+              {"sklxai_testplugin_every": EVERY_KIND_SRC}, version="2.0")
+
+    listed = lister()
+    assert listed == list_plugins(kind)
+    assert {"fine", "wrong"} <= set(listed)
+    assert listed["fine"].kind == kind and listed["fine"].group == f"sklxai.{kind}"
+    assert listed["fine"].status == "unloaded"
+    assert "sklxai_testplugin_every" not in sys.modules  # listing imports nothing
+
+    obj = getter("fine")
+    assert obj is get_plugin(kind, "fine") is getter(" sklxai-testplugin-every:fine ")
+    assert obj.__name__ == good_attr
+    assert getter(obj) is obj  # an object of the right kind is returned unchanged
+
+    with pytest.warns(PluginWarning, match=f"{noun} plugin 'wrong'"):
+        with pytest.raises(PluginError, match=f"expected {re.escape(expected)}, got int 42"):
+            getter("wrong")
+    with pytest.warns(PluginWarning):
+        validated = lister(validate=True, refresh=True)
+    assert validated["fine"].status == "ok"
+    assert validated["wrong"].status == "broken"
+    with pytest.raises(ValueError, match=f"Unknown {noun} 'fin'.*Did you mean 'fine'"):
+        getter("fin")
+    with pytest.raises(TypeError, match=f"name of a registered {noun} or {re.escape(expected)}"):
+        getter(42)
 
 
 # ------------------------------------------------------------------------------------------
