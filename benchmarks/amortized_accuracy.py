@@ -54,7 +54,7 @@ THROUGHPUT_REPEATS = 3
 QUICK_BUDGET = 20.0
 QUICK_ROWS = 100
 
-#: targets (the issue; the accuracy ones are stated for the GPU machine)
+#: targets (the accuracy ones are stated for a GPU)
 TARGET_BUDGET_S = 180.0
 SIMSHAP_TARGET_ERROR = 0.03
 SIMSHAP_AIM_ERROR = 0.015

@@ -1,6 +1,6 @@
 """SimSHAP and FastSHAP across data sets and models, against an oracle and against KernelSHAP.
 
-Issue 14, part 4: the amortized explainers on a matrix of settings,
+The amortized explainers on a matrix of settings,
 
 ============================  ====  =====================================  ==========  ======
 setting                       d     model                                  oracle      budget
@@ -78,7 +78,7 @@ QUICK_ADULT_GBDT_ROWS = 5000
 QUICK_ADULT_EPOCHS = 3
 QUICK_REFERENCE_COALITIONS = 8192
 
-#: targets (issue 14): (settings, methods, error limit); after the setting's full budget
+#: targets: (settings, methods, error limit); after the setting's full budget
 ERROR_TARGETS = (
     (("adult-mlp",), ("SimSHAP",), 0.025),
     (("adult-gbdt",), AMORTIZED, 0.08),

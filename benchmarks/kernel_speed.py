@@ -29,7 +29,8 @@ import numpy as np
 #: KernelSHAP budgets reported besides --coalitions
 EXTRA_COALITIONS = (256, 1024)
 
-#: targets (DESIGN.md, "Measuring"): speed-up of sklxai KernelSHAP over shap's KernelExplainer
+#: targets (speed as in docs/design.rst, "Measuring"): speed-up of sklxai KernelSHAP over
+#: shap's KernelExplainer
 CPU_TARGET_SPEEDUP = 10.0
 GPU_TARGET_SPEEDUP = 100.0
 GPU_TARGET_EXACT_ROWS_PER_S = 2000.0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# On the GPU machine (no package index; see ../shared/GPU.md): install sklxai and its plugins from
-# the working tree plus the wheels carried in .whl/, then run one batch of GPU work, writing
-# results under $OUT (default: results/gpu). One machine start costs minutes, so each call does
-# the install and one or more of:
+# On a GPU machine without a package index: install sklxai and its plugins from the working tree
+# plus the wheels carried in .whl/ (built beforehand where an index is reachable), then run one
+# batch of GPU work, writing results under $OUT (default: results/gpu). One machine start costs
+# minutes, so each call does the install and one or more of:
 #
 #   bash scripts/gpu_run.sh tests kernel pipeline     # `pytest -m gpu`, two benchmarks
 #   bash scripts/gpu_run.sh amortized                 # SimSHAP/FastSHAP (about 8 min)
