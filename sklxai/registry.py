@@ -574,7 +574,7 @@ def list_plugins(
         When False, only metadata is read and nothing is imported.
     refresh : bool, default=False
         Re-scan the installed distributions instead of using the cached discovery (e.g. after
-        installing a plugin in a running session).
+        installing a plugin in a running Python process).
 
     Returns
     -------

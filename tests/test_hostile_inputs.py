@@ -1,4 +1,4 @@
-"""Hostile and unusual input for every registered explainer, plugins included (issue 7).
+"""Hostile and unusual input for every registered explainer, plugins included.
 
 Everywhere a user passes data (``fit``'s X, ``explain``/``transform``'s X, ``background``,
 ``baseline``, ``target``), each input gets either the right answer or a ValueError/TypeError

@@ -1,11 +1,11 @@
-"""Values pinned before the core redesign (issue 12): the same seeds must give the same values.
+"""Pinned values: the same seeds must give the same values.
 
-The redesign moved code between modules (model preparation, the amortized trainer, the coalition
-sampler) and renamed parameters, without changing what any explainer computes. These cases were
-run on the code before it and their values stored in ``data/pinned_values.npz``; each is run
-again here and compared. The tolerance covers only float rounding that differs between CPUs
-(the CI machine is not the one the values were written on); any change of behaviour, a coalition
-drawn differently, a seed consumed in another order, is far larger.
+Moving code between modules (model preparation, the amortized trainer, the coalition sampler)
+or renaming parameters must not change what any explainer computes. These cases' values are
+stored in ``data/pinned_values.npz``; each is run again here and compared. The tolerance covers
+only float rounding that differs between CPUs (the CI machine is not the one the values were
+written on); any change of behaviour, a coalition drawn differently, a seed consumed in another
+order, is far larger.
 
 Regenerate (only for a deliberate change of behaviour): ``python tests/test_pinned_values.py``.
 """
@@ -64,8 +64,8 @@ class _Float32(torch.nn.Module):
 
 def _amortized(cls, **extra):
     X, model = _task()
-    # min_epoch_rows=1 and augment=None: one pass over fit's rows per epoch, as before
-    # epochs had a minimum size and small fit sets were augmented (issue 14)
+    # min_epoch_rows=1 and augment=None: one pass over fit's rows per epoch and no hybrid rows,
+    # the settings these values were pinned with
     est = cls(model, n_background=20, n_coalitions=8, hidden_sizes=(16,), max_epochs=3,
               train_batch_size=64, min_epoch_rows=1, augment=None, validation_reference=None,
               device="cpu", random_state=0, **extra)

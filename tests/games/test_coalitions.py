@@ -1,4 +1,4 @@
-"""The coalition module against closed forms, and draw for draw against the samplers it replaced."""
+"""The coalition module against closed forms, and draw for draw against reference samplers."""
 
 import math
 from itertools import combinations
@@ -217,9 +217,9 @@ def test_weighted_averages_are_unbiased(kind, rule, paired):
         assert abs(est.mean() - expected) < 5 * sem + 1e-6, name  # float32 weights (torch)
 
 
-# ------------------------------------------------------- the samplers this module replaced
+# ------------------------------------------------------- reference samplers, written apart
 def kernel_coalitions(d, n_coalitions, rng, *, paired=True):
-    """KernelSHAP's design before this module (sklxai.explainers.kernel), the reference."""
+    """KernelSHAP's coalition design written without the module, the reference."""
     if n_coalitions >= 2**d - 2:
         masks = all_masks(d).numpy()
         sizes = masks.sum(axis=1)
@@ -270,8 +270,8 @@ def _combinations(d, size):
         yield mask
 
 
-def old_surrogate_masks(n, d, *, generator, device):
-    """draw_surrogate_masks before this module (sklxai.games.surrogate), the reference."""
+def reference_surrogate_masks(n, d, *, generator, device):
+    """``draw_surrogate_masks`` written without the module, the reference."""
     sizes = torch.randint(0, d + 1, (n,), generator=generator, device=device)
     if d >= 2:
         s = torch.arange(1, d, device=device, dtype=torch.float32)
@@ -317,7 +317,8 @@ def test_half_rule_is_kernel_design_draw_for_draw():
 def test_surrogate_masks_are_the_same_draws():
     for d in (1, 2, 6, 8, 13):
         for n, seed in ((9, 0), (4000, 1)):
-            a = old_surrogate_masks(n, d, generator=torch.Generator().manual_seed(seed), device=CPU)
+            a = reference_surrogate_masks(n, d, generator=torch.Generator().manual_seed(seed),
+                                          device=CPU)
             b = draw_surrogate_masks(n, d, generator=torch.Generator().manual_seed(seed),
                                      device=CPU)
             assert torch.equal(a, b)

@@ -1,7 +1,7 @@
 """Independent references for the sklxai-bort tests (numpy only; shares no code with the plugin).
 
 A uniquely named module rather than conftest.py, so that importing it cannot pick up another
-test folder's conftest when every suite runs in one session.
+test folder's conftest when every suite runs in one pytest run.
 """
 
 import numpy as np
