@@ -30,7 +30,6 @@ EXIT_USAGE = 2
 EXIT_FILE = 3
 EXIT_DATA = 4
 
-_KINDS = ("explainers", "optimizers", "metrics")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 #: the demo's default report file (sklxai.demo.DEFAULT_REPORT; not imported: it pulls in torch)
 _DEMO_REPORT = "sklxai-demo-report.html"
@@ -69,6 +68,8 @@ def build_parser():
     sub.required = True
 
     # -- list
+    from sklxai.registry import PLUGIN_GROUPS  # the standard library only: --help stays fast
+
     p_list = sub.add_parser(
         "list",
         help="list the registered explainers (and other plugins) with their origin",
@@ -76,8 +77,10 @@ def build_parser():
         "is imported and checked, so broken plugins are shown as 'broken' with the reason.",
     )
     p_list.add_argument(
-        "--kind", choices=(*_KINDS, "all"), default="explainers",
-        help="which plugin kind to list (default: explainers)",
+        "--kind", choices=(*PLUGIN_GROUPS, "all"), default="explainers",
+        help="which plugin kind to list: explainers, optimizers, metrics, models "
+        "(interpretable models), training (training methods), or all of them (default: "
+        "explainers)",
     )
     p_list.set_defaults(func=_cmd_list)
 
@@ -207,10 +210,10 @@ def _literal(text):
 
 # ------------------------------------------------------------------------------------ list
 def _cmd_list(args):
-    from sklxai.registry import list_plugins
+    from sklxai.registry import PLUGIN_GROUPS, list_plugins
 
-    kinds = _KINDS if args.kind == "all" else (args.kind,)
-    rows = []
+    kinds = tuple(PLUGIN_GROUPS) if args.kind == "all" else (args.kind,)
+    rows, broken = [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for kind in kinds:
@@ -218,6 +221,8 @@ def _cmd_list(args):
                 status = info.status
                 reason = f"  ({info.error})" if status == "broken" and info.error else ""
                 rows.append((kind, key, info.distribution, info.version, status + reason))
+                if reason:
+                    broken.append((f" plugin {info.name!r} ({info.value})", f": {info.error}"))
     header = ("KIND", "NAME", "DISTRIBUTION", "VERSION", "STATUS")
     if len(kinds) == 1:
         header, rows = header[1:], [r[1:] for r in rows]
@@ -230,7 +235,8 @@ def _cmd_list(args):
     seen = set()
     for w in caught:
         text = str(w.message)
-        if text not in seen and not any(r[-1].endswith(f"({text})") for r in rows):
+        shown = any(plugin in text and text.endswith(error) for plugin, error in broken)
+        if text not in seen and not shown:
             seen.add(text)
             print(f"warning: {text}", file=sys.stderr)
     return EXIT_OK

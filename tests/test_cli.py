@@ -264,6 +264,52 @@ def test_list_shows_builtin_explainers(workdir):
         assert rows[name][4] == "ok"
 
 
+def test_list_all_shows_every_plugin_kind(workdir):
+    """Interpretable models and training methods are listed too (the project's own plugin
+    distributions, installed with sklxai by scripts/setup.sh, register rcbm, res and gradia)."""
+    res = run_cli("list", "--kind", "all", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    rows = {tuple(line.split()[:2]): line.split() for line in res.stdout.splitlines()[1:]}
+    assert {kind for kind, _ in rows} == {"explainers", "optimizers", "metrics", "models",
+                                          "training"}
+    for kind, name, dist in (("models", "rcbm", "sklxai-rcbm"), ("training", "res", "sklxai-res"),
+                             ("training", "gradia", "sklxai-res")):
+        assert rows[kind, name][2] == dist and rows[kind, name][4] == "ok", res.stdout
+    res = run_cli("list", "--kind", "training", cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[:5] == ["NAME", "DISTRIBUTION", "VERSION", "STATUS", "gradia"]
+
+
+def test_list_shows_a_broken_plugin_once_and_a_clash_on_stderr(tmp_path, workdir):
+    """A broken plugin is a table row with its reason (not repeated as a warning); a name
+    claimed by two third parties goes to stderr."""
+    for dist in ("sklxai-clitest-a", "sklxai-clitest-b"):
+        module = dist.replace("-", "_")
+        info = tmp_path / f"{module}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(
+            f"[sklxai.models]\nbroken-{dist[-1]} = {module}:Model\nshared = {module}:Model\n"
+        )
+        (tmp_path / f"{module}.py").write_text("raise RuntimeError('boom at import')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    res = subprocess.run([sys.executable, "-m", "sklxai.cli", "list", "--kind", "models"],
+                         cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[0]: line for line in res.stdout.splitlines()[1:]}
+    assert rows["broken-a"].split()[1:4] == ["sklxai-clitest-a", "0.1", "broken"]
+    assert rows["broken-a"].endswith("(RuntimeError: boom at import)")
+    assert "sklxai-clitest-a:shared" in rows and "sklxai-clitest-b:shared" in rows
+    assert "rcbm" in rows
+    errors = [line for line in res.stderr.splitlines() if line]
+    assert all(line.startswith("warning: ") for line in errors), res.stderr
+    assert not any("boom" in line for line in errors), res.stderr  # in the table, not here
+    assert any("'shared' is registered by more than one distribution" in line
+               for line in errors), res.stderr
+
+
 def test_console_script_runs(workdir):
     script = shutil.which("sklxai")
     venv_script = Path(sys.executable).parent / ("sklxai.exe" if os.name == "nt" else "sklxai")
