@@ -5,16 +5,18 @@ Model preparation lives in :mod:`sklxai.models.prepare`, persistence in
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sklxai._explain_results import select_target, split_results
+from sklxai._sklearn_protocol import SklearnProtocolMixin
 from sklxai.explanation import Explanation
 from sklxai.utils import param_validation as pv
 from sklxai.utils.persistence import PersistenceMixin
 from sklxai.utils.validation import check_finite_results, check_target, seed_from
 
 
-class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
+class BaseExplainer(PersistenceMixin, SklearnProtocolMixin, TransformerMixin, BaseEstimator):
     """Base class of all explainers: a scikit-learn transformer that returns attributions.
 
     Parameters
@@ -77,8 +79,10 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
     once X is validated and ``prepared_``, ``background_``, ``n_outputs_`` are set) and
     ``_explain(X, rng)`` (values (n, d, k), base values (n, k), outputs (n, k) for validated
     rows, every output; the base class selects ``target``, checks and wraps them), or
-    ``_explain_target(X, target)`` for one output per row; extend ``_get_state``/``_restore``
-    for learned state that ``save``/``load`` must keep.
+    ``_explain_target(X, target)`` for one output per row; either may add a dict of extra
+    fields for the explanation, which :meth:`_make_explanation` builds (an explainer with its
+    own Explanation subclass overrides it; ``explain`` writes nothing on the explainer);
+    extend ``_get_state``/``_restore`` for learned state that ``save``/``load`` must keep.
 
     Images: ``fit`` and ``explain`` take (n, C, H, W) or (n, H, W) arrays or torch tensors as
     well as 2-D rows. The hooks always see flat rows (n, C*H*W) (the adapter reshapes them
@@ -199,16 +203,9 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
             ``values`` of shape (n, d) when one output is explained, else (n, d, k). For
             images, the input's shape: (n, C, H, W) or (n, C, H, W, k) (and (n, H, W[, k])
             for (n, H, W) input); one column per feature group when players are groups.
+            An explainer's own subclass where it has one (:meth:`_make_explanation`).
         """
-        check_is_fitted(self)
-        X_arr = self._validate_rows(X)
-        self._check_range(X_arr, "X")
-        target = check_target(
-            self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
-        )
-        values, base, output, output_names = self._explain_target(X_arr, target)
-        check_finite_results(X_arr, (values, base, output), owner=type(self).__name__,
-                             dtype=self._compute_dtype())
+        X_arr, values, base, output, output_names, extra = self._results(X)
         data = self._explanation_data(X_arr)
         feature_shape = None
         if self.prepared_.input_shape is not None and self._players_are_features():
@@ -216,39 +213,65 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
             values = self.prepared_.to_input_shape(values)
             data = self.prepared_.to_input_shape(data)
             feature_shape = self.prepared_.input_shape
-        return Explanation(
-            values,
-            base,
-            data,
-            self._feature_names(),
-            output_names=output_names,
-            output=output,
-            method=type(self).__name__,
-            feature_shape=feature_shape,
+        fields = {"values": values, "base_values": base, "data": data,
+                  "feature_names": self._feature_names(), "output_names": output_names,
+                  "output": output, "method": type(self).__name__,
+                  "feature_shape": feature_shape}
+        return self._make_explanation(X_arr, **fields, **extra)
+
+    def _results(self, X):
+        """What ``explain`` and ``transform`` share: X validated, then the checked values,
+        base values, outputs, output names and extra fields of :meth:`_explain_target`."""
+        check_is_fitted(self)
+        X_arr = self._validate_rows(X)
+        self._check_range(X_arr, "X")
+        target = check_target(
+            self.target, self.n_outputs_, X_arr.shape[0], output_names=self.output_names_
         )
+        results, extra = split_results(self._explain_target(X_arr, target),
+                                       f"{type(self).__name__}._explain_target", 4)
+        values, base, output, output_names = results
+        check_finite_results(X_arr, (values, base, output), owner=type(self).__name__,
+                             dtype=self._compute_dtype())
+        return X_arr, values, base, output, output_names, extra
+
+    def _make_explanation(self, X, **fields):
+        """The explanation ``explain`` returns: the hook of an explainer with its own.
+
+        Override it to return a subclass of :class:`~sklxai.Explanation` (its fields are
+        described there); ``transform`` does not call it, so what only the explanation needs
+        (maps, graphs to draw) can be computed here.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            The validated rows explained (flat rows for images).
+        **fields
+            ``values``, ``base_values``, ``data``, ``feature_names``, ``output_names``,
+            ``output``, ``method`` and ``feature_shape`` as ``explain`` computed them (values
+            and data in the images' shape for images), and the extra fields that
+            ``_explain_target`` or ``_explain`` returned, which take precedence over those
+            (for instance ``diagnostics``, or ``data`` that are not the rows).
+
+        Returns
+        -------
+        explanation : Explanation
+            Default: ``Explanation(**fields)``.
+        """
+        return Explanation(**fields)
 
     def _explain_target(self, X, target):
-        """(values, base_values, output, output_names) of the outputs ``target`` selects
-        (resolved by ``check_target``) for validated rows X. Default: every output by
-        :meth:`_explain`, then the target's slice; methods that explain one output per row
-        override it."""
-        values, base, output = self._explain(X, np.random.default_rng(self._seed))
-        output_names = self.output_names_
-        if target is not None:
-            rows = np.arange(X.shape[0])
-            if np.ndim(target) == 0:
-                values, base, output = values[:, :, target], base[:, target], output[:, target]
-                output_names = [self.output_names_[target]]
-            else:
-                values = values[rows, :, target]
-                base, output = base[rows, target], output[rows, target]
-                output_names = None
-        elif self.n_outputs_ == 1:
-            values, base, output = values[:, :, 0], base[:, 0], output[:, 0]
-        return values, base, output, output_names
+        """(values, base_values, output, output_names[, fields]) of the outputs ``target``
+        selects (resolved by ``check_target``) for validated rows X. Default: every output by
+        :meth:`_explain`, then the target's; methods that explain one output per row
+        override it. ``fields``: extra fields for :meth:`_make_explanation`."""
+        results, extra = split_results(self._explain(X, np.random.default_rng(self._seed)),
+                                        f"{type(self).__name__}._explain", 3)
+        return (*select_target(*results, target, self.output_names_), extra)
 
     def _explain(self, X, rng):
-        """Return (values (n, d, k), base_values (n, k), model output (n, k)) as ndarrays."""
+        """Return (values (n, d, k), base_values (n, k), model output (n, k)) as ndarrays,
+        optionally followed by a dict of extra fields for :meth:`_make_explanation`."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def transform(self, X):
@@ -263,7 +286,7 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
         values : ndarray of shape (n_samples, n_features) or (n_samples, n_outputs * n_features)
             Images' values are flattened in (C, H, W) order.
         """
-        values = self.explain(X).flatten().values
+        values = self._results(X)[1]  # flat rows' values: explain's without their shape
         if values.ndim == 3:
             n, d, k = values.shape
             values = values.transpose(0, 2, 1).reshape(n, k * d)
@@ -285,57 +308,3 @@ class BaseExplainer(PersistenceMixin, TransformerMixin, BaseEstimator):
 
     def _n_explained_outputs(self):
         return 1 if (self.target is not None or self.n_outputs_ == 1) else self.n_outputs_
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of ``transform``'s columns: the features, prefixed by the output when several.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Must match ``feature_names_in_`` when given.
-
-        Returns
-        -------
-        names : ndarray of str
-        """
-        check_is_fitted(self)
-        from sklearn.utils.validation import _check_feature_names_in
-
-        feats = list(_check_feature_names_in(self, input_features))
-        if len(feats) != len(self._feature_names()):  # explained players are feature groups
-            feats = self._feature_names()
-        if self._n_explained_outputs() == 1:
-            return np.asarray(feats, dtype=object)
-        return np.asarray(
-            [f"{out}__{f}" for out in self.output_names_ for f in feats], dtype=object
-        )
-
-    # ------------------------------------------------------------------ sklearn protocol
-    def __sklearn_clone__(self):
-        # A fitted model is frozen: explainers never change it, and cloning a skorch net or a
-        # Pipeline would throw its weights away. Unfitted models are cloned as usual.
-        from sklxai.models import is_fitted_model
-
-        params = self.get_params(deep=False)
-        for name, value in params.items():
-            if name == "model" and is_fitted_model(value):
-                continue
-            params[name] = clone(value, safe=False)
-        return type(self)(**params)
-
-    def __sklearn_tags__(self):
-        from sklxai.models import is_fitted_model
-
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = True
-        tags.input_tags.allow_nan = False
-        tags.target_tags.required = not _safe(is_fitted_model, self.model)
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
-
-
-def _safe(fn, *args):
-    try:
-        return fn(*args)
-    except Exception:
-        return False

@@ -1,8 +1,9 @@
 """Explanation: the values an explainer returns, with the data, base values and names."""
 
-import json
-
 import numpy as np
+
+from sklxai import _explanation_index, _explanation_io
+from sklxai._explanation_index import join_rows, same
 
 
 class Explanation:
@@ -33,6 +34,23 @@ class Explanation:
         sliced by rows (``exp[:5]``, ``exp[0]``) and outputs (:meth:`select_output`);
         :meth:`flatten` gives the (n, d[, k]) layout for everything else. None (default): one
         feature axis.
+    diagnostics : dict of str to ndarray, optional
+        Figures the explainer measured while explaining each row, one entry per row (the first
+        axis), e.g. :class:`~sklxai.explainers.integrated_gradients.IntegratedGradients`'
+        ``"completeness_gap"``. Slicing rows slices them, :meth:`concat` joins them and
+        :meth:`save` keeps them. None (default): none (``{}``).
+
+    Notes
+    -----
+    An explainer may return its own subclass, with more fields (built by its
+    ``_make_explanation``, see :class:`~sklxai.BaseExplainer`). A subclass's ``__init__``
+    takes the arguments above by name, plus its fields, each stored as the attribute of the
+    same name and listed in a class attribute: ``_row_fields`` for those with one entry per row
+    (arrays, lists or dicts of them, the row first), ``_fields`` for the others. Slicing,
+    :meth:`flatten`, :meth:`select_output` and :meth:`concat` then return the subclass with
+    every field: row fields follow the rows of ``values`` (``exp[:2].graphs`` holds the first
+    two rows' entries, ``exp[0].graphs`` the first row's), the others are carried over as they
+    are. :meth:`save` and :meth:`load` keep the fields above only.
 
     Examples
     --------
@@ -45,8 +63,12 @@ class Explanation:
     (3,)
     """
 
+    #: a subclass's extra fields with one entry per row, and its other extra fields
+    _row_fields = ()
+    _fields = ()
+
     def __init__(self, values, base_values, data, feature_names, output_names=None,
-                 output=None, method=None, feature_shape=None):
+                 output=None, method=None, feature_shape=None, diagnostics=None):
         self.values = np.asarray(values)
         self.base_values = np.asarray(base_values)
         self.data = np.asarray(data)
@@ -56,6 +78,18 @@ class Explanation:
         self.method = method
         self.feature_shape = None if feature_shape is None else tuple(
             int(v) for v in feature_shape)
+        self.diagnostics = {} if diagnostics is None else {
+            str(name): np.asarray(v) for name, v in dict(diagnostics).items()}
+
+    def _replace(self, **changes):
+        """The same class with the same fields (a subclass's included), less ``changes``."""
+        fields = {"values": self.values, "base_values": self.base_values, "data": self.data,
+                  "feature_names": self.feature_names, "output_names": self.output_names,
+                  "output": self.output, "method": self.method,
+                  "feature_shape": self.feature_shape, "diagnostics": self.diagnostics}
+        fields.update({name: getattr(self, name) for name in (*self._row_fields, *self._fields)})
+        fields.update(changes)
+        return type(self)(**fields)
 
     def flatten(self):
         """The same explanation with one feature axis: values (n, d) or (n, d, k).
@@ -66,6 +100,7 @@ class Explanation:
         Returns
         -------
         explanation : Explanation
+            Of this explanation's class, with its fields.
 
         Examples
         --------
@@ -83,9 +118,8 @@ class Explanation:
         nf = len(self.feature_shape)
         tail = self.values.shape[len(lead) + nf:]
         values = self.values.reshape(*lead, -1, *tail)
-        data = self.data.reshape(*lead, -1)
-        return Explanation(values, self.base_values, data, self.feature_names, self.output_names,
-                           self.output, self.method)
+        return self._replace(values=values, data=self.data.reshape(*lead, -1),
+                             feature_shape=None)
 
     # ------------------------------------------------------------------ shape helpers
     @property
@@ -97,7 +131,7 @@ class Explanation:
 
     def __repr__(self):
         return (
-            f"Explanation(method={self.method!r}, values shape={self.values.shape}, "
+            f"{type(self).__name__}(method={self.method!r}, values shape={self.values.shape}, "
             f"features={self.feature_names[:5]}{'...' if len(self.feature_names) > 5 else ''})"
         )
 
@@ -132,69 +166,21 @@ class Explanation:
         """Slice by rows, then features (index or name), then outputs (index or name).
 
         ``exp[0]`` is one row, ``exp[:, "age"]`` one feature, ``exp[:, :, 1]`` one output.
+        The result has this explanation's class and fields (per-row ones sliced by the rows).
         """
-        if not isinstance(key, tuple):
-            key = (key,)
-        if self.feature_shape is not None:
-            return self._image_rows(key)
-        if len(key) > self.values.ndim:
-            raise IndexError(f"too many indices: values have {self.values.ndim} dimensions.")
-        rows, feats, outs = (key + (slice(None), slice(None)))[:3]
-        feats = _resolve(feats, self.feature_names, "feature")
-        if self.values.ndim == 3:
-            outs = _resolve(outs, self.output_names or list(range(self.values.shape[2])), "output")
-        values = self.values[rows]
-        base = self.base_values[rows]
-        data = self.data[rows]
-        output = None if self.output is None else self.output[rows]
-        row_dim = np.ndim(rows) == 0 and not isinstance(rows, slice)
-        fdim = 0 if row_dim else 1
-        values = values[(slice(None),) * fdim + (feats,)]
-        data = data[(slice(None),) * fdim + (feats,)]
-        names = np.asarray(self.feature_names, dtype=object)[feats]
-        names = [names] if np.ndim(names) == 0 else list(names)
-        part = Explanation(values, base, data, names, self.output_names, output, self.method)
-        return part._take_outputs(outs) if self.values.ndim == 3 else part
-
-    def _image_rows(self, key):
-        """``exp[rows]`` of an image explanation; other keys are refused (see the class)."""
-        if len(key) > 1 and any(not (isinstance(k, slice) and k == slice(None))
-                                for k in key[1:]):
-            raise IndexError(
-                f"an image explanation (values of shape {self.values.shape}) is indexed by rows "
-                "only, e.g. exp[0] or exp[:10]; pick an output with exp.select_output(k), index "
-                "pixels on exp.values, or index features on exp.flatten()."
-            )
-        rows = key[0]
-        if not self._axes()[0]:
-            raise IndexError("this explanation has no row axis left to index.")
-        output = None if self.output is None else self.output[rows]
-        return Explanation(self.values[rows], self.base_values[rows], self.data[rows],
-                           self.feature_names, self.output_names, output, self.method,
-                           self.feature_shape)
+        return _explanation_index.index(self, key)
 
     def _has_output_axis(self):
         """Whether ``values`` still has its output axis (always the last one) after slicing."""
         has_rows, has_features = self._axes()
         return self.values.ndim > int(has_rows) + self._n_feature_axes() * int(has_features)
 
-    def _take_outputs(self, outs):
-        """Index the output axis (the last one) of values, base values, output and names by
-        ``outs``: a position, a list of positions or a slice (names already resolved)."""
-        output = None if self.output is None else self.output[..., outs]
-        out_names = self.output_names
-        if out_names is not None:
-            sel = np.asarray(out_names, dtype=object)[outs]
-            out_names = [sel] if np.ndim(sel) == 0 else list(sel)
-        return Explanation(self.values[..., outs], self.base_values[..., outs], self.data,
-                           self.feature_names, out_names, output, self.method,
-                           self.feature_shape)
-
     def select_output(self, output):
         """The explanation of one output, without the output axis.
 
         The one way to pick an output: the same as ``exp[:, :, output]`` on (n, d, k) values,
-        and it also works on one row (``exp[0]``) or one feature (``exp[:, "age"]``).
+        and it also works on one row (``exp[0]``) or one feature (``exp[:, "age"]``). The plots
+        (:mod:`sklxai.plotting`), the HTML report and the command line pick outputs with it.
 
         Parameters
         ----------
@@ -207,7 +193,8 @@ class Explanation:
         Returns
         -------
         explanation : Explanation
-            ``values`` of shape (n, d), ``base_values`` and ``output`` of shape (n,) and
+            Of this explanation's class, with its fields. ``values`` of shape (n, d),
+            ``base_values`` and ``output`` of shape (n,) and
             ``output_names`` ``[name]`` (None when the outputs had no names); less the row or
             feature axis where this explanation has none. Itself when it has one output already
             (no output axis), after checking that ``output`` is 0, -1 or its one name (any type).
@@ -235,38 +222,18 @@ class Explanation:
         >>> yes.select_output("yes") is yes
         True
         """
-        if isinstance(output, slice) or np.ndim(output) != 0:
-            raise TypeError(f"select_output picks one output; got {output!r}. Use "
-                            "exp[:, :, outputs] to keep several.")
-        if isinstance(output, bool):  # neither a position nor (sensibly) a name
-            raise TypeError(f"select_output takes a position or an output name; got {output!r}.")
-        names = self.output_names
-        is_int = isinstance(output, (int, np.integer))
-        if not self._has_output_axis():
-            name = names[0] if names is not None and len(names) == 1 else None
-            if (is_int and int(output) in (0, -1)) or (name is not None and output == name):
-                return self
-            known = "0, -1" + ("" if name is None else f" or its name {name!r}")
-            raise KeyError(f"unknown output {output!r}: this explanation has one output "
-                           f"already; pass {known}.")
-        k = self.values.shape[-1]
-        labels = names or list(range(k))
-        idx = _resolve(output, labels, "output")
-        if not -k <= idx < k:
-            hint = (f"; {output!r} is an output name, pass its position "
-                    f"{labels.index(output)} instead" if output in labels else "")
-            raise IndexError(f"output {idx} is out of range for {k} outputs {labels}: an int "
-                             f"is a position in [{-k}, {k - 1}]{hint}.")
-        return self._take_outputs(idx)
+        position = _explanation_index.output_position(self, output)
+        return self if position is None else _explanation_index.take_outputs(self, position)
 
     # ------------------------------------------------------------------ combining
     @classmethod
     def concat(cls, explanations):
         """Stack explanations of the same features, outputs and method along the rows.
 
-        Values, base values, data and model output are concatenated in order; feature names,
-        output names and method are those shared by all. ``Explanation.concat([exp[:2],
-        exp[2:]])`` gives back ``exp``.
+        Values, base values, data, model output and the per-row fields (``diagnostics``, a
+        subclass's ``_row_fields``) are concatenated in order; feature names, output names,
+        method and a subclass's other fields are those shared by all.
+        ``Explanation.concat([exp[:2], exp[2:]])`` gives back ``exp``.
 
         Parameters
         ----------
@@ -274,12 +241,14 @@ class Explanation:
             At least one. A one-row explanation without its row axis (``exp[0]``) counts as
             one row. All must have the same ``feature_names``, ``output_names`` and
             ``method``, the same shape of values, base values, data and output beyond the
-            row axis, and either all or none a model ``output``.
+            row axis, and either all or none a model ``output``; all of one class, with the
+            same ``diagnostics`` names and the same fields that are not per row.
 
         Returns
         -------
         explanation : Explanation
-            A new explanation with the rows of all of them (it shares no arrays with them).
+            A new explanation of their class with the rows of all of them (it shares no
+            arrays with them).
 
         Raises
         ------
@@ -301,11 +270,14 @@ class Explanation:
         >>> bool((both.values == exp.values).all())
         True
         """
-        first, rows = _concat_inputs(explanations)
+        exps, rows = _concat_inputs(explanations)
         values, base, data, output = (
             None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows))
-        return cls(values, base, data, first.feature_names, first.output_names, output,
-                   first.method, first.feature_shape)
+        has_rows = [e._axes()[0] for e in exps]
+        fields = {name: join_rows(name, [getattr(e, name) for e in exps], has_rows)
+                  for name in ("diagnostics", *exps[0]._row_fields)}
+        return exps[0]._replace(values=values, base_values=base, data=data, output=output,
+                                **fields)
 
     # ------------------------------------------------------------------ export
     def to_frame(self):
@@ -315,88 +287,21 @@ class Explanation:
         MultiIndex (output, feature). Image values are flattened first (:meth:`flatten`).
         Requires pandas.
         """
-        if self.feature_shape is not None:
-            return self.flatten().to_frame()
-        pd = _import_pandas()
-        has_rows, has_features = self._axes()
-        values = self.values
-        if not has_rows:  # one row: a one-row frame
-            values = values[None]
-        if not has_features:  # one feature picked by index or name
-            values = np.expand_dims(values, 1)
-        if values.ndim == 2:
-            return pd.DataFrame(values, columns=self.feature_names)
-        n, d, k = values.shape
-        outs = self.output_names or list(range(k))
-        cols = pd.MultiIndex.from_product([outs, self.feature_names], names=["output", "feature"])
-        return pd.DataFrame(values.transpose(0, 2, 1).reshape(n, k * d), columns=cols)
+        return _explanation_io.to_frame(self)
 
     def to_shap(self):
         """The same values as a ``shap.Explanation`` (needs shap), for shap's own plots."""
-        try:
-            import shap
-        except ImportError as exc:
-            raise ImportError("to_shap() needs shap: pip install sklxai[shap]") from exc
-        output_names = self.output_names
-        if output_names is not None and not self._has_output_axis():
-            # one output explained: shap takes its name as a string (a one-element list makes
-            # shap's slicer take feature names for output names)
-            output_names = output_names[0] if len(output_names) == 1 else None
-        return shap.Explanation(
-            values=self.values,
-            base_values=self.base_values,
-            data=self.data,
-            feature_names=self.feature_names,
-            output_names=output_names,
-        )
+        return _explanation_io.to_shap(self)
 
     def save(self, path):
-        """Save to a ``.npz`` file (arrays) with names and method as JSON metadata."""
-        meta = {
-            "feature_names": [str(f) for f in self.feature_names],
-            "output_names": None if self.output_names is None else [
-                o.item() if hasattr(o, "item") else o for o in self.output_names
-            ],
-            "method": self.method,
-            "feature_shape": None if self.feature_shape is None else list(self.feature_shape),
-        }
-        arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
-        if self.output is not None:
-            arrays["output"] = self.output
-        np.savez_compressed(path, meta=np.asarray(json.dumps(meta)), **arrays)
+        """Save to a ``.npz`` file: the arrays and ``diagnostics``, with names and method as
+        JSON metadata (a subclass's own fields are not saved)."""
+        _explanation_io.save(self, path)
 
     @classmethod
     def load(cls, path):
         """Load an Explanation written by :meth:`save` (no pickle involved)."""
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            output = f["output"] if "output" in f.files else None
-            return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
-                       meta["output_names"], output, meta["method"],
-                       meta.get("feature_shape"))
-
-
-def _import_pandas():
-    """pandas, which ``to_frame()`` needs, or an ImportError saying how to install it."""
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on environment
-        raise ImportError("to_frame() needs pandas: pip install sklxai[pandas]") from exc
-    return pd
-
-
-def _resolve(key, names, what):
-    """Turn names in a feature/output index into positions."""
-    if isinstance(key, slice):
-        return key
-    if isinstance(key, str) or (np.ndim(key) == 0 and not isinstance(key, (int, np.integer))):
-        try:
-            return list(names).index(key)
-        except ValueError:
-            raise KeyError(f"unknown {what} {key!r}; known: {list(names)}") from None
-    if np.ndim(key) == 1 and len(key) and isinstance(key[0], str):
-        return [_resolve(k, names, what) for k in key]
-    return key
+        return _explanation_io.load(cls, path)
 
 
 def _row_arrays(exp):
@@ -408,7 +313,7 @@ def _row_arrays(exp):
 
 
 def _concat_inputs(explanations):
-    """The first of ``explanations`` and the row arrays of each, checked for concatenation.
+    """``explanations`` as a list, and the row arrays of each, checked for concatenation.
 
     Refuses what :meth:`Explanation.concat` cannot stack: no explanations, something that is
     not an Explanation, or one that differs from the first (see :func:`_check_concat`).
@@ -425,12 +330,19 @@ def _concat_inputs(explanations):
     rows = [_row_arrays(e) for e in exps]
     for i, (e, arrays) in enumerate(zip(exps[1:], rows[1:]), start=1):
         _check_concat(i, first, rows[0], e, arrays)
-    return first, rows
+    return exps, rows
 
 
 def _check_concat(i, first, first_arrays, other, arrays):
     """Refuse ``explanations[i]`` in :meth:`Explanation.concat` where it differs from the first."""
     where = f"Explanation.concat: explanations[{i}]"
+    if type(other) is not type(first):
+        raise ValueError(f"{where} is a {type(other).__name__}, but explanations[0] a "
+                         f"{type(first).__name__}; concatenate explanations of one explainer.")
+    for name in first._fields:
+        if not same(getattr(other, name), getattr(first, name)):
+            raise ValueError(f"{where} has another {name} than explanations[0]; concatenate "
+                             "explanations of one explainer and its settings.")
     for what, a, b, fix in (
             ("feature_names", other.feature_names, first.feature_names,
              "select the same features in the same order, e.g. exp[:, names]"),
