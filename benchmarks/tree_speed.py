@@ -145,10 +145,7 @@ def brute_force_subset(predict, x, background, columns):
 
 def _leaf_counts(est):
     """(leaves with value tables, leaves walked or computed densely) of a fitted TreeShapley."""
-    buckets = getattr(est, "_buckets", None)
-    if buckets is None:
-        return None, None
-    table = sum(len(b.leaves) for b in buckets if b.table is not None)
+    table = sum(len(b.leaves) for b in est._values.buckets if b.table is not None)
     return int(table), int(est.trees_.n_leaves - table)
 
 

@@ -1,8 +1,10 @@
 """Explainers, one module per method.
 
 - :mod:`~sklxai.explainers.exact`: ExactShapley, enumeration of all coalitions (the reference);
-- :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares (the solver
-  is :func:`~sklxai.explainers.kernel.solve_kernel_shap`);
+- :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares;
+- :mod:`~sklxai.explainers.solvers`: from coalition values to Shapley values, shared by the
+  estimators (exact enumeration weights, the constrained KernelSHAP solver); imports no
+  explainer;
 - :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
 - :mod:`~sklxai.explainers.simshap` / :mod:`~sklxai.explainers.fastshap`: amortized explainers
   (a network predicts the values in one forward pass), sharing

@@ -26,10 +26,8 @@ from sklxai.explainers._trainer import (
 )
 from sklxai.explainers._validation import (
     REFERENCES,
-    final_trees,
+    TreeReference,
     measure_explainer,
-    release_tree_cache,
-    tree_reference,
     tree_reference_ok,
 )
 from sklxai.explainers.networks import (
@@ -139,7 +137,6 @@ class AmortizedShapley(ShapleyExplainer):
                 f"X has n_samples={X.shape[0]}; {name} trains its explainer network on fit's X "
                 "and needs at least 2 samples (validation_fraction of them are held out)."
             )
-        release_tree_cache(self)  # the model's trees are read once per fit
         ShapleyExplainer._fit(self, X, y)
         if self._n_players < 2:
             raise ValueError(
@@ -154,7 +151,8 @@ class AmortizedShapley(ShapleyExplainer):
         self.n_synthetic_rows_ = len(rows) - len(X)
         X = self._model_rows(rows)
         device = self.game_.device
-        exact = self._exact_targets(rows)
+        tree = TreeReference(self)  # exact values on the game, for this fit only
+        exact = self._exact_targets(rows, tree)
         self.max_epochs_ = resolve_max_epochs(self.max_epochs, self.max_time)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
@@ -172,11 +170,10 @@ class AmortizedShapley(ShapleyExplainer):
         self.module_ = net.module_.eval()
         self.history_ = net.history
         self.refresh_every_ = net.refresh_every_
-        self._check_error(rows, X)
-        release_tree_cache(self)
+        self._check_error(rows, X, tree)
 
     # ------------------------------------------------------------------ self-measured error
-    def _check_error(self, rows, X):
+    def _check_error(self, rows, X, tree=None):
         """Measure the error on held-out rows of fit (the training's validation split) against
         a reference (:func:`~sklxai.explainers._validation.measure_explainer`); warn above
         ``tolerance``."""
@@ -184,7 +181,7 @@ class AmortizedShapley(ShapleyExplainer):
             setattr(self, name, None)
         if self.validation_reference is None:
             return
-        report = measure_explainer(self, rows, X)
+        report = measure_explainer(self, rows, X, tree)
         self.validation_error_ = report.error
         self.validation_interval_ = report.interval
         self.validation_reference_ = report.reference
@@ -211,16 +208,16 @@ class AmortizedShapley(ShapleyExplainer):
         self.targets_ = "tree" if self.targets == "tree" or (self.targets == "auto"
                                                           and tree_ok) else "sampled"
 
-    def _exact_targets(self, rows):
+    def _exact_targets(self, rows, tree):
         """Exact values of the training rows to regress on (``targets_ == "tree"``), or None."""
         if self.targets_ == "sampled":
             return None
-        values = np.asarray(tree_reference(self, rows), dtype=np.float64)
+        values = np.asarray(tree.values(rows), dtype=np.float64)
         return values.reshape(len(rows), self._n_players, self.n_outputs_)
 
     def _tree_splits(self):
         """The tree model's (columns, thresholds) for the network's inputs, or None."""
-        trees = None if self.tree_inputs is False else final_trees(self)
+        trees = None if self.tree_inputs is False else self.prepared_.trees
         return None if trees is None else tree_splits(trees)
 
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
@@ -349,7 +346,6 @@ class AmortizedShapley(ShapleyExplainer):
             self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
         ShapleyExplainer._fit(self, X, None)  # the game, without training
         module = self._build_module(self._model_rows(X))
-        release_tree_cache(self)
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]

@@ -131,11 +131,9 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         background = self._background_model
         if self.game == "baseline":
             background = background.mean(axis=0, keepdims=True)
-        from sklxai.explainers._validation import final_trees
-
-        trees = final_trees(self)  # the model the game calls: a fast-path Pipeline's last step
+        trees = self.prepared_.trees  # of the model the game calls (a Pipeline's last step)
         if trees is not None:  # the same game, from the trees' structure where it helps
-            from sklxai.games.tree import TreeGame
+            from sklxai.games.trees import TreeGame
 
             return TreeGame(self.adapter_, trees, background, batch_size=self.batch_size)
         if self.game == "marginal":

@@ -139,7 +139,7 @@ def tree_reference_ok(explainer):
     baseline game."""
     trees = explainer.prepared_.trees
     return (explainer.game in ("marginal", "baseline") and trees is not None
-            and trees.output == "identity")
+            and trees.link == "identity")
 
 
 class TreeReference:

@@ -1,9 +1,8 @@
 """ExactShapley: Shapley values by enumerating every coalition (the reference estimator)."""
 
-import torch
-
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.games.coalitions import all_masks, shapley_size_weights
+from sklxai.explainers.solvers import combine_exact, enumeration_weights
+from sklxai.games.coalitions import all_masks
 from sklxai.utils import param_validation as pv
 
 
@@ -77,32 +76,3 @@ class ExactShapley(ShapleyExplainer):
     def _shapley_values(self, X, fx, rng):
         v = self._centered_values(X, self._masks)  # (n, m, k)
         return combine_exact(v, self._masks, self._a, self._b, fx - self._null)
-
-
-def enumeration_weights(d, device=None):
-    """Every coalition but the empty and the full one, and the weights that combine their values
-    into exact Shapley values (:func:`combine_exact`).
-
-    phi_i = sum_T [i in T] (w(|T|-1) + w(|T|)) v(T) - w(|T|) v(T) over those coalitions T, plus
-    (v(N) - v(empty)) / d from the empty and the full coalition, w(s) = s! (d-s-1)! / d!.
-
-    Returns
-    -------
-    masks : bool tensor (2**d - 2, d)
-    a, b : float64 tensors (2**d - 2,)
-    """
-    masks = all_masks(d, device=device)
-    sizes = masks.sum(dim=1)
-    inner = (sizes > 0) & (sizes < d)
-    w = torch.as_tensor(shapley_size_weights(d), dtype=torch.float64, device=device)
-    s = sizes[inner]
-    return masks[inner], w[s - 1] + w[s.clamp(max=d - 1)], w[s.clamp(max=d - 1)]
-
-
-def combine_exact(values, masks, a, b, total):
-    """Exact Shapley values (n, d, k) from v(T) - v(empty) of every inner coalition (n, m, k)
-    and v(N) - v(empty) (n, k), with :func:`enumeration_weights`' masks and weights."""
-    d = masks.shape[1]
-    phi = torch.einsum("nmk,md->ndk", values * a[None, :, None], masks.double())
-    phi = phi - torch.einsum("nmk,m->nk", values, b)[:, None, :]
-    return phi + (total / d)[:, None, :]

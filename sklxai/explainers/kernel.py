@@ -1,46 +1,17 @@
 """KernelSHAP: Shapley values as a constrained weighted least-squares fit over coalitions.
 
 The coalition design (:class:`~sklxai.games.coalitions.StratifiedDesign`, shap's rule) and the
-solver (:func:`solve_kernel_shap`) are shared, so other estimators can reuse them.
+solver (:func:`~sklxai.explainers.solvers.solve_kernel_shap`) are shared, so other estimators
+can reuse them.
 """
 
 import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers.solvers import solve_kernel_shap
 from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
-
-
-def solve_kernel_shap(masks, weights, values, total):
-    """Solve min sum_S w_S (y_S - sum_{i in S} phi_i)^2 subject to sum_i phi_i = total.
-
-    Parameters
-    ----------
-    masks : tensor (m, d) of 0/1
-    weights : tensor (m,)
-    values : tensor (n, m, k)
-        y_S = v(S) - v(empty) for every row and output.
-    total : tensor (n, k)
-        v(N) - v(empty): the efficiency constraint.
-
-    Returns
-    -------
-    phi : tensor (n, d, k), float64; sum over d equals ``total`` to rounding.
-    """
-    Z = masks.double()
-    w = weights.double()
-    A = Z.T @ (w[:, None] * Z)  # (d, d), shared by every row and output
-    A_inv = torch.linalg.pinv(A)
-    b = torch.einsum("md,nmk->ndk", w[:, None] * Z, values.double())
-    phi_u = torch.einsum("de,nek->ndk", A_inv, b)
-    ones = torch.ones(Z.shape[1], dtype=torch.float64, device=Z.device)
-    a1 = A_inv @ ones
-    # Lagrange multiplier of the efficiency constraint, then the exact projection onto it
-    nu = (phi_u.sum(dim=1) - total) / (ones @ a1)
-    phi = phi_u - a1[None, :, None] * nu[:, None, :]
-    # remove the last rounding residue so efficiency holds to float64 precision
-    return phi + ((total - phi.sum(dim=1)) / Z.shape[1])[:, None, :]
 
 
 class KernelSHAP(ShapleyExplainer):

@@ -147,10 +147,7 @@ def tree_splits(trees, max_splits=2048):
     """
     import numpy as np
 
-    feature = trees.feature.cpu().numpy()
-    numeric = (feature >= 0) & ~trees.categorical.cpu().numpy()
-    columns = trees.feature_source.cpu().numpy()[feature[numeric]]
-    thresholds = trees.threshold.cpu().numpy()[numeric]
+    columns, thresholds = trees.numeric_splits()
     pairs = np.unique(np.stack([columns, thresholds], axis=1), axis=0)
     if len(pairs) <= max_splits:
         return pairs[:, 0].astype(np.int64), pairs[:, 1]

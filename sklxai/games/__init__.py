@@ -2,18 +2,21 @@
 
 A game takes rows ``X`` (n, d) and boolean coalition masks ``(m, d)`` (shared by all rows) or
 ``(n, m, d)`` (one set per row), and returns coalition values ``(n, m, k)`` for the k model
-outputs. Games call model adapters; they know nothing about Shapley estimators.
+outputs. Games call model adapters; they know nothing about the Shapley estimators, except
+for the closed forms that only exist for the games of trees.
 
 - :mod:`~sklxai.games.marginal`: the marginal (interventional) game and its single-baseline case;
-- :mod:`~sklxai.games.tree`: the marginal game of a tree model computed from its trees (no model
-  calls on hybrid rows);
+- :mod:`~sklxai.games.trees`: the games of tree models from their trees:
+  :class:`~sklxai.games.TreeGame` (the marginal game without model calls on hybrid rows) and the
+  exact Shapley values of the marginal game (:mod:`~sklxai.games.trees.interventional`, on the
+  per-leaf closed forms of :mod:`~sklxai.games.trees.closed_form`);
 - :mod:`~sklxai.games.surrogate`: FastSHAP's learned surrogate game (a masked network trained to
   match the model) and :func:`~sklxai.games.surrogate.fit_surrogate`.
 """
 
 from sklxai.games.marginal import BaselineGame, Game, MarginalGame
 from sklxai.games.surrogate import SurrogateGame, SurrogateModule, fit_surrogate
-from sklxai.games.tree import TreeGame
+from sklxai.games.trees import TreeGame
 
 __all__ = [
            "BaselineGame",

@@ -10,6 +10,9 @@ or not), the data of ``fit`` (an array, a numeric DataFrame or a DataFrame of ra
 - the fitted preprocessing of a column-wise Pipeline on its fast path (the adapter is then the
   final torch model's, and rows are masked in model space);
 - the players: which model-space columns each raw column (or group of raw columns) owns;
+- for a tree model (or a column-wise Pipeline ending in one), its trees in the tensor layout
+  (:class:`~sklxai.models.trees.TreeEnsemble`), read once here: the tree explainer, the tree
+  game and the amortized explainers all take them from ``prepared.trees``;
 - for images, (N, C, H, W) or (N, H, W) arrays or tensors: one image's shape
   (``input_shape``). Rows are flattened here, once, and every explainer, game and metric works
   on flat rows (n, C*H*W); a torch model gets them back as images through an
@@ -73,6 +76,9 @@ class PreparedModel:
         One image's shape, ``X.shape[1:]``, when the model was prepared on images ((C, H, W) or
         (H, W)); None for 2-D tabular data. Rows are always flat: ``n_features`` is
         ``prod(input_shape)``.
+    trees : sklxai.models.trees.TreeEnsemble or None
+        The trees of the model the adapter runs (the model, or a fast-path Pipeline's last
+        step) when it is a tree model whose trees the layout expresses; None otherwise.
 
     Attributes
     ----------
@@ -84,7 +90,8 @@ class PreparedModel:
     """
 
     def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
-                 preprocessor=None, column_map=None, allow_nan=False, input_shape=None):
+                 preprocessor=None, column_map=None, allow_nan=False, input_shape=None,
+                 trees=None):
         self.model = model
         self.adapter = adapter
         self.n_features = n_features
@@ -94,6 +101,7 @@ class PreparedModel:
         self.column_map = column_map
         self.allow_nan = allow_nan
         self.input_shape = None if input_shape is None else tuple(input_shape)
+        self.trees = trees
         self.final_takes_nan = False  # on the fast path: whether the last step routes NaN
 
     @property
@@ -323,7 +331,26 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     prepared = PreparedModel(fitted, None, n_features=X_arr.shape[1], feature_names=names,
                              encoder=encoder, allow_nan=allow_nan)
     prepared.adapter = _make_adapter(prepared, X, fast_path, device, owner)
+    prepared.trees = _final_trees(prepared)
     return prepared, X_arr
+
+
+def _final_trees(prepared):
+    """The :class:`~sklxai.models.trees.TreeEnsemble` of the model the adapter runs (a
+    fast-path Pipeline's last step, or the model), or None when it is not a tree model the
+    layout expresses. A compiled-trees adapter's trees are taken as they are (read once)."""
+    from sklxai.models.trees import is_tree_model, read_trees
+    from sklxai.models.trees.adapter import TreeAdapter
+
+    if isinstance(prepared.adapter, TreeAdapter):
+        return prepared.adapter.trees
+    final = prepared.model[-1] if prepared.fast_path else prepared.model
+    if not is_tree_model(final):
+        return None
+    try:
+        return read_trees(final)
+    except TypeError:  # a tree model the layout cannot express (e.g. a non-constant init)
+        return None
 
 
 def _prepare_images(model, X, y, *, device, owner):

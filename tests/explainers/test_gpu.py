@@ -92,6 +92,6 @@ def test_tree_game_on_cuda_matches_the_cpu():
                      random_state=0).fit(X)
     gpu = KernelSHAP(model, background=X[:30], n_coalitions=128, device="cuda",
                      random_state=0).fit(X)
-    assert isinstance(gpu.game_, TreeGame) and gpu.game_.structural_
+    assert isinstance(gpu.game_, TreeGame) and gpu.game_.from_trees_
     np.testing.assert_allclose(gpu.explain(X[:16]).values, cpu.explain(X[:16]).values,
                                atol=1e-10)

@@ -18,7 +18,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklxai_reference import brute_force_shapley, marginal_reference
 
 from sklxai import TreeShapley
-from sklxai.explainers import tree as tree_module
+from sklxai.games.trees import interventional as tree_module
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(400, 6))
@@ -131,17 +131,18 @@ def test_walked_and_dense_trees_equal_the_tables(monkeypatch, method):
     # leaves are summed per subset of players, or walker by walker with many players
     model = RandomForestRegressor(8, random_state=0).fit(X_NAN, Y_REG)  # unlimited depth
     tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
-    assert tables._walk is None and all(b.table is not None for b in tables._buckets)
+    assert tables._values.walked is None and all(b.table is not None
+                                                for b in tables._values.buckets)
     monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
     if method == "dense":
         monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
     if method == "walk-per-leaf":
         monkeypatch.setattr(tree_module, "_SUBSET_PLAYERS", 0)
     other = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
-    assert all(b.table is None for b in other._buckets)
-    assert (other._walk is not None) == method.startswith("walk")
-    if other._walk is not None:
-        assert (other._walk.subsets is None) == (method == "walk-per-leaf")
+    assert all(b.table is None for b in other._values.buckets)
+    assert (other._values.walked is not None) == method.startswith("walk")
+    if other._values.walked is not None:
+        assert (other._values.walked.subsets is None) == (method == "walk-per-leaf")
     np.testing.assert_allclose(other.explain(X_NAN[:7]).values,
                                tables.explain(X_NAN[:7]).values, atol=1e-12)
 
@@ -158,8 +159,8 @@ def test_walk_with_two_player_words_and_background_words(monkeypatch, n_features
     walked = TreeShapley(model, n_background=70, device="cpu", random_state=0).fit(Xw)
     monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
     dense = TreeShapley(model, n_background=70, device="cpu", random_state=0).fit(Xw)
-    assert walked._walk is not None and dense._walk is None
-    assert walked._walk.walk._one_word == (n_features <= 30)
+    assert walked._values.walked is not None and dense._values.walked is None
+    assert walked._values.walked.walk._one_word == (n_features <= 30)
     exp = walked.explain(Xw[:5])
     np.testing.assert_allclose(exp.values, dense.explain(Xw[:5]).values, atol=1e-12)
     np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,

@@ -12,7 +12,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-import sklxai.games.tree as tree_game_module
+import sklxai.games.trees.game as tree_game_module
 from sklxai import ExactShapley, KernelSHAP
 from sklxai.games import BaselineGame, MarginalGame, TreeGame
 from sklxai.models import make_adapter
@@ -61,7 +61,7 @@ def _games(model, data, background_rows=25):
 def test_equals_the_model_call_game(name):
     model, data = MODELS[name]
     tree_game, marginal = _games(model, data)
-    assert tree_game.output_ is not None
+    assert tree_game.output_rule_ is not None
     gen = torch.Generator().manual_seed(0)
     shared = torch.rand(40, 6, generator=gen) < 0.5
     per_row = torch.rand(4, 30, 6, generator=gen) < 0.5
@@ -172,7 +172,7 @@ def test_deep_trees_are_evaluated_by_model_calls(monkeypatch):
     model, data = MODELS["forest-proba"]
     monkeypatch.setattr(tree_game_module, "MAX_MEAN_DEPTH", 2.0)  # the forest is depth 5
     tree_game, marginal = _games(model, data)
-    assert tree_game.output_ == "raw" and not tree_game.structural_
+    assert tree_game.output_rule_ == "raw" and not tree_game.from_trees_
     monkeypatch.setattr(tree_game, "_terms", None)  # never walked
     masks = torch.rand(9, 6, generator=torch.Generator().manual_seed(3)) < 0.5
     np.testing.assert_allclose(tree_game.values(data[30:32], masks).numpy(),
@@ -184,7 +184,7 @@ def test_an_adapter_whose_outputs_the_trees_cannot_express_is_called():
     other = RandomForestRegressor(5, max_depth=4, random_state=1).fit(X, X[:, 1])
     adapter = make_adapter(forest, device="cpu")
     game = TreeGame(adapter, read_trees(other), X[:20])  # trees of another model
-    assert game.output_ is None and not game.structural_
+    assert game.output_rule_ is None and not game.from_trees_
     masks = torch.tensor([[True, False, True, False, True, False]])
     np.testing.assert_allclose(game.values(X[:2], masks).numpy(),
                                MarginalGame(adapter, X[:20]).values(X[:2], masks).numpy())

@@ -154,7 +154,7 @@ def test_hist_gradient_boosting_log_link():
     X, y, _, _ = _data()
     model = HistGradientBoostingRegressor(max_iter=15, loss="poisson").fit(X, np.exp(y / 3))
     trees = read_trees(model)
-    assert trees.output == "exp"
+    assert trees.link == "exp"
     raw = trees.raw(torch.as_tensor(X))
     np.testing.assert_allclose(raw.numpy().ravel(), model._raw_predict(X).ravel(), rtol=0,
                                atol=TOL)
@@ -169,7 +169,7 @@ def test_isolation_forest(max_features):
     X, _, _, _ = _data(nan=True)
     model = IsolationForest(n_estimators=25, max_features=max_features, random_state=0).fit(X)
     trees = read_trees(model)
-    assert trees.output == "isolation"
+    assert trees.link == "isolation"
     rows = _data(n=200, nan=True, seed=1)[0]
     raw = trees.raw(torch.as_tensor(rows)).numpy().ravel()
     np.testing.assert_allclose(raw, -np.log2(-model.score_samples(rows)), rtol=0, atol=TOL)
@@ -200,16 +200,16 @@ def test_hist_gradient_boosting_pandas_categories():
 def test_tree_adapter_raw_output():
     X, _, y_bin, y_multi = _data()
     binary = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y_bin)
-    adapter = TreeAdapter(binary, output="raw", device="cpu")
+    adapter = TreeAdapter(binary, model_output="raw", device="cpu")
     np.testing.assert_allclose(adapter.predict(X).ravel(), binary.decision_function(X), rtol=0,
                                atol=TOL)
     assert adapter.output_names == [1] and not adapter.is_classifier
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y_multi)
-    adapter = TreeAdapter(forest, output="raw", device="cpu")
+    adapter = TreeAdapter(forest, model_output="raw", device="cpu")
     np.testing.assert_allclose(adapter.predict(X), forest.predict_proba(X), rtol=0, atol=TOL)
     assert adapter.is_classifier and adapter.output_names == [0, 1, 2]
-    with pytest.raises(ValueError, match="output must be one of"):
-        TreeAdapter(forest, output="margin")
+    with pytest.raises(ValueError, match="model_output must be one of"):
+        TreeAdapter(forest, model_output="margin")
 
 
 def test_unsupported_models():

@@ -1,8 +1,9 @@
 """Compiled trees as a model adapter: a tree model's outputs as a batched torch function.
 
 The adapter runs :meth:`TreeEnsemble.raw`, which walks the trees: every row starts at the root of
-every tree and takes one step per level (the routing rule of :meth:`TreeEnsemble.goes_left`), so
-a batch costs rows x trees x depth gathers, on the adapter's device.
+every tree and takes one step per level (the routing rule of
+:meth:`TreeEnsemble.values_go_left`), so a batch costs rows x trees x depth gathers, on the
+adapter's device.
 """
 
 import torch
@@ -11,7 +12,7 @@ from sklxai.models._base import ModelAdapter
 from sklxai.models.trees.readers import read_trees
 from sklxai.utils.validation import resolve_device
 
-_OUTPUTS = ("auto", "raw")
+_MODEL_OUTPUTS = ("auto", "raw")
 
 
 class TreeAdapter(ModelAdapter):
@@ -20,14 +21,14 @@ class TreeAdapter(ModelAdapter):
     Every row is sent down every tree at once, in float64 tensors: no call into the model's
     library, no round trip through numpy. The outputs are those the generic scikit-learn
     adapter gives: ``predict`` for regressors, ``predict_proba`` for classifiers (forests,
-    single trees and boosted models alike), or the raw margin with ``output="raw"``.
+    single trees and boosted models alike), or the raw margin with ``model_output="raw"``.
 
     Parameters
     ----------
     model : fitted tree model
         Any model :func:`~sklxai.models.trees.read_trees` reads (scikit-learn's trees, forests
         and gradient boosting, XGBoost and LightGBM).
-    output : {"auto", "raw"}
+    model_output : {"auto", "raw"}
         "auto": ``predict`` of regressors, ``predict_proba`` of classifiers (for a boosting
         ``xgboost.Booster`` or ``lightgbm.Booster`` with a logistic or softmax objective, the
         class probabilities too, two columns when binary). "raw": the sum of the trees, the
@@ -60,25 +61,26 @@ class TreeAdapter(ModelAdapter):
     input_dtype = torch.float64
     default_batch_size = 2**14
 
-    def __init__(self, model, *, output="auto", device="auto"):
-        if output not in _OUTPUTS:
-            raise ValueError(f"output must be one of {list(_OUTPUTS)}; got {output!r}.")
+    def __init__(self, model, *, model_output="auto", device="auto"):
+        if model_output not in _MODEL_OUTPUTS:
+            raise ValueError(f"model_output must be one of {list(_MODEL_OUTPUTS)}; got "
+                             f"{model_output!r}.")
         self.model = model
-        self.output = output
+        self.model_output = model_output
         self.device = resolve_device(device)
         self.trees = read_trees(model).to(self.device)
         if self.device.type == "cuda":
             self.default_batch_size = 2**16
         probabilities = self.trees.raw_method == "predict_proba"
-        boosted_classifier = self.trees.output in ("sigmoid", "softmax")
-        self.is_classifier = probabilities or (boosted_classifier and output == "auto")
+        boosted_classifier = self.trees.link in ("sigmoid", "softmax")
+        self.is_classifier = probabilities or (boosted_classifier and model_output == "auto")
         names = self.trees.output_names
-        if names is not None and output == "raw" and self.trees.output == "sigmoid":
+        if names is not None and model_output == "raw" and self.trees.link == "sigmoid":
             names = [names[1]]  # a binary margin: the log-odds of the second class
         self.output_names = None if names is None else list(names)
 
     def forward(self, X):
-        """The explained outputs (see ``output``) at input rows X of shape (n, n_inputs):
+        """The explained outputs (see ``model_output``) at input rows X of shape (n, n_inputs):
         float64 (n, k) on the device."""
         if X.dim() != 2 or X.shape[1] != self.trees.n_inputs:
             raise ValueError(
@@ -93,4 +95,4 @@ class TreeAdapter(ModelAdapter):
                 "KernelSHAP, not with a gradient explainer."
             )
         raw = self.trees.raw_encoded(self.trees.encode(X))
-        return raw if self.output == "raw" else self.trees.proba(raw)
+        return raw if self.model_output == "raw" else self.trees.inverse_link(raw)

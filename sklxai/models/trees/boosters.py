@@ -55,16 +55,16 @@ def _classes(model):
     return None if classes is None else list(classes)
 
 
-def _output(model, kind, n_outputs):
-    """The layout's ``output`` and ``raw_method`` for a model whose objective's link is
+def _link(model, kind, n_outputs):
+    """The layout's ``link`` and ``raw_method`` for a model whose objective's link is
     ``kind`` ("identity", "log", "logit" or "softmax")."""
     classifier = _classes(model) is not None
     if classifier and not ((kind == "logit" and n_outputs == 1) or kind == "softmax"):
         _refuse(model, f"a classifier with a {kind} link")
     if kind == "logit" and not classifier and type(model).__name__ != "Booster":
         _refuse(model, "a regressor with a logistic link")
-    output = {"identity": "identity", "log": "exp", "logit": "sigmoid", "softmax": "softmax"}
-    return output[kind], "decision_function" if kind in ("logit", "softmax") else "predict"
+    link = {"identity": "identity", "log": "exp", "logit": "sigmoid", "softmax": "softmax"}
+    return link[kind], "decision_function" if kind in ("logit", "softmax") else "predict"
 
 
 # ---------------------------------------------------------------------------------- XGBoost
@@ -105,7 +105,7 @@ def read_xgboost(model):
         else None
     if kind is None:
         _refuse(model, f"objective {objective!r}")
-    output, raw_method = _output(model, kind, K)
+    link, raw_method = _link(model, kind, K)
     trees_json = forest["trees"]
     first, last = 0, len(trees_json)
     begin, end = model._get_iteration_range(None) if hasattr(model, "_get_iteration_range") \
@@ -125,7 +125,7 @@ def read_xgboost(model):
         trees.append(_xgboost_tree(tree, forest["tree_info"][index], K, scale, orders, width))
     n_inputs = int(param["num_feature"])
     return assemble(trees, n_inputs=n_inputs, base=_xgboost_base(param["base_score"], kind, K),
-                    categories=categories, float32_inputs=True, output=output,
+                    categories=categories, float32_inputs=True, link=link,
                     output_names=_classes(model), raw_method=raw_method)
 
 
@@ -216,7 +216,7 @@ def read_lightgbm(model):
     booster = model.booster_ if hasattr(model, "booster_") else model
     dump = booster.dump_model()
     K = int(dump["num_tree_per_iteration"])
-    output, raw_method = _output(model, _lightgbm_kind(model, dump.get("objective", "custom")),
+    link, raw_method = _link(model, _lightgbm_kind(model, dump.get("objective", "custom")),
                                  K)
     infos = dump["tree_info"]
     categories, orders = _lightgbm_categories(model, booster, dump)
@@ -228,7 +228,7 @@ def read_lightgbm(model):
     trees = [_lightgbm_tree(nodes, index % K, K, scale, orders, width)
              for index, nodes in enumerate(flat)]
     return assemble(trees, n_inputs=int(dump["max_feature_idx"]) + 1, base=np.zeros(K),
-                    categories=categories, output=output, output_names=_classes(model),
+                    categories=categories, link=link, output_names=_classes(model),
                     raw_method=raw_method)
 
 

@@ -33,7 +33,7 @@ def read_hist_gradient_boosting(model):
     Returns
     -------
     TreeEnsemble
-        Its raw output is ``predict`` (regressors with the identity link; ``exp`` output for a
+        Its raw output is ``predict`` (regressors with the identity link; the ``exp`` link for a
         log link) or ``decision_function`` (classifiers: one output when binary).
 
     Raises
@@ -49,18 +49,18 @@ def read_hist_gradient_boosting(model):
              for iteration in model._predictors for k, predictor in enumerate(iteration)]
     classifier = hasattr(model, "classes_")
     if classifier:
-        output = "sigmoid" if K == 1 else "softmax"
+        link = "sigmoid" if K == 1 else "softmax"
     else:
-        output = _regression_output(model)
+        link = _regression_link(model)
     return assemble(trees, n_inputs=model.n_features_in_,
                     base=np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1),
-                    feature_source=source, categories=categories, output=output,
+                    feature_source=source, categories=categories, link=link,
                     output_names=list(model.classes_) if classifier else None,
                     raw_method="decision_function" if classifier else "predict")
 
 
-def _regression_output(model):
-    """The layout's ``output`` of a regressor: how ``predict`` follows from the raw output."""
+def _regression_link(model):
+    """The layout's ``link`` of a regressor: how ``predict`` follows from the raw output."""
     link = type(model._loss.link).__name__
     if link == "IdentityLink":
         return "identity"

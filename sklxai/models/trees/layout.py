@@ -18,8 +18,8 @@ column each model feature comes from (the players of the explainer are input col
 import numpy as np
 import torch
 
-#: output transforms of the compiled trees (what the model's own method applies to the sum)
-OUTPUTS = ("identity", "sigmoid", "softmax", "exp", "isolation")
+#: inverse links of the compiled trees: what the model's own method applies to the trees' sum
+LINKS = ("identity", "sigmoid", "softmax", "exp", "isolation")
 
 
 class TreeEnsemble:
@@ -54,15 +54,16 @@ class TreeEnsemble:
         position there, and unknown values become missing.
     float32_inputs : bool
         Round inputs to float32 before comparing (scikit-learn's trees do).
-    output : {"identity", "sigmoid", "softmax", "exp", "isolation"}
-        How :meth:`proba` turns the raw output into probabilities (identity: the raw output is
-        already what the model predicts, e.g. a forest's averaged class probabilities; exp:
+    link : {"identity", "sigmoid", "softmax", "exp", "isolation"}
+        How the model's outputs follow from the raw sum of the trees, :meth:`inverse_link`
+        (identity: the raw sum is already what the model predicts, e.g. a forest's averaged
+        class probabilities; sigmoid, softmax: a boosted classifier's ``predict_proba``; exp:
         a regressor with a log link, e.g. a Poisson loss, whose ``predict`` is exp(raw);
-        isolation: an IsolationForest, whose raw output is the mean path length over its
-        trees normalised by that of a random tree, and whose ``decision_function`` is
-        -2**(-raw) - ``output_offset``).
+        isolation: an IsolationForest, whose raw sum is the mean path length over its trees
+        normalised by that of a random tree, and whose ``decision_function`` is -2**(-raw) -
+        ``output_offset``).
     output_offset : float
-        The constant of the "isolation" output (the forest's ``offset_``).
+        The constant of the "isolation" link (the forest's ``offset_``).
     output_names : list or None
         Class labels or None.
     raw_method : str
@@ -83,11 +84,12 @@ class TreeEnsemble:
 
     def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, children,
                  leaf_node, leaf_value, base, n_inputs, feature_source=None, categories=None,
-                 float32_inputs=False, output="identity", output_names=None,
+                 float32_inputs=False, link="identity", output_names=None,
                  raw_method="predict", leaf_tree=None, output_offset=0.0):
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {list(OUTPUTS)}; got {output!r}.")
+        if link not in LINKS:
+            raise ValueError(f"link must be one of {list(LINKS)}; got {link!r}.")
         self.feature = torch.as_tensor(np.asarray(feature), dtype=torch.long)
+        self._feature_np = np.asarray(feature, dtype=np.int64)  # for the players of nodes
         self.threshold = torch.as_tensor(np.asarray(threshold, dtype=np.float64))
         self.missing_left = torch.as_tensor(np.asarray(missing_left, dtype=bool))
         self.categorical = torch.as_tensor(np.asarray(categorical, dtype=bool))
@@ -108,10 +110,11 @@ class TreeEnsemble:
         source = np.arange(max(n_model, self.n_inputs)) if feature_source is None \
             else np.asarray(feature_source)
         self.feature_source = torch.as_tensor(source, dtype=torch.long)
+        self._source_np = np.asarray(source, dtype=np.int64)
         self.categories = {int(f): torch.as_tensor(np.asarray(c, dtype=np.float64))
                            for f, c in (categories or {}).items()}
         self.float32_inputs = bool(float32_inputs)
-        self.output = output
+        self.link = link
         self.output_names = output_names
         self.raw_method = raw_method
         self.output_offset = float(output_offset)
@@ -190,6 +193,40 @@ class TreeEnsemble:
                            torch.as_tensor(left_arr, device=self.device))
         return self._paths
 
+    # ------------------------------------------------------------------ players
+    def feature_players(self, player_of_input):
+        """The player of each model feature, given the player of each input column.
+
+        Parameters
+        ----------
+        player_of_input : int array (n_inputs,)
+
+        Returns
+        -------
+        int64 ndarray (n_features,)
+        """
+        return np.asarray(player_of_input, dtype=np.int64)[self._source_np]
+
+    def node_players(self, player_of_input, n_players):
+        """The player each node splits on, given the player of each input column:
+        int64 ndarray (N,), ``n_players`` at leaves."""
+        of_feature = self.feature_players(player_of_input)
+        feature = self._feature_np
+        return np.where(feature >= 0, of_feature[np.maximum(feature, 0)], n_players)
+
+    def numeric_splits(self):
+        """The input column and threshold of every numeric split (categorical splits left out:
+        their codes are not ordered).
+
+        Returns
+        -------
+        columns : int64 ndarray (s,)
+        thresholds : float64 ndarray (s,)
+        """
+        numeric = (self._feature_np >= 0) & ~self.categorical.cpu().numpy()
+        return (self._source_np[self._feature_np[numeric]],
+                self.threshold.cpu().numpy()[numeric])
+
     @property
     def device(self):
         return self.threshold.device
@@ -221,18 +258,18 @@ class TreeEnsemble:
                                   torch.full_like(col, float("nan")))
         return Z
 
-    def go_left(self, Z, nodes):
+    def rows_go_left(self, Z, nodes):
         """Whether encoded rows Z (n, n_features) go left at ``nodes`` (any shape): bool
         (n, *nodes.shape). Padding nodes (-1) give True."""
         flat = nodes.reshape(-1).clamp(min=0)
         feat = self.feature.index_select(0, flat).clamp(min=0)
-        left = self.goes_left(_columns(Z, feat), flat)  # (n, m)
+        left = self.values_go_left(_columns(Z, feat), flat)  # (n, m)
         return left.reshape(Z.shape[0], *nodes.shape)
 
-    def goes_left(self, z, nodes):
+    def values_go_left(self, z, nodes):
         """Whether encoded values ``z`` of the nodes' features go left at ``nodes`` (node ids,
         no padding, broadcastable to z's shape): bool, of z's shape. The one routing rule of
-        :meth:`go_left` and of a traversal where each row is at its own node."""
+        :meth:`rows_go_left` and of a traversal where each row is at its own node."""
         missing = torch.isnan(z)
         left = z <= _gather(self.threshold, nodes)
         if self._any_missing_left:
@@ -250,7 +287,7 @@ class TreeEnsemble:
         """Whether each encoded row follows each step of each leaf's path: bool (n, L', D);
         padding steps are followed."""
         nodes, lefts = self.path_node[leaves], self.path_left[leaves]
-        ok = self.go_left(Z, nodes) == lefts
+        ok = self.rows_go_left(Z, nodes) == lefts
         return ok | (nodes < 0)
 
     def raw(self, X, *, max_elements=2**20):
@@ -273,7 +310,7 @@ class TreeEnsemble:
             for _ in range(self.depth):
                 node = state.clamp(max=n_nodes - 1)
                 value = z.gather(1, self.feature[node].clamp(min=0))
-                state = successors[state, (~self.goes_left(value, node)).long()]
+                state = successors[state, (~self.values_go_left(value, node)).long()]
             out.append(self.base + self.leaf_value[state - n_nodes].sum(dim=1))
         return torch.cat(out)
 
@@ -298,16 +335,18 @@ class TreeEnsemble:
         roots = as_id[np.flatnonzero(self._parent < 0)]  # trees are concatenated in order
         return successors, roots
 
-    def proba(self, raw):
-        """Probabilities from raw outputs, as the model's ``predict_proba``."""
-        if self.output == "sigmoid":
+    def inverse_link(self, raw):
+        """The model's outputs from raw sums of the trees (n, k): a boosted classifier's
+        ``predict_proba``, a log-link regressor's ``predict``, an isolation forest's
+        ``decision_function``; the raw sums themselves for the identity link."""
+        if self.link == "sigmoid":
             p = torch.sigmoid(raw[:, :1])
             return torch.cat([1 - p, p], dim=1)
-        if self.output == "softmax":
+        if self.link == "softmax":
             return torch.softmax(raw, dim=1)
-        if self.output == "exp":
+        if self.link == "exp":
             return torch.exp(raw)
-        if self.output == "isolation":
+        if self.link == "isolation":
             return -torch.exp2(-raw) - self.output_offset
         return raw
 

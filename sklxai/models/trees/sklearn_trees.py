@@ -39,7 +39,7 @@ def read_decision_tree(model):
     tree = _tree_arrays(model.tree_, 1.0, classifier=classifier)
     k = tree["value"].shape[1]
     return assemble([tree], n_inputs=model.n_features_in_, base=np.zeros(k),
-                    float32_inputs=True, output="identity",
+                    float32_inputs=True, link="identity",
                     output_names=list(model.classes_) if classifier else None,
                     raw_method="predict_proba" if classifier else "predict")
 
@@ -52,7 +52,7 @@ def read_forest(model):
     trees = [_tree_arrays(est.tree_, scale, classifier=classifier) for est in model.estimators_]
     k = trees[0]["value"].shape[1]
     return assemble(trees, n_inputs=model.n_features_in_, base=np.zeros(k), float32_inputs=True,
-                    output="identity",
+                    link="identity",
                     output_names=list(model.classes_) if classifier else None,
                     raw_method="predict_proba" if classifier else "predict")
 
@@ -81,9 +81,9 @@ def read_gradient_boosting(model):
     base = np.asarray(model._raw_predict_init(np.zeros((1, model.n_features_in_))),
                       dtype=np.float64)[0]
     classifier = hasattr(model, "classes_")
-    output = "identity" if not classifier else ("sigmoid" if K == 1 else "softmax")
+    link = "identity" if not classifier else ("sigmoid" if K == 1 else "softmax")
     return assemble(trees, n_inputs=model.n_features_in_, base=base, float32_inputs=True,
-                    output=output,
+                    link=link,
                     output_names=list(model.classes_) if classifier else None,
                     raw_method="decision_function" if classifier else "predict")
 
@@ -92,7 +92,7 @@ def read_isolation_forest(model):
     """An IsolationForest: raw output E[h(x)] / c(max_samples_), the mean over the trees of the
     path length h (the leaf's depth plus c(the leaf's training samples), the expected path
     length of a random tree grown on them) normalised by c(max_samples_); ``score_samples`` is
-    -2**(-raw) and ``decision_function`` -2**(-raw) - ``offset_`` (the "isolation" output)."""
+    -2**(-raw) and ``decision_function`` -2**(-raw) - ``offset_`` (the "isolation" link)."""
     T, d = len(model.estimators_), model.n_features_in_
     scale = _average_path_length(np.asarray([model.max_samples_]))[0] * T
     trees = []
@@ -110,7 +110,7 @@ def read_isolation_forest(model):
                 np.maximum(feature, 0)], feature)
         trees.append(arrays)
     return assemble(trees, n_inputs=d, base=np.zeros(1), float32_inputs=True,
-                    output="isolation", output_offset=float(model.offset_),
+                    link="isolation", output_offset=float(model.offset_),
                     raw_method="the normalised mean path length, -log2(-score_samples)")
 
 

@@ -4,11 +4,11 @@ For an explained row x and a background row b, the input (x_S, b_not S) reaches 
 when S holds every player of a set A (the players on the leaf's path that only x satisfies) and
 none of a set B (those only b satisfies); the leaf is out of reach when a player fails for both
 (``docs/design.rst``, "Tree ensembles"). :class:`TreeWalk` finds, for rows x and every
-background row, all the leaves within reach and their A and B, visiting only those leaves. Both the exact tree
-explainer (:class:`sklxai.TreeShapley`: each leaf's Shapley values are closed-form in |A| and
-|B|) and the tree game (:class:`sklxai.games.TreeGame`: coalition values without model calls)
-consume what it finds, through a *sink* with one method, ``add(xi, leaf, a_mask, b_mask,
-rows)``.
+background row, all the leaves within reach and their A and B, visiting only those leaves.
+Both the exact tree values (:mod:`sklxai.games.trees.interventional`: each leaf's Shapley
+values are closed-form in |A| and |B|) and the tree game (:class:`sklxai.games.TreeGame`:
+coalition values without model calls) consume what it finds, through one protocol,
+:class:`LeafSink`.
 
 A walker is a row x at a node of a tree, with the players already given to x's side (A) and to
 b's side (B), and the set of background rows that reach it that way (a bitset). At a node, the
@@ -43,8 +43,8 @@ class TreeWalk:
     ----------
     trees : TreeEnsemble
         The trees, on their device.
-    player_of_feature : int array (n_features,)
-        The player (0..n_players-1) of each model feature the trees split on.
+    player_of_input : int array (n_inputs,)
+        The player (0..n_players-1) of each input column of the trees.
     n_players : int
         At most 62.
     background : float64 tensor (m, n_features)
@@ -57,7 +57,7 @@ class TreeWalk:
     n_background : int
     """
 
-    def __init__(self, trees, player_of_feature, n_players, background, roots=None):
+    def __init__(self, trees, player_of_input, n_players, background, roots=None):
         device = trees.device
         self.trees = trees
         successors, all_roots = trees.successors()
@@ -69,35 +69,33 @@ class TreeWalk:
         # walk ids (nodes, then leaves) take the key's low S bits
         self._key_shift = int(len(successors) - 1).bit_length()
         self._children = successors[:n_nodes, 0] | (successors[:n_nodes, 1] << _RIGHT_SHIFT)
-        self._set_players(player_of_feature, n_players)
+        self._set_players(player_of_input, n_players)
         self.n_background = len(background)
         # bitsets of the background rows going left at each node (N, W), packed chunk by chunk
         # (unpacked it is m x N), kept as W vectors
         step = max(1, 2**22 // max(len(background), 1))
         b_left = torch.cat([
-            pack_rows(trees.go_left(background, torch.arange(
+            pack_rows(trees.rows_go_left(background, torch.arange(
                 start, min(start + step, n_nodes), device=device)))
             for start in range(0, n_nodes, step)])
         self.b_left = [word.contiguous() for word in b_left.unbind(1)]
 
-    def _set_players(self, player_of_feature, n_players):
+    def _set_players(self, player_of_input, n_players):
         """Each node's word: its left and right children's walk ids and its player (bits
         0-27, 28-55 and 56-61), so that one gather reads all three."""
         if n_players > WORD_BITS:
             raise ValueError(f"a tree walk takes at most {WORD_BITS} players; got {n_players}.")
-        feature = self.trees.feature.cpu().numpy()
-        player = np.where(feature >= 0, np.asarray(player_of_feature)[np.maximum(feature, 0)],
-                          n_players).astype(np.int64)
+        player = self.trees.node_players(player_of_input, n_players)
         self.node_word = torch.as_tensor(self._children | (player << _PLAYER_SHIFT),
                                          device=self.trees.device)
         self.n_players = n_players
         self._one_word = n_players <= 30  # A and B in one word
 
-    def with_players(self, player_of_feature, n_players):
-        """The same walk (trees, background) with another assignment of features to players:
+    def with_players(self, player_of_input, n_players):
+        """The same walk (trees, background) with another assignment of columns to players:
         only the players' bits change, the background's decisions are shared."""
         other = copy.copy(self)
-        other._set_players(player_of_feature, n_players)
+        other._set_players(player_of_input, n_players)
         return other
 
     def rows_per_pass(self, budget):
@@ -107,8 +105,8 @@ class TreeWalk:
 
     def run(self, Zx, sink):
         """Walk encoded rows Zx (n, n_features) through the trees; every walker that reaches a
-        leaf goes to ``sink.add(xi, leaf, a_mask, b_mask, rows)``: the row's index in Zx, the
-        leaf's id, A and B as player bits, and the background rows as (s, W) bitsets."""
+        leaf goes to the :class:`LeafSink`'s ``add``, and its ``finish`` is called once at the
+        end."""
         n, T, device = len(Zx), len(self.roots), Zx.device
         # x's decisions at node v of row i at i * 2**S + v, the walkers' key (below); the
         # entries past the nodes (leaf ids, padding) are never read: walkers at leaves stop
@@ -121,6 +119,7 @@ class TreeWalk:
                                         device=device))[0]
         rows = [torch.full_like(key, int(word)) for word in everyone]
         self._walk(sink, x_left.reshape(-1), [key, *players, *rows])
+        sink.finish()
 
     def decisions(self, Z):
         """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
@@ -130,7 +129,7 @@ class TreeWalk:
         step = max(1, 2**22 // max(len(Z), 1))
         for start in range(0, n_nodes, step):
             nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
-            out[:, start : start + len(nodes)] = trees.go_left(Z, nodes)
+            out[:, start : start + len(nodes)] = trees.rows_go_left(Z, nodes)
         return out
 
     def _walk(self, sink, x_flat, state):
@@ -215,6 +214,24 @@ class TreeWalk:
         if len(kept) == len(keep):
             return state
         return [t.index_select(0, kept) for t in state]
+
+
+class LeafSink:
+    """Where a :class:`TreeWalk` leaves the walkers that reach leaves: the one protocol of
+    every consumer of a walk (exact Shapley values, the tree game's coalition terms).
+
+    Subclasses implement :meth:`add`, and :meth:`finish` when they sum something up at the end.
+    """
+
+    def add(self, xi, leaf, a_mask, b_mask, rows):
+        """Walkers at leaves, as vectors of one entry per walker: ``xi`` the row's index in
+        the walked rows, ``leaf`` the leaf's id, ``a_mask`` and ``b_mask`` the players of A and
+        B as bits, ``rows`` the background rows the walker carries as (s, W) bitsets
+        (:func:`set_bits`, :func:`popcount`)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def finish(self):
+        """Called once after the walk."""
 
 
 #: a node's word (:meth:`TreeWalk._set_players`): walk ids of 28 bits, the player above them

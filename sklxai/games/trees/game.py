@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from sklxai.games.marginal import MarginalGame
+from sklxai.models.trees.walk import LeafSink, TreeWalk, set_bits
 
 #: coalition tables hold 2**P entries per row and background row
 MAX_PLAYERS = 16
@@ -42,7 +43,7 @@ MAX_MEAN_DEPTH = 10
 MAX_EXPANSION = 2**25
 #: (row, coalition, background row, output) entries of the tables held at once: a few rows per
 #: pass keep the table (zeroing, expansion, zeta transform, look-ups) in the CPU's caches; more
-#: rows per pass were slower on the development machine (8 MiB: 2.7 ms a row, 128 MiB: 5.4 ms)
+#: rows per pass were slower on a 2-core AMD EPYC CPU (8 MiB: 2.7 ms a row, 128 MiB: 5.4 ms)
 _TABLE_ELEMENTS = 2**20
 #: rows walked at once, at most (what they reach is kept until their tables are built)
 _WALK_ROWS = 64
@@ -72,10 +73,11 @@ class TreeGame(MarginalGame):
 
     Attributes
     ----------
-    output_ : {"raw", "proba"} or None
-        How the adapter's outputs follow from the trees' sum, checked on the background at
-        construction (None: they do not, and every value is computed by model calls).
-    structural_ : bool
+    output_rule_ : {"raw", "inverse_link"} or None
+        How the adapter's outputs follow from the trees' sum (the sum itself, or the trees'
+        :meth:`~sklxai.models.trees.TreeEnsemble.inverse_link` of it), checked on the
+        background at construction (None: neither, and every value is computed by model calls).
+    from_trees_ : bool
         Whether values come from the trees (shallow trees whose outputs the trees express);
         False: from model calls.
 
@@ -101,23 +103,20 @@ class TreeGame(MarginalGame):
         super().__init__(adapter, background, batch_size=batch_size, dedupe="auto")
         self.trees = trees.to(adapter.device) if trees.device != adapter.device else trees
         self._background_z = self.trees.encode(self.background.to(torch.float64))
-        self.output_ = self._output_rule()
+        self.output_rule_ = self._output_rule()
         depth = trees.leaf_depth.mean() if trees.n_leaves else 0.0
-        self.structural_ = self.output_ is not None and depth <= MAX_MEAN_DEPTH
+        self.from_trees_ = self.output_rule_ is not None and depth <= MAX_MEAN_DEPTH
         self._walks = {}  # player assignment -> TreeWalk
         self._base_walk = None
-        if self.structural_:  # the background's decisions at every node, once
-            from sklxai.models.trees.walk import TreeWalk
-
-            n_features = len(self.trees.feature_source)
-            self._base_walk = TreeWalk(self.trees, np.zeros(n_features, dtype=np.int64), 1,
+        if self.from_trees_:  # the background's decisions at every node, once
+            self._base_walk = TreeWalk(self.trees, np.zeros(self.trees.n_inputs, dtype=np.int64), 1,
                                        self._background_z)
 
     def _output_rule(self):
         """Which transform of the trees' sum the adapter returns, checked on the background."""
         raw = self.trees.raw_encoded(self._background_z)
         want = self._background_output = self.full(self.background).to(torch.float64)
-        for name, out in (("raw", raw), ("proba", self.trees.proba(raw))):
+        for name, out in (("raw", raw), ("inverse_link", self.trees.inverse_link(raw))):
             if out.shape == want.shape and torch.allclose(out, want, rtol=1e-9, atol=1e-9):
                 return name
         return None
@@ -129,13 +128,13 @@ class TreeGame(MarginalGame):
 
     def _mean_output(self, raw):
         """The adapter's outputs of raw sums (r, M, m, k), averaged over the background."""
-        if self.output_ == "raw":
+        if self.output_rule_ == "raw":
             return raw.mean(dim=2)
-        if self.trees.output == "sigmoid":  # the two columns follow from the mean of one
+        if self.trees.link == "sigmoid":  # the two columns follow from the mean of one
             p = torch.sigmoid(raw[..., :1]).mean(dim=2)
             return torch.cat([1 - p, p], dim=-1)
         r, M, m, k = raw.shape
-        return self.trees.proba(raw.reshape(-1, k)).reshape(r, M, m, -1).mean(dim=2)
+        return self.trees.inverse_link(raw.reshape(-1, k)).reshape(r, M, m, -1).mean(dim=2)
 
     def values(self, X, masks, *, groups=None):
         """Coalition values; see :meth:`sklxai.games.Game.values` (same arguments, same
@@ -178,7 +177,7 @@ class TreeGame(MarginalGame):
     def _players(self, X, groups):
         """(player of each input column, number of players), or None when the structure
         cannot serve (no output rule, too many players, columns in several or no groups)."""
-        if not self.structural_:
+        if not self.from_trees_:
             return None
         d = X.shape[1]
         if groups is None:
@@ -196,16 +195,12 @@ class TreeGame(MarginalGame):
         """The walk for this assignment of columns to players (built once)."""
         key = (P, tuple(int(p) for p in player_of_input))
         if key not in self._walks:
-            source = self.trees.feature_source.cpu().numpy()
-            self._walks[key] = self._base_walk.with_players(
-                np.asarray(player_of_input)[source], P)
+            self._walks[key] = self._base_walk.with_players(player_of_input, P)
         return self._walks[key]
 
     def _terms(self, walk, Zx, P):
         """What the rows Zx reach: each distinct (row, A, B), as the sorted keys
         row << 2P | A << P | B, with its leaves' values summed per background row (u, m, k)."""
-        from sklxai.models.trees.walk import set_bits
-
         sink = _Terms()
         walk.run(Zx, sink)
         m, k, device = walk.n_background, self.trees.n_outputs, Zx.device
@@ -260,7 +255,7 @@ class TreeGame(MarginalGame):
         return _zeta(table, P)
 
 
-class _Terms:
+class _Terms(LeafSink):
     """A walk's sink that keeps what reaches leaves."""
 
     def __init__(self):
