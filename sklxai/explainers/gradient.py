@@ -33,8 +33,12 @@ class GradientExplainer(BaseExplainer):
 
     and may use :meth:`_target_gradient` (one batched forward + backward) and
     :meth:`_points_per_pass` (how many points to send at once), and override
-    :meth:`_baseline_rows` for baselines that depend on the explained row.
-    ``_after_attribute`` may record diagnostics (IG's completeness gap). The rest, validation,
+    :meth:`_baseline_rows` for baselines that depend on the explained row. What a method
+    measures on each row goes into the explanation's ``diagnostics`` (never onto the
+    explainer): ``_attribute`` may return ``(attributions, diagnostics)``, a dict of arrays
+    or tensors with one entry per row (e.g. I-GOS's masks), and
+    :meth:`_after_attribute` returns more from the values (IG's completeness gap). The rest,
+    validation,
     targets (each row's predicted output when ``target`` is None), baselines, f(x) and
     f(baseline), summing a Pipeline's model columns back to raw columns, and the
     :class:`~sklxai.explanation.Explanation`, lives here.
@@ -146,7 +150,8 @@ class GradientExplainer(BaseExplainer):
         """One output per row: ``target``'s, or each row's predicted one when it is None.
 
         ``base_values`` are f(baseline) and ``output`` f(x) of that output, so ``values`` are
-        (n, d) whatever ``target`` is.
+        (n, d) whatever ``target`` is; the method's per-row diagnostics go to the
+        explanation's ``diagnostics``.
         """
         n = X.shape[0]
         Xm = self._model_rows(X)
@@ -159,13 +164,15 @@ class GradientExplainer(BaseExplainer):
             output_names = [self.output_names_[target]]
         else:
             rows_t, output_names = target, None
-        return (*self._explain_targets(Xm, rows_t, fx), output_names)
+        values, base, output, diagnostics = self._explain_targets(Xm, rows_t, fx)
+        return values, base, output, output_names, {"diagnostics": diagnostics}
 
     def _n_explained_outputs(self):
         return 1
 
     def _explain_targets(self, Xm, rows_t, fx):
-        """Output ``rows_t[r]`` of each row r: values (n, d), f(b) (n,), f(x) (n,)."""
+        """Output ``rows_t[r]`` of each row r: values (n, d), f(b) (n,), f(x) (n,) and the
+        per-row diagnostics (a dict of arrays)."""
         adapter = self.adapter_
         dev, dtype = adapter.device, adapter.input_dtype
         n = Xm.shape[0]
@@ -185,20 +192,22 @@ class GradientExplainer(BaseExplainer):
                     f"to {float(np.abs(np.asarray(rows_np)).max()):.3g}); rescale {name}."
                 )
         values = self._attribute(Xt, Bt, tt)
-        if isinstance(values, torch.Tensor):
-            values = values.detach().double().cpu().numpy()
-        values = np.asarray(values, dtype=np.float64).reshape(n, -1)
-        self._after_attribute(values, output, base)
+        values, diagnostics = values if isinstance(values, tuple) else (values, {})
+        values = _numpy(values).reshape(n, -1)
+        diagnostics = {**diagnostics, **(self._after_attribute(values, output, base) or {})}
         if self.prepared_.column_map is not None:  # model columns back to raw columns
             values = self.prepared_.sum_to_players(values)
-        return values, base, output
+        return values, base, output, {name: _numpy(v) for name, v in diagnostics.items()}
 
     def _attribute(self, X, B, targets):
-        """Attributions (n, d_model) of output ``targets[r]`` at row ``X[r]``; see the class."""
+        """Attributions (n, d_model) of output ``targets[r]`` at row ``X[r]``, optionally with
+        a dict of per-row diagnostics: ``(attributions, diagnostics)``; see the class."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _after_attribute(self, values, output, base):
-        """Called with model-space values (n, d_model), f(x) and f(b) (n,); default: nothing."""
+        """Per-row diagnostics from the model-space values (n, d_model), f(x) and f(b) (n,):
+        a dict of arrays of n entries for the explanation's ``diagnostics``, or None (the
+        default: none)."""
 
     # ------------------------------------------------------------------ helpers
     def _baseline_rows(self, Xm):
@@ -257,6 +266,13 @@ class GradientExplainer(BaseExplainer):
             parts = [self._target_gradient(P[:half], targets[:half]),
                      self._target_gradient(P[half:], targets[half:])]
             return torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
+
+
+def _numpy(values):
+    """A tensor (on any device) or array-like as a float64 ndarray."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().double().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
 
 
 def _check_differentiable_model(model, owner):

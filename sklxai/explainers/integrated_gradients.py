@@ -55,7 +55,7 @@ class IntegratedGradients(GradientExplainer):
     quadrature rule of ``n_steps`` nodes on the straight path. All (row, node) points are
     evaluated in large batches on the adapter's device, gradients by ``torch.autograd.grad``.
     Completeness: ``values.sum(axis=1) == output - base_values`` up to the quadrature error,
-    which is reported after every ``explain`` as ``completeness_gap_``.
+    which every explanation reports per row as ``diagnostics["completeness_gap"]``.
 
     Gradients are needed, so the model must be a skorch net or a ``torch.nn.Module`` (or a
     Pipeline whose preprocessing is column-wise and whose last step is one of those: the path is
@@ -96,15 +96,14 @@ class IntegratedGradients(GradientExplainer):
     ----------
     baseline_ : ndarray of shape (d_model,) or (n, d_model)
         The baseline in model space, as resolved at ``fit`` (an (n, d) array is kept as given).
-    completeness_gap_ : float
-        Set by every ``explain``: max over rows of
-        ``|sum_i IG_i - (f(x) - f(b))| / max(|f(x) - f(b)|, 1e-6)``, the relative completeness
-        error of the quadrature (the Explanation's ``efficiency_gap`` is the absolute one).
-    completeness_gaps_ : ndarray of shape (n,)
-        The same, per row of the last ``explain``.
 
     Notes
     -----
+    The explanation's ``diagnostics["completeness_gap"]`` (one per row) is
+    ``|sum_i IG_i - (f(x) - f(b))| / max(|f(x) - f(b)|, 1e-6)``, the relative completeness
+    error of the quadrature (the Explanation's ``efficiency_gap`` is the largest absolute one);
+    ``explain`` writes nothing on the explainer.
+
     Images are passed as the model takes them: X of shape (n, C, H, W) (or (n, H, W)), a numpy
     array or a torch tensor, and ``values`` have the same shape (``baseline`` arrays are then
     one image (C, H, W) or one per row). The path runs on the flattened pixels; flattened rows
@@ -121,6 +120,8 @@ class IntegratedGradients(GradientExplainer):
     >>> exp = ig.explain(X[:2])
     >>> w = lin.weight.detach().numpy()[0]
     >>> np.allclose(exp.values, X[:2] * w)
+    True
+    >>> bool(exp.diagnostics["completeness_gap"].max() < 1e-10)  # exact for a linear model
     True
     """
 
@@ -165,7 +166,7 @@ class IntegratedGradients(GradientExplainer):
         return D.double() * total
 
     def _after_attribute(self, values, output, base):
+        """The relative completeness gap of each row (see the class)."""
         delta = output - base
-        gaps = np.abs(values.sum(axis=1) - delta) / np.maximum(np.abs(delta), _EPS)
-        self.completeness_gaps_ = gaps
-        self.completeness_gap_ = float(gaps.max()) if gaps.size else 0.0
+        return {"completeness_gap": np.abs(values.sum(axis=1) - delta)
+                / np.maximum(np.abs(delta), _EPS)}

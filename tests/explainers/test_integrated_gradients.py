@@ -7,6 +7,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
+from sklxai import Explanation
 from sklxai.explainers.integrated_gradients import IntegratedGradients, quadrature
 
 METHODS = ["gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left",
@@ -71,7 +72,8 @@ def test_linear_model_is_exact_for_any_rule(method, n_steps):
     exp = ig.explain(X[:5])
     b = ig.background_.mean(axis=0)
     np.testing.assert_allclose(exp.values, (X[:5] - b) * W[2], atol=1e-12)
-    assert ig.completeness_gap_ < 1e-10
+    assert exp.diagnostics["completeness_gap"].shape == (5,)
+    assert exp.diagnostics["completeness_gap"].max() < 1e-10
     assert exp.efficiency_gap < 1e-10
 
 
@@ -193,7 +195,7 @@ def test_skorch_cnn_on_digits_completeness(digits_cnn):
     for m in (8, 64):
         ig = IntegratedGradients(net, n_steps=m, device="cpu", random_state=0).fit(X[:1400])
         exp = ig.explain(rows)
-        gaps[m] = ig.completeness_gap_
+        gaps[m] = exp.diagnostics["completeness_gap"].max()
     assert gaps[64] < gaps[8]
     assert gaps[64] < 0.01  # measured 0.53%
     # the predicted class is explained, with values in the flattened image layout
@@ -204,7 +206,12 @@ def test_skorch_cnn_on_digits_completeness(digits_cnn):
     assert exp.values.reshape(100, 1, 8, 8).shape == (100, 1, 8, 8)
     delta = exp.output - exp.base_values
     np.testing.assert_allclose(exp.values.sum(axis=1), delta, atol=0.01 * np.abs(delta).max())
-    assert ig.completeness_gaps_.shape == (100,)
+    # the gap of each row, from the values, f(x) and f(b) themselves
+    expected = np.abs(exp.values.sum(axis=1) - delta) / np.maximum(np.abs(delta), 1e-6)
+    np.testing.assert_allclose(exp.diagnostics["completeness_gap"], expected, rtol=1e-9,
+                               atol=1e-15)
+    np.testing.assert_allclose(exp[10:20].diagnostics["completeness_gap"], expected[10:20],
+                               rtol=1e-9, atol=1e-15)
 
 
 def test_column_wise_pipeline_attributes_raw_columns():
@@ -227,7 +234,27 @@ def test_column_wise_pipeline_attributes_raw_columns():
     ref = IntegratedGradients(pipe[-1], baseline="zeros", device="cpu").fit(Z).explain(Z)
     np.testing.assert_allclose(exp.values, ref.values, rtol=1e-5, atol=1e-7)  # float32 net
     np.testing.assert_allclose(exp.output, ref.output, rtol=1e-5)
-    assert ig.completeness_gap_ < 1e-3
+    assert exp.diagnostics["completeness_gap"].max() < 1e-3
+
+
+def test_explain_writes_nothing_on_the_explainer_and_the_gaps_travel_with_the_rows():
+    """The completeness gaps are the explanation's; explain leaves the estimator as fit left it."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    X = np.random.default_rng(3).normal(size=(40, 3)).astype(np.float32)
+    ig = IntegratedGradients(net, n_steps=4, device="cpu", random_state=0).fit(X)
+    before = dict(vars(ig))
+    exp = ig.explain(X[:6])
+    ig.transform(X[:6])
+    assert vars(ig).keys() == before.keys()
+    assert all(vars(ig)[name] is value for name, value in before.items())
+    delta = exp.output - exp.base_values
+    gaps = np.abs(exp.values.sum(axis=1) - delta) / np.maximum(np.abs(delta), 1e-6)
+    assert gaps.max() > 1e-6  # four nodes leave a gap on a tanh network
+    np.testing.assert_allclose(exp.diagnostics["completeness_gap"], gaps, rtol=1e-6)
+    both = Explanation.concat([exp[4], exp[:4], exp[5:]])
+    np.testing.assert_allclose(both.diagnostics["completeness_gap"], gaps[[4, 0, 1, 2, 3, 5]],
+                               rtol=1e-6)
 
 
 def test_out_of_memory_halves_the_points_per_pass_and_keeps_the_values():
