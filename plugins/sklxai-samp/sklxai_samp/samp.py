@@ -95,24 +95,23 @@ class SAMP(GradientExplainer):
     ----------
     baseline_ : ndarray of shape (d_model,) or (n, d_model)
         The baseline in model space, as resolved at ``fit``.
-    completeness_gap_ : float
-        Set by every ``explain``: max over rows of
-        ``|sum_i values_i - (f(x) - f(b))| / max(|f(x) - f(b)|, 1e-6)``, the relative error of
-        the path integral's quadrature (the Explanation's ``efficiency_gap`` is the absolute
-        one). It shrinks as ``n_steps`` grows.
-    completeness_gaps_ : ndarray of shape (n,)
-        The same, per row of the last ``explain``.
-    n_path_steps_ : int
-        Steps taken by the longest path in the last ``explain`` (gradient evaluations per path,
-        without the trapezoid rule's last one).
 
     Notes
     -----
+    **Diagnostics.** Every explanation holds, per row, ``diagnostics["completeness_gap"]``:
+    ``|sum_i values_i - (f(x) - f(b))| / max(|f(x) - f(b)|, 1e-6)``, the relative error of
+    the path integral's quadrature (the Explanation's ``efficiency_gap`` is the largest
+    absolute one), which shrinks as ``n_steps`` grows; and ``diagnostics["path_steps"]``: the
+    steps its path took (gradient evaluations, without the trapezoid rule's last one; the
+    longer of its two paths for ``direction="both"``). ``explain`` writes nothing on the
+    explainer.
+
     **Completeness.** Every path is piecewise linear from its start to exactly its end point,
     and the attribution is a quadrature of the path integral of the gradient, so each
     direction's attributions sum to ``f(x) - f(b)`` up to the quadrature error (exactly for a
     linear model, where every feature moves from ``x_i`` to ``b_i`` once in total and gets
-    ``w_i (x_i - b_i)`` whatever the path). ``completeness_gap_`` reports the error.
+    ``w_i (x_i - b_i)`` whatever the path). ``diagnostics["completeness_gap"]`` reports the
+    error.
 
     **"both".** The paper and the reference code add the deletion and the insertion maps (and
     then rescale the map for display). This class returns their mean, which ranks the features
@@ -153,7 +152,7 @@ class SAMP(GradientExplainer):
     >>> w = lin.weight.detach().numpy()[0]
     >>> np.allclose(exp.values, X[:2] * w)   # any monotone path: w * (x - b), here b = 0
     True
-    >>> samp.completeness_gap_ < 1e-10
+    >>> bool(exp.diagnostics["completeness_gap"].max() < 1e-10)
     True
     """
 
@@ -204,12 +203,14 @@ class SAMP(GradientExplainer):
         end = torch.cat([Bd if t == "deletion" else Xd for t in dirs])
         sign = torch.cat([torch.full((n,), -1.0 if t == "deletion" else 1.0,
                                      dtype=torch.float64, device=X.device) for t in dirs])
-        acc = self._follow_paths(start, end, sign, targets.repeat(len(dirs)), X.dtype)
+        acc, steps = self._follow_paths(start, end, sign, targets.repeat(len(dirs)), X.dtype)
         values = sign[:, None] * acc
-        return values.view(len(dirs), n, d).mean(dim=0)
+        return (values.view(len(dirs), n, d).mean(dim=0),
+                {"path_steps": steps.view(len(dirs), n).amax(dim=0)})
 
     def _follow_paths(self, start, end, sign, targets, dtype):
-        """Walk every path from ``start`` to ``end``; returns sum of step * gradient (m, d)."""
+        """Walk every path from ``start`` to ``end``; returns sum of step * gradient (m, d) and
+        the steps each path took (m,)."""
         m, d = start.shape
         dev = start.device
         n_steps = self.n_steps
@@ -230,6 +231,7 @@ class SAMP(GradientExplainer):
         has_pending = torch.zeros(m, dtype=torch.bool, device=dev)
         steer = torch.zeros(m, d, dtype=torch.float64, device=dev) if mu > 0 else None
         n_taken = 0
+        steps = torch.zeros(m, dtype=torch.long, device=dev)
         while True:
             need = ~done | has_pending
             if not bool(need.any()):
@@ -274,9 +276,9 @@ class SAMP(GradientExplainer):
             cur[r] = new
             remaining[r] = new != e
             done[r] = ~remaining[r].any(dim=1)
+            steps[r] += 1
             n_taken += 1
-        self.n_path_steps_ = n_taken
-        return acc
+        return acc, steps
 
     def _gradients(self, P, targets, dtype):
         """Gradients (float64) of the explained outputs at points P, in passes of bounded size."""
@@ -288,7 +290,7 @@ class SAMP(GradientExplainer):
         return out
 
     def _after_attribute(self, values, output, base):
+        """The relative completeness gap of each row (see the class)."""
         delta = output - base
-        gaps = np.abs(values.sum(axis=1) - delta) / np.maximum(np.abs(delta), _EPS)
-        self.completeness_gaps_ = gaps
-        self.completeness_gap_ = float(gaps.max()) if gaps.size else 0.0
+        return {"completeness_gap": np.abs(values.sum(axis=1) - delta)
+                / np.maximum(np.abs(delta), _EPS)}

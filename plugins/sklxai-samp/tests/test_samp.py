@@ -75,7 +75,7 @@ def test_linear_model_gives_w_times_x_minus_b_on_every_path(direction, quadratur
     b = bg.mean(axis=0)
     # each feature travels from x_i to b_i exactly once in total, whatever the greedy order
     np.testing.assert_allclose(exp.values, (X[:6] - b) * W[2], atol=1e-12)
-    assert samp.completeness_gap_ < 1e-10
+    assert exp.diagnostics["completeness_gap"].max() < 1e-10
     assert exp.efficiency_gap < 1e-10
     np.testing.assert_allclose(exp.base_values, b @ W[2] + lin.bias.detach().numpy()[2])
 
@@ -153,7 +153,7 @@ def test_infinitesimal_constraint_bounds_every_step():
     samp = SAMP(mlp, n_steps=n_steps, n_features_per_step=2, direction="insertion",
                 device="cpu").fit(X)
     calls = _record_points(samp)
-    samp.explain(X)
+    exp = samp.explain(X)
     eta = np.abs(X).sum(axis=1) / n_steps
     # a path needs at least n_steps steps (each spends <= eta of n_steps * eta), so all five
     # rows are still there at the first n_steps calls (later, finished rows drop out)
@@ -162,7 +162,11 @@ def test_infinitesimal_constraint_bounds_every_step():
         assert np.all(np.abs(move).sum(axis=1) <= eta * (1 + 1e-9))
         assert np.all(np.count_nonzero(move, axis=1) <= 2)
     np.testing.assert_allclose(np.abs(calls[1] - calls[0]).sum(axis=1), eta, rtol=1e-9)
-    assert samp.n_path_steps_ <= n_steps + 3 + 1
+    # one call per step of the paths still walking, and one more (the trapezoid rule's)
+    # closing the last ones
+    steps = exp.diagnostics["path_steps"]
+    assert steps.shape == (5,) and steps.max() == len(calls) - 1 and steps.min() >= n_steps
+    assert steps.max() <= n_steps + 3 + 1
 
 
 def test_rows_at_their_baseline_and_large_k():
@@ -184,17 +188,20 @@ def test_completeness_gap_is_small_on_a_nonlinear_model_and_shrinks_with_steps()
     gaps = {}
     for n_steps in (10, 100):
         samp = SAMP(mlp, n_steps=n_steps, device="cpu").fit(X)
+        fitted = dict(vars(samp))
         exp = samp.explain(X)
+        assert vars(samp) == fitted  # the diagnostics are the explanation's
         # independent check of the reported gap
         gap = np.abs(exp.values.sum(1) - (fx - f0)) / np.maximum(np.abs(fx - f0), 1e-6)
-        np.testing.assert_allclose(samp.completeness_gaps_, gap, rtol=1e-6, atol=1e-12)
-        gaps[n_steps] = samp.completeness_gap_
+        np.testing.assert_allclose(exp.diagnostics["completeness_gap"], gap, rtol=1e-6,
+                                   atol=1e-12)
+        gaps[n_steps] = gap.max()
     assert gaps[100] < 5e-3
     assert gaps[100] < gaps[10] / 10  # second order in the step length
     left = SAMP(mlp, n_steps=100, quadrature="left", device="cpu").fit(X)
-    left.explain(X)
+    left_gaps = left.explain(X).diagnostics["completeness_gap"]
     # the reference code's left rule is only first order: far larger gaps at the same cost
-    assert left.completeness_gap_ > 10 * gaps[100]
+    assert left_gaps.max() > 10 * gaps[100]
 
 
 def test_momentum_changes_the_path_but_keeps_completeness():
@@ -204,8 +211,9 @@ def test_momentum_changes_the_path_but_keeps_completeness():
     for mom in (0.0, 0.9):
         samp = SAMP(mlp, n_steps=100, n_features_per_step=1, momentum=mom,
                     device="cpu").fit(X)
-        vals[mom] = samp.explain(X).values
-        assert samp.completeness_gap_ < 5e-3
+        exp = samp.explain(X)
+        vals[mom] = exp.values
+        assert exp.diagnostics["completeness_gap"].max() < 5e-3
     assert np.abs(vals[0.9] - vals[0.0]).max() > 0.05
 
 

@@ -53,7 +53,7 @@ def test_beats_random_on_deletion_and_insertion(digits_cnn):
     assert exp.values.shape == (20, 64)
     proba = net.predict_proba(Xt)
     np.testing.assert_allclose(exp.output, proba.max(axis=1), rtol=1e-5)
-    assert samp.n_path_steps_ <= 16 + 64 // 4 + 1
+    assert exp.diagnostics["path_steps"].max() <= 16 + 64 // 4 + 1
     rand = np.random.default_rng(0).normal(size=Xt.shape)
     deletion = _auc(net, Xt, exp.values, "deletion").mean()
     insertion = _auc(net, Xt, exp.values, "insertion").mean()

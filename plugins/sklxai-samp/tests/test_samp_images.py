@@ -23,5 +23,6 @@ def test_images_as_images_equal_flattened_rows(grey):
     assert exp.values.shape == tuple(Xi[:3].shape)
     np.testing.assert_allclose(exp.values.reshape(3, -1), ref_exp.values, rtol=1e-12,
                                atol=1e-15)
-    np.testing.assert_allclose(est.completeness_gaps_, ref.completeness_gaps_)
+    for name in ("completeness_gap", "path_steps"):
+        np.testing.assert_allclose(exp.diagnostics[name], ref_exp.diagnostics[name])
     assert exp.efficiency_gap == pytest.approx(ref_exp.efficiency_gap, abs=1e-12)
