@@ -127,12 +127,6 @@ class IGOS(GradientExplainer):
         The TV weight used (``tv``, or its resolution-scaled default; 0 for tabular data).
     mask_shape_ : tuple
         Shape of one optimised mask: (h, w) for images, (n_players,) for tabular data.
-    mask_ : ndarray of shape (n, d_model)
-        Set by every ``explain``: the final mask at the input's resolution (model space);
-        ``values == 1 - mask_`` (for a Pipeline, summed over each raw column's model columns).
-    loss_curve_ : ndarray of shape (n, n_iter + 1)
-        Set by every ``explain``: each row's objective L(M) at the initial mask and after every
-        iteration. With ``optimizer="line_search"`` and ``noise=0`` it never increases.
 
     See Also
     --------
@@ -141,6 +135,13 @@ class IGOS(GradientExplainer):
 
     Notes
     -----
+    Every explanation holds, per row, ``diagnostics["mask"]``: the final mask at the input's
+    resolution (model space, (n, d_model)), with ``values == 1 - mask`` (for a Pipeline,
+    summed over each raw column's model columns); and ``diagnostics["loss_curve"]``: the
+    objective L(M) at the initial mask and after every iteration, (n, n_iter + 1). With
+    ``optimizer="line_search"`` and ``noise=0`` it never increases. ``explain`` writes nothing
+    on the explainer.
+
     Defaults follow the authors' code (``L1=1, L2=20`` at 28 x 28, 15 iterations, 20
     integration steps, Armijo constants ``1e-4``, ``0.2``, ``1e-5``). Departures, chosen where
     the papers are silent: a row whose line search fails keeps its mask (the reference takes
@@ -163,7 +164,7 @@ class IGOS(GradientExplainer):
     >>> X = np.random.default_rng(0).random((10, 1, 8, 8)).astype(np.float32)  # images
     >>> igos = IGOS(cnn, mask_size=4, n_iter=3, ig_steps=5, device="cpu").fit(X)
     >>> exp = igos.explain(X[:2])
-    >>> exp.values.shape, igos.image_shape_, igos.loss_curve_.shape
+    >>> exp.values.shape, igos.image_shape_, exp.diagnostics["loss_curve"].shape
     ((2, 1, 8, 8), (1, 8, 8), (2, 4))
     >>> bool(((exp.values >= 0) & (exp.values <= 1)).all())
     True
@@ -324,17 +325,17 @@ class IGOS(GradientExplainer):
             masks.append(M)
             curves.append(curve)
         M = torch.cat(masks)
-        self.loss_curve_ = torch.cat(curves).cpu().numpy()
-        up = ctx.expand(M)  # (n, n_masks, d)
-        self._record_masks(up)
-        values = 1.0 - self.mask_
+        diagnostics = self._masks(ctx.expand(M))  # of (n, n_masks, d)
+        diagnostics["loss_curve"] = torch.cat(curves).cpu().numpy()
+        values = 1.0 - diagnostics["mask"]
         if ctx.groups is not None:  # the base sums a raw column's model columns back
             values = values / ctx.group_sizes
             values[:, ctx.ungrouped] = 0.0
-        return values
+        return values, diagnostics
 
-    def _record_masks(self, up):
-        self.mask_ = up[:, 0].double().cpu().numpy()
+    def _masks(self, up):
+        """The explanation's masks (see the class's notes) from the upsampled masks."""
+        return {"mask": up[:, 0].double().cpu().numpy()}
 
     def _optimise(self, ctx, X, B, targets, gen):
         """Masks (n, n_masks, p) and loss curves (n, n_iter + 1) of one block of rows."""
@@ -490,12 +491,15 @@ internal_batch_size, device, random_state, batch_size
 
     Attributes
     ----------
-    baseline_, image_shape_, tv_, mask_shape_, loss_curve_
+    baseline_, image_shape_, tv_, mask_shape_
         As in :class:`IGOS`.
-    mask_ : ndarray of shape (n, d_model)
-        The combined mask ``U(Md) U(Mi)``; ``values == 1 - mask_``.
-    deletion_mask_, insertion_mask_ : ndarray of shape (n, d_model)
-        ``U(Md)`` and ``U(Mi)`` at the input's resolution.
+
+    Notes
+    -----
+    The explanation's ``diagnostics`` hold, per row, ``"loss_curve"`` as in :class:`IGOS`,
+    ``"deletion_mask"`` and ``"insertion_mask"``: ``U(Md)`` and ``U(Mi)`` at the input's
+    resolution (n, d_model), and ``"mask"``: the combined mask ``U(Md) U(Mi)``, with
+    ``values == 1 - mask``.
 
     Examples
     --------
@@ -551,10 +555,10 @@ internal_batch_size, device, random_state, batch_size
             wh * (up[..., 1:] - up[..., :-1]).pow(2))
         return 0.5 * (low + bil)
 
-    def _record_masks(self, up):
-        self.deletion_mask_ = up[:, 0].double().cpu().numpy()
-        self.insertion_mask_ = up[:, 1].double().cpu().numpy()
-        self.mask_ = self.deletion_mask_ * self.insertion_mask_
+    def _masks(self, up):
+        deletion, insertion = (up[:, j].double().cpu().numpy() for j in (0, 1))
+        return {"deletion_mask": deletion, "insertion_mask": insertion,
+                "mask": deletion * insertion}
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -62,7 +62,7 @@ def test_saliency_concentrates_on_the_pixels_the_model_reads(cls):
     assert (exp.values[:, sorted(corner)] > 0).all()
     # orientation: a saliency in [0, 1], the complement of the mask
     assert ((exp.values >= 0) & (exp.values <= 1)).all()
-    np.testing.assert_allclose(exp.values, 1.0 - est.mask_)
+    np.testing.assert_allclose(exp.values, 1.0 - exp.diagnostics["mask"])
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -85,11 +85,15 @@ def test_igospp_values_are_one_minus_the_product_of_both_masks():
     X = _images(seed=2)
     est = IGOSPlusPlus(Region(), image_shape=(1, 8, 8), mask_size=4, baseline="zeros", l1=0.1,
                        **FAST).fit(X)
+    fitted = dict(vars(est))
     exp = est.explain(X)
-    np.testing.assert_allclose(exp.values, 1.0 - est.deletion_mask_ * est.insertion_mask_)
-    np.testing.assert_allclose(est.mask_, est.deletion_mask_ * est.insertion_mask_)
+    assert vars(est) == fitted  # the masks are the explanation's, not the explainer's
+    deletion, insertion = exp.diagnostics["deletion_mask"], exp.diagnostics["insertion_mask"]
+    np.testing.assert_allclose(exp.values, 1.0 - deletion * insertion)
+    np.testing.assert_allclose(exp.diagnostics["mask"], deletion * insertion)
     # both masks moved: deleting and inserting the corner both matter for this model
-    assert (est.deletion_mask_ < 1).any() and (est.insertion_mask_ < 1).any()
+    assert (deletion < 1).any() and (insertion < 1).any()
+    np.testing.assert_array_equal(exp[2:4].diagnostics["deletion_mask"], deletion[2:4])
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -106,7 +110,7 @@ def test_tabular_mode_masks_features_of_a_small_mlp(cls):
     assert exp.values.shape == (10, 6) and est.mask_shape_ == (6,) and est.tv_ == 0.0
     np.testing.assert_array_equal(exp.values[:, [1, 2, 4, 5]], 0.0)
     assert (exp.values[:, [0, 3]].max(axis=1) > 0).mean() >= 0.8
-    assert est.loss_curve_.shape == (10, 5)
+    assert exp.diagnostics["loss_curve"].shape == (10, 5)
 
 
 def test_tabular_pipeline_masks_raw_columns():
@@ -135,9 +139,10 @@ def test_tabular_pipeline_masks_raw_columns():
     # one mask value per raw column; the one-hot columns of "c" share it
     assert est.mask_shape_ == (3,) and exp.values.shape == (8, 3)
     assert exp.feature_names == ["a", "b", "c"]
-    cat = est.mask_[:, 2:]
+    mask = exp.diagnostics["mask"]  # in model space: a, b and c's three one-hot columns
+    cat = mask[:, 2:]
     np.testing.assert_allclose(cat, cat[:, :1].repeat(3, axis=1))
-    np.testing.assert_allclose(exp.values, 1.0 - est.mask_[:, [0, 1, 2]], atol=1e-12)
+    np.testing.assert_allclose(exp.values, 1.0 - mask[:, [0, 1, 2]], atol=1e-12)
     assert exp.values.max() > 0
 
 
@@ -221,7 +226,8 @@ def test_noise_is_seeded_by_random_state(cls):
     runs = []
     for seed in (0, 0, 1):
         est = cls(Region(), random_state=seed, **kw).fit(X)
-        runs.append((est.explain(X).values, est.loss_curve_))
+        exp = est.explain(X)
+        runs.append((exp.values, exp.diagnostics["loss_curve"]))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     # the losses are evaluated at noisy points (the masks themselves may saturate alike)
@@ -235,7 +241,8 @@ def test_nag_optimizer_runs_and_moves_the_masks(cls):
               optimizer="nag", **FAST).fit(X)
     exp = est.explain(X)
     assert ((exp.values >= 0) & (exp.values <= 1)).all() and exp.values.max() > 0.05
-    assert (est.loss_curve_[:, -1] < est.loss_curve_[:, 0]).all()
+    curve = exp.diagnostics["loss_curve"]
+    assert (curve[:, -1] < curve[:, 0]).all()
 
 
 # ------------------------------------------------------------------ parameters

@@ -57,8 +57,7 @@ def test_beats_random_attribution_on_deletion_and_insertion(digits_cnn, rows, cl
 def test_armijo_line_search_never_increases_the_loss(digits_cnn, rows, cls):
     net, X = digits_cnn
     est = cls(net, l1=0.3, **SMALL).fit(X[:100])
-    est.explain(rows)
-    curve = est.loss_curve_
+    curve = est.explain(rows).diagnostics["loss_curve"]
     assert curve.shape == (20, SMALL["n_iter"] + 1)
     assert (np.diff(curve, axis=1) <= 1e-6).all()  # float32 net: re-evaluation rounding only
     assert (curve[:, -1] < curve[:, 0] - 1e-3).mean() >= 0.9
@@ -70,8 +69,7 @@ def test_larger_l1_deletes_a_smaller_area(digits_cnn, rows, cls):
     areas = []
     for l1 in (0.1, 0.3, 1.0):
         est = cls(net, l1=l1, **SMALL).fit(X[:100])
-        est.explain(rows)
-        areas.append((1.0 - est.mask_).mean())
+        areas.append((1.0 - est.explain(rows).diagnostics["mask"]).mean())
     assert areas[0] > areas[1] > areas[2]
     assert areas[0] > 2 * areas[2]
 

@@ -28,7 +28,7 @@ def test_images_as_images_equal_flattened_rows(cls, baseline):
     ref_exp = ref.fit(X.reshape(8, -1)).explain(X[:3].reshape(3, -1))
     assert est.image_shape_ == (2, 4, 4) and exp.values.shape == (3, 2, 4, 4)
     np.testing.assert_allclose(exp.values.reshape(3, -1), ref_exp.values, rtol=1e-12)
-    np.testing.assert_allclose(est.mask_, ref.mask_)
+    np.testing.assert_allclose(exp.diagnostics["mask"], ref_exp.diagnostics["mask"])
 
 
 def test_grey_images_and_the_image_shape_parameter():
