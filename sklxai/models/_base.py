@@ -7,8 +7,18 @@ import torch
 class ModelAdapter:
     """A model seen as a batched torch function ``(n, d) -> (n, k)`` on ``device``.
 
-    Subclasses implement :meth:`forward`. Calling the adapter runs :meth:`forward` without
-    gradients; :meth:`forward` itself keeps the graph, for gradient-based explainers.
+    Subclasses implement :meth:`forward`. Calling the adapter runs the model without gradients;
+    :meth:`forward` itself keeps the graph, for gradient-based explainers.
+
+    Its input is model rows: the validated rows an explainer's hooks get, passed through
+    ``prepared_.model_rows`` (a Pipeline's preprocessing on its fast path; the rows themselves
+    otherwise). Images are flat rows (n, C*H*W) too. Three ways to call it:
+
+    * ``adapter.predict(rows, batch_size=None)``: numpy rows in, float64 ndarray (n, k) out,
+      computed on the device, ``batch_size`` rows per model call;
+    * ``adapter(rows)``: the same for numpy rows; for a tensor on the device (as
+      :meth:`to_input` makes it), the outputs as a tensor (n, k) on the device;
+    * ``adapter.forward(tensor)``: a tensor from :meth:`to_input`, outputs keeping gradients.
 
     Attributes
     ----------
@@ -30,25 +40,53 @@ class ModelAdapter:
     default_batch_size = 2**15
 
     def forward(self, X):
-        """Model outputs for a tensor ``X`` of shape (n, d); returns (n, k), keeping gradients."""
+        """Model outputs for a tensor ``X`` of shape (n, d) on the device (see :meth:`to_input`);
+        returns (n, k), keeping gradients."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def __call__(self, X):
+        """Model outputs (n, k) for model rows ``X`` (n, d), without gradients.
+
+        Parameters
+        ----------
+        X : ndarray or torch.Tensor of shape (n, d)
+            Model rows. A numpy array (or anything :func:`numpy.asarray` takes) goes through
+            :meth:`predict`: moved to the device and run ``default_batch_size`` rows per model
+            call. A tensor is passed to the model as it is (make it with :meth:`to_input`).
+
+        Returns
+        -------
+        ndarray of float64 or torch.Tensor, of shape (n, k)
+            A float64 array for array input (what :meth:`predict` returns); for tensor input,
+            a tensor on the device.
+        """
+        if not isinstance(X, torch.Tensor):
+            return self.predict(X)
         with torch.inference_mode():
             out = self.forward(X)
         return _as_2d(out)
 
     def to_input(self, X):
-        """Move a numpy array or tensor to the adapter's device and dtype."""
+        """Move a numpy array or tensor of model rows to the adapter's device and dtype."""
         if isinstance(X, torch.Tensor):
             return X.to(device=self.device, dtype=self.input_dtype)
         arr = np.asarray(X)
+        if arr.dtype.kind in "OUSV":
+            raise TypeError(
+                f"X must be numeric model rows; got an array of {arr.dtype} values (raw "
+                "columns?). Validate the data and pass it through the preprocessing first: in "
+                "an explainer, adapter_.predict(prepared_.model_rows(X)) on the validated rows "
+                "the hooks get (prepared_.validate(data) validates raw data)."
+            )
         if not arr.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
             arr = arr.copy()
         return torch.as_tensor(arr, dtype=self.input_dtype, device=self.device)
 
     def predict(self, X, batch_size=None):
-        """Outputs for a numpy array, as a float64 ndarray of shape (n, k)."""
+        """Outputs for model rows ``X``, a numpy array (n, d), as a float64 ndarray (n, k).
+
+        The model is called on ``batch_size`` rows at a time (None: ``default_batch_size``).
+        """
         batch_size = batch_size or self.default_batch_size
         Xt = self.to_input(X)
         outs = [self(Xt[i : i + batch_size]) for i in range(0, len(Xt), batch_size)]
