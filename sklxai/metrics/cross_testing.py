@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sklxai.explanation import _import_pandas
+from sklxai._explanation_io import _import_pandas
 from sklxai.metrics._common import (
     attribution_players,
     order_ranks,
