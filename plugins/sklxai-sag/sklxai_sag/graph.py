@@ -155,24 +155,33 @@ class SAGExplanation(Explanation):
     explained class on the baseline image and ``output`` that on the full image. The values
     are counts, not additive attributions: they do not sum to ``output - base_values``.
 
-    The graphs belong to the whole explanation: slicing (``exp[0]``), :meth:`flatten`,
-    ``save``/``load`` and ``concat`` give plain :class:`~sklxai.Explanation` objects without
-    them; index ``exp.graphs[i]`` instead.
+    The graphs are one of its fields, one per row: slicing the rows slices them
+    (``exp[1:3].graphs`` are the graphs of images 1 and 2, ``exp[0].graphs`` the first image's
+    graph itself, as ``exp[0].values`` are its values), and :meth:`flatten`,
+    :meth:`select_output` and :meth:`concat` keep them. ``save``/``load`` keep the arrays
+    only.
 
     Parameters
     ----------
-    values, base_values, data, feature_names, output_names, output, method, feature_shape
+    values, base_values, data, feature_names, output_names, output, method, feature_shape, \
+diagnostics
         As :class:`sklxai.Explanation`.
-    graphs : list of SAGGraph
-        One graph per explained row.
+    graphs : list of SAGGraph, or one SAGGraph
+        One graph per explained row; one graph for an explanation of one row without its row
+        axis (``exp[0]``).
 
     Attributes
     ----------
-    graphs : list of SAGGraph
+    graphs : list of SAGGraph, or one SAGGraph
     """
 
+    _row_fields = ("graphs",)
+
     def __init__(self, values, base_values, data, feature_names, output_names=None,
-                 output=None, method=None, feature_shape=None, graphs=None):
+                 output=None, method=None, feature_shape=None, diagnostics=None, graphs=None):
         super().__init__(values, base_values, data, feature_names, output_names=output_names,
-                         output=output, method=method, feature_shape=feature_shape)
-        self.graphs = [] if graphs is None else list(graphs)
+                         output=output, method=method, feature_shape=feature_shape,
+                         diagnostics=diagnostics)
+        if graphs is None:
+            graphs = []
+        self.graphs = graphs if isinstance(graphs, SAGGraph) else list(graphs)

@@ -85,7 +85,8 @@ class SAG(BaseExplainer):
     contain its patch (the input's shape: (n, C, H, W) for images), with ``graphs``, one
     :class:`~sklxai_sag.SAGGraph` per image (roots, nodes with probabilities, edges; networkx
     export and :func:`~sklxai_sag.plot_sag`). ``base_values`` are the probability at the
-    baseline image, ``output`` that at the full image.
+    baseline image, ``output`` that at the full image. The graphs are the explanation's:
+    ``explain`` writes nothing on the explainer.
 
     Parameters
     ----------
@@ -150,8 +151,6 @@ class SAG(BaseExplainer):
         The patch of each column of a flattened image.
     seed_explainer_ : BaseExplainer or None
         The fitted seed explainer (None for a callable or ``seed=None``).
-    graphs_ : list of SAGGraph
-        Set by every ``explain``: the graphs of the images explained last.
 
     See Also
     --------
@@ -330,25 +329,9 @@ class SAG(BaseExplainer):
         return rows.reshape(rows.shape[0], *self.prepared_.input_shape)
 
     # ------------------------------------------------------------------ explain
-    def explain(self, X):
-        """Structured attention graphs of the images in ``X``.
-
-        Parameters
-        ----------
-        X : array-like or tensor of shape (n, C, H, W) or (n, H, W), or flattened rows
-            Images of the kind ``fit`` saw.
-
-        Returns
-        -------
-        explanation : SAGExplanation
-            ``values``: per pixel, the number of roots containing its patch, in the input's
-            shape; ``graphs``: one :class:`~sklxai_sag.SAGGraph` per image.
-        """
-        exp = super().explain(X)
-        return SAGExplanation(exp.values, exp.base_values, exp.data, exp.feature_names,
-                              output_names=exp.output_names, output=exp.output,
-                              method=exp.method, feature_shape=exp.feature_shape,
-                              graphs=self.graphs_)
+    def _make_explanation(self, X, **fields):
+        """A :class:`~sklxai_sag.SAGExplanation`: the base's fields and each image's graph."""
+        return SAGExplanation(**fields)
 
     def _n_explained_outputs(self):
         return 1
@@ -377,14 +360,13 @@ class SAG(BaseExplainer):
                                                                      self.n_patches_)
         search.run(max_size)
         graphs = self._graphs(search, targets, full)
-        self.graphs_ = graphs
         counts = np.zeros((n, self.n_patches_))
         for i, g in enumerate(graphs):
             for root in g.roots:
                 counts[i, list(root)] += 1
         values = counts[:, self.player_of_col_]
         base = np.array([g.baseline_score for g in graphs], dtype=np.float64)
-        return values, base, full.astype(np.float64), output_names
+        return values, base, full.astype(np.float64), output_names, {"graphs": graphs}
 
     def _baseline_rows(self, Xm):
         """The baseline of each row: (n, d)."""
@@ -416,8 +398,7 @@ class SAG(BaseExplainer):
         n, d = X.shape
         X = np.array(X, dtype=np.float64, order="C")  # a fresh copy, whatever view X was
         if self.seed_explainer_ is not None:
-            est = self.seed_explainer_.set_params(target=targets)
-            values = est.explain(self._as_given(X)).flatten().values
+            values = self._seed_values(X, targets)
             if values.ndim == 3:  # an explainer that ignores target: take each row's class
                 values = values[np.arange(n), :, targets]
         else:
@@ -444,6 +425,16 @@ class SAG(BaseExplainer):
         guide = np.zeros((n, self.n_patches_))
         np.add.at(guide, (slice(None), owner), flat)
         return guide
+
+    def _seed_values(self, X, targets):
+        """The seed explainer's attributions of each row's class, (n, d); the seed explainer
+        is given back its own ``target`` afterwards."""
+        est = self.seed_explainer_
+        own = est.target
+        try:
+            return est.set_params(target=targets).explain(self._as_given(X)).flatten().values
+        finally:
+            est.set_params(target=own)
 
     # ------------------------------------------------------------------ roots and graphs
     def _roots(self, search, i):

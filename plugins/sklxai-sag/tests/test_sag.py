@@ -83,6 +83,36 @@ def test_roots_are_exactly_the_true_minimal_sets(two_pairs, seed):
     np.testing.assert_allclose(exp.base_values, 0.05)
 
 
+def test_slicing_flatten_select_output_and_concat_keep_the_graphs(two_pairs):
+    X = _images(3)
+    est = SAG(two_pairs, seed=None, target=np.array([1, 0, 1]), device="cpu").fit(X)
+    fitted = dict(vars(est))
+    exp = est.explain(X)
+    assert vars(est) == fitted  # the graphs are the explanation's, not the explainer's
+    g0, g1, g2 = exp.graphs
+    assert [g.target for g in exp.graphs] == [1, 0, 1]
+    assert g1.roots == [()]  # class 0 is as likely on the baseline image as on the full one
+    tail = exp[1:]
+    assert isinstance(tail, SAGExplanation) and tail.graphs == [g1, g2]
+    np.testing.assert_array_equal(tail.values, exp.values[1:])
+    assert exp[[2, 0]].graphs == [g2, g0]
+    assert exp[np.array([False, True, False])].graphs == [g1]
+    one = exp[1]
+    assert isinstance(one, SAGExplanation) and one.graphs is g1
+    assert one.values.shape == (1, 8, 8)
+    flat = exp.flatten()
+    assert isinstance(flat, SAGExplanation) and flat.graphs == exp.graphs
+    assert flat.values.shape == (3, 64) and flat[2].graphs is g2
+    picked = exp.select_output(0)  # one class per image: no output axis, itself
+    assert picked is exp
+    both = SAGExplanation.concat([exp[2], exp[:2]])
+    assert isinstance(both, SAGExplanation) and both.graphs == [g2, g0, g1]
+    np.testing.assert_array_equal(both.values, exp.values[[2, 0, 1]])
+    with pytest.raises(ValueError, match="SAGExplanation"):
+        sklxai.Explanation.concat([exp, sklxai.Explanation(exp.values, exp.base_values, exp.data,
+                                                          exp.feature_names)])
+
+
 def test_overlap_and_root_count_limit_the_roots(two_pairs):
     X = _images(1)
     one = SAG(two_pairs, seed=None, n_roots=1, device="cpu").fit(X).explain(X).graphs[0]
