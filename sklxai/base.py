@@ -217,7 +217,7 @@ class BaseExplainer(PersistenceMixin, SklearnProtocolMixin, TransformerMixin, Ba
                   "feature_names": self._feature_names(), "output_names": output_names,
                   "output": output, "method": type(self).__name__,
                   "feature_shape": feature_shape}
-        return self._make_explanation(X_arr, **fields, **extra)
+        return self._make_explanation(X_arr, **{**fields, **extra})
 
     def _results(self, X):
         """What ``explain`` and ``transform`` share: X validated, then the checked values,

@@ -12,8 +12,11 @@ class XNNExplanation(Explanation):
     contributions ``w[t, j] * x_j`` to the reconstructed output ``t`` of each row,
     ``base_values`` the readout's bias ``b[t]``, and ``output`` the reconstructed output, so
     ``values.sum(axis=1) + base_values == output`` exactly (``efficiency_gap``); ``data`` holds
-    the x-feature activations. Slicing returns a plain ``Explanation`` of these (the maps are
-    left out).
+    the x-feature activations. ``maps``, ``inputs``, ``targets`` and ``model_output`` hold one
+    entry per row: slicing the rows slices them (``exp[:2].maps`` are the first two rows'
+    maps), and slicing features, :meth:`flatten`, :meth:`select_output` and :meth:`concat`
+    keep them (an x-feature's map stays ``maps[:, j]``). ``save``/``load`` keep the arrays of
+    :class:`sklxai.Explanation` only.
 
     Parameters
     ----------
@@ -38,6 +41,8 @@ class XNNExplanation(Explanation):
     attribution : str
         How ``maps`` were computed.
     method : str
+    feature_shape, diagnostics
+        As :class:`sklxai.Explanation` (None: the x-features are one axis, no diagnostics).
 
     Attributes
     ----------
@@ -55,11 +60,15 @@ class XNNExplanation(Explanation):
     (0.0, (1, 2, 3))
     """
 
+    _row_fields = ("maps", "inputs", "targets", "model_output")
+    _fields = ("attribution",)
+
     def __init__(self, values, base_values, data, feature_names, output_names=None,
                  output=None, *, maps, inputs, targets, model_output, attribution,
-                 method="XNN"):
+                 method="XNN", feature_shape=None, diagnostics=None):
         super().__init__(values, base_values, data, feature_names, output_names=output_names,
-                         output=output, method=method)
+                         output=output, method=method, feature_shape=feature_shape,
+                         diagnostics=diagnostics)
         self.maps = np.asarray(maps)
         self.inputs = np.asarray(inputs)
         self.targets = np.asarray(targets)

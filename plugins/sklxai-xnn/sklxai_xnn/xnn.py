@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 
 from sklxai import BaseExplainer
 from sklxai.exceptions import AccuracyWarning
-from sklxai.utils import check_target, seed_from
+from sklxai.utils import seed_from
 from sklxai.utils import param_validation as pv
 from sklxai_xnn.explanation import XNNExplanation
 from sklxai_xnn.hooks import check_torch_model, forward_with_activations, resolve_layer
@@ -188,8 +188,9 @@ class XNN(BaseExplainer):
 
     ``fit``, ``explain``, ``transform``, ``save`` and ``load`` go through
     :class:`~sklxai.BaseExplainer` (validation of X, images, ``target``, ``background``,
-    persistence); XNN implements ``_fit``, ``_explain_target`` and ``_get_state`` /
-    ``_restore``, and ``explain`` adds the maps to the base's result. Its players are the
+    persistence); XNN implements ``_fit``, ``_explain_target``, ``_make_explanation`` (the
+    :class:`~sklxai_xnn.XNNExplanation` with its maps, which ``transform`` does not compute)
+    and ``_get_state`` / ``_restore``. Its players are the
     x-features, not the input's features: ``values`` and ``transform`` have one column per
     x-feature (for one output per row), and ``get_feature_names_out`` names them.
 
@@ -447,14 +448,19 @@ class XNN(BaseExplainer):
         return Y, xf
 
     # ------------------------------------------------------------------ explain
-    def explain(self, X):
-        """x-features, their contributions and their input maps for the rows of ``X``.
+    def _explain_target(self, X, target):
+        """Contributions (n, m) of the x-features to the reconstructed output ``target``
+        selects in each row (its predicted output when None), the readout's bias (n,), the
+        reconstructed output (n,) and the output names, for validated rows X; and the
+        explanation's x-features (its ``data``), targets and the model's own output."""
+        Y, xf = self._outputs_and_xfeatures(self._model_rows(X))
+        t, output_names = self._targets(target, Y)
+        fields = {"data": xf, "targets": t, "model_output": Y[np.arange(len(t)), t]}
+        return (*self._contributions(xf, t), output_names, fields)
 
-        Parameters
-        ----------
-        X : array-like, DataFrame or torch.Tensor of fit's row shape
-            Rows of the kind ``fit`` saw: tables (n, d), or images of the shape seen in
-            ``fit``.
+    def _make_explanation(self, X, **fields):
+        """An :class:`~sklxai_xnn.XNNExplanation`: the base's fields with the x-features as
+        data, one map per x-feature and the rows in the input's shape.
 
         Returns
         -------
@@ -466,49 +472,10 @@ class XNN(BaseExplainer):
             rows in the input's shape; ``model_output`` (n,) the model's own output;
             ``targets`` (n,).
         """
-        # The base explain validates X, resolves target, refuses non-finite results and wraps
-        # what _explain_target returns (values, base values, outputs, output names) in a plain
-        # Explanation. An XNNExplanation carries more: the x-features as data, one map per
-        # x-feature in the input's shape, each row's explained output and the model's own
-        # value of it. No hook hands these to the base's Explanation, so explain wraps the
-        # base's result and adds them, computed from X validated as the base validates it.
-        exp = super().explain(X)
-        rows = self._validate_rows(X)
-        Xm = self._model_rows(rows)
-        Y, xf = self._outputs_and_xfeatures(Xm)
-        targets = check_target(self.target, self.n_outputs_, rows.shape[0],
-                               output_names=self.output_names_)
-        t, _ = self._targets(targets, Y)
         return XNNExplanation(
-            exp.values, exp.base_values, xf, exp.feature_names, output_names=exp.output_names,
-            output=exp.output, maps=self._maps(Xm),
-            inputs=self.prepared_.to_input_shape(exp.data), targets=t,
-            model_output=Y[np.arange(len(t)), t], attribution=self.attribution,
-            method=exp.method)
-
-    def transform(self, X):
-        """The x-features' contributions (``explain(X).values`` without the maps).
-
-        Parameters
-        ----------
-        X : array-like, DataFrame or torch.Tensor of fit's row shape
-
-        Returns
-        -------
-        values : ndarray of shape (n, n_xfeatures)
-        """
-        # The base transform flattens explain(X).values; XNN's explain also computes the maps
-        # (a backward pass per x-feature, ig_steps of them with integrated gradients), which
-        # transform does not return, so it takes the values of the base's explain directly.
-        return super().explain(X).values
-
-    def _explain_target(self, X, target):
-        """Contributions (n, m) of the x-features to the reconstructed output ``target``
-        selects in each row (its predicted output when None), the readout's bias (n,) and
-        the reconstructed output (n,), for validated rows X."""
-        Y, xf = self._outputs_and_xfeatures(self._model_rows(X))
-        t, output_names = self._targets(target, Y)
-        return (*self._contributions(xf, t), output_names)
+            **fields, maps=self._maps(self._model_rows(X)),
+            inputs=self.prepared_.to_input_shape(self._explanation_data(X)),
+            attribution=self.attribution)
 
     def _n_explained_outputs(self):
         return 1  # one output per row: target's, or the predicted one

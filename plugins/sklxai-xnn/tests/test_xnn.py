@@ -115,6 +115,24 @@ def test_explanation_shapes_for_images(fitted, digits):
     np.testing.assert_allclose(exp.model_output, logits.max(axis=1), rtol=1e-5)
 
 
+def test_slicing_keeps_the_maps_of_the_rows_and_explain_writes_nothing(fitted, digits):
+    X, _ = digits
+    fitted_state = dict(vars(fitted))
+    exp = fitted.explain(X[300:306])
+    assert vars(fitted) == fitted_state
+    part = exp[[4, 1]]
+    assert isinstance(part, XNNExplanation) and part.attribution == exp.attribution
+    for name in ("values", "data", "maps", "inputs", "targets", "model_output"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(exp, name)[[4, 1]])
+    one = exp[2, "xf1"]  # one row, one x-feature: that row's maps all the same
+    assert isinstance(one, XNNExplanation) and one.values == exp.values[2, 1]
+    np.testing.assert_array_equal(one.maps, exp.maps[2])
+    assert exp.flatten() is exp and exp.select_output(0) is exp  # one output per row
+    both = XNNExplanation.concat([exp[3:], exp[:3]])
+    np.testing.assert_array_equal(both.maps, exp.maps[[3, 4, 5, 0, 1, 2]])
+    np.testing.assert_array_equal(both.targets, exp.targets[[3, 4, 5, 0, 1, 2]])
+
+
 def test_images_without_a_channel_axis_and_tensors():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 8), torch.nn.ReLU(),
