@@ -8,10 +8,13 @@ from sklxai.games import BaselineGame, MarginalGame
 from sklxai.games.grouped import GroupedGame
 from sklxai.utils import param_validation as pv
 
-#: coalition values held in memory at once while explaining (n_rows * n_coalitions * n_outputs)
+#: Rows are explained in blocks that each carry their own random seed (a sampling explainer's
+#: draws depend on its block), so their size is fixed, never taken from the memory budget:
+#: values must not depend on the machine or its settings. A block holds at most this many
+#: coalition values (n_rows * n_coalitions * n_outputs, 32 MiB of float64)...
 _VALUES_PER_CHUNK = 2**22
-#: rows per chunk at most, whatever the method (the model's and an explainer network's
-#: activations grow with the rows of a chunk: a million rows at once would take gigabytes)
+#: ...and at most this many rows (the model's and an explainer network's activations grow with
+#: the rows of a block). Within a block, the game calls the model ``batch_size`` rows at a time.
 _MAX_ROWS_PER_CHUNK = 2**15
 
 _GAMES = ("marginal", "baseline", "surrogate")

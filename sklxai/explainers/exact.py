@@ -19,14 +19,13 @@ class ExactShapley(ShapleyExplainer):
 
     Parameters
     ----------
-    model : fitted skorch net, torch.nn.Module or scikit-learn estimator
-        See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer`.
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
     max_features : int
         Largest number of features to enumerate (2**max_features coalitions per row).
+    game, feature_groups, surrogate_params, n_jobs, verbose
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
 
     Attributes
     ----------

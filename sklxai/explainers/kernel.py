@@ -31,17 +31,16 @@ class KernelSHAP(ShapleyExplainer):
 
     Parameters
     ----------
-    model : fitted skorch net, torch.nn.Module or scikit-learn estimator
-        See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer`.
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
     n_coalitions : int
         Coalitions evaluated per row (the empty and the full one are extra and free); the
         budget shared with PermutationSHAP.
     paired : bool
         Sample coalitions with their complements (paired sampling, Covert & Lee 2021).
+    game, feature_groups, surrogate_params, n_jobs, verbose
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
 
     Attributes
     ----------

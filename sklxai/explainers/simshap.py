@@ -40,10 +40,9 @@ class SimSHAP(AmortizedShapley):
 
     Parameters
     ----------
-    model : fitted skorch net, torch.nn.Module or scikit-learn estimator
-        See :class:`~sklxai.base.BaseExplainer`.
-    background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer`.
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
     game : {"marginal", "baseline", "surrogate"}
         The value function the targets come from (marginal: comparable with ExactShapley).
     surrogate_params, n_jobs

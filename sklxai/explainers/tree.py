@@ -15,10 +15,9 @@ from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.explainers._shapley import _progress
 from sklxai.games.trees.interventional import InterventionalValues
 from sklxai.utils import param_validation as pv
+from sklxai.utils.memory import element_budget
 from sklxai.utils.validation import check_target, resolve_device
 
-#: (leaves x rows x background) products held at once, per device
-_ELEMENTS = {"cpu": 2**22, "cuda": 2**26}
 _MODEL_OUTPUTS = ("auto", "raw", "probability")
 
 
@@ -59,7 +58,10 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     background, n_background, target, fast_path, device, random_state
         See :class:`~sklxai.base.BaseExplainer`.
     batch_size : int or None
-        Rows explained per chunk (None: as many as the memory bound allows).
+        Rows per evaluation of the model's compiled trees (the explained outputs and the base
+        value), as for every explainer: rows per model call. None: as many as the memory budget
+        holds. Chunks of rows, leaves and background rows come from the memory budget,
+        scikit-learn's ``working_memory`` on the CPU (:mod:`sklxai.utils.memory`).
     game : {"marginal", "baseline"}
         The marginal game over the background, or the game of one baseline row (the
         background's mean).
@@ -127,7 +129,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self._n_players = len(members)
         self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
         self._values = InterventionalValues(self.trees_, members, self._background_z,
-                                            budget=_ELEMENTS["cpu"])
+                                            budget=element_budget(self.trees_.device))
         names = self.trees_.output_names
         k = self.trees_.n_outputs
         if names is not None and len(names) == 2 and k == 1:
@@ -137,8 +139,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
             else list(range(self.n_outputs_))
         if self.target is not None:
             check_target(self.target, self.n_outputs_, output_names=self.output_names_)
-        self.expected_value_ = self.trees_.raw_encoded(self._background_z).mean(
-            dim=0).cpu().numpy()
+        self.expected_value_ = self.trees_.raw_encoded(
+            self._background_z, batch_size=self.batch_size).mean(dim=0).cpu().numpy()
 
     def _check_model_output(self, final):
         """Refuse ``model_output="probability"`` where it is not the sum of the trees."""
@@ -165,8 +167,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         n, P, k = X.shape[0], self._n_players, self.n_outputs_
         Zx_all = self.trees_.encode(self._as_tensor(self._model_rows(X)))
         m = len(self._background_z)
-        budget = _ELEMENTS["cuda" if self.trees_.device.type == "cuda" else "cpu"]
-        rows = self.batch_size or max(1, min(n, budget // max(m, 1)))
+        budget = element_budget(self.trees_.device)  # (leaves x rows x background) products
+        rows = max(1, min(n, budget // max(m, 1)))
         values = np.empty((n, P, k))
         output = np.empty((n, k))
         with _progress(self, n) as bar:
@@ -174,7 +176,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                 Zx = Zx_all[start : start + rows]
                 phi = self._values.values(Zx, budget)
                 values[start : start + len(Zx)] = phi[:, :P].cpu().numpy()
-                output[start : start + len(Zx)] = self.trees_.raw_encoded(Zx).cpu().numpy()
+                output[start : start + len(Zx)] = self.trees_.raw_encoded(
+                    Zx, batch_size=self.batch_size).cpu().numpy()
                 bar.update(len(Zx))
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
         return values, base, output

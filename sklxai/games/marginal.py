@@ -5,8 +5,7 @@ import warnings
 import numpy as np
 import torch
 
-#: (row, background row, coalition) triples per chunk when deduplicating (int64 keys: 16 MiB)
-_DEDUPE_TRIPLES = 2**21
+from sklxai.utils.memory import chunk_size
 
 
 class Game:
@@ -230,7 +229,11 @@ class MarginalGame(Game):
             return max(1, self.batch_size // self.background.shape[0])
         # deduplicated chunks hold many more (row, b, coalition) triples: more repeats are found
         # and only the distinct inputs reach the model, in batches of batch_size
-        return max(1, max(_DEDUPE_TRIPLES, self.batch_size) // self.background.shape[0])
+        # a triple's temporaries: int64 key, order and inverse, and at worst a distinct input
+        # row (d float64 values and d presence flags)
+        d = self.background.shape[1]
+        triples = chunk_size(32 + 9 * d, self.background.device)
+        return max(1, max(triples, self.batch_size) // self.background.shape[0])
 
     def _check_width(self, d):
         if d != self.background.shape[1]:

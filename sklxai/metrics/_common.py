@@ -14,11 +14,9 @@ import torch
 
 from sklxai.explanation import Explanation
 from sklxai.models import prepare_model
+from sklxai.utils.memory import chunk_size
 from sklxai.utils.validation import check_numeric, check_positive_int, check_target
 
-#: model-input elements (rows x columns) per chunk on top of the batch size, so that wide
-#: inputs (images) do not build multi-gigabyte tensors
-_MAX_ELEMENTS = 2**25
 
 
 def prepare(model, X, *, device, batch_size):
@@ -32,7 +30,9 @@ def prepare(model, X, *, device, batch_size):
     adapter = prepared.adapter
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     if batch_size is None:
-        batch_size = max(1, min(adapter.default_batch_size, _MAX_ELEMENTS // X.shape[1]))
+        # wide inputs (images) get fewer rows per call: their float64 rows within the budget
+        batch_size = chunk_size(8 * X.shape[1], adapter.device,
+                                maximum=adapter.default_batch_size)
     return adapter, X, batch_size, prepared.input_shape
 
 

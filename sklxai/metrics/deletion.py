@@ -81,8 +81,9 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
     device : "auto", str or torch.device, default="auto"
         Where torch models run.
     batch_size : int, optional
-        Model rows per call. Default: the adapter's, capped so that one call holds at most
-        2**25 input values.
+        Model rows per call. Default: the adapter's, capped so that one call's float64 inputs
+        fit the memory budget (scikit-learn's ``working_memory`` on the CPU;
+        :mod:`sklxai.utils.memory`).
 
     Returns
     -------

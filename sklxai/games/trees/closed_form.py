@@ -20,8 +20,7 @@ import math
 import numpy as np
 import torch
 
-#: (leaves x patterns x slots) entries of the value tables built at once
-_TABLE_CHUNK = 2**22
+from sklxai.utils.memory import element_budget
 
 
 def leaf_weights(U, device):
@@ -81,7 +80,7 @@ def value_tables(b_ok, U):
                                                           device=device))
     pattern, needed, coef = _pattern_terms(U, device)
     table = torch.zeros(L, 2**U, U, dtype=torch.float64, device=device)
-    step = max(1, _TABLE_CHUNK // (len(pattern) * U))
+    step = max(1, element_budget(device) // (2 * len(pattern) * U))  # leaves at once
     for start in range(0, L, step):
         part = share[start : start + step, needed]  # (c, terms)
         table[start : start + step].index_add_(1, pattern, part[..., None] * coef[None])

@@ -32,6 +32,7 @@ import torch
 
 from sklxai.games.marginal import MarginalGame
 from sklxai.models.trees.walk import LeafSink, TreeWalk, set_bits
+from sklxai.utils.memory import element_budget
 
 #: coalition tables hold 2**P entries per row and background row
 MAX_PLAYERS = 16
@@ -39,10 +40,10 @@ MAX_PLAYERS = 16
 MAX_MEAN_DEPTH = 10
 #: a leaf reached with B players expands into 2**|B| monomials: when the rows of a pass would
 #: expand into more (monomial, background row, output) entries than this, the pass calls the
-#: model instead (deep trees)
+#: model instead (deep trees, where the model's own predict is as fast: a choice of method)
 MAX_EXPANSION = 2**25
-#: (row, coalition, background row, output) entries of the tables held at once: a few rows per
-#: pass keep the table (zeroing, expansion, zeta transform, look-ups) in the CPU's caches; more
+#: (row, coalition, background row, output) entries of the tables held at once, a block for the
+#: CPU's caches rather than a memory budget: a few rows per pass keep the table (zeroing, expansion, zeta transform, look-ups) in the CPU's caches; more
 #: rows per pass were slower on a 2-core AMD EPYC CPU (8 MiB: 2.7 ms a row, 128 MiB: 5.4 ms)
 _TABLE_ELEMENTS = 2**20
 #: rows walked at once, at most (what they reach is kept until their tables are built)
@@ -154,7 +155,7 @@ class TreeGame(MarginalGame):
         m, k = len(self.background), self.trees.n_outputs
         # rows walked together (the walk's cost per step is mostly per call: many rows amortise
         # it), and rows per coalition table (a few, to stay in the CPU's caches)
-        per_walk = max(1, min(walk.rows_per_pass(2**22), _WALK_ROWS))
+        per_walk = max(1, min(walk.rows_per_pass(element_budget(X.device)), _WALK_ROWS))
         per_table = max(1, _TABLE_ELEMENTS // (2**P * m * k))
         out = []
         for start in range(0, len(X), per_walk):

@@ -41,8 +41,6 @@ _WALK_MAX_PLAYERS = 62
 #: walked leaves are summed per subset of players when there are at most this many (tables of
 #: 2**P entries per row)
 _SUBSET_PLAYERS = 16
-#: (rows x subsets x outputs) entries of the walk's per-subset sums held at once
-_SUBSET_ELEMENTS = 2**22
 
 
 class InterventionalValues:
@@ -234,9 +232,8 @@ class _WalkedTrees:
     def add_values(self, phi, Zx, budget):
         """Add the walked trees' values of rows Zx to phi (n, P+1, k)."""
         rows = self.walk.rows_per_pass(budget)
-        if self.subsets is not None:  # and the subset tables (rows x 2**P x k) bounded
-            rows = max(1, min(rows, _SUBSET_ELEMENTS // (len(self.subsets)
-                                                         * self.trees.n_outputs)))
+        if self.subsets is not None:  # and the subset tables (2 x rows x 2**P x k) bounded
+            rows = max(1, min(rows, budget // (2 * len(self.subsets) * self.trees.n_outputs)))
         for start in range(0, len(Zx), rows):
             self.walk.run(Zx[start : start + rows],
                           _ShapleySink(self, phi[start : start + rows], self.walk.n_background))

@@ -18,6 +18,8 @@ column each model feature comes from (the players of the explainer are input col
 import numpy as np
 import torch
 
+from sklxai.utils.memory import chunk_size
+
 #: inverse links of the compiled trees: what the model's own method applies to the trees' sum
 LINKS = ("identity", "sigmoid", "softmax", "exp", "isolation")
 
@@ -290,19 +292,21 @@ class TreeEnsemble:
         ok = self.rows_go_left(Z, nodes) == lefts
         return ok | (nodes < 0)
 
-    def raw(self, X, *, max_elements=2**20):
+    def raw(self, X, *, batch_size=None):
         """The model's raw output (``raw_method``) at input rows X: float64 (n, k)."""
-        return self.raw_encoded(self.encode(X), max_elements=max_elements)
+        return self.raw_encoded(self.encode(X), batch_size=batch_size)
 
-    def raw_encoded(self, Z, *, max_elements=2**20):
+    def raw_encoded(self, Z, *, batch_size=None):
         """:meth:`raw` of rows already through :meth:`encode`, by walking every tree from its
-        root: rows x trees x depth gathers (not rows x leaves x depth)."""
+        root: rows x trees x depth gathers (not rows x leaves x depth), ``batch_size`` rows at
+        a time (None: as many as the memory budget holds, :mod:`sklxai.utils.memory`)."""
         if self._walker is None:
             self._walker = tuple(torch.as_tensor(a, device=self.device)
                                  for a in self.successors())
         successors, roots = self._walker
         n_nodes = len(self.feature)
-        step = max(1, max_elements // max(len(roots), 1))
+        # a row's temporaries: its node, feature value and decision at every tree
+        step = batch_size or chunk_size(32 * max(len(roots), 1), self.device)
         out = [self.base.expand(0, -1)]
         for start in range(0, len(Z), step):
             z = Z[start : start + step]

@@ -32,6 +32,8 @@ import copy
 import numpy as np
 import torch
 
+from sklxai.utils.memory import chunk_size
+
 #: players and background rows per int64 word (one bit is left for the sign)
 WORD_BITS = 62
 
@@ -73,7 +75,7 @@ class TreeWalk:
         self.n_background = len(background)
         # bitsets of the background rows going left at each node (N, W), packed chunk by chunk
         # (unpacked it is m x N), kept as W vectors
-        step = max(1, 2**22 // max(len(background), 1))
+        step = chunk_size(16 * max(len(background), 1), device)  # decisions, then float64
         b_left = torch.cat([
             pack_rows(trees.rows_go_left(background, torch.arange(
                 start, min(start + step, n_nodes), device=device)))
@@ -100,8 +102,10 @@ class TreeWalk:
 
     def rows_per_pass(self, budget):
         """Explained rows walked together: their walkers (rows x trees) within ``budget``
-        elements, and their decisions (rows x 2**S walk ids, bool) within 32 MiB."""
-        return max(1, min(budget // max(8 * len(self.roots), 1), 2**25 >> self._key_shift))
+        elements, and their decisions (rows x 2**S walk ids, bool) within the memory budget
+        (:mod:`sklxai.utils.memory`)."""
+        decisions = chunk_size(1 << self._key_shift, self.trees.device)
+        return max(1, min(budget // max(8 * len(self.roots), 1), decisions))
 
     def run(self, Zx, sink):
         """Walk encoded rows Zx (n, n_features) through the trees; every walker that reaches a
@@ -126,7 +130,7 @@ class TreeWalk:
         trees = self.trees
         n_nodes = len(trees.feature)
         out = torch.empty(len(Z), n_nodes, dtype=torch.bool, device=Z.device)
-        step = max(1, 2**22 // max(len(Z), 1))
+        step = chunk_size(16 * max(len(Z), 1), Z.device)  # nodes at once: (rows, nodes)
         for start in range(0, n_nodes, step):
             nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
             out[:, start : start + len(nodes)] = trees.rows_go_left(Z, nodes)
