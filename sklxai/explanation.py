@@ -337,8 +337,9 @@ def _check_concat(i, first, first_arrays, other, arrays):
     """Refuse ``explanations[i]`` in :meth:`Explanation.concat` where it differs from the first."""
     where = f"Explanation.concat: explanations[{i}]"
     if type(other) is not type(first):
-        raise ValueError(f"{where} is a {type(other).__name__}, but explanations[0] a "
-                         f"{type(first).__name__}; concatenate explanations of one explainer.")
+        raise ValueError(f"{where} is of class {type(other).__name__}, but explanations[0] of "
+                         f"class {type(first).__name__}; concatenate explanations of one "
+                         "explainer.")
     for name in first._fields:
         if not same(getattr(other, name), getattr(first, name)):
             raise ValueError(f"{where} has another {name} than explanations[0]; concatenate "

@@ -1,5 +1,6 @@
 """Explanation: slicing by position and name, select_output, concat, efficiency gap, to_frame,
-save/load, to_shap."""
+save/load, to_shap; subclasses' fields and diagnostics through all of them; the explainers'
+hook that builds the explanation."""
 
 import numpy as np
 import pytest
@@ -457,3 +458,159 @@ def test_image_explanation_flatten_frame_save_and_concat(tmp_path):
     np.testing.assert_array_equal(both.values, exp.values)
     with pytest.raises(ValueError, match="feature_shape"):
         Explanation.concat([exp, exp.flatten()])
+
+
+# ---------------------------------------------------------------------------------- subclasses
+
+
+class Tagged(Explanation):
+    """An explanation with a list and an array per row, and a field of the whole."""
+
+    _row_fields = ("notes", "scores")
+    _fields = ("source",)
+
+    def __init__(self, values, base_values, data, feature_names, output_names=None,
+                 output=None, method=None, feature_shape=None, diagnostics=None, *, notes,
+                 scores, source):
+        super().__init__(values, base_values, data, feature_names, output_names, output,
+                         method, feature_shape, diagnostics)
+        self.notes, self.scores, self.source = notes, scores, source
+
+
+@pytest.fixture
+def tagged(exp3):
+    return Tagged(exp3.values, exp3.base_values, exp3.data, FEATURES, OUTPUTS, exp3.output,
+                  "Test", diagnostics={"gap": np.arange(4.0), "curve": np.ones((4, 2))},
+                  notes=[("row", i) for i in range(4)], scores=np.arange(4) * 10,
+                  source="unit")
+
+
+@pytest.mark.parametrize("rows", [slice(1, 3), [3, 0], np.array([True, False, True, False])])
+def test_slicing_rows_keeps_the_class_and_slices_the_row_fields(tagged, rows):
+    picked = np.arange(4)[rows]
+    part = tagged[rows]
+    assert type(part) is Tagged and part.source == "unit"
+    assert part.notes == [("row", i) for i in picked]
+    np.testing.assert_array_equal(part.scores, picked * 10)
+    np.testing.assert_array_equal(part.diagnostics["gap"], picked * 1.0)
+    assert part.diagnostics["curve"].shape == (len(picked), 2)
+    np.testing.assert_array_equal(part.values, tagged.values[picked])
+
+
+def test_one_row_features_and_outputs_keep_the_fields(tagged):
+    row = tagged[2]
+    assert type(row) is Tagged and row.notes == ("row", 2) and row.scores == 20
+    assert row.diagnostics["gap"] == 2.0
+    feature = tagged[:, "income"]
+    assert feature.notes == tagged.notes and feature.values.shape == (4, 2)
+    yes = tagged.select_output("yes")
+    assert type(yes) is Tagged and yes.notes == tagged.notes and yes.source == "unit"
+    np.testing.assert_array_equal(yes.values, tagged.values[:, :, 1])
+    np.testing.assert_array_equal(tagged[1:3, :, "no"].scores, [10, 20])
+    assert tagged.flatten() is tagged  # one feature axis already
+
+
+def test_concat_joins_the_row_fields_and_checks_the_others(tagged):
+    both = Explanation.concat([tagged[3], tagged[:2], tagged[2:3]])
+    assert type(both) is Tagged and both.source == "unit"
+    assert both.notes == [("row", 3), ("row", 0), ("row", 1), ("row", 2)]
+    np.testing.assert_array_equal(both.scores, [30, 0, 10, 20])
+    np.testing.assert_array_equal(both.diagnostics["gap"], [3.0, 0.0, 1.0, 2.0])
+    other = tagged._replace(source="elsewhere")
+    with pytest.raises(ValueError, match="another source"):
+        Explanation.concat([tagged, other])
+    plain = Explanation(tagged.values, tagged.base_values, tagged.data, FEATURES, OUTPUTS,
+                        tagged.output, "Test")
+    with pytest.raises(ValueError, match="of class Explanation, but explanations\\[0\\] of class Tagged"):
+        Explanation.concat([tagged, plain])
+    no_curve = tagged._replace(diagnostics={"gap": np.arange(4.0)})
+    with pytest.raises(ValueError, match="diagnostics"):
+        Explanation.concat([tagged, no_curve])
+
+
+def test_image_subclass_flatten_and_rows_keep_the_fields():
+    img = _image_explanation(k=2)
+    tagged = Tagged(img.values, img.base_values, img.data, img.feature_names, img.output_names,
+                    img.output, img.method, img.feature_shape, notes=["a", "b", "c"],
+                    scores=np.array([1, 2, 3]), source="img")
+    flat = tagged.flatten()
+    assert type(flat) is Tagged and flat.values.shape == (3, 4, 2) and flat.notes == tagged.notes
+    assert tagged[1:].notes == ["b", "c"] and tagged[0].notes == "a"
+    assert tagged[0].select_output("b").notes == "a"
+
+
+def test_diagnostics_are_saved_and_loaded(tmp_path, exp2):
+    gaps = np.array([0.1, 0.2, 0.3, 0.4])
+    exp = exp2._replace(diagnostics={"completeness_gap": gaps, "steps": np.arange(4)})
+    assert exp2.diagnostics == {}
+    exp.save(tmp_path / "d.npz")
+    back = Explanation.load(tmp_path / "d.npz")
+    assert sorted(back.diagnostics) == ["completeness_gap", "steps"]
+    np.testing.assert_array_equal(back.diagnostics["completeness_gap"], gaps)
+    np.testing.assert_array_equal(back[1:3].diagnostics["steps"], [1, 2])
+
+
+# ---------------------------------------------------------------------------------- the hook
+
+
+class Scaled(Explanation):
+    """What ``Doubling`` returns: the explanation and the scale it used."""
+
+    _fields = ("scale",)
+
+    def __init__(self, values, base_values, data, feature_names, output_names=None,
+                 output=None, method=None, feature_shape=None, diagnostics=None, *, scale):
+        super().__init__(values, base_values, data, feature_names, output_names, output,
+                         method, feature_shape, diagnostics)
+        self.scale = scale
+
+
+def _doubling_class():
+    from sklxai import BaseExplainer
+
+    class Doubling(BaseExplainer):
+        """phi = 2 x w for a linear model, with f(x) - f(0) per row as a diagnostic."""
+
+        def _explain(self, X, rng):
+            fx = self.adapter_.predict(X)
+            f0 = self.adapter_.predict(np.zeros_like(X[:1]))
+            values = 2.0 * (X[:, :, None] * self.model_.coef_[None, :, None])
+            base = np.broadcast_to(f0, fx.shape).copy()
+            return values, base, fx, {"diagnostics": {"rise": (fx - f0)[:, 0]}}
+
+        def _make_explanation(self, X, **fields):
+            return Scaled(**fields, scale=2.0)
+
+    return Doubling
+
+
+def test_explainers_build_their_explanation_through_the_hook():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    w = np.array([1.0, -2.0, 0.5])
+    model = LinearRegression().fit(X, X @ w + 1.0)
+    est = _doubling_class()(model, device="cpu").fit(X)
+    fitted = dict(vars(est))
+    exp = est.explain(X[:4])
+    assert vars(est) == fitted  # explain writes nothing on the explainer
+    assert type(exp) is Scaled and exp.scale == 2.0 and exp.method == "Doubling"
+    np.testing.assert_allclose(exp.values, 2.0 * X[:4] * model.coef_)
+    np.testing.assert_allclose(exp.diagnostics["rise"], X[:4] @ model.coef_, atol=1e-12)
+    np.testing.assert_allclose(exp[1:].diagnostics["rise"], X[1:4] @ model.coef_, atol=1e-12)
+    np.testing.assert_allclose(est.transform(X[:4]), exp.values)
+    assert type(exp[0]) is Scaled and exp[0].scale == 2.0
+
+
+def test_a_hook_returning_the_wrong_number_of_items_is_named():
+    from sklearn.linear_model import LinearRegression
+
+    class Broken(_doubling_class()):
+        def _explain(self, X, rng):
+            return super()._explain(X, rng)[:2]
+
+    X = np.random.default_rng(1).normal(size=(10, 2))
+    est = Broken(LinearRegression().fit(X, X[:, 0]), device="cpu").fit(X)
+    with pytest.raises(TypeError, match="Broken._explain returned 2 items"):
+        est.explain(X[:2])
