@@ -167,46 +167,22 @@ class TreeEnsemble:
         int64 array (L,)
             Computed top-down, one depth level at a time, without building the paths.
         """
-        bits = np.asarray(bits, dtype=np.int64)
-        below = np.zeros(len(bits), dtype=np.int64)  # OR over a node's strict ancestors
-        order = np.argsort(self._node_depth, kind="stable")
-        levels = np.searchsorted(self._node_depth[order], np.arange(self._node_depth.max() + 2))
-        for level in range(1, len(levels) - 1):
-            nodes = order[levels[level] : levels[level + 1]]
-            parent = self._parent[nodes]
-            below[nodes] = below[parent] | bits[parent]
-        return below[self.leaf_node]
+        return _path_or(np.asarray(bits, dtype=np.int64), self._parent, self._node_depth,
+                        self.leaf_node)
 
     def _leaf_paths(self):
         """Every leaf's path, root first, built by walking up from all leaves at once."""
         if self._paths is None:
-            leaf_depth = self._node_depth[self.leaf_node]
-            node_arr = np.full((len(self.leaf_node), self.depth), -1, dtype=np.int64)
-            left_arr = np.ones(node_arr.shape, dtype=bool)
-            rows = np.flatnonzero(leaf_depth > 0)
-            current, pos = self.leaf_node[rows], leaf_depth[rows] - 1
-            while len(rows):
-                parent = self._parent[current]
-                node_arr[rows, pos] = parent
-                left_arr[rows, pos] = self.children[parent, 0] == current
-                up = pos > 0
-                rows, current, pos = rows[up], parent[up], pos[up] - 1
+            node_arr, left_arr = _leaf_paths(self.children, self._parent, self._node_depth,
+                                             self.leaf_node, self.depth)
             self._paths = (torch.as_tensor(node_arr, device=self.device),
                            torch.as_tensor(left_arr, device=self.device))
         return self._paths
 
     # ------------------------------------------------------------------ players
     def feature_players(self, player_of_input):
-        """The player of each model feature, given the player of each input column.
-
-        Parameters
-        ----------
-        player_of_input : int array (n_inputs,)
-
-        Returns
-        -------
-        int64 ndarray (n_features,)
-        """
+        """The player of each model feature, given the player of each input column (an int
+        array (n_inputs,)): int64 ndarray (n_features,)."""
         return np.asarray(player_of_input, dtype=np.int64)[self._source_np]
 
     def node_players(self, player_of_input, n_players):
@@ -217,14 +193,8 @@ class TreeEnsemble:
         return np.where(feature >= 0, of_feature[np.maximum(feature, 0)], n_players)
 
     def numeric_splits(self):
-        """The input column and threshold of every numeric split (categorical splits left out:
-        their codes are not ordered).
-
-        Returns
-        -------
-        columns : int64 ndarray (s,)
-        thresholds : float64 ndarray (s,)
-        """
+        """The input columns (int64 ndarray (s,)) and thresholds (float64 ndarray (s,)) of the
+        numeric splits; categorical splits are left out (their codes are not ordered)."""
         numeric = (self._feature_np >= 0) & ~self.categorical.cpu().numpy()
         return (self._source_np[self._feature_np[numeric]],
                 self.threshold.cpu().numpy()[numeric])
@@ -330,14 +300,7 @@ class TreeEnsemble:
         roots : int array (T,)
             The root of each tree (a leaf id for a tree that is one leaf).
         """
-        n_nodes, n_leaves = len(self.children), len(self.leaf_node)
-        as_id = np.arange(n_nodes)  # a node's id in a walk: itself, or N + l for leaf l
-        as_id[self.leaf_node] = n_nodes + np.arange(n_leaves)
-        successors = np.repeat(np.arange(n_nodes + n_leaves)[:, None], 2, axis=1)
-        inner = self.children[:, 0] >= 0
-        successors[:n_nodes][inner] = as_id[self.children[inner]]
-        roots = as_id[np.flatnonzero(self._parent < 0)]  # trees are concatenated in order
-        return successors, roots
+        return _successors(self.children, self._parent, self.leaf_node)
 
     def inverse_link(self, raw):
         """The model's outputs from raw sums of the trees (n, k): a boosted classifier's
@@ -353,6 +316,47 @@ class TreeEnsemble:
         if self.link == "isolation":
             return -torch.exp2(-raw) - self.output_offset
         return raw
+
+
+def _path_or(bits, parent_of, node_depth, leaf_node):
+    """:meth:`TreeEnsemble.path_or`: top-down, one depth level at a time."""
+    below = np.zeros(len(bits), dtype=np.int64)  # OR over a node's strict ancestors
+    order = np.argsort(node_depth, kind="stable")
+    levels = np.searchsorted(node_depth[order], np.arange(node_depth.max() + 2))
+    for level in range(1, len(levels) - 1):
+        nodes = order[levels[level] : levels[level + 1]]
+        parent = parent_of[nodes]
+        below[nodes] = below[parent] | bits[parent]
+    return below[leaf_node]
+
+
+def _leaf_paths(children, parent_of, node_depth, leaf_node, depth):
+    """Every leaf's path, root first (nodes, -1 padded; whether it goes left), built by
+    walking up from all leaves at once."""
+    leaf_depth = node_depth[leaf_node]
+    node_arr = np.full((len(leaf_node), depth), -1, dtype=np.int64)
+    left_arr = np.ones(node_arr.shape, dtype=bool)
+    rows = np.flatnonzero(leaf_depth > 0)
+    current, pos = leaf_node[rows], leaf_depth[rows] - 1
+    while len(rows):
+        parent = parent_of[current]
+        node_arr[rows, pos] = parent
+        left_arr[rows, pos] = children[parent, 0] == current
+        up = pos > 0
+        rows, current, pos = rows[up], parent[up], pos[up] - 1
+    return node_arr, left_arr
+
+
+def _successors(children, parent_of, leaf_node):
+    """:meth:`TreeEnsemble.successors`."""
+    n_nodes, n_leaves = len(children), len(leaf_node)
+    as_id = np.arange(n_nodes)  # a node's id in a walk: itself, or N + l for leaf l
+    as_id[leaf_node] = n_nodes + np.arange(n_leaves)
+    successors = np.repeat(np.arange(n_nodes + n_leaves)[:, None], 2, axis=1)
+    inner = children[:, 0] >= 0
+    successors[:n_nodes][inner] = as_id[children[inner]]
+    roots = as_id[np.flatnonzero(parent_of < 0)]  # trees are concatenated in order
+    return successors, roots
 
 
 def _parents_and_depths(children):
