@@ -129,7 +129,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self._n_players = len(members)
         self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
         self._values = InterventionalValues(self.trees_, members, self._background_z,
-                                            budget=element_budget(self.trees_.device))
+                                            budget=self._budget())
         names = self.trees_.output_names
         k = self.trees_.n_outputs
         if names is not None and len(names) == 2 and k == 1:
@@ -162,12 +162,17 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     def _as_tensor(self, rows):
         return torch.tensor(np.asarray(rows), dtype=torch.float64, device=self.trees_.device)
 
+    def _budget(self):
+        """Elements of one temporary (rows x leaves x players or background rows): a few such
+        float64 tensors live at once, so each gets a quarter of the memory budget."""
+        return element_budget(self.trees_.device, itemsize=4 * 8)
+
     # ------------------------------------------------------------------ explain
     def _explain(self, X, rng):
         n, P, k = X.shape[0], self._n_players, self.n_outputs_
         Zx_all = self.trees_.encode(self._as_tensor(self._model_rows(X)))
         m = len(self._background_z)
-        budget = element_budget(self.trees_.device)  # (leaves x rows x background) products
+        budget = self._budget()
         rows = max(1, min(n, budget // max(m, 1)))
         values = np.empty((n, P, k))
         output = np.empty((n, k))
