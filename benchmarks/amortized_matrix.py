@@ -287,6 +287,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         hist = est.history_
         valid = [h.get("valid_loss") for h in hist]
         val = est.validation_error_
+        report = est.validation_report_  # None without a check
         budget_cb = dict(est.net_.callbacks_).get("time_budget")
         stopped_by = ("max_time" if budget_cb is not None and budget_cb.interrupted_
                       else "max_epochs" if len(hist) >= est.max_epochs_ else "patience")
@@ -306,11 +307,11 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             "targets_": est.targets_,
             "refresh_every_": est.refresh_every_,
             "validation_error_": val,
-            "validation_interval_": est.validation_interval_,
-            "validation_reference_": est.validation_reference_,
-            "validation_noise_": est.validation_noise_,
-            "validation_time_": est.validation_time_,
-            "validation_report_": est.validation_report_,
+            "validation_interval_": None if report is None else report.interval,
+            "validation_reference_": None if report is None else report.reference,
+            "validation_noise_": None if report is None else report.noise,
+            "validation_time_": None if report is None else report.seconds,
+            "validation_report_": None if report is None else report.describe(),
             "validation_over_true": None if val is None or err <= 0 else val / err,
             "accuracy_warning": bool(fired),
             "accuracy_warning_message": str(fired[0].message) if fired else None,
@@ -325,7 +326,8 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         log(f"[{name}] {method}: fit {fit_s:.1f} s ({methods[method]['epochs']} epochs, "
             f"best {methods[method]['best_epoch']}, stopped by {stopped_by}, "
             f"targets_={est.targets_}), error {100 * err:.2f}%, validation_error_ "
-            f"{'-' if val is None else f'{100 * val:.2f}%'} ({est.validation_reference_}), "
+            f"{'-' if val is None else f'{100 * val:.2f}%'} "
+            f"({None if report is None else report.reference}), "
             f"warning {bool(fired)}, {methods[method]['explain_rows_per_s']:.3g} rows/s")
 
     kernels = {}

@@ -7,27 +7,28 @@ then one model call (for v(N)) and one forward pass of the network.
 """
 
 import time
-import warnings
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from sklxai.exceptions import AccuracyWarning
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
     AmortizedTrainer,
     FixedSplit,
     accelerated_trainer_class,
-    draw_stats,
     efficient_attributions,
-    kernel_design,
     training_rows,
+)
+from sklxai.explainers._self_check import (
+    agreement_score,
+    measured_error,
+    report_from_state,
+    report_state,
 )
 from sklxai.explainers._validation import (
     REFERENCES,
     TreeReference,
-    measure_explainer,
     tree_reference_ok,
 )
 from sklxai.explainers.networks import (
@@ -175,26 +176,11 @@ class AmortizedShapley(ShapleyExplainer):
     # ------------------------------------------------------------------ self-measured error
     def _check_error(self, rows, X, tree=None):
         """Measure the error on held-out rows of fit (the training's validation split) against
-        a reference (:func:`~sklxai.explainers._validation.measure_explainer`); warn above
+        a reference (:func:`~sklxai.explainers._self_check.measured_error`); warn above
         ``tolerance``."""
-        for name in _VALIDATION_ATTRS:
-            setattr(self, name, None)
-        if self.validation_reference is None:
-            return
-        report = measure_explainer(self, rows, X, tree)
-        self.validation_error_ = report.error
-        self.validation_interval_ = report.interval
-        self.validation_reference_ = report.reference
-        self.validation_noise_ = report.noise
-        self.validation_time_ = report.seconds
-        self.validation_report_ = report.describe()
-        if report.error > self.tolerance:
-            warnings.warn(AccuracyWarning(
-                f"{type(self).__name__}'s values are off by {report.describe()}: above "
-                f"tolerance={self.tolerance:.0%}. Train longer (max_time, max_epochs), fit on "
-                "more rows, or use an exact explainer for this model: TreeShapley ('tree') for "
-                "tree models, ExactShapley ('exact') for up to ~16 players, KernelSHAP "
-                "('kernelshap') otherwise."), stacklevel=4)
+        report = measured_error(self, rows, X, tree)
+        self.validation_report_ = report
+        self.validation_error_ = None if report is None else report.error
 
     def _resolve_targets(self):
         """``targets`` with "auto" resolved (``targets_``), refusing "tree" where it cannot be."""
@@ -303,18 +289,8 @@ class AmortizedShapley(ShapleyExplainer):
         score : float
         """
         check_is_fitted(self)
-        Xt = self.game_.as_tensor(self._model_rows(self._validate_rows(X)))
-        gen = torch.Generator(device=Xt.device).manual_seed(12345)
-        design = kernel_design(self._n_players, 4 * self.n_coalitions)
-        total_err, count = 0.0, 0
-        for start in range(0, len(Xt), self.train_batch_size):
-            chunk = Xt[start : start + self.train_batch_size]
-            stats = draw_stats(self.game_, self._null, design, chunk, gen)
-            target = stats.simshap_targets()
-            phi = self._predict(chunk, stats.total)
-            total_err += float(((phi - target) ** 2).sum())
-            count += target.numel()
-        return -total_err / count
+        rows = self._model_rows(self._validate_rows(X))
+        return agreement_score(self, self.game_.as_tensor(rows))
 
     # ------------------------------------------------------------------ persistence
     # save()/load() are BaseExplainer's; the network's weights travel with the state. A custom
@@ -327,7 +303,7 @@ class AmortizedShapley(ShapleyExplainer):
         meta["custom_module"] = self.module is not None
         meta["fit_time"] = self.fit_time_
         meta["refresh_every_used"] = self.refresh_every_
-        meta["validation"] = {name: getattr(self, name) for name in _VALIDATION_ATTRS}
+        meta["validation"] = report_state(self.validation_report_)
         tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
         return meta, tensors
 
@@ -350,8 +326,9 @@ class AmortizedShapley(ShapleyExplainer):
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
         self.refresh_every_ = meta.get("refresh_every_used")  # absent from older files
-        for name, value in meta.get("validation", {}).items():
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self.validation_report_ = report_from_state(meta.get("validation"))
+        self.validation_error_ = (None if self.validation_report_ is None
+                                  else self.validation_report_.error)
 
 
 #: "auto" budgets: epochs without a time budget, and with one (the budget ends training)
@@ -368,8 +345,3 @@ def resolve_max_epochs(max_epochs, max_time):
 #: targets cost no model calls, so they afford many more (measured on breast cancer's GBDT:
 #: 34% error with 4096 rows, 17% with 30,000, after 30 s)
 _AUTO_AUGMENT_ROWS = {"sampled": 4096, "tree": 32768}
-
-
-#: fitted attributes of the self-measured error, saved with the explainer
-_VALIDATION_ATTRS = ("validation_error_", "validation_interval_", "validation_reference_",
-                     "validation_noise_", "validation_time_", "validation_report_")

@@ -31,9 +31,7 @@ class FastSHAP(AmortizedShapley):
     ----------
     module_, net_, history_, refresh_every_, fit_time_, expected_value_
         As in :class:`~sklxai.SimSHAP`.
-    targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_interval_
-        As in :class:`~sklxai.SimSHAP`.
-    validation_reference_, validation_report_
+    targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples

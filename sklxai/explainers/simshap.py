@@ -139,7 +139,8 @@ class SimSHAP(AmortizedShapley):
         :class:`~sklxai.TreeShapley` (tree models whose trees sum to the explained outputs:
         regressors, forests); "kernel" averages two KernelSHAP runs of 2048 coalitions and
         takes their measured noise out of the error. "auto": tree where it applies, exact up to
-        12 players, else kernel. None: no check. The check's cost is ``validation_time_``.
+        12 players, else kernel. None: no check. The check's cost is
+        ``validation_report_.seconds``.
     validation_rows : int
         Held-out rows the error is measured on (at most the validation split's size).
     tolerance : float
@@ -175,15 +176,13 @@ class SimSHAP(AmortizedShapley):
         Hybrid rows added to the training rows (``augment``).
     validation_error_ : float or None
         The relative error measured at ``fit`` (``docs/design.rst``, "Measuring": mean_i
-        ||phi_i - phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check).
-    validation_interval_ : tuple of float or None
-        Its 90% bootstrap interval over those rows.
-    validation_reference_ : str or None
-        The reference used ("exact", "kernel" or "tree").
-    validation_noise_, validation_time_ : float or None
-        The reference's own relative error (kernel) and the check's cost in seconds.
-    validation_report_ : str or None
-        All of it in one line.
+        ||phi_i - phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check):
+        ``validation_report_.error``.
+    validation_report_ : ErrorReport or None
+        The check made at ``fit`` (None without one): ``error``, ``interval`` (its 90%
+        bootstrap interval over the rows), ``reference`` ("exact", "kernel" or "tree"),
+        ``noise`` (the reference's own relative error, for kernel), ``n_rows``, ``seconds``
+        (the check's cost), and ``describe()``: all of it in one line.
     expected_value_ : ndarray of shape (n_outputs,)
 
     Examples

@@ -35,11 +35,16 @@ def test_the_measured_error_is_the_brute_force_error_on_the_held_out_rows():
     rows = X[_held_out(est, X)]
     predict = lambda Z: model(torch.as_tensor(Z, dtype=torch.float32)).detach().numpy()  # noqa: E731
     truth = np.stack([marginal_reference(predict, x, est.background_) for x in rows])
-    assert est.validation_reference_ == "exact" and est.validation_noise_ == 0.0
+    report = est.validation_report_
+    assert report.reference == "exact" and report.noise == 0.0 and report.n_rows == len(rows)
     expected = relative_error(est.explain(rows).values, truth)
-    assert est.validation_error_ == pytest.approx(expected, rel=1e-4)  # float32 network
-    lo, hi = est.validation_interval_
-    assert lo <= est.validation_error_ <= hi
+    assert est.validation_error_ == report.error
+    assert report.error == pytest.approx(expected, rel=1e-4)  # float32 network
+    lo, hi = report.interval
+    assert lo <= report.error <= hi
+    assert f"{report.error:.1%}" in report.describe() and "exact values" in report.describe()
+    assert not any(hasattr(est, f"validation_{name}_")
+                   for name in ("interval", "reference", "noise", "time"))
 
 
 def test_the_warning_fires_when_the_error_is_high_and_not_when_it_is_low():
@@ -57,7 +62,7 @@ def test_a_kernel_reference_measures_its_own_noise_and_tracks_the_true_error():
     est = FastSHAP(model, max_epochs=2, n_background=8, hidden_sizes=(32,), device="cpu",
                    random_state=0, validation_rows=12)
     _fit(est, X)
-    assert est.validation_reference_ == "kernel" and est.validation_noise_ > 0
+    assert est.validation_report_.reference == "kernel" and est.validation_report_.noise > 0
     rows = X[_held_out(est, X)]
     predict = lambda Z: model(torch.as_tensor(Z, dtype=torch.float32)).detach().numpy()  # noqa: E731
     truth = np.stack([marginal_reference(predict, x, est.background_) for x in rows[:4]])
@@ -71,13 +76,17 @@ def test_tree_models_are_checked_against_tree_shapley_and_no_check_costs_nothing
     model = RandomForestRegressor(10, max_depth=4, random_state=0).fit(X, X[:, 0] * X[:, 1])
     est = SimSHAP(model, max_epochs=2, **FAST)
     _fit(est, X)
-    assert est.validation_reference_ == "tree" and est.validation_time_ > 0
+    assert est.validation_report_.reference == "tree" and est.validation_report_.seconds > 0
     est.save(tmp_path / "s.pt")
     loaded = SimSHAP.load(tmp_path / "s.pt", model, device="cpu")
     assert loaded.validation_error_ == est.validation_error_
-    assert loaded.validation_interval_ == est.validation_interval_
+    assert vars(loaded.validation_report_) == vars(est.validation_report_)
+    assert loaded.validation_report_.describe() == est.validation_report_.describe()
     off = SimSHAP(model, max_epochs=2, validation_reference=None, **FAST)
     assert _fit(off, X) == [] and off.validation_error_ is None
+    assert off.validation_report_ is None
+    off.save(tmp_path / "off.pt")
+    assert SimSHAP.load(tmp_path / "off.pt", model, device="cpu").validation_report_ is None
 
 
 def test_the_report_shows_the_measured_error():
