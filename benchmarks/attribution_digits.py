@@ -107,9 +107,10 @@ def evaluate_model(net, Xbg, Xev, *, device, seed, methods):
                  "deletion_auc": _mean_sem(deletion_auc(net, Xev, exp.values, target=preds, **auc)),
                  "insertion_auc": _mean_sem(insertion_auc(net, Xev, exp.values, target=preds,
                                                          **auc))}
-        if hasattr(est, "completeness_gaps_"):
-            entry["completeness_gap_median"] = float(np.median(est.completeness_gaps_))
-            entry["completeness_gap_max"] = float(est.completeness_gap_)
+        gaps = exp.diagnostics.get("completeness_gap")  # path methods report it per row
+        if gaps is not None:
+            entry["completeness_gap_median"] = float(np.median(gaps))
+            entry["completeness_gap_max"] = float(gaps.max())
         out[name] = entry
         print(f"  {name}: {seconds:.1f} s, deletion {entry['deletion_auc']['mean']:.4f}, "
               f"insertion {entry['insertion_auc']['mean']:.4f}", file=sys.stderr)

@@ -392,7 +392,6 @@ def _values_frame(est, exp):
     import pandas as pd
 
     values = exp.values
-    n = values.shape[0]
     if values.ndim == 2:
         columns = {name: values[:, j] for j, name in enumerate(exp.feature_names)}
         columns["base_value"] = exp.base_values
@@ -401,18 +400,21 @@ def _values_frame(est, exp):
         return pd.DataFrame(columns)
     k = values.shape[2]
     names = [str(c) for c in est.get_feature_names_out()]
-    flat = values.transpose(0, 2, 1).reshape(n, -1)  # output-major, as transform()
-    frame = pd.DataFrame(flat, columns=names)
     outs = exp.output_names or list(range(k))
-    for j, out in enumerate(outs):
-        frame[f"base_value__{out}"] = np.asarray(exp.base_values)[:, j]
+    each = [exp.select_output(j) for j in range(k)]
+    flat = np.concatenate([one.values for one in each], axis=1)  # output-major, as transform()
+    frame = pd.DataFrame(flat, columns=names)
+    for out, one in zip(outs, each):
+        frame[f"base_value__{out}"] = one.base_values
     if exp.output is not None:
-        for j, out in enumerate(outs):
-            frame[f"model_output__{out}"] = np.asarray(exp.output)[:, j]
+        for out, one in zip(outs, each):
+            frame[f"model_output__{out}"] = one.output
     return frame
 
 
 def _cmd_explain(args):
+    from sklxai.report import _measured_error
+
     # Usage errors first (cheap, no file is read), then files, then the work.
     params = _parse_params(args.subparser, args.param)
     _check_output(args.output)
@@ -454,10 +456,10 @@ def _cmd_explain(args):
         est.fit(data)
         fit_s = time.perf_counter() - t0
         _progress(args, f"fitted in {fit_s:.1f} s; explaining {len(rows)} rows")
-        measured = getattr(est, "validation_report_", None)  # amortized explainers only
+        measured = _measured_error(est)  # amortized explainers only
         if measured is not None:  # always shown: the values' own accuracy is part of them
-            print(f"sklxai: {args.method}'s self-measured error: {measured}", file=sys.stderr,
-                  flush=True)
+            print(f"sklxai: {args.method}'s self-measured error: {measured.describe()}",
+                  file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         exp = _explain_chunks(est, rows, args)
         explain_s = time.perf_counter() - t0

@@ -178,7 +178,8 @@ class _View:
     """The explanation normalised to what the report shows: one output, rows on axis 0."""
 
     def __init__(self, explanation, output):
-        from sklxai.plotting._plots import _output_index, _select
+        from sklxai._explanation_index import output_position
+        from sklxai.plotting._plots import _select
 
         if not (hasattr(explanation, "values") and hasattr(explanation, "base_values")
                 and hasattr(explanation, "feature_names")):
@@ -201,12 +202,9 @@ class _View:
         self.full = values if has_rows else values[None]
         self.n_outputs = self.full.shape[2] if self.full.ndim == 3 else 1
         self.note = None
-        if self.full.ndim == 3:
-            k = self.n_outputs
-            self.out_idx = _output_index(output, explanation.output_names, k)
-            self.plot_output = self.out_idx
-        else:
-            self.out_idx, self.plot_output = None, None
+        # the output shown: picked by Explanation.select_output (None: the last one)
+        self.out_idx = output_position(explanation, -1 if output is None else output)
+        self.plot_output = self.out_idx
         v, base, data, names, out_name = _select(explanation, self.plot_output)
         self.values, self.base, self.data, self.names = v, base, data, names
         self.out_name = out_name
@@ -358,13 +356,20 @@ def _summary(view, explainer, title):
          _num(exp.efficiency_gap) if exp.efficiency_gap is not None else
          '<span class="muted">model output not recorded</span>'),
     ]
-    measured = getattr(explainer, "validation_report_", None)  # amortized explainers
+    measured = _measured_error(explainer)
     if measured is not None:
-        rows.append(("self-measured error (validation_error_)", _e(measured)))
+        rows.append(("self-measured error (validation_error_)", _e(measured.describe())))
     body = _table(("", ""), rows, header=False)
     if view.note:
         body += f'\n<p class="note">{_e(view.note)}</p>'
     return _section("summary", body)
+
+
+def _measured_error(explainer):
+    """The error report an amortized explainer measured at fit, or None (any other one)."""
+    from sklxai.explainers._amortized import AmortizedShapley
+
+    return explainer.validation_report_ if isinstance(explainer, AmortizedShapley) else None
 
 
 def _importance(view, acc, max_display, dpi):

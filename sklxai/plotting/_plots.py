@@ -4,6 +4,9 @@ import numbers
 
 import numpy as np
 
+from sklxai._explanation_index import output_position
+from sklxai.explanation import Explanation
+
 #: Colours of positive / negative contributions (the shap palette users know).
 POSITIVE_COLOR = "#ff0051"
 NEGATIVE_COLOR = "#008bfb"
@@ -20,7 +23,9 @@ ATTRIBUTION_CMAP = "RdBu_r"
 _DOC_PARTS = {
     "output": (
         "output : int, str or None\n"
-        "        For (n, d, k) values, the output (index or name); None shows the last output."
+        "        For (n, d, k) values, the output: a position or a name, as\n"
+        "        :meth:`Explanation.select_output <sklxai.Explanation.select_output>` takes it;\n"
+        "        None shows the last output."
     ),
     "ax": (
         "ax : matplotlib Axes, optional\n"
@@ -68,56 +73,29 @@ def _new_axes(ax, figsize):
     return ax
 
 
-def _output_index(output, names, k):
-    """Position of ``output`` (index, name or None meaning the last) among ``k`` outputs."""
-    if output is None:
-        return k - 1
-    if isinstance(output, (numbers.Integral, np.integer)) and not isinstance(output, bool):
-        idx = int(output)
-        if not -k <= idx < k:
-            raise IndexError(f"output {idx} out of range for {k} outputs.")
-        return idx % k
-    known = list(names) if names is not None else list(range(k))
-    for i, name in enumerate(known):
-        if name == output or str(name) == str(output):
-            return i
-    raise KeyError(f"unknown output {output!r}; known: {known}")
-
-
 def _select(explanation, output=None):
     """Normalise an Explanation to 2-D arrays for one output.
 
     Returns ``values (n, d)``, ``base (n,)``, ``data (n, d) or None``, ``feature_names`` and the
     output's display name (or None). A one-row explanation (``exp[0]``) gets its row axis back.
-    For (n, d, k) values ``output`` picks one output by index or name; None means the last one
-    (for a binary classifier: the positive class).
+    The output is picked by :meth:`~sklxai.Explanation.select_output` (a position or a name);
+    None means the last one (for a binary classifier: the positive class).
     """
-    values = np.asarray(explanation.values, dtype=float)
-    base = np.asarray(explanation.base_values, dtype=float)
-    data = explanation.data
     has_rows, has_features = explanation._axes()
     if not has_features:
         raise ValueError("this plot needs the feature axis; do not slice a single feature out.")
+    key = -1 if output is None else output
+    shown = explanation.select_output(key)
+    values = np.asarray(shown.values, dtype=float)
+    base = np.asarray(shown.base_values, dtype=float)
+    data = shown.data
     if not has_rows:
         values, base = values[None], base[None]
         data = None if data is None else np.asarray(data)[None]
-    names = explanation.output_names
-    out_name = None
-    if values.ndim == 3:
-        k = values.shape[2]
-        idx = _output_index(output, names, k)
-        values, base = values[:, :, idx], base[:, idx]
-        out_name = names[idx] if names is not None and len(names) == k else f"output {idx}"
-    else:
-        if names is not None and len(names) == 1:
-            out_name = names[0]
-        if output is not None:
-            is_int = isinstance(output, (numbers.Integral, np.integer)) and not isinstance(
-                output, bool)
-            if not ((is_int and int(output) in (0, -1))
-                    or (out_name is not None and str(output) == str(out_name))):
-                raise KeyError(
-                    f"only one output is explained ({out_name!r}); got output={output!r}")
+    names = shown.output_names
+    out_name = names[0] if names is not None and len(names) == 1 else None
+    if out_name is None and shown is not explanation:  # several outputs without names
+        out_name = f"output {output_position(explanation, key)}"
     base = np.broadcast_to(base, values.shape[:1]).astype(float)
     if data is not None:
         data = np.asarray(data)
@@ -185,8 +163,9 @@ def bar(explanation, *, max_display=10, output=None, ax=None):
         Most bars drawn. When there are more features, the ``max_display - 1`` most important
         are drawn and the rest are summed into one "N other features" bar at the bottom.
     output : int, str, "all" or None
-        For (n, d, k) values, the output (index or name) to show; None shows the last output
-        (the positive class of a binary classifier). ``"all"`` stacks one segment per output,
+        For (n, d, k) values, the output to show: a position or a name, as
+        :meth:`Explanation.select_output <sklxai.Explanation.select_output>` takes it; None
+        shows the last output (the positive class of a binary classifier). ``"all"`` stacks one segment per output,
         features ordered by the summed importance.
     {ax}
 
@@ -518,7 +497,9 @@ def image(explanation_or_values, row=0, *, image_shape=None, image=None, output=
         The input image, drawn in grayscale under a semi-transparent heat map: (C, H, W),
         (H, W) or anything with ``prod(image_shape)`` or ``h * w`` entries. None: no image.
     output : int, str or None
-        For attributions of several outputs, the output (index or name); None shows the last.
+        For attributions of several outputs, the output (a position or, for an explanation, a
+        name, as :meth:`Explanation.select_output <sklxai.Explanation.select_output>` takes
+        it); None shows the last.
     {ax}
         ``ax.images[-1]`` is the heat map.
 
@@ -552,8 +533,7 @@ def image(explanation_or_values, row=0, *, image_shape=None, image=None, output=
         if attr.size != size:
             attr = attr[row]
         if attr.size != size and attr.ndim >= 1:
-            k = attr.shape[-1]
-            attr = attr[..., _output_index(output, None, k)]
+            attr = _array_output(attr, output)
     if attr.size != size:
         raise ValueError(f"attributions of size {attr.size} do not fit image_shape {shape}.")
     attr = np.asarray(attr, dtype=float).reshape(shape)
@@ -583,6 +563,15 @@ def image(explanation_or_values, row=0, *, image_shape=None, image=None, output=
     return ax
 
 
+def _array_output(attr, output):
+    """One output of one row's attributions (..., k) given as an array, picked as
+    :meth:`~sklxai.Explanation.select_output` picks it (a position; None: the last one)."""
+    flat = attr.reshape(-1, attr.shape[-1])
+    row = Explanation(flat, np.zeros(flat.shape[1]), np.zeros(flat.shape[0]),
+                      [f"x{i}" for i in range(flat.shape[0])])
+    return row.select_output(-1 if output is None else output).values
+
+
 def _as_float_array(x):
     """An array or torch tensor (on any device) as a float ndarray."""
     if hasattr(x, "detach"):
@@ -609,10 +598,8 @@ def _channels_first(explanation_or_values):
         c, h, w = shape
         has_rows, _ = obj._axes()
         moved = np.moveaxis(obj.values, 1 if has_rows else 0, 3 if has_rows else 2)
-        flat = type(obj)(moved, obj.base_values, np.moveaxis(obj.data, 1 if has_rows else 0,
-                                                               3 if has_rows else 2),
-                         obj.feature_names, obj.output_names, obj.output, obj.method,
-                         (h, w, c))
+        data = np.moveaxis(obj.data, 1 if has_rows else 0, 3 if has_rows else 2)
+        flat = obj._replace(values=moved, data=data, feature_shape=(h, w, c))
         return flat, (h, w, c)
     values = _as_float_array(obj)
     if values.ndim == 4:  # (n, C, H, W)
