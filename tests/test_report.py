@@ -168,6 +168,24 @@ def test_parameter_reprs_are_escaped_and_shortened():
     assert "No timings were recorded" in _sections(text)["timing"]
 
 
+def test_the_report_picks_outputs_as_select_output_does():
+    exp = _explanation(n=6, k=2, seed=3)
+    # the reference of output 0 only agrees with the report of output 0, named or by position
+    ref = exp.select_output("no").values
+    for key in ("no", 0, -2):
+        text = make_report(exp, output=key, reference=ref, n_waterfalls=0, dpi=30)
+        assert "show output 0 (no)" in _sections(text)["summary"]
+        assert "max |phi - phi*|</th><td>0</td>" in _sections(text)["accuracy"]
+    other = make_report(exp, output=1, reference=ref, n_waterfalls=0, dpi=30)
+    assert "max |phi - phi*|</th><td>0</td>" not in _sections(other)["accuracy"]
+    for bad, error in ((2, IndexError), ("yes", KeyError), (True, TypeError)):
+        with pytest.raises(error) as from_report:
+            make_report(exp, output=bad)
+        with pytest.raises(error) as from_explanation:
+            exp.select_output(bad)
+        assert str(from_report.value) == str(from_explanation.value)
+
+
 def test_output_choice_one_row_and_bad_inputs():
     exp = _explanation(n=5)
     text = make_report(exp, output="no", n_waterfalls=0, dpi=30)

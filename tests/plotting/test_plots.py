@@ -120,6 +120,32 @@ def test_bar_output_selection_by_name_and_default(exp3d, tmp_path):
         bar(exp3d, output="nope")
 
 
+@pytest.mark.parametrize("plot", [bar, beeswarm, waterfall])
+def test_plots_pick_outputs_as_select_output_does(exp3d, plot):
+    # a plot of output "b" is the plot of exp3d.select_output("b"), whatever names it
+    for key in ("b", 1, -2, np.int64(1)):
+        ax = plot(exp3d, output=key)
+        same = plot(exp3d.select_output(1))
+        assert ax.get_title() == same.get_title() and ax.get_title().endswith(": b")
+        assert _ytick_labels_top_down(ax) == _ytick_labels_top_down(same)
+        plt.close("all")
+    for bad, error in ((3, IndexError), ("nope", KeyError), (True, TypeError)):
+        with pytest.raises(error) as from_plot:
+            plot(exp3d, output=bad)
+        with pytest.raises(error) as from_explanation:
+            exp3d.select_output(bad)
+        assert str(from_plot.value) == str(from_explanation.value)
+
+
+def test_image_of_an_array_picks_outputs_by_position():
+    values = np.random.default_rng(2).normal(size=(2, 16, 3))
+    for key, k in ((None, 2), (0, 0), (-2, 1)):
+        ax = image(values, row=1, image_shape=(4, 4), output=key)
+        np.testing.assert_allclose(ax.images[-1].get_array(), values[1, :, k].reshape(4, 4))
+    with pytest.raises(IndexError, match="out of range for 3 outputs"):
+        image(values, image_shape=(4, 4), output=3)
+
+
 def test_bar_stacked_all_outputs(exp3d, tmp_path):
     ax = bar(exp3d, output="all")
     _save(ax, tmp_path)
