@@ -197,7 +197,8 @@ class GradientExplainer(BaseExplainer):
         diagnostics = {**diagnostics, **(self._after_attribute(values, output, base) or {})}
         if self.prepared_.column_map is not None:  # model columns back to raw columns
             values = self.prepared_.sum_to_players(values)
-        return values, base, output, {name: _numpy(v) for name, v in diagnostics.items()}
+        return values, base, output, {name: _numpy(v, dtype=None)
+                                      for name, v in diagnostics.items()}
 
     def _attribute(self, X, B, targets):
         """Attributions (n, d_model) of output ``targets[r]`` at row ``X[r]``, optionally with
@@ -268,11 +269,13 @@ class GradientExplainer(BaseExplainer):
             return torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
 
 
-def _numpy(values):
-    """A tensor (on any device) or array-like as a float64 ndarray."""
+def _numpy(values, dtype=np.float64):
+    """A tensor (on any device) or array-like as an ndarray of ``dtype`` (None: its own, with
+    floating point tensors in float64)."""
     if isinstance(values, torch.Tensor):
-        values = values.detach().double().cpu().numpy()
-    return np.asarray(values, dtype=np.float64)
+        values = values.detach()
+        values = (values.double() if values.is_floating_point() else values).cpu().numpy()
+    return np.asarray(values, dtype=dtype)
 
 
 def _check_differentiable_model(model, owner):
