@@ -53,6 +53,11 @@ class ErrorReport:
                 f"values on {self.n_rows} held-out rows{noise}; the check took "
                 f"{self.seconds:.1f} s")
 
+    __str__ = describe
+
+    def __repr__(self):
+        return f"ErrorReport({self.describe()})"
+
 
 def resolve_reference(choice, n_players, tree_ok):
     """The reference "auto" stands for: tree when the model's trees give the explained

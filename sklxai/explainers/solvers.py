@@ -14,8 +14,11 @@ def enumeration_weights(d, device=None):
     """Every coalition but the empty and the full one, and the weights that combine their values
     into exact Shapley values (:func:`combine_exact`).
 
-    phi_i = sum_T [i in T] (w(|T|-1) + w(|T|)) v(T) - w(|T|) v(T) over those coalitions T, plus
-    (v(N) - v(empty)) / d from the empty and the full coalition, w(s) = s! (d-s-1)! / d!.
+    Over those coalitions T, with s the size of T and w(s) = s! (d-s-1)! / d!::
+
+        phi_i = sum_T [i in T] (w(s-1) + w(s)) v(T) - w(s) v(T)  +  (v(N) - v(empty)) / d
+
+    the last term coming from the empty and the full coalition.
 
     Returns
     -------

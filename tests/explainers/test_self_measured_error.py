@@ -43,6 +43,7 @@ def test_the_measured_error_is_the_brute_force_error_on_the_held_out_rows():
     lo, hi = report.interval
     assert lo <= report.error <= hi
     assert f"{report.error:.1%}" in report.describe() and "exact values" in report.describe()
+    assert str(report) == report.describe() and repr(report).startswith("ErrorReport(")
     assert not any(hasattr(est, f"validation_{name}_")
                    for name in ("interval", "reference", "noise", "time"))
 
