@@ -52,7 +52,9 @@ class BaseExplainer(PersistenceMixin, SklearnProtocolMixin, TransformerMixin, Ba
     model_ : object
         The model explained (``model`` itself, or its fitted clone).
     adapter_ : sklxai.models.ModelAdapter
-        The model as a batched torch function.
+        The model as a batched function: ``adapter_(prepared_.model_rows(rows))`` gives the
+        outputs (n, k) as float64 numpy for numpy rows, as a tensor on the device for a
+        tensor (see the plugin contract, ``docs/plugins.rst``).
     background_ : ndarray of shape (b, d)
         Flat rows, also for images (``prepared_.to_input_shape`` gives them their shape).
     n_outputs_ : int
