@@ -4,7 +4,8 @@ The bodies of ``Explanation.__getitem__`` and ``select_output`` (documented ther
 selection keeps the explanation's class and fields: the fields that hold one entry per row
 (``diagnostics`` and a subclass's ``_row_fields``: arrays, lists or dicts of them, the row
 first) are sliced the way the rows of ``values`` are (an int drops the row axis: the entry of
-that row), and ``concat`` joins them.
+that row), and ``concat`` joins them. ``std_errors``, of the shape of ``values``, goes through
+every selection exactly as ``values`` does (:func:`like_values`).
 """
 
 import numbers
@@ -28,8 +29,8 @@ def index(exp, key):
     cells = (slice(None),) * (0 if row_dim else 1) + (feats,)
     names = np.asarray(exp.feature_names, dtype=object)[feats]
     names = [names] if np.ndim(names) == 0 else list(names)
-    part = with_rows(exp, rows, values=exp.values[rows][cells], data=exp.data[rows][cells],
-                     feature_names=names)
+    part = with_rows(exp, rows, **like_values(exp, lambda a: a[rows][cells]),
+                     data=exp.data[rows][cells], feature_names=names)
     return take_outputs(part, outs) if exp.values.ndim == 3 else part
 
 
@@ -44,7 +45,7 @@ def _image_rows(exp, key):
     rows = key[0]
     if not exp._axes()[0]:
         raise IndexError("this explanation has no row axis left to index.")
-    return with_rows(exp, rows, values=exp.values[rows], data=exp.data[rows])
+    return with_rows(exp, rows, **like_values(exp, lambda a: a[rows]), data=exp.data[rows])
 
 
 def with_rows(exp, rows, **changes):
@@ -63,8 +64,33 @@ def take_outputs(exp, outs):
     if out_names is not None:
         sel = np.asarray(out_names, dtype=object)[outs]
         out_names = [sel] if np.ndim(sel) == 0 else list(sel)
-    return exp._replace(values=exp.values[..., outs], base_values=exp.base_values[..., outs],
-                        output=output, output_names=out_names)
+    return exp._replace(**like_values(exp, lambda a: a[..., outs]),
+                        base_values=exp.base_values[..., outs], output=output,
+                        output_names=out_names)
+
+
+def like_values(exp, select):
+    """``values`` and ``std_errors`` (None stays None) of ``exp`` through one selection.
+
+    ``select`` takes an array of the shape of ``values`` and returns the part kept (an index or
+    a reshape), so that standard errors always match the values they belong to.
+    """
+    errors = exp.std_errors
+    return {"values": select(exp.values),
+            "std_errors": None if errors is None else select(errors)}
+
+
+def efficiency_gap(exp):
+    """Max ``|sum of values + base value - model output|`` (see ``Explanation``), or None."""
+    if exp.output is None:
+        return None
+    has_rows, has_features = exp._axes()
+    values = exp.values
+    if has_features:  # sum over the feature axes, wherever slicing left them
+        first = 1 if has_rows else 0
+        values = values.sum(axis=tuple(range(first, first + exp._n_feature_axes())))
+    total = values + exp.base_values
+    return float(np.max(np.abs(total - exp.output))) if total.size else 0.0
 
 
 def output_position(exp, output):

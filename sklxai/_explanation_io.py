@@ -41,8 +41,10 @@ def to_shap(exp):
         # one output explained: shap takes its name as a string (a one-element list makes
         # shap's slicer take feature names for output names)
         output_names = output_names[0] if len(output_names) == 1 else None
+    # shap calls a value's standard error error_std
     return shap.Explanation(values=exp.values, base_values=exp.base_values, data=exp.data,
-                            feature_names=exp.feature_names, output_names=output_names)
+                            feature_names=exp.feature_names, output_names=output_names,
+                            error_std=exp.std_errors)
 
 
 def save(exp, path):
@@ -57,8 +59,9 @@ def save(exp, path):
         "diagnostics": list(exp.diagnostics),
     }
     arrays = {"values": exp.values, "base_values": exp.base_values, "data": exp.data}
-    if exp.output is not None:
-        arrays["output"] = exp.output
+    for name in ("output", "std_errors"):
+        if getattr(exp, name) is not None:
+            arrays[name] = getattr(exp, name)
     arrays.update({_DIAGNOSTIC + name: np.asarray(v) for name, v in exp.diagnostics.items()})
     np.savez_compressed(path, meta=np.asarray(json.dumps(meta)), **arrays)
 
@@ -67,11 +70,12 @@ def load(cls, path):
     """A ``cls`` read from a file written by :func:`save` (no pickle involved)."""
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
-        output = f["output"] if "output" in f.files else None
+        output, std_errors = (f[name] if name in f.files else None
+                              for name in ("output", "std_errors"))
         diagnostics = {name: f[_DIAGNOSTIC + name] for name in meta.get("diagnostics", [])}
         return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
                    meta["output_names"], output, meta["method"], meta.get("feature_shape"),
-                   diagnostics=diagnostics)
+                   diagnostics=diagnostics, std_errors=std_errors)
 
 
 def _import_pandas():

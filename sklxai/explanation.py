@@ -39,12 +39,18 @@ class Explanation:
         axis), e.g. :class:`~sklxai.explainers.integrated_gradients.IntegratedGradients`'
         ``"completeness_gap"``. Slicing rows slices them, :meth:`concat` joins them and
         :meth:`save` keeps them. None (default): none (``{}``).
+    std_errors : ndarray or None, optional
+        Standard errors of ``values`` (their shape) from a sampling explainer's own variance
+        (:class:`~sklxai.KernelSHAP`, :class:`~sklxai.PermutationSHAP`): a 95% interval is
+        ``values ± 1.96 * std_errors``. Sliced, joined and saved as ``values`` are; shap's
+        ``error_std`` in :meth:`to_shap`. None (default): exact, tree, amortized explainers.
 
     Notes
     -----
     An explainer may return its own subclass, with more fields (built by its
     ``_make_explanation``, see :class:`~sklxai.BaseExplainer`). A subclass's ``__init__``
-    takes the arguments above by name, plus its fields, each stored as the attribute of the
+    takes the arguments above by name (``std_errors`` only if its explainer gives them: it is
+    passed only when set), plus its fields, each stored as the attribute of the
     same name and listed in a class attribute: ``_row_fields`` for those with one entry per row
     (arrays, lists or dicts of them, the row first), ``_fields`` for the others. Slicing,
     :meth:`flatten`, :meth:`select_output` and :meth:`concat` then return the subclass with
@@ -68,7 +74,8 @@ class Explanation:
     _fields = ()
 
     def __init__(self, values, base_values, data, feature_names, output_names=None,
-                 output=None, method=None, feature_shape=None, diagnostics=None):
+                 output=None, method=None, feature_shape=None, diagnostics=None,
+                 std_errors=None):
         self.values = np.asarray(values)
         self.base_values = np.asarray(base_values)
         self.data = np.asarray(data)
@@ -80,15 +87,19 @@ class Explanation:
             int(v) for v in feature_shape)
         self.diagnostics = {} if diagnostics is None else {
             str(name): np.asarray(v) for name, v in dict(diagnostics).items()}
+        self.std_errors = None if std_errors is None else np.asarray(std_errors, dtype=float)
 
     def _replace(self, **changes):
         """The same class with the same fields (a subclass's included), less ``changes``."""
         fields = {"values": self.values, "base_values": self.base_values, "data": self.data,
                   "feature_names": self.feature_names, "output_names": self.output_names,
                   "output": self.output, "method": self.method,
-                  "feature_shape": self.feature_shape, "diagnostics": self.diagnostics}
+                  "feature_shape": self.feature_shape, "diagnostics": self.diagnostics,
+                  "std_errors": self.std_errors}
         fields.update({name: getattr(self, name) for name in (*self._row_fields, *self._fields)})
         fields.update(changes)
+        if fields["std_errors"] is None:  # a subclass need not take std_errors it never has
+            del fields["std_errors"]
         return type(self)(**fields)
 
     def flatten(self):
@@ -117,9 +128,9 @@ class Explanation:
         lead = self.values.shape[:1] if has_rows else ()
         nf = len(self.feature_shape)
         tail = self.values.shape[len(lead) + nf:]
-        values = self.values.reshape(*lead, -1, *tail)
-        return self._replace(values=values, data=self.data.reshape(*lead, -1),
-                             feature_shape=None)
+        return self._replace(**_explanation_index.like_values(
+            self, lambda a: a.reshape(*lead, -1, *tail)),
+            data=self.data.reshape(*lead, -1), feature_shape=None)
 
     # ------------------------------------------------------------------ shape helpers
     @property
@@ -138,15 +149,7 @@ class Explanation:
     @property
     def efficiency_gap(self):
         """Max ``|sum of values + base value - model output|`` (None without ``output``)."""
-        if self.output is None:
-            return None
-        has_rows, has_features = self._axes()
-        values = self.values
-        if has_features:  # sum over the feature axes, wherever slicing left them
-            first = 1 if has_rows else 0
-            values = values.sum(axis=tuple(range(first, first + self._n_feature_axes())))
-        total = values + self.base_values
-        return float(np.max(np.abs(total - self.output))) if total.size else 0.0
+        return _explanation_index.efficiency_gap(self)
 
     def _axes(self):
         """Whether ``values`` still has its row axis and its feature axis after slicing.
@@ -230,8 +233,8 @@ class Explanation:
     def concat(cls, explanations):
         """Stack explanations of the same features, outputs and method along the rows.
 
-        Values, base values, data, model output and the per-row fields (``diagnostics``, a
-        subclass's ``_row_fields``) are concatenated in order; feature names, output names,
+        Values, base values, data, model output, standard errors and the per-row fields
+        (``diagnostics``, a subclass's ``_row_fields``) are concatenated in order; feature names, output names,
         method and a subclass's other fields are those shared by all.
         ``Explanation.concat([exp[:2], exp[2:]])`` gives back ``exp``.
 
@@ -241,7 +244,8 @@ class Explanation:
             At least one. A one-row explanation without its row axis (``exp[0]``) counts as
             one row. All must have the same ``feature_names``, ``output_names`` and
             ``method``, the same shape of values, base values, data and output beyond the
-            row axis, and either all or none a model ``output``; all of one class, with the
+            row axis, and either all or none a model ``output`` (and ``std_errors``); all of
+            one class, with the
             same ``diagnostics`` names and the same fields that are not per row.
 
         Returns
@@ -271,13 +275,13 @@ class Explanation:
         True
         """
         exps, rows = _concat_inputs(explanations)
-        values, base, data, output = (
+        values, base, data, output, std_errors = (
             None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows))
         has_rows = [e._axes()[0] for e in exps]
         fields = {name: join_rows(name, [getattr(e, name) for e in exps], has_rows)
                   for name in ("diagnostics", *exps[0]._row_fields)}
         return exps[0]._replace(values=values, base_values=base, data=data, output=output,
-                                **fields)
+                                std_errors=std_errors, **fields)
 
     # ------------------------------------------------------------------ export
     def to_frame(self):
@@ -294,8 +298,8 @@ class Explanation:
         return _explanation_io.to_shap(self)
 
     def save(self, path):
-        """Save to a ``.npz`` file: the arrays and ``diagnostics``, with names and method as
-        JSON metadata (a subclass's own fields are not saved)."""
+        """Save to a ``.npz`` file: the arrays (``std_errors`` included) and ``diagnostics``,
+        with names and method as JSON metadata (a subclass's own fields are not saved)."""
         _explanation_io.save(self, path)
 
     @classmethod
@@ -305,8 +309,8 @@ class Explanation:
 
 
 def _row_arrays(exp):
-    """(values, base_values, data, output) with the row axis, added back after ``exp[i]``."""
-    arrays = (exp.values, exp.base_values, exp.data, exp.output)
+    """(values, base_values, data, output, std_errors) with the row axis (back after ``exp[i]``)."""
+    arrays = (exp.values, exp.base_values, exp.data, exp.output, exp.std_errors)
     if exp._axes()[0]:
         return arrays
     return tuple(None if a is None else a[None] for a in arrays)
@@ -355,13 +359,14 @@ def _check_concat(i, first, first_arrays, other, arrays):
              "concatenate explanations of images of one shape")):
         if a != b:
             raise ValueError(f"{where} has {what} {a!r}, but explanations[0] has {b!r}; {fix}.")
-    labels = ("values", "base_values", "data", "output")
+    labels = ("values", "base_values", "data", "output", "std_errors")
     for what, a, b in zip(labels, arrays, first_arrays):
         if (a is None) != (b is None):
             has, lacks = (i, 0) if b is None else (0, i)
-            raise ValueError(f"{where}: explanations[{has}] has a model output but "
-                             f"explanations[{lacks}] has none; give all of them an output, or "
-                             "none.")
+            noun = "a model output" if what == "output" else "standard errors"
+            raise ValueError(f"{where}: explanations[{has}] has {noun} but "
+                             f"explanations[{lacks}] has none; give all of them "
+                             f"{noun.replace('a model ', 'an ')}, or none.")
         if a is not None and a.shape[1:] != b.shape[1:]:
             raise ValueError(
                 f"{where} has {what} of shape {a.shape[1:]} per row, but explanations[0] has "

@@ -614,3 +614,66 @@ def test_a_hook_returning_the_wrong_number_of_items_is_named():
     est = Broken(LinearRegression().fit(X, X[:, 0]), device="cpu").fit(X)
     with pytest.raises(TypeError, match="Broken._explain returned 2 items"):
         est.explain(X[:2])
+
+
+# ---------------------------------------------------------------------------------- std_errors
+
+
+def _with_errors(exp):
+    """``exp`` with standard errors that encode their own position (values * 10 + 100)."""
+    return exp._replace(std_errors=np.abs(exp.values) * 10 + 100)
+
+
+def _errors_follow_values(part):
+    np.testing.assert_array_equal(part.std_errors, np.abs(part.values) * 10 + 100)
+
+
+@pytest.mark.parametrize("key", [1, slice(1, 3), np.array([True, False, False, True]),
+                                 (slice(None), "income"), (slice(None), ["hours", "age"]),
+                                 (0, slice(None), "yes"), (slice(None), slice(None), 0),
+                                 (2, 1)])
+def test_std_errors_are_sliced_as_values(exp3, key):
+    exp = _with_errors(exp3)
+    part = exp[key]
+    assert part.std_errors.shape == part.values.shape
+    _errors_follow_values(part)
+
+
+def test_std_errors_through_select_output_flatten_and_concat(exp3):
+    exp = _with_errors(exp3)
+    for part in (exp.select_output("yes"), exp[0].select_output(0),
+                 exp[:, "age"].select_output(-1)):
+        _errors_follow_values(part)
+    joined = Explanation.concat([exp[:1], exp[1], exp[2:]])
+    np.testing.assert_array_equal(joined.std_errors, exp.std_errors)
+    img = Explanation(np.arange(16.0).reshape(2, 1, 2, 4), np.zeros(2),
+                      np.zeros((2, 1, 2, 4)), [f"p{i}" for i in range(8)],
+                      feature_shape=(1, 2, 4), std_errors=np.arange(16.0).reshape(2, 1, 2, 4))
+    flat = img.flatten()
+    np.testing.assert_array_equal(flat.std_errors, np.arange(16.0).reshape(2, 8))
+    np.testing.assert_array_equal(img[1].std_errors, np.arange(8.0, 16.0).reshape(1, 2, 4))
+
+
+def test_concat_refuses_mixing_explanations_with_and_without_std_errors(exp2):
+    with pytest.raises(ValueError, match=r"explanations\[1\] has standard errors but "
+                                         r"explanations\[0\] has none"):
+        Explanation.concat([exp2[:2], _with_errors(exp2)[2:]])
+
+
+def test_std_errors_default_none_and_kept_by_save_load(tmp_path, exp3):
+    assert exp3.std_errors is None and exp3[0].std_errors is None
+    exp = _with_errors(exp3)
+    exp.save(tmp_path / "e.npz")
+    back = Explanation.load(tmp_path / "e.npz")
+    np.testing.assert_array_equal(back.std_errors, exp.std_errors)
+    exp3.save(tmp_path / "none.npz")
+    assert Explanation.load(tmp_path / "none.npz").std_errors is None
+
+
+def test_to_shap_maps_std_errors_to_error_std(exp3):
+    pytest.importorskip("shap")
+    exp = _with_errors(exp3)
+    np.testing.assert_array_equal(exp.to_shap().error_std, exp.std_errors)
+    np.testing.assert_array_equal(exp.select_output(1).to_shap().error_std,
+                                  exp.std_errors[:, :, 1])
+    assert exp3.to_shap().error_std is None
