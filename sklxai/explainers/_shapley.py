@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from sklxai._explain_results import select_target
 from sklxai.base import BaseExplainer
 from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.games import BaselineGame, MarginalGame
@@ -40,7 +41,10 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
     Adds to :class:`~sklxai.base.BaseExplainer` what every Shapley explainer takes: the game,
     feature groups, the surrogate game's settings, parallel row chunks and progress output.
     Subclasses implement :meth:`_shapley_values` for a chunk of rows (and may use
-    :meth:`_fit_shapley` to prepare coalition designs once).
+    :meth:`_fit_shapley` to prepare coalition designs once). A sampling estimator returns its
+    standard errors alongside the values, ``(values, std_errors)``; they reach
+    ``Explanation.std_errors`` through the row chunks, ``target`` and the images' shape as the
+    values do (see :meth:`_shapley_values`).
 
     Parameters
     ----------
@@ -178,23 +182,60 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         seed = int(rng.integers(2**63 - 1))
         values = np.empty((n, d, k))
         output = np.empty((n, k))
+        errors = None
         jobs = (delayed(_explain_chunk)(self, X[s : s + per_chunk], [seed, i])
                 for i, s in enumerate(starts))
         results = Parallel(n_jobs=self._n_jobs(), return_as="generator")(jobs)
         with _progress(self, n) as bar:
-            for s, (phi, fx) in zip(starts, results):
+            for s, (phi, fx, se) in zip(starts, results):
                 values[s : s + len(fx)] = phi
                 output[s : s + len(fx)] = fx
+                if se is not None:
+                    errors = np.empty((n, d, k)) if errors is None else errors
+                    errors[s : s + len(fx)] = se
                 bar.update(len(fx))
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
-        return values, base, output
+        if errors is None:
+            return values, base, output
+        return values, base, output, {"std_errors": errors}
+
+    def _explain_target(self, X, target):
+        # the standard errors are of every output, as the values: select target's the same way
+        *results, extra = super()._explain_target(X, target)
+        errors = extra.get("std_errors")
+        if errors is not None:
+            none = np.zeros((errors.shape[0], errors.shape[2]))
+            extra["std_errors"] = select_target(errors, none, none, target,
+                                                self.output_names_)[0]
+        return (*results, extra)
+
+    def _make_explanation(self, X, **fields):
+        errors = fields.get("std_errors")
+        if errors is not None:  # in the values' shape (an image's, where it has one)
+            fields["std_errors"] = errors.reshape(np.shape(fields["values"]))
+        return super()._make_explanation(X, **fields)
 
     def _n_jobs(self):
         """Parallel jobs over row chunks (the ``n_jobs`` parameter)."""
         return self.n_jobs
 
     def _shapley_values(self, X, fx, rng):
-        """Shapley values (n, d, k) float64 for rows X (n, d) with model outputs fx (n, k)."""
+        """Shapley values (n, d, k) float64 for rows X (n, d) with model outputs fx (n, k).
+
+        The hook of the standard errors: an estimator that measures its own variance returns
+        the pair ``(values, std_errors)``, both tensors of shape (n, d, k), instead of the
+        values alone. ``std_errors`` are the standard deviations of the values' estimation
+        error for these rows, from the estimator's own draws (independent permutations,
+        coalition draws or batches), never from running it again; they count the game's noise
+        where the game samples, 0 where a value is exact, NaN where it cannot be measured.
+        :func:`~sklxai.explainers.solvers.mean_and_std_error` and
+        :func:`~sklxai.explainers.solvers.kernel_shap_std_errors` compute them for averages of
+        independent estimates and for the KernelSHAP regression. An estimator returns the
+        pair for every chunk of rows or for none, and states in ``_fit_shapley`` the degrees
+        of freedom of its standard errors, ``std_errors_dof_`` (inf where its values are
+        exact): a 95% interval is ``values ± scipy.stats.t.ppf(0.975, std_errors_dof_) *
+        std_errors``.
+        """
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _centered_values(self, X, masks):
@@ -215,12 +256,15 @@ def _prefixed(tensors, prefix):
 
 
 def _explain_chunk(explainer, X, seed):
-    """Shapley values (n, d, k) and outputs (n, k) of one chunk of rows, as ndarrays."""
+    """Shapley values (n, d, k), outputs (n, k) and standard errors ((n, d, k) or None) of one
+    chunk of rows, as ndarrays."""
     rng = np.random.default_rng(seed)
     Xt = explainer.game_.as_tensor(explainer._model_rows(X))
     fx = explainer.game_.full(Xt).double()
     phi = explainer._shapley_values(Xt, fx, rng)
-    return phi.cpu().numpy(), fx.cpu().numpy()
+    phi, errors = phi if isinstance(phi, tuple) else (phi, None)
+    errors = None if errors is None else errors.double().cpu().numpy()
+    return phi.cpu().numpy(), fx.cpu().numpy(), errors
 
 
 def _progress(explainer, n):

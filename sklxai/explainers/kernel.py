@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.explainers.solvers import solve_kernel_shap
+from sklxai.explainers.solvers import (kernel_shap_dof, kernel_shap_std_errors,
+                                       solve_kernel_shap)
 from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
 
@@ -24,6 +25,20 @@ class KernelSHAP(ShapleyExplainer):
     the exact Shapley value. Otherwise the extreme coalition sizes are enumerated and the rest
     sampled from the Shapley kernel (:class:`~sklxai.games.coalitions.StratifiedDesign`, the
     rule of ``shap.KernelExplainer``).
+
+    Every value comes with its standard error (``Explanation.std_errors``), from the design's
+    own variance: the sampled coalitions are independent draws (a coalition and its complement
+    one draw when ``paired``), and the sandwich estimate of the constrained regression
+    (:func:`~sklxai.explainers.solvers.kernel_shap_std_errors`) gives each value's variance
+    over them, for each row, with no extra model calls. The residuals hold the game's own noise
+    on the sampled coalitions where a game samples. A 95% interval is ``values ± t *
+    std_errors`` with t the 97.5% quantile of Student's t with ``std_errors_dof_`` degrees of
+    freedom (``scipy.stats.t.ppf(0.975, std_errors_dof_)``; hundreds at the usual budgets, so
+    t is about 1.96, the normal quantile); ``docs/benchmarks.rst`` reports how often such
+    intervals cover the exact values. The standard errors are 0 when every coalition is
+    enumerated (exact values) and NaN when fewer than d draws are sampled. The coalitions are
+    shared by every row, so the rows' errors are correlated: each interval covers its value at
+    the stated rate, but the rows of one fit are not independent trials.
 
     Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row: 2048 x
     ``n_background`` model evaluations by default (at most 2**d - 2 coalitions). The default
@@ -48,6 +63,11 @@ class KernelSHAP(ShapleyExplainer):
         The coalitions used (drawn once in ``fit`` from ``random_state``).
     weights_ : ndarray of shape (m,)
         Their kernel weights.
+    n_enumerated_ : int
+        How many of ``coalitions_`` (the first ones) are enumerated; the rest are sampled.
+    std_errors_dof_ : float
+        Degrees of freedom of the standard errors: independent draws less d - 1 (inf when
+        the values are exact, 0 when the standard errors cannot be measured).
     expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
@@ -71,7 +91,7 @@ class KernelSHAP(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
-                 n_coalitions=2048, paired=True, n_jobs=None, verbose=0, device="auto",
+                 n_coalitions=2048, paired=True, n_jobs=None, verbose="auto", device="auto",
                  random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
         self.n_coalitions = n_coalitions
@@ -81,11 +101,16 @@ class KernelSHAP(ShapleyExplainer):
         rng = np.random.default_rng(self._seed)
         if d == 1:
             masks, weights = np.zeros((0, 1), dtype=bool), np.zeros(0)
+            self.n_enumerated_ = 0
         else:
             design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
             masks, weights = design.draw(1, generator=rng)
             masks = masks[0]
+            self.n_enumerated_ = len(design.enumerated)
         self.coalitions_, self.weights_ = masks, weights
+        n_sampled = len(masks) - self.n_enumerated_
+        dof = kernel_shap_dof(n_sampled, d, paired=self.paired)
+        self.std_errors_dof_ = float("inf") if n_sampled == 0 else float(max(dof, 0))
         device = self.game_.device
         self._masks = torch.as_tensor(masks, device=device)
         self._weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
@@ -95,7 +120,10 @@ class KernelSHAP(ShapleyExplainer):
 
     def _shapley_values(self, X, fx, rng):
         total = fx - self._null
-        if self._n_players == 1:  # one feature takes all of f(x) - E[f]
-            return total[:, None, :]
+        if self._n_players == 1:  # one feature takes all of f(x) - E[f], exactly
+            return total[:, None, :], torch.zeros_like(total[:, None, :])
         values = self._centered_values(X, self._masks)
-        return solve_kernel_shap(self._masks, self._weights, values, total)
+        phi = solve_kernel_shap(self._masks, self._weights, values, total)
+        return phi, kernel_shap_std_errors(self._masks, self._weights, values, phi,
+                                           n_enumerated=self.n_enumerated_,
+                                           paired=self.paired)

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers.solvers import mean_and_std_error
 from sklxai.utils import param_validation as pv
 
 
@@ -14,6 +15,17 @@ class PermutationSHAP(ShapleyExplainer):
     its average marginal contribution. With ``antithetic=True`` every permutation is followed by
     its reverse, which lowers the variance. Every permutation's contributions sum to
     f(x) - E[f], so efficiency holds exactly; the estimate is unbiased.
+
+    Every value comes with its standard error (``Explanation.std_errors``), from the
+    permutations' own variance: the sample standard deviation of the independent estimates
+    (each antithetic pair's average, or each permutation when ``antithetic=False``) over the
+    square root of their count, per row. Each permutation calls the game afresh, so the game's
+    own noise is counted where a game samples. A 95% interval is ``values ± t * std_errors``
+    with t the 97.5% quantile of Student's t with ``std_errors_dof_`` (the count of independent
+    estimates less one) degrees of freedom, ``scipy.stats.t.ppf(0.975, std_errors_dof_)``:
+    the count is small at a large d (16 pairs for d = 64 at 2048 coalitions, t = 2.13), where
+    the normal quantile 1.96 would cover less often; ``docs/benchmarks.rst`` reports the
+    coverage measured. NaN with a single estimate.
 
     Cost per row: ``n_permutations_ * (d - 1)`` coalitions (about ``n_coalitions``), each
     evaluated on every background row: 2048 x ``n_background`` model evaluations by default.
@@ -39,6 +51,9 @@ class PermutationSHAP(ShapleyExplainer):
     game_ : sklxai.games.Game
     n_permutations_ : int
         Permutations drawn per row.
+    std_errors_dof_ : float
+        Degrees of freedom of the standard errors: independent estimates (antithetic pairs, or
+        permutations) less one; inf for one feature (exact values).
     expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
@@ -64,7 +79,7 @@ class PermutationSHAP(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
-                 n_coalitions=2048, antithetic=True, n_jobs=None, verbose=0, device="auto",
+                 n_coalitions=2048, antithetic=True, n_jobs=None, verbose="auto", device="auto",
                  random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
         self.n_coalitions = n_coalitions
@@ -73,6 +88,8 @@ class PermutationSHAP(ShapleyExplainer):
     def _fit_shapley(self, d):
         p = max(1, self.n_coalitions // max(d - 1, 1))
         self.n_permutations_ = p + (p % 2) if self.antithetic else p
+        units = self.n_permutations_ // 2 if self.antithetic else self.n_permutations_
+        self.std_errors_dof_ = float("inf") if d == 1 else float(units - 1)
 
     def _coalitions_per_row(self, d):
         return self.n_permutations_ * max(d - 1, 1)
@@ -81,8 +98,8 @@ class PermutationSHAP(ShapleyExplainer):
         n, d = X.shape[0], self._n_players
         P = self.n_permutations_
         total = fx - self._null  # (n, k)
-        if d == 1:
-            return total[:, None, :]
+        if d == 1:  # exact
+            return total[:, None, :], torch.zeros_like(total[:, None, :])
         n_draw = P // 2 if self.antithetic else P
         # drawn on the CPU from numpy so that CPU and GPU runs use the same permutations
         order = np.argsort(rng.random((n, n_draw, d)), axis=2)
@@ -101,4 +118,8 @@ class PermutationSHAP(ShapleyExplainer):
         path = torch.cat([zero, v, full], dim=2)  # values along each permutation, (n,P,d+1,k)
         gains = path[:, :, 1:] - path[:, :, :-1]  # gain at each position
         per_feature = torch.gather(gains, 2, rank[..., None].expand(n, P, d, k))
-        return per_feature.mean(dim=1)
+        if self.antithetic:  # a permutation and its reverse: one independent estimate
+            units = (per_feature[:, :n_draw] + per_feature[:, n_draw:]) / 2
+        else:
+            units = per_feature
+        return per_feature.mean(dim=1), mean_and_std_error(units, 1)[1]

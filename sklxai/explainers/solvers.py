@@ -71,3 +71,100 @@ def solve_kernel_shap(masks, weights, values, total):
     phi = phi_u - a1[None, :, None] * nu[:, None, :]
     # remove the last rounding residue so efficiency holds to float64 precision
     return phi + ((total - phi.sum(dim=1)) / Z.shape[1])[:, None, :]
+
+
+def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired):
+    """Standard errors of :func:`solve_kernel_shap`'s values from its design's own variance.
+
+    For a design of enumerated coalitions (fixed) and sampled ones (independent draws, each
+    with its complement when ``paired``: :class:`~sklxai.games.coalitions.StratifiedDesign`'s
+    layout), the constrained solution is a smooth function of the sampled draws' sums, so its
+    variance is the sandwich (delta-method) estimate of the regression: with
+    ``A = Z' W Z``, ``M = A^-1 - A^-1 1 1' A^-1 / (1' A^-1 1)`` (the constrained inverse) and
+    the residuals ``r_S = y_S - z_S' phi``, each independent draw u adds
+    ``c_u = M sum_{S in u} w_S z_S r_S`` to the solution, and::
+
+        Var(phi) ~ U / (U - d + 1) * sum_u (c_u - mean(c))**2
+
+    over the U independent draws (a coalition and its complement form one draw, for which
+    ``c_u = w_S (r_S - r_{N-S}) M z_S`` since ``M 1 = 0``). The factor is the usual
+    small-sample correction of a sandwich estimate (HC1) for the d - 1 free values the
+    residuals were fitted with; ``U - d + 1`` are the estimate's degrees of freedom
+    (:func:`kernel_shap_dof`). The residuals hold whatever noise
+    the game's values carry, so a game that samples has its noise counted on the sampled
+    coalitions (not on the enumerated ones, which are evaluated once).
+
+    Parameters
+    ----------
+    masks : tensor (m, d) of 0/1
+        The enumerated coalitions first (``n_enumerated`` of them), then the sampled ones: the
+        U drawn coalitions, then, when ``paired``, their complements in the same order.
+    weights : tensor (m,)
+    values : tensor (n, m, k)
+        y_S = v(S) - v(empty).
+    phi : tensor (n, d, k)
+        The solution (:func:`solve_kernel_shap`).
+    n_enumerated : int
+    paired : bool
+
+    Returns
+    -------
+    std_errors : tensor (n, d, k), float64
+        Zero when every coalition is enumerated (the values are then exact); NaN when there
+        are no more independent draws than d - 1 (no variance can be measured).
+    """
+    n, d, k = phi.shape
+    Z = masks.double()
+    w = weights.double()
+    n_sampled = Z.shape[0] - n_enumerated
+    units = n_sampled // 2 if paired else n_sampled
+    dof = kernel_shap_dof(n_sampled, d, paired=paired)
+    if dof < 1:
+        fill = 0.0 if n_sampled == 0 else float("nan")
+        return torch.full_like(phi, fill, dtype=torch.float64)
+    A_inv = torch.linalg.pinv(Z.T @ (w[:, None] * Z))
+    ones = torch.ones(d, dtype=torch.float64, device=Z.device)
+    a1 = A_inv @ ones
+    M = A_inv - torch.outer(a1, a1) / (ones @ a1)
+    drawn = slice(n_enumerated, n_enumerated + units)
+    G = Z[drawn] @ M  # (U, d): M z_S of each draw
+    y = values.double()
+    r = y[:, n_enumerated:] - torch.einsum("md,ndk->nmk", Z[n_enumerated:], phi)  # (n, ms, k)
+    q = r[:, :units] - r[:, units:] if paired else r  # (n, U, k)
+    q = q * w[drawn][None, :, None]
+    total = torch.einsum("nuk,ud->ndk", q, G)
+    squares = torch.einsum("nuk,ud->ndk", q**2, G**2)
+    var = (squares - total**2 / units) * (units / dof)
+    return var.clamp(min=0.0).sqrt()
+
+
+def kernel_shap_dof(n_sampled, d, *, paired):
+    """Degrees of freedom of :func:`kernel_shap_std_errors`: independent draws less d - 1.
+
+    ``n_sampled`` sampled coalitions (complements included when ``paired``) of d players; 0 or
+    less when the standard errors cannot be measured.
+    """
+    units = n_sampled // 2 if paired else n_sampled
+    return units - (d - 1) if n_sampled else 0
+
+
+def mean_and_std_error(samples, dim):
+    """The mean of independent, identically distributed estimates and its standard error.
+
+    Parameters
+    ----------
+    samples : tensor
+        Estimates, independent along ``dim`` (at least two of them for a standard error).
+    dim : int
+
+    Returns
+    -------
+    mean, std_error : tensors without ``dim``
+        ``std_error`` is the sample standard deviation (ddof 1) over ``sqrt(count)``; NaN for a
+        single estimate.
+    """
+    count = samples.shape[dim]
+    mean = samples.mean(dim=dim)
+    if count < 2:
+        return mean, torch.full_like(mean, float("nan"))
+    return mean, samples.std(dim=dim, correction=1) / count**0.5
