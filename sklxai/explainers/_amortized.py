@@ -12,12 +12,11 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from sklxai.explainers._budget import plan_fit
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
-    AmortizedTrainer,
-    FixedSplit,
-    accelerated_trainer_class,
     efficient_attributions,
+    explainer_trainer,
     training_rows,
 )
 from sklxai.explainers._self_check import (
@@ -37,7 +36,6 @@ from sklxai.explainers.networks import (
     tree_splits,
 )
 from sklxai.utils import param_validation as pv
-from sklxai.utils.callbacks import training_callbacks
 
 
 class AmortizedShapley(ShapleyExplainer):
@@ -53,12 +51,13 @@ class AmortizedShapley(ShapleyExplainer):
         "module": pv.unchecked("torch.nn.Module, a class or None (checked when built)"),
         "hidden_sizes": pv.unchecked("tuple of int"),
         "n_coalitions": pv.positive_int(minimum=2),
-        "background_samples": pv.positive_int(allow_none=True),
+        "background_samples": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "refresh_every": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "max_epochs": pv.any_of(pv.options("auto"), pv.positive_int()),
         "tree_inputs": pv.options("auto", False),
         "augment": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
-        "max_time": pv.real_in(0, np.inf, inclusive=(True, False), allow_none=True),
+        "max_time": pv.any_of(pv.options("auto"),
+                              pv.real_in(0, np.inf, inclusive=(True, False), allow_none=True)),
         "lr": pv.real_in(0, np.inf),
         "optimizer": pv.unchecked("torch.optim.Optimizer class"),
         "train_batch_size": pv.positive_int(),
@@ -75,14 +74,14 @@ class AmortizedShapley(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
-                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
-                 refresh_every="auto", max_epochs="auto", max_time=None, lr=3e-3,
+                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples="auto",
+                 refresh_every="auto", max_epochs="auto", max_time="auto", lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1,
                  patience=30, callbacks=None, targets="auto", tree_inputs="auto", augment="auto",
                  validation_reference="auto",
                  validation_rows=32,
-                 tolerance=0.10, n_jobs=None, verbose=0, accelerator=None, device="auto",
+                 tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None, device="auto",
                  random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
         self.module = module
@@ -132,7 +131,7 @@ class AmortizedShapley(ShapleyExplainer):
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y):
-        name = type(self).__name__
+        name, begin = type(self).__name__, time.perf_counter()
         if X.shape[0] < 2:
             raise ValueError(
                 f"X has n_samples={X.shape[0]}; {name} trains its explainer network on fit's X "
@@ -155,6 +154,8 @@ class AmortizedShapley(ShapleyExplainer):
         tree = TreeReference(self)  # exact values on the game, for this fit only
         exact = self._exact_targets(rows, tree)
         self.max_epochs_ = resolve_max_epochs(self.max_epochs, self.max_time)
+        self.max_time_, self.background_samples_, self.validation_rows_ = plan_fit(
+            self, X, train, valid, begin)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)
@@ -208,33 +209,7 @@ class AmortizedShapley(ShapleyExplainer):
 
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
-        from skorch.callbacks import ProgressBar
-        from skorch.dataset import ValidSplit
-        from skorch.utils import noop
-
-        seed = self._seed
-        callbacks = training_callbacks(self.max_epochs_, max_time=self.max_time,
-                                       patience=self.patience, verbose=self.verbose)
-        if self.verbose:
-            callbacks.append(("progress", ProgressBar()))
-        cls, extra = AmortizedTrainer, {"device": self.game_.device}
-        if self.accelerator is not None:  # accelerate places the module and the batches
-            cls, extra = accelerated_trainer_class(), {
-                "accelerator": self.accelerator, "device": None,
-                # the mixin prints through accelerator.print, which ignores verbose=0
-                "callbacks__print_log__sink": self.accelerator.print if self.verbose else noop}
-        return cls(
-            module, game=self.game_, objective=self._objective(), n_players=self._n_players,
-            null=self._null, n_coalitions=self.n_coalitions,
-            background_samples=self.background_samples, refresh_every=self.refresh_every,
-            seed=seed, min_epoch_rows=self.min_epoch_rows, exact_targets=exact_targets,
-            optimizer=self.optimizer, lr=self.lr, max_epochs=self.max_epochs_,
-            batch_size=self.train_batch_size,
-            train_split=(ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
-                         if train is None else FixedSplit(train, valid)),
-            callbacks=callbacks + list(self.callbacks or []), verbose=int(bool(self.verbose)),
-            iterator_train__generator=torch.Generator().manual_seed(seed), **extra,
-        )
+        return explainer_trainer(self, module, exact_targets, train, valid)
 
     def _build_module(self, X):
         d, n_attr = X.shape[1], self._n_players * self.n_outputs_
@@ -336,11 +311,12 @@ _UNBOUNDED_EPOCHS = 10**6
 
 
 def resolve_max_epochs(max_epochs, max_time):
-    """``max_epochs`` with "auto" resolved: 100 epochs, or with a time budget as many as it
-    allows (the budget then ends training, and the learning-rate schedule follows it)."""
+    """``max_epochs`` with "auto" resolved: 100 epochs (or fewer, where the default time
+    budget ``max_time="auto"`` ends training first), or with a time budget of the user's as many
+    as it allows (the budget then ends training, and the learning-rate schedule follows it)."""
     if max_epochs != "auto":
         return max_epochs
-    return 100 if max_time is None else _UNBOUNDED_EPOCHS
+    return 100 if max_time in (None, "auto") else _UNBOUNDED_EPOCHS
 #: augment="auto": training rows a fit set is completed to with hybrids of its rows; exact tree
 #: targets cost no model calls, so they afford many more (measured on breast cancer's GBDT:
 #: 34% error with 4096 rows, 17% with 30,000, after 30 s)

@@ -19,6 +19,8 @@ _VALUES_PER_CHUNK = 2**22
 _MAX_ROWS_PER_CHUNK = 2**15
 
 _GAMES = ("marginal", "baseline", "surrogate")
+#: the ``verbose`` parameter of every explainer that shows progress
+VERBOSE = pv.any_of(pv.options("auto"), pv.boolean(), pv.positive_int(minimum=0))
 
 
 def _check_surrogate_params(value, name):
@@ -67,9 +69,12 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         Parallel jobs over chunks of rows, through joblib: None means 1 unless inside a
         ``joblib.parallel_config`` context, e.g. ``parallel_config(backend="dask")`` to run on
         a Dask cluster. Every chunk has its own seed, so values do not depend on ``n_jobs``.
-    verbose : int
-        0: silent; 1: a progress bar over the explained rows (and training output where the
-        method trains something).
+    verbose : int, bool or "auto"
+        "auto": a progress bar over the explained rows (and over a training's steps, where the
+        method trains something) for a job expected to take longer than about 10 s
+        (:data:`sklxai.utils.callbacks.PROGRESS_SECONDS`), the expectation measured on the
+        job's first chunk of rows (or training steps); none for shorter jobs. 0 or False:
+        silent; 1 or True: always a bar (and a training's epoch table).
 
     Attributes
     ----------
@@ -86,12 +91,13 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
         "surrogate_params": pv.Constraint(_check_surrogate_params, "dict or None"),
         "n_jobs": pv.unchecked("int or None (joblib's n_jobs)"),
-        "verbose": pv.unchecked("int (0: silent)"),
+        "verbose": VERBOSE,
     }
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
-                 n_jobs=None, verbose=0, device="auto", random_state=None, batch_size=None):
+                 n_jobs=None, verbose="auto", device="auto", random_state=None,
+                 batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
@@ -268,9 +274,9 @@ def _explain_chunk(explainer, X, seed):
 
 
 def _progress(explainer, n):
-    """A progress bar over explained rows when the explainer is verbose, else a silent one."""
-    from tqdm.auto import tqdm
+    """A progress bar over explained rows, as the explainer's ``verbose`` says (for "auto",
+    shown once the first chunks say that the rows take longer than about 10 s)."""
+    from sklxai.utils.callbacks import AutoProgress
 
-    verbose = bool(explainer.verbose)
-    return tqdm(total=n, unit="rows", desc=type(explainer).__name__, disable=not verbose,
-                leave=False)
+    return AutoProgress(n, verbose=explainer.verbose, desc=type(explainer).__name__,
+                        unit="rows")

@@ -168,6 +168,8 @@ class AmortizedTrainer(NeuralNet):
         Coalitions per row and draw (validation draws twice as many).
     background_samples : int or None
         Background rows per coalition in training draws (see :func:`draw_stats`).
+    valid_background_samples : int or None
+        The same for validation draws (None: the whole background).
     refresh_every : int, "auto" or None
         Epochs between two draws for a training row (row i draws in the epochs e with
         (i + e) % refresh_every == 0); None stores nothing and draws at every step; "auto":
@@ -209,14 +211,16 @@ class AmortizedTrainer(NeuralNet):
     """
 
     def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
-                 background_samples=None, refresh_every="auto", seed=0, min_epoch_rows=1,
-                 exact_targets=None, criterion=torch.nn.MSELoss, **kwargs):
+                 background_samples=None, valid_background_samples=None, refresh_every="auto",
+                 seed=0, min_epoch_rows=1, exact_targets=None, criterion=torch.nn.MSELoss,
+                 **kwargs):
         self.game = game
         self.objective = objective
         self.n_players = n_players
         self.null = null
         self.n_coalitions = n_coalitions
         self.background_samples = background_samples
+        self.valid_background_samples = valid_background_samples
         self.refresh_every = refresh_every
         self.seed = seed
         self.min_epoch_rows = min_epoch_rows
@@ -306,7 +310,8 @@ class AmortizedTrainer(NeuralNet):
         """Add a new draw to the stored statistics of the training rows due at ``epoch``.
 
         Row i draws in the epochs e with (i + e) % refresh_every_ == 0 (all rows draw when
-        first seen, in epoch 0), so a row's target averages every draw so far.
+        first seen, in epoch 0), so a row's target averages every draw so far. A time budget
+        (:class:`~sklxai.utils.callbacks.TimeBudget`) is checked between chunks of rows.
         """
         if epoch == 0:
             return
@@ -316,18 +321,29 @@ class AmortizedTrainer(NeuralNet):
             rows = due[start : start + _REFRESH_CHUNK_ROWS]
             self.stats_.add(rows, self.draw(self.fit_X_[rows], self.train_gen_, self.design_,
                                             self.background_samples))
+            self.check_budget()
+
+    def check_budget(self):
+        """Stop training when a :class:`~sklxai.utils.callbacks.TimeBudget` callback's budget
+        is spent (see :meth:`~sklxai.utils.callbacks.TimeBudget.check`)."""
+        from sklxai.utils.callbacks import TimeBudget
+
+        for _, callback in self.callbacks_:
+            if isinstance(callback, TimeBudget):
+                callback.check(self)
 
     def get_stats(self, X, rows, training):
         """The statistics of a batch: rows X with indices ``rows``, on the game's device.
 
         Without a store they are drawn afresh; with one, rows drawn for before are read from
         it and the others drawn and stored. Validation draws use twice the coalitions, the
-        whole background and their own generator.
+        background (or ``valid_background_samples`` rows) and their own generator.
         """
         if training:
             gen, design, samples = self.train_gen_, self.design_, self.background_samples
         else:
-            gen, design, samples = self.valid_gen_, self.valid_design_, None
+            gen, design = self.valid_gen_, self.valid_design_
+            samples = self.valid_background_samples
         if self.stats_ is None:
             return self.draw(X, gen, design, samples)
         if training:
@@ -411,6 +427,47 @@ class FixedSplit:
     def __call__(self, dataset, y=None):
         return (torch.utils.data.Subset(dataset, self.train),
                 torch.utils.data.Subset(dataset, self.valid))
+
+
+def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
+    """The (unfitted) :class:`AmortizedTrainer` of an amortized explainer ``est`` (fitted up to
+    its game and its budget: ``max_epochs_``, ``max_time_``, ``background_samples_``) for the
+    explainer network ``module``: its callbacks (the training recipe of
+    :func:`~sklxai.utils.callbacks.training_callbacks`, progress as ``verbose`` says), its
+    split (``train``/``valid`` indices, or skorch's own), and ``accelerate`` where
+    ``est.accelerator`` is set."""
+    from skorch.callbacks import ProgressBar
+    from skorch.dataset import ValidSplit
+    from skorch.utils import noop
+
+    from sklxai.utils.callbacks import shows_table, training_callbacks
+
+    seed, table = est._seed, shows_table(est.verbose)
+    callbacks = training_callbacks(est.max_epochs_, max_time=est.max_time_,
+                                   patience=est.patience, verbose=est.verbose,
+                                   desc=f"{type(est).__name__} training")
+    if table:
+        callbacks.append(("progress", ProgressBar()))
+    cls, extra = AmortizedTrainer, {"device": est.game_.device}
+    if est.accelerator is not None:  # accelerate places the module and the batches
+        cls, extra = accelerated_trainer_class(), {
+            "accelerator": est.accelerator, "device": None,
+            # the mixin prints through accelerator.print, which ignores verbose=0
+            "callbacks__print_log__sink": est.accelerator.print if table else noop}
+    return cls(
+        module, game=est.game_, objective=est._objective(), n_players=est._n_players,
+        null=est._null, n_coalitions=est.n_coalitions,
+        background_samples=est.background_samples_, refresh_every=est.refresh_every,
+        valid_background_samples=(est.background_samples_
+                                  if est.background_samples == "auto" else None),
+        seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
+        optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
+        batch_size=est.train_batch_size,
+        train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)
+                     if train is None else FixedSplit(train, valid)),
+        callbacks=callbacks + list(est.callbacks or []), verbose=int(table),
+        iterator_train__generator=torch.Generator().manual_seed(seed), **extra,
+    )
 
 
 @functools.cache

@@ -118,12 +118,14 @@ def _relative(a, b, reference):
 
 def measure_explainer(explainer, rows, X, tree=None):
     """The :class:`ErrorReport` of a fitted amortized explainer on the held-out rows of its fit
-    (its trainer's validation split, at most ``validation_rows``): ``rows`` are fit's
-    validated rows, ``X`` the same in the model's space, ``tree`` the fit's
+    (its trainer's validation split, ``validation_rows_`` of them: at most
+    ``validation_rows``, as many as the validation's time budget allows, see
+    :mod:`~sklxai.explainers._budget`): ``rows`` are fit's validated rows, ``X`` the same in
+    the model's space, ``tree`` the fit's
     :class:`TreeReference` (one is made when needed and not given)."""
     start = time.perf_counter()
     _, valid = explainer.net_.get_split_datasets(X)
-    idx = np.sort(np.asarray(valid.indices))[: explainer.validation_rows]
+    idx = np.sort(np.asarray(valid.indices))[: explainer.validation_rows_]
     reference = resolve_reference(explainer.validation_reference, explainer._n_players,
                                   tree_reference_ok(explainer))
     game, null = explainer.game_, explainer._null

@@ -53,7 +53,7 @@ class ExactShapley(ShapleyExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
-                 max_features=20, n_jobs=None, verbose=0, device="auto",
+                 max_features=20, n_jobs=None, verbose="auto", device="auto",
                  random_state=None, batch_size=None):
         super().__init__(**shared_params(locals()))
         self.max_features = max_features

@@ -33,6 +33,8 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
+    max_time_, background_samples_, validation_rows_
+        As in :class:`~sklxai.SimSHAP` (the default time budget).
 
     Examples
     --------

@@ -61,11 +61,15 @@ class SimSHAP(AmortizedShapley):
     n_coalitions : int
         Coalitions per row and training draw (half of the sampled ones complements);
         validation draws twice as many, ``score`` four times.
-    background_samples : int or None
+    background_samples : int, "auto" or None
         Background rows averaged per coalition in training targets, drawn at random (an
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
         per coalition leave the model calls for more coalitions, which lowers the targets'
-        variance. Validation, ``score`` and ``explain`` always use the whole background.
+        variance. "auto": the whole background, unless, under a time budget, the first epoch's
+        draws with it would take more than a quarter of the budget (by the game's cost,
+        measured on 4 rows at the start of ``fit``); then as many rows as fit in that quarter
+        (at least 1; the validation draws of training likewise). ``background_samples_`` is
+        the number used. Validation, ``score`` and ``explain`` always use the whole background.
         Games without a background (``game="surrogate"``) have nothing to sample: there it
         changes nothing (``Game.supports_sampled_values`` is False).
     refresh_every : int, "auto" or None
@@ -80,14 +84,24 @@ class SimSHAP(AmortizedShapley):
         Use the explainer's detached prediction as a control variate in the targets.
     max_epochs : int or "auto"
         Upper bound on epochs (an epoch visits at least ``min_epoch_rows`` training rows); the
-        learning rate follows a cosine decay over them. "auto": 100, or with ``max_time`` as
+        learning rate follows a cosine decay over them. "auto": 100 (with ``max_time="auto"``,
+        fewer where the default budget ends training first), or with a number ``max_time`` as
         many as the time allows (the budget then ends training and the decay follows it).
-    max_time : float or None
-        Stop training after this many seconds (checked after every batch), keeping the best
-        weights so far, those of the unfinished epoch included (their validation pass comes on
-        top of the budget; see :class:`~sklxai.utils.callbacks.TimeBudget`). The cosine decay
-        then reaches 0 when the first of ``max_epochs`` and ``max_time`` ends (with a time
-        budget, training depends on the machine's speed).
+    max_time : float, "auto" or None
+        Stop training after this many seconds (checked after every batch and between the
+        chunks of an epoch's new draws), keeping the best weights so far, those of the
+        unfinished epoch included (their validation pass comes on top of the budget; see
+        :class:`~sklxai.utils.callbacks.TimeBudget`). The cosine decay then reaches 0 when the
+        first of ``max_epochs`` and ``max_time`` ends (it follows the epochs alone while
+        training keeps their pace; once the budget binds, training depends on the machine's
+        speed). None: no time limit. "auto" (the default): the whole ``fit``, validation
+        included, is kept within 140 s (:data:`~sklxai.explainers._budget.AUTO_FIT_SECONDS`;
+        it can run over by about one training batch): training gets 140 s minus what ``fit``
+        spent before it and the validation's expected cost (at most 25 s, see
+        ``validation_rows``), measured from the game's cost on 4 rows. So a default fit costs
+        at most about 2.5 minutes, and less where 100 epochs end sooner (a fast model, few
+        rows); ``max_time_`` is the training budget used. A longer budget (e.g. 600) gives
+        the network more steps and smaller errors on hard models.
     lr : float
         Initial learning rate (cosine decay to 0, see ``max_epochs``).
     optimizer : torch.optim.Optimizer class
@@ -142,12 +156,19 @@ class SimSHAP(AmortizedShapley):
         12 players, else kernel. None: no check. The check's cost is
         ``validation_report_.seconds``.
     validation_rows : int
-        Held-out rows the error is measured on (at most the validation split's size).
+        Held-out rows the error is measured on (at most the validation split's size), cut to
+        as many as the reference computes in about 25 s by the game's cost measured at the
+        start of ``fit`` (at least 1; the tree reference is never cut); ``validation_rows_``
+        is the number used, also ``validation_report_.n_rows``.
     tolerance : float
         Above this relative error, ``fit`` warns with :class:`sklxai.exceptions.AccuracyWarning`,
         saying what to do.
-    verbose : int
-        0: silent; otherwise skorch prints the epoch table and a progress bar.
+    verbose : int, bool or "auto"
+        "auto": a progress bar over the training steps (with the epoch and the time left) when
+        training is expected to take longer than about 10 s, measured on its first steps
+        (:data:`sklxai.utils.callbacks.PROGRESS_SECONDS`), and over the explained rows of a
+        long ``explain``; nothing for short jobs. 0 or False: silent; 1 or True: skorch
+        prints the epoch table and a progress bar.
     accelerator : accelerate.Accelerator or None
         Train the explainer network through skorch's ``AccelerateMixin`` (Hugging Face
         ``accelerate``): several GPUs or processes (``accelerate launch script.py``), mixed
@@ -166,6 +187,12 @@ class SimSHAP(AmortizedShapley):
         ``refresh_every`` as used ("auto" resolved).
     fit_time_ : float
         Seconds spent training.
+    max_time_ : float or None
+        The training's time budget in seconds (``max_time``, "auto" resolved).
+    background_samples_ : int or None
+        ``background_samples`` as used ("auto" resolved).
+    validation_rows_ : int
+        The held-out rows the validation measured (see ``validation_rows``).
     targets_ : str
         The targets used ("sampled" or "tree").
     max_epochs_ : int
@@ -207,12 +234,12 @@ class SimSHAP(AmortizedShapley):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
-                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples=None,
-                 refresh_every="auto", control_variate=True, max_epochs="auto", max_time=None,
+                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples="auto",
+                 refresh_every="auto", control_variate=True, max_epochs="auto", max_time="auto",
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, patience=30, callbacks=None, targets="auto",
                  tree_inputs="auto", augment="auto", validation_reference="auto",
-                 validation_rows=32, tolerance=0.10, n_jobs=None, verbose=0, accelerator=None,
+                 validation_rows=32, tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None,
                  device="auto", random_state=None, batch_size=None):
         params = locals()
         super().__init__(**{name: params[name] for name in AmortizedShapley._get_param_names()})

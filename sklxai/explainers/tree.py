@@ -12,7 +12,7 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.explainers._groups import FeatureGroupsMixin
-from sklxai.explainers._shapley import _progress
+from sklxai.explainers._shapley import VERBOSE, _progress
 from sklxai.games.trees.interventional import InterventionalValues
 from sklxai.utils import param_validation as pv
 from sklxai.utils.memory import element_budget
@@ -72,8 +72,9 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         raw margin for gradient-boosted classifiers. "raw": the sum of the trees
         (``decision_function`` for boosted classifiers). "probability": ``predict_proba``,
         refused for boosted models (see above).
-    verbose : int
-        1: a progress bar over the explained rows.
+    verbose : int, bool or "auto"
+        "auto": a progress bar over the explained rows when they are expected to take longer
+        than about 10 s (measured on the first chunk); 0 or False: none; 1 or True: always.
 
     Attributes
     ----------
@@ -102,12 +103,12 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         "game": pv.options("marginal", "baseline"),
         "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
         "model_output": pv.options(*_MODEL_OUTPUTS),
-        "verbose": pv.unchecked("int (0: silent)"),
+        "verbose": VERBOSE,
     }
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, model_output="auto", fast_path="auto",
-                 verbose=0, device="auto", random_state=None, batch_size=None):
+                 verbose="auto", device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)

@@ -25,7 +25,7 @@ from sklxai.utils.validation import check_positive_int, resolve_device, seed_fro
 SURROGATE_DEFAULTS = {
     "hidden_sizes": (256, 256, 256),
     "max_epochs": 30,
-    "max_time": None,
+    "max_time": 60.0,
     "lr": 1e-3,
     "train_batch_size": 256,
     "validation_fraction": 0.1,
@@ -132,9 +132,10 @@ class SurrogateGame(Game):
     With ``game="surrogate"``, a Shapley explainer (ExactShapley, KernelSHAP, PermutationSHAP,
     SimSHAP, FastSHAP) trains the surrogate on the X passed to ``fit``, with its own
     ``random_state``-derived seed, its ``verbose`` and ``device``, and :data:`SURROGATE_DEFAULTS`:
-    ``hidden_sizes=(256, 256, 256)``, ``max_epochs=30``, ``max_time=None``, ``lr=1e-3``,
+    ``hidden_sizes=(256, 256, 256)``, ``max_epochs=30``, ``max_time=60.0``, ``lr=1e-3``,
     ``train_batch_size=256``, ``validation_fraction=0.1``, ``patience=5``, ``n_coalitions=4``,
-    ``min_epoch_rows=4096``. Each
+    ``min_epoch_rows=4096`` (the time budget keeps an explainer's default ``fit`` within
+    its 150 s whatever the number of rows: the epochs end first on a few thousand rows). Each
     can be changed through the explainer's ``surrogate_params`` constructor parameter (e.g.
     ``KernelSHAP(model, game="surrogate", surrogate_params={"max_epochs": 100})``), which
     ``get_params`` and ``clone`` keep. The game is ``explainer.game_``, the network
@@ -301,8 +302,9 @@ def fit_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30, ma
     random_state : None, int or RandomState
     device : None, "auto", str or torch.device
         Where the surrogate trains and lives; None: the model's device.
-    verbose : int
-        0: silent; otherwise skorch's epoch table.
+    verbose : int, bool or "auto"
+        0 or False: silent; "auto": a progress bar over the steps for a training expected to
+        take longer than about 10 s; otherwise skorch's epoch table.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
 
     Returns
@@ -325,7 +327,7 @@ def _train_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30,
                      verbose=0, callbacks=None):
     from skorch.dataset import ValidSplit
 
-    from sklxai.utils.callbacks import training_callbacks
+    from sklxai.utils.callbacks import shows_table, training_callbacks
 
     check_positive_int(max_epochs, "max_epochs")
     check_positive_int(train_batch_size, "train_batch_size")
@@ -357,7 +359,8 @@ def _train_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30,
         out_scale[out_scale == 0] = 1.0
 
     cbs = training_callbacks(max_epochs, max_time=max_time, patience=patience,
-                             monitor="valid_loss" if vf > 0 else "train_loss", verbose=verbose)
+                             monitor="valid_loss" if vf > 0 else "train_loss", verbose=verbose,
+                             desc="surrogate training")
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         module = SurrogateModule(d, k, hidden_sizes, output, X.mean(axis=0), scale, out_mean,
@@ -374,7 +377,7 @@ def _train_surrogate(adapter, X, *, hidden_sizes=(256, 256, 256), max_epochs=30,
             train_split=ValidSplit(vf, stratified=False, random_state=seed) if vf > 0 else None,
             callbacks=cbs + list(callbacks or []),
             device=dev,
-            verbose=int(bool(verbose)),
+            verbose=int(shows_table(verbose)),
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(seed),
         )

@@ -1,9 +1,11 @@
-"""skorch callbacks of sklxai's training loops: a time budget and a cosine learning-rate decay.
+"""skorch callbacks of sklxai's training loops: a time budget, a cosine learning-rate decay and
+progress output.
 
 The amortized explainers' trainer (SimSHAP, FastSHAP) and the surrogate game's training use the
 same recipe, :func:`training_callbacks`: a :class:`CosineDecay` of the learning rate, skorch's
-``EarlyStopping`` restoring the best epoch's weights, and, with a time limit, a
-:class:`TimeBudget` listed after it.
+``EarlyStopping`` restoring the best epoch's weights, with a time limit a :class:`TimeBudget`
+listed after it, and with ``verbose="auto"`` a :class:`TrainingProgress` bar. :class:`AutoProgress`
+is the bar that ``verbose="auto"`` shows only for long jobs (training or explaining rows).
 """
 
 import copy
@@ -16,17 +18,23 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import get_len
 from skorch.utils import noop
 
+#: verbose="auto" shows a progress bar for a job expected to take longer than this (seconds),
+#: the expectation measured on the job's first parts
+PROGRESS_SECONDS = 10.0
+
 
 class CosineDecay(Callback):
     """Cosine learning-rate decay to 0 over the epochs or a time budget, whichever ends first.
 
     Before every training batch, each parameter group's rate is set to its initial rate times
-    0.5 (1 + cos(pi p)), p the larger of the epoch progress (epochs done / ``max_epochs``) and,
-    with ``max_time``, the time progress (seconds since training began / ``max_time``),
-    capped at 1. Under a time budget the rate thus still decays to 0 by its end instead of
-    being cut off near its start value. The initial rate is kept in the group's
-    ``"initial_lr"``, as PyTorch's schedulers do, so a continued ``partial_fit`` starts over
-    from it.
+    0.5 (1 + cos(pi p)), p the epoch progress (epochs done / ``max_epochs``) or, with
+    ``max_time``, once training runs behind the epochs' pace (the time progress, seconds since
+    training began / ``max_time``, beyond the end of the current epoch's share), the time
+    progress; capped at 1. Under a time budget the rate thus still decays to 0 by its end
+    instead of being cut off near its start value, and a training that keeps pace with its
+    epochs follows them alone (its rates, and so its weights, do not depend on the clock). The
+    initial rate is kept in the group's ``"initial_lr"``, as PyTorch's schedulers do, so a
+    continued ``partial_fit`` starts over from it.
 
     Parameters
     ----------
@@ -57,9 +65,13 @@ class CosineDecay(Callback):
 
     def factor(self, net):
         """The decay factor for the coming training batch, in [0, 1]."""
-        progress = (len(net.history) - 1) / (self.max_epochs or net.max_epochs)
+        epochs = self.max_epochs or net.max_epochs
+        done = len(net.history) - 1
+        progress = done / epochs
         if self.max_time:
-            progress = max(progress, (time.perf_counter() - self.start_) / self.max_time)
+            spent = (time.perf_counter() - self.start_) / self.max_time
+            if spent > (done + 1) / epochs:  # behind the epochs' pace: the budget ends first
+                progress = max(progress, spent)
         return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
@@ -97,6 +109,8 @@ class TimeBudget(Callback):
         ``time.perf_counter()`` when training began.
     interrupted_ : bool
         Whether the budget stopped the last training.
+    stopped_after_ : float or None
+        Seconds since the start when the budget stopped it (None: it did not).
 
     Examples
     --------
@@ -109,7 +123,7 @@ class TimeBudget(Callback):
         self.monitor = monitor
 
     def initialize(self):
-        self.interrupted_ = False
+        self.interrupted_, self.stopped_after_ = False, None
         self._current = None  # the weights when the budget ran out, until on_train_end
         return self
 
@@ -121,12 +135,18 @@ class TimeBudget(Callback):
                           "whose restore then overrides its choice of weights; list it after.",
                           stacklevel=2)
         self.start_ = time.perf_counter()
-        self.interrupted_ = False
+        self.interrupted_, self.stopped_after_ = False, None
         self._current = None
 
     def on_batch_end(self, net, **kwargs):
-        if not self.interrupted_ and time.perf_counter() - self.start_ > self.seconds:
-            self.interrupted_ = True
+        self.check(net)
+
+    def check(self, net):
+        """Stop training (``KeyboardInterrupt``) when the budget is spent; a long step of the
+        net's own (e.g. drawing many training targets) may call it between its parts."""
+        spent = time.perf_counter() - self.start_
+        if not self.interrupted_ and spent > self.seconds:
+            self.interrupted_, self.stopped_after_ = True, spent
             # EarlyStopping may load other weights into the same tensors before on_train_end
             self._current = copy.deepcopy(_unwrapped(net.module_).state_dict())
             raise KeyboardInterrupt
@@ -161,9 +181,155 @@ def _unwrapped(module):
     return module.module if isinstance(module, wrappers) else module
 
 
+def shows_table(verbose):
+    """Whether ``verbose`` asks for skorch's epoch table (an int > 0 or True; not "auto")."""
+    return not isinstance(verbose, str) and bool(verbose)
+
+
+class AutoProgress:
+    """A tqdm bar over a job's units of work, shown as ``verbose`` says.
+
+    ``verbose="auto"`` opens the bar only once the job is expected to take longer than
+    :data:`PROGRESS_SECONDS` (elapsed time / units done x total units, re-estimated at every
+    update, so the first parts of the job are the measurement); 0 or False never shows one,
+    any other value shows it from the start. Use it as a context manager.
+
+    Parameters
+    ----------
+    total : int or None
+        Units of the whole job (None: unknown until :meth:`set_total`).
+    verbose : int, bool or "auto"
+    desc, unit : str
+        The bar's label and unit.
+
+    Attributes
+    ----------
+    bar : tqdm.tqdm or None
+        The bar once shown.
+    done : int
+        Units done so far.
+
+    Examples
+    --------
+    >>> with AutoProgress(100, verbose=0, desc="rows") as progress:
+    ...     progress.update(100)
+    >>> progress.bar is None
+    True
+    """
+
+    def __init__(self, total, *, verbose, desc, unit="it"):
+        self.total, self.verbose, self.desc, self.unit = total, verbose, desc, unit
+        self.bar, self.done = None, 0
+        self._start = time.perf_counter()
+        if shows_table(verbose):
+            self._open()
+
+    def _open(self):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.done, desc=self.desc, unit=self.unit,
+                        leave=False)
+
+    def expected_seconds(self):
+        """The job's expected duration from its progress so far (inf before any unit)."""
+        if not self.done:
+            return math.inf
+        return (time.perf_counter() - self._start) * (self.total or 0) / self.done
+
+    def set_total(self, total):
+        """Change the job's expected units (e.g. once a time budget says where it ends)."""
+        self.total = total
+        if self.bar is not None and self.bar.total != total:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def update(self, n=1, **postfix):
+        """Record ``n`` more units done (and show ``postfix`` values on the bar)."""
+        self.done += n
+        opened = False
+        if self.bar is None and self.verbose == "auto" and self.total \
+                and self.expected_seconds() > PROGRESS_SECONDS:
+            self._open()
+            n, opened = 0, True  # the bar starts at what is done
+        if self.bar is not None:
+            if postfix:
+                self.bar.set_postfix(postfix, refresh=opened)
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class TrainingProgress(Callback):
+    """A progress bar over a training's steps, for ``verbose="auto"`` (:class:`AutoProgress`).
+
+    The planned steps are the epochs' (steps per epoch x ``max_epochs``) or, under a time
+    budget, those that the time left allows at the pace measured so far, whichever are fewer:
+    the bar shows the steps, the epoch and the time left, and opens only when the training is
+    expected to take longer than :data:`PROGRESS_SECONDS`.
+
+    Parameters
+    ----------
+    max_epochs : int or None
+        None: the net's ``max_epochs``.
+    max_time : float or None
+        The training's time budget in seconds, if any.
+    verbose : int, bool or "auto"
+        As :class:`AutoProgress` takes it.
+    desc : str
+        The bar's label.
+
+    Attributes
+    ----------
+    progress_ : AutoProgress
+        The bar of the last training.
+
+    Examples
+    --------
+    >>> TrainingProgress(10, verbose="auto").get_params()["max_epochs"]
+    10
+    """
+
+    def __init__(self, max_epochs=None, max_time=None, verbose="auto", desc="training"):
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+        self.verbose = verbose
+        self.desc = desc
+
+    def on_train_begin(self, net, **kwargs):
+        self.progress_ = AutoProgress(None, verbose=self.verbose, desc=self.desc, unit="step")
+        self._start, self._per_epoch = time.perf_counter(), None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self._per_epoch is None and dataset_train is not None:
+            self._per_epoch = len(net.get_iterator(dataset_train, training=True))
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        planned = (self._per_epoch or 1) * (self.max_epochs or net.max_epochs)
+        done = self.progress_.done + 1
+        if self.max_time:
+            pace = (time.perf_counter() - self._start) / done
+            planned = min(planned, done + max(self.max_time - pace * done, 0.0) / pace)
+        self.progress_.set_total(max(int(planned), done))
+        self.progress_.update(1, epoch=len(net.history))
+
+    def on_train_end(self, net, **kwargs):
+        self.progress_.close()
+
+
 def training_callbacks(max_epochs, *, max_time=None, patience=None, monitor="valid_loss",
-                       verbose=0):
-    """The training recipe of sklxai as skorch callbacks: decay, early stopping, time budget.
+                       verbose=0, desc="training"):
+    """The training recipe of sklxai as skorch callbacks: decay, early stopping, time budget,
+    progress.
 
     Parameters
     ----------
@@ -176,21 +342,27 @@ def training_callbacks(max_epochs, *, max_time=None, patience=None, monitor="val
         Either way the best epoch's weights are restored at the end.
     monitor : str
         The loss early stopping (and the budget) compare, lower is better.
-    verbose : int
-        0: early stopping prints nothing.
+    verbose : int, bool or "auto"
+        0: early stopping prints nothing; "auto": a :class:`TrainingProgress` bar for a long
+        training, nothing printed otherwise; another value: early stopping prints (the
+        trainer's own epoch table and bar are skorch's).
+    desc : str
+        The progress bar's label.
 
     Returns
     -------
     callbacks : list of (name, callback)
-        ``lr_decay``, ``early_stopping`` and, with ``max_time``, ``time_budget`` (after early
-        stopping, see :class:`TimeBudget`).
+        ``lr_decay``, ``early_stopping``, with ``max_time`` ``time_budget`` (after early
+        stopping, see :class:`TimeBudget`), and with ``verbose="auto"`` ``progress``.
     """
     callbacks = [
         ("lr_decay", CosineDecay(max_epochs, max_time)),
         ("early_stopping", EarlyStopping(
             monitor=monitor, patience=max_epochs if patience is None else patience,
-            load_best=True, sink=print if verbose else noop)),
+            load_best=True, sink=print if shows_table(verbose) else noop)),
     ]
     if max_time is not None:
         callbacks.append(("time_budget", TimeBudget(float(max_time), monitor=monitor)))
+    if verbose == "auto":
+        callbacks.append(("progress", TrainingProgress(max_epochs, max_time, verbose, desc)))
     return callbacks

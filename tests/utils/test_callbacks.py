@@ -196,3 +196,73 @@ def test_training_callbacks_recipe():
     assert stopper.patience == 30 and stopper.load_best and stopper.monitor == "train_loss"
     assert callbacks["time_budget"].get_params() == {"monitor": "train_loss", "seconds": 5.0}
     assert callbacks["lr_decay"].get_params() == {"max_epochs": 30, "max_time": 5}
+
+
+class _Clock:
+    """A stand-in for time.perf_counter in the callbacks module."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_decay_follows_the_epochs_while_training_keeps_their_pace(monkeypatch):
+    import sklxai.utils.callbacks as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module.time, "perf_counter", clock)
+    decay = CosineDecay(max_epochs=10, max_time=100.0)
+    net = type("Net", (), {"history": [{}], "max_epochs": 10})()  # epoch 0 running
+    decay.start_ = 0.0
+    clock.now = 9.9  # within the first epoch's share of the budget (10 s): the epochs rule
+    assert decay.factor(net) == 1.0
+    clock.now = 50.0  # behind the epochs' pace: half the budget spent, the time rules
+    assert decay.factor(net) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    net.history = [{}] * 6  # epoch 5 running at 50 s: on pace again
+    assert decay.factor(net) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    clock.now = 55.0
+    assert decay.factor(net) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_auto_progress_opens_only_for_a_long_job(monkeypatch, capsys):
+    import sklxai.utils.callbacks as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module.time, "perf_counter", clock)
+    with module.AutoProgress(100, verbose="auto", desc="job") as progress:
+        clock.now = 0.5
+        progress.update(10)  # 10% in 0.5 s: 5 s expected, below the threshold
+        assert progress.bar is None and progress.expected_seconds() == pytest.approx(5.0)
+        clock.now = 3.0
+        progress.update(10)  # 20% in 3 s: 15 s expected
+        assert progress.bar is not None and progress.bar.n == 20
+    assert "job" in capsys.readouterr().err
+    for verbose, shown in ((0, False), (False, False), (1, True), (True, True)):
+        with module.AutoProgress(100, verbose=verbose, desc="job") as progress:
+            clock.now += 1000.0
+            progress.update(1)
+            assert (progress.bar is not None) is shown
+
+
+def test_training_callbacks_with_auto_progress():
+    from sklxai.utils.callbacks import TrainingProgress
+
+    callbacks = dict(training_callbacks(30, max_time=5, verbose="auto", desc="fit"))
+    assert list(callbacks) == ["lr_decay", "early_stopping", "time_budget", "progress"]
+    progress = callbacks["progress"]
+    assert isinstance(progress, TrainingProgress)
+    assert progress.get_params() == {"max_epochs": 30, "max_time": 5, "verbose": "auto",
+                                     "desc": "fit"}
+    assert "progress" not in dict(training_callbacks(30, verbose=1))
+
+
+def test_budget_records_when_it_stopped(data):
+    X, y = data
+    budget = TimeBudget(0.05)
+    _net([("sleep", Sleep(0.01)), ("time_budget", budget)], max_epochs=1000).fit(X, y)
+    assert budget.interrupted_ and budget.stopped_after_ > 0.05
+    budget = TimeBudget(60)
+    _net([("time_budget", budget)], max_epochs=1).fit(X, y)
+    assert not budget.interrupted_ and budget.stopped_after_ is None
