@@ -104,6 +104,25 @@ def _select(explanation, output=None):
     return values, base, data, list(explanation.feature_names), out_name
 
 
+def _std_errors(explanation, output=None):
+    """The standard errors (n, d) of the output :func:`_select` shows, or None.
+
+    Picked exactly as :func:`_select` picks the values (``select_output``, the row axis back).
+    """
+    if explanation.std_errors is None:
+        return None
+    shown = explanation.select_output(-1 if output is None else output)
+    errors = np.asarray(shown.std_errors, dtype=float)
+    return errors if explanation._axes()[0] else errors[None]
+
+
+def _error_bars(ax, ends, y, errors):
+    """± one standard error around the bar ends ``ends`` at heights ``y`` (NaN drawn as none)."""
+    errors = np.nan_to_num(np.asarray(errors, dtype=float), nan=0.0)
+    ax.errorbar(ends, y, xerr=errors, fmt="none", ecolor="#333333", elinewidth=1.0,
+                capsize=3, label="± 1 standard error")
+
+
 def _numeric(column):
     """A column as float (NaN where a value is not a number), and whether it is numeric at all."""
     column = np.asarray(column)
@@ -168,6 +187,10 @@ def bar(explanation, *, max_display=10, output=None, ax=None):
         shows the last output (the positive class of a binary classifier). ``"all"`` stacks one segment per output,
         features ordered by the summed importance.
     {ax}
+        When the explanation has standard errors (``std_errors``, from a sampling explainer),
+        each bar of one output carries an error bar of ± the mean of its rows' standard errors
+        (the most the mean |attribution| moves by one standard error of each row, whatever the
+        correlation of the rows' errors; the "other features" bar sums those of its features).
 
     {examples}
     >>> rng = np.random.default_rng(0)
@@ -186,8 +209,15 @@ def bar(explanation, *, max_display=10, output=None, ax=None):
     y = np.arange(len(labels))[::-1]
     bars = ax.barh(y, widths, color=POSITIVE_COLOR, height=0.7)
     top = max(widths) if len(widths) else 0.0
-    for rect, w in zip(bars, widths):
-        ax.text(w + 0.01 * (top or 1.0), rect.get_y() + rect.get_height() / 2, f"+{w:.3g}",
+    errors = _std_errors(explanation, output)
+    ends = widths
+    if errors is not None:
+        _, spread = _top_with_rest(order, errors.mean(axis=0), names, max_display)
+        _error_bars(ax, widths, y, spread)
+        ends = [w + e for w, e in zip(widths, np.nan_to_num(spread))]
+        top = max([top, *ends])
+    for rect, w, end in zip(bars, widths, ends):
+        ax.text(end + 0.01 * (top or 1.0), rect.get_y() + rect.get_height() / 2, f"+{w:.3g}",
                 va="center", ha="left", fontsize=9)
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
@@ -358,7 +388,9 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
         Most bars drawn.
     {output}
     {ax}
-        ``ax.patches`` are the bars from bottom to top; the last one ends at f(x).
+        ``ax.patches`` are the bars from bottom to top; the last one ends at f(x). When the
+        explanation has standard errors (``std_errors``), each bar's end carries an error bar
+        of ± its standard error (the "other features" bar: the sum of theirs, a bound).
 
     {examples}
     >>> exp = Explanation(np.array([[0.5, -0.2, 0.1]]), np.array([1.0]),
@@ -369,12 +401,10 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
     1.4
     """
     values, base, data, names, out_name = _select(explanation, output)
-    if explanation._axes()[0]:
-        phi, b = values[row], float(base[row])
-        x = None if data is None else data[row]
-    else:
-        phi, b = values[0], float(base[0])
-        x = None if data is None else data[0]
+    errors = _std_errors(explanation, output)
+    r = row if explanation._axes()[0] else 0
+    phi, b = values[r], float(base[r])
+    x = None if data is None else data[r]
     order = np.argsort(-np.abs(phi), kind="stable")
     max_display = max(1, int(max_display))
     if len(order) > max_display:
@@ -385,9 +415,12 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
         str(names[j]) if x is None else f"{names[j]} = {_format_value(x[j])}" for j in shown
     ]
     contribs = [float(phi[j]) for j in shown]
+    spread = None if errors is None else [float(errors[r, j]) for j in shown]
     if len(rest):
         labels.append(f"{len(rest)} other features")
         contribs.append(float(phi[rest].sum()))
+        if spread is not None:
+            spread.append(float(errors[r, rest].sum()))
     # draw bottom (smallest / others) to top (largest); positions top-down like the labels
     n_bars = len(contribs)
     ax = _new_axes(ax, (7.0, 0.5 * n_bars + 1.6))
@@ -398,6 +431,8 @@ def waterfall(explanation, row=0, *, max_display=10, output=None, ax=None):
         y = n_bars - 1 - k
         color = POSITIVE_COLOR if c >= 0 else NEGATIVE_COLOR
         ax.barh(y, c, left=start, color=color, height=0.65)
+        if spread is not None:
+            _error_bars(ax, [start + c], [y], [spread[k]])
         ax.text(start + c + (0.02 if c >= 0 else -0.02) * (span or 1.0), y,
                 f"{c:+.3g}", va="center", ha="left" if c >= 0 else "right", fontsize=9,
                 color=color)

@@ -347,3 +347,53 @@ def test_image_reads_the_shape_of_images_channels_first():
     with pytest.raises(ValueError, match="need image_shape"):
         image(rng.normal(size=(2, 20)))
     plt.close("all")
+
+
+# ---------------------------------------------------------------------- standard errors
+def _error_segments(ax):
+    """(centre x, half width, y) of every horizontal error bar drawn on ``ax``."""
+    from matplotlib.collections import LineCollection
+
+    out = []
+    for coll in ax.collections:
+        if isinstance(coll, LineCollection):
+            for seg in coll.get_segments():
+                (x0, y0), (x1, _) = seg
+                out.append(((x0 + x1) / 2, (x1 - x0) / 2, y0))
+    return sorted(out, key=lambda s: -s[2])  # top down
+
+
+def test_bar_draws_the_mean_standard_error_of_each_feature(exp3d, tmp_path):
+    errors = np.abs(exp3d.values) * 0.1 + 0.01
+    exp = exp3d._replace(std_errors=errors)
+    ax = bar(exp, output="b", max_display=3)
+    segments = _error_segments(ax)
+    assert len(segments) == 3
+    shown = errors[:, :, 1]
+    imp = np.abs(exp3d.values[:, :, 1]).mean(axis=0)
+    order = np.argsort(-imp, kind="stable")
+    want_half = [shown[:, order[0]].mean(), shown[:, order[1]].mean(),
+                 shown[:, order[2:]].mean(axis=0).sum()]
+    want_centre = [imp[order[0]], imp[order[1]], imp[order[2:]].sum()]
+    np.testing.assert_allclose([s[1] for s in segments], want_half, rtol=1e-9)
+    np.testing.assert_allclose([s[0] for s in segments], want_centre, rtol=1e-9)
+    _save(ax, tmp_path)
+    assert not _error_segments(bar(exp3d, output="b"))  # none without standard errors
+
+
+def test_waterfall_draws_each_value_standard_error_at_its_bar_end(exp2d, tmp_path):
+    errors = np.full(exp2d.values.shape, 0.05)
+    errors[3] = np.arange(12) / 100 + 0.01
+    exp = exp2d._replace(std_errors=errors)
+    ax = waterfall(exp, 3, max_display=4)
+    segments = _error_segments(ax)
+    phi = exp2d.values[3]
+    order = np.argsort(-np.abs(phi), kind="stable")
+    want = [errors[3, j] for j in order[:3]] + [errors[3, order[3:]].sum()]
+    np.testing.assert_allclose([s[1] for s in segments], want, rtol=1e-9)
+    bars = _bars_top_down(ax)
+    ends = [r.get_x() + r.get_width() for r in bars]
+    np.testing.assert_allclose([s[0] for s in segments], ends, rtol=1e-9)
+    one = waterfall(exp[3], max_display=4)  # a one-row slice carries its row's errors
+    np.testing.assert_allclose([s[1] for s in _error_segments(one)], want, rtol=1e-9)
+    _save(ax, tmp_path)
