@@ -74,7 +74,8 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
     """Write a self-contained HTML report of an explanation.
 
     The report has these sections (each an ``<h2>`` with the ``id`` in brackets): a summary
-    (``summary``: method, rows, features, the output shown, the efficiency gap), global
+    (``summary``: method, rows, features, the output shown, the efficiency gap, and for an
+    explanation with standard errors the largest one relative to its row's mean ``|phi|``), global
     importance (``importance``: the bar plot and a table of mean ``|phi|`` per feature), the
     beeswarm (``beeswarm``), waterfalls of a few rows (``waterfalls``), the accuracy against
     ``reference`` (``accuracy``: relative error, max abs error, efficiency gaps), the model and
@@ -179,7 +180,7 @@ class _View:
 
     def __init__(self, explanation, output):
         from sklxai._explanation_index import output_position
-        from sklxai.plotting._plots import _select
+        from sklxai.plotting._plots import _select, _std_errors
 
         if not (hasattr(explanation, "values") and hasattr(explanation, "base_values")
                 and hasattr(explanation, "feature_names")):
@@ -207,6 +208,7 @@ class _View:
         self.plot_output = self.out_idx
         v, base, data, names, out_name = _select(explanation, self.plot_output)
         self.values, self.base, self.data, self.names = v, base, data, names
+        self.std_errors = _std_errors(explanation, self.plot_output)  # (n, d) or None
         self.out_name = out_name
         if self.full.ndim == 3:
             outs = explanation.output_names or list(range(self.n_outputs))
@@ -356,6 +358,10 @@ def _summary(view, explainer, title):
          _num(exp.efficiency_gap) if exp.efficiency_gap is not None else
          '<span class="muted">model output not recorded</span>'),
     ]
+    relative = relative_std_error(view.values, view.std_errors)
+    if relative is not None:
+        rows.append(("largest standard error / the row's mean |phi|",
+                     _e(_describe_relative(relative))))
     measured = _measured_error(explainer)
     if measured is not None:
         rows.append(("self-measured error (validation_error_)", _e(measured.describe())))
@@ -363,6 +369,52 @@ def _summary(view, explainer, title):
     if view.note:
         body += f'\n<p class="note">{_e(view.note)}</p>'
     return _section("summary", body)
+
+
+def relative_std_error(values, std_errors, output=None):
+    """The largest standard error relative to its row's mean ``|value|``, per row.
+
+    Parameters
+    ----------
+    values, std_errors : ndarray of shape (n, d) or (n, d, k), or None
+        An explanation's values and standard errors (None: nothing to show).
+    output : int or None
+        For (n, d, k) values, the output to measure (None: every output, a row and output
+        counting as a row).
+
+    Returns
+    -------
+    summary : dict or None
+        ``max`` (the largest over rows of max_j se_j / mean_j |phi_j|), ``row`` (its row),
+        ``median`` (over rows); None without standard errors or values. Rows whose values are
+        all zero, or whose standard errors are NaN, are left out.
+    """
+    if std_errors is None:
+        return None
+    values, errors = np.asarray(values, dtype=float), np.asarray(std_errors, dtype=float)
+    if values.ndim == 1:  # one row
+        values, errors = values[None], errors[None]
+    if values.ndim == 3:
+        if output is not None:
+            values, errors = values[:, :, output], errors[:, :, output]
+        else:  # every (row, output) as a row
+            values, errors = (a.transpose(0, 2, 1).reshape(-1, a.shape[1])
+                              for a in (values, errors))
+    scale = np.abs(values).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = errors.max(axis=1) / scale
+    ok = np.isfinite(ratio)
+    if not ok.any():
+        return None
+    best = int(np.flatnonzero(ok)[np.argmax(ratio[ok])])
+    k = 1 if np.ndim(std_errors) < 3 or output is not None else np.shape(std_errors)[2]
+    return {"max": float(ratio[best]), "row": best // k, "median": float(np.median(ratio[ok]))}
+
+
+def _describe_relative(relative):
+    """One line for :func:`relative_std_error`'s summary."""
+    return (f"{relative['max']:.1%} (row {relative['row']}); median over rows "
+            f"{relative['median']:.1%}")
 
 
 def _measured_error(explainer):

@@ -243,3 +243,27 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     # the embedded figures drew the red bars of positive contributions (#ff0051)
     red = (rgb[:, 0] > 0.9) & (rgb[:, 1] < 0.15) & (rgb[:, 2] > 0.2) & (rgb[:, 2] < 0.45)
     assert red.sum() > 500
+
+
+def test_summary_shows_the_largest_standard_error_relative_to_its_row():
+    from sklxai.report import relative_std_error
+
+    values = np.array([[1.0, -1.0, 2.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]])
+    errors = np.array([[0.1, 0.2, 0.1], [0.1, 0.05, 0.05], [0.1, 0.1, 0.1]])
+    exp = Explanation(values, np.zeros(3), np.zeros((3, 3)), ["a", "b", "c"],
+                      std_errors=errors)
+    # row 0: 0.2 / (4/3) = 15%; row 1: 0.1 / 0.5 = 20%; row 2 (all zero) left out
+    summary = relative_std_error(values, errors)
+    assert summary["row"] == 1
+    np.testing.assert_allclose([summary["max"], summary["median"]], [0.2, 0.175])
+    text = _sections(make_report(exp, None, n_waterfalls=0, dpi=30))["summary"]
+    assert "largest standard error" in text and "20.0% (row 1)" in text
+    assert "17.5%" in text
+    assert "largest standard error" not in _sections(make_report(
+        exp._replace(std_errors=None), None, n_waterfalls=0, dpi=30))["summary"]
+    # (n, d, k) values: one output, or every (row, output)
+    three = np.stack([values, 2 * values], axis=2)
+    errs3 = np.stack([errors, errors * 10], axis=2)
+    assert relative_std_error(three, errs3, 0)["row"] == 1
+    every = relative_std_error(three, errs3)
+    assert every["row"] == 1 and np.isclose(every["max"], 1.0)  # 1.0 / (2 * 0.5)
