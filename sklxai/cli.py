@@ -412,6 +412,17 @@ def _values_frame(est, exp):
     return frame
 
 
+def _print_std_errors(method, exp):
+    """A sampling explainer's largest standard error relative to its row's mean |value|, on
+    stderr (always shown, as the self-measured error: the values' own accuracy)."""
+    from sklxai.report import _describe_relative, relative_std_error
+
+    relative = relative_std_error(exp.values, exp.std_errors)
+    if relative is not None:
+        print(f"sklxai: {method}'s largest standard error relative to its row's mean |value|: "
+              f"{_describe_relative(relative)}", file=sys.stderr, flush=True)
+
+
 def _cmd_explain(args):
     from sklxai.report import _measured_error
 
@@ -463,6 +474,7 @@ def _cmd_explain(args):
         t0 = time.perf_counter()
         exp = _explain_chunks(est, rows, args)
         explain_s = time.perf_counter() - t0
+        _print_std_errors(args.method, exp)
         frame = _values_frame(est, exp)
     except (ValueError, TypeError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

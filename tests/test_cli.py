@@ -87,10 +87,14 @@ def test_explain_writes_values_that_add_up(fitted, workdir):
                   "--param", "n_coalitions=64", "--n-background", 10, "--rows", N_EXPLAIN,
                   "--output", out, *(["--report", report] if with_report else []), cwd=workdir)
     assert res.returncode == 0, res.stderr
+    # KernelSHAP's standard errors: the largest relative to its row, on stderr and the report
+    assert "KernelSHAP's largest standard error relative to its row's mean |value|: " \
+        in res.stderr.replace("kernelshap's", "KernelSHAP's")
     if with_report:
         assert f"wrote the HTML report to {report}" in res.stderr
         _check_report_file(report, "KernelSHAP", "n_coalitions", "sklearn.pipeline.Pipeline",
-                           f"explain {N_EXPLAIN} rows", "No reference was given")
+                           f"explain {N_EXPLAIN} rows", "No reference was given",
+                           "largest standard error / the row's mean |phi|")
     frame = pd.read_csv(out)
     assert frame.shape[0] == N_EXPLAIN
 
