@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.explainers.solvers import mean_and_std_error
+from sklxai.explainers.solvers import mean_and_std_error, with_rounding
 from sklxai.utils import param_validation as pv
 
 
@@ -25,7 +25,9 @@ class PermutationSHAP(ShapleyExplainer):
     estimates less one) degrees of freedom, ``scipy.stats.t.ppf(0.975, std_errors_dof_)``:
     the count is small at a large d (16 pairs for d = 64 at 2048 coalitions, t = 2.13), where
     the normal quantile 1.96 would cover less often; ``docs/benchmarks.rst`` reports the
-    coverage measured. NaN with a single estimate.
+    coverage measured. A value that every permutation agrees on keeps the float64 rounding of
+    its sums as its standard error
+    (:func:`~sklxai.explainers.solvers.with_rounding`). NaN with a single estimate.
 
     Cost per row: ``n_permutations_ * (d - 1)`` coalitions (about ``n_coalitions``), each
     evaluated on every background row: 2048 x ``n_background`` model evaluations by default.
@@ -122,4 +124,4 @@ class PermutationSHAP(ShapleyExplainer):
             units = (per_feature[:, :n_draw] + per_feature[:, n_draw:]) / 2
         else:
             units = per_feature
-        return per_feature.mean(dim=1), mean_and_std_error(units, 1)[1]
+        return per_feature.mean(dim=1), with_rounding(mean_and_std_error(units, 1)[1], path)

@@ -110,8 +110,9 @@ def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired)
     Returns
     -------
     std_errors : tensor (n, d, k), float64
-        Zero when every coalition is enumerated (the values are then exact); NaN when there
-        are no more independent draws than d - 1 (no variance can be measured).
+        At least the rounding of float64 sums (:func:`with_rounding`); zero when every
+        coalition is enumerated (the values are then exact); NaN when there are no more
+        independent draws than d - 1 (no variance can be measured).
     """
     n, d, k = phi.shape
     Z = masks.double()
@@ -135,7 +136,7 @@ def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired)
     total = torch.einsum("nuk,ud->ndk", q, G)
     squares = torch.einsum("nuk,ud->ndk", q**2, G**2)
     var = (squares - total**2 / units) * (units / dof)
-    return var.clamp(min=0.0).sqrt()
+    return with_rounding(var.clamp(min=0.0).sqrt(), y)
 
 
 def kernel_shap_dof(n_sampled, d, *, paired):
@@ -146,6 +147,32 @@ def kernel_shap_dof(n_sampled, d, *, paired):
     """
     units = n_sampled // 2 if paired else n_sampled
     return units - (d - 1) if n_sampled else 0
+
+
+#: relative size of the float64 rounding a standard error keeps at least (see with_rounding)
+ROUNDING = 1e-12
+
+
+def with_rounding(std_errors, values):
+    """Standard errors with the float64 rounding of the sums that made the values added.
+
+    A value whose every draw agrees (a feature that adds the same amount in every coalition)
+    has a sampling standard error of 0, yet is exact only up to rounding: the interval then
+    keeps ``ROUNDING`` times the row's largest coalition value |v(S) - v(empty)|, far below any
+    sampling error, ``sqrt(se**2 + rounding**2)``.
+
+    Parameters
+    ----------
+    std_errors : tensor (n, d, k)
+    values : tensor (n, ..., k)
+        The coalition values the estimate was made of, rows first and outputs last.
+
+    Returns
+    -------
+    std_errors : tensor (n, d, k)
+    """
+    scale = values.double().abs().reshape(values.shape[0], -1, values.shape[-1]).amax(dim=1)
+    return torch.hypot(std_errors, ROUNDING * scale[:, None, :])
 
 
 def mean_and_std_error(samples, dim):
