@@ -67,7 +67,7 @@ class SimSHAP(AmortizedShapley):
         per coalition leave the model calls for more coalitions, which lowers the targets'
         variance. "auto": the whole background, unless, under a time budget, the first epoch's
         draws with it would take more than a quarter of the budget (by the game's cost,
-        measured on 4 rows at the start of ``fit``); then as many rows as fit in that quarter
+        measured on 8 rows at the start of ``fit``); then as many rows as fit in that quarter
         (at least 1; the validation draws of training likewise). ``background_samples_`` is
         the number used. Validation, ``score`` and ``explain`` always use the whole background.
         Games without a background (``game="surrogate"``) have nothing to sample: there it
@@ -95,10 +95,11 @@ class SimSHAP(AmortizedShapley):
         first of ``max_epochs`` and ``max_time`` ends (it follows the epochs alone while
         training keeps their pace; once the budget binds, training depends on the machine's
         speed). None: no time limit. "auto" (the default): the whole ``fit``, validation
-        included, is kept within 140 s (:data:`~sklxai.explainers._budget.AUTO_FIT_SECONDS`;
-        it can run over by about one training batch): training gets 140 s minus what ``fit``
+        included, is aimed at 120 s (:data:`~sklxai.explainers._budget.AUTO_FIT_SECONDS`;
+        the epoch's validation pass and the batch running when the budget ends come on top,
+        so a default fit ends within 150 s): training gets 120 s minus what ``fit``
         spent before it and the validation's expected cost (at most 25 s, see
-        ``validation_rows``), measured from the game's cost on 4 rows. So a default fit costs
+        ``validation_rows``), measured from the game's cost on 8 rows. So a default fit costs
         at most about 2.5 minutes, and less where 100 epochs end sooner (a fast model, few
         rows); ``max_time_`` is the training budget used. A longer budget (e.g. 600) gives
         the network more steps and smaller errors on hard models.

@@ -61,7 +61,7 @@ def test_a_training_that_keeps_pace_does_not_depend_on_the_clock(task):
 @pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
 def test_a_slow_game_gets_fewer_background_rows_and_validation_rows(task, monkeypatch):
     # a game said to cost 0.4464 s per coalition value: the exact reference (2**4 coalitions a
-    # row) fits 3 rows into the validation's 25 s, training gets 140 s minus their 21.4 s and
+    # row) fits 3 rows into the validation's 25 s, training gets 120 s minus their 21.4 s and
     # what fit spent before, and the first epoch's draws with the whole background (10 rows)
     # would take far more than a quarter of that, so each target averages 1 background row
     cost = 25.0 / 3.5 / 16
