@@ -16,6 +16,8 @@ _LAZY = {
     "ExactShapley": "sklxai.explainers.exact",
     "KernelSHAP": "sklxai.explainers.kernel",
     "PermutationSHAP": "sklxai.explainers.permutation",
+    "LeverageSHAP": "sklxai.explainers.leverage",
+    "RegressionMSR": "sklxai.explainers.msr",
     "SimSHAP": "sklxai.explainers.simshap",
     "FastSHAP": "sklxai.explainers.fastshap",
     "IntegratedGradients": "sklxai.explainers.integrated_gradients",

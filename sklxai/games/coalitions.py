@@ -9,7 +9,9 @@ Everything that chooses coalitions lives here, once:
   :func:`draw_sizes` (sizes with given probabilities) and :func:`uniform_subsets` (a uniform
   subset of each given size);
 - :class:`StratifiedDesign`, the one sampler of the Shapley kernel (KernelSHAP's design,
-  SimSHAP's and FastSHAP's training draws), and :func:`draw_surrogate_masks` (surrogate training).
+  SimSHAP's and FastSHAP's training draws), :class:`LeverageDesign` (uniform coalitions
+  without replacement, LeverageSHAP's design) and :func:`draw_surrogate_masks` (surrogate
+  training).
 """
 
 import math
@@ -377,3 +379,90 @@ def draw_surrogate_masks(n, d, *, generator, device):
         odd = torch.arange(n, device=device) % 2 == 1
         sizes = torch.where(odd, kernel, sizes)
     return uniform_subsets(sizes, d, generator=generator, device=device)
+
+
+#: above this many coalition pairs, :class:`LeverageDesign` draws with replacement (repeats are
+#: then rarer than one in 2**40 draws)
+_MAX_ENUMERABLE_POPULATION = 2**40
+
+
+class LeverageDesign:
+    """Coalitions drawn by their leverage scores: uniformly, without replacement, paired.
+
+    The leverage scores of the Shapley regression (once the efficiency constraint is projected
+    out) are equal for every coalition of 1..d-1 players (Musco & Witter 2025), so leverage
+    score sampling draws coalitions uniformly, here without replacement and, when ``paired``,
+    each with its complement. Each coalition keeps its Shapley-kernel weight
+    (d-1) / (C(d, s) s (d-s)): every coalition has the same inclusion probability, so the
+    importance weights are the kernel weights up to a common factor, which the least-squares
+    solution ignores. A budget of at least 2**d - 2 takes every coalition (in
+    :func:`all_masks` order), and the solution is then exact. Above 2**40 coalition pairs
+    draws are with replacement (repeats are then negligible).
+
+    Parameters
+    ----------
+    d : int
+        Number of players (>= 2).
+    budget : int
+        Coalitions per draw, complements included.
+    paired : bool
+        Draw each coalition together with its complement.
+
+    Attributes
+    ----------
+    n_units : int
+        Independent draws (coalition pairs when paired); 0 when every coalition is taken.
+
+    Examples
+    --------
+    >>> masks, weights = LeverageDesign(10, 64).draw(generator=np.random.default_rng(0))
+    >>> masks.shape, bool((masks[:32] == ~masks[32:]).all())
+    ((64, 10), True)
+    """
+
+    def __init__(self, d, budget, *, paired=True):
+        self.d, self.budget, self.paired = d, budget, paired
+        self.exact = budget >= 2**d - 2
+        if self.exact:
+            self.n_units = 0
+        else:
+            self.n_units = max(budget // 2 if paired else budget, 1)
+
+    def draw(self, *, generator):
+        """Coalitions and their kernel weights, from a ``numpy.random.Generator``.
+
+        Returns
+        -------
+        masks : bool ndarray of shape (m, d)
+            The drawn coalitions, then their complements in the same order when paired
+            (every inner coalition when the budget covers them).
+        weights : float64 ndarray of shape (m,)
+        """
+        d = self.d
+        if self.exact:
+            masks = all_masks(d).numpy()
+            sizes = masks.sum(axis=1)
+            masks = masks[(sizes > 0) & (sizes < d)]
+            return masks, self._weights(masks)
+        # a pair is a nonempty coalition without the last player, then its complement
+        free = d - 1 if self.paired else d
+        population = 2**free - 1 - (0 if self.paired else 1)
+        k = min(self.n_units, population)
+        if population <= _MAX_ENUMERABLE_POPULATION:
+            codes = generator.choice(population, size=k, replace=False) + 1
+            masks = ((codes[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
+        else:
+            masks = np.zeros((k, d), dtype=bool)
+            masks[:, :free] = generator.random((k, free)) < 0.5
+            empty = ~masks.any(axis=1) | masks.all(axis=1)
+            masks[empty, 0] = ~masks[empty, 0]  # a draw of probability 2**-40 or less
+        if self.paired:
+            masks = np.concatenate([masks, ~masks])
+        return masks, self._weights(masks)
+
+    def _weights(self, masks):
+        d = self.d
+        sizes = masks.sum(axis=1)
+        binom = np.array([math.comb(d, s) for s in range(d + 1)], dtype=np.float64)
+        weights = (d - 1) / (binom[sizes] * sizes * (d - sizes))
+        return weights / weights.mean()  # a common factor, for the solver's conditioning

@@ -1,0 +1,105 @@
+"""LeverageSHAP and RegressionMSR against brute-force Shapley values of table games."""
+
+import math
+
+import numpy as np
+import pytest
+from sklxai_reference import TableGame, brute_force_shapley, random_table_game
+
+import sklxai
+from sklxai import LeverageSHAP, RegressionMSR
+from sklxai.games.coalitions import LeverageDesign
+
+ESTIMATORS = {
+    "leverage": lambda model, **kw: LeverageSHAP(model, device="cpu", verbose=0, **kw),
+    "msr": lambda model, **kw: RegressionMSR(model, device="cpu", verbose=0, n_trees=8, **kw),
+}
+
+
+def _explain(name, d, seed, **params):
+    table, value = random_table_game(d, k=2, seed=seed)
+    est = ESTIMATORS[name](TableGame(table), background=np.zeros((1, d)), random_state=0,
+                           **params).fit(np.zeros((3, d)))
+    return est, est.explain(np.ones((2, d))), np.stack(brute_force_shapley(value, d))
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+@pytest.mark.parametrize("paired", [True, False])
+def test_exact_when_the_budget_covers_every_coalition(name, paired):
+    est, exp, ref = _explain(name, 6, seed=1, n_coalitions=2**6 - 2, paired=paired)
+    np.testing.assert_allclose(exp.values[0], ref, atol=1e-10)
+    np.testing.assert_array_equal(exp.std_errors, 0.0)
+    assert est.std_errors_dof_ == math.inf
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_sampled_values_are_efficient_and_near_brute_force(name):
+    # a smooth game: an additive part plus a pairwise interaction, sampled at half its budget
+    d = 8
+    rng = np.random.default_rng(3)
+    masks = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(float)
+    table = masks @ rng.normal(size=(d, 2)) + 0.5 * (masks[:, :1] * masks[:, 1:2])
+
+    def value(S):
+        return table[sum(2**j for j in S)]
+
+    ref = np.stack(brute_force_shapley(value, d))
+    est = ESTIMATORS[name](TableGame(table), background=np.zeros((1, d)), n_coalitions=120,
+                           random_state=0).fit(np.zeros((3, d)))
+    exp = est.explain(np.ones((2, d)))
+    np.testing.assert_allclose(exp.values.sum(axis=1), exp.output - exp.base_values,
+                               atol=1e-12)
+    assert np.abs(exp.values[0] - ref).max() < 0.05
+    assert exp.std_errors.shape == exp.values.shape
+    assert np.isfinite(exp.std_errors).all()
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_random_game_values_efficient_with_standard_errors(name):
+    est, exp, ref = _explain(name, 7, seed=2, n_coalitions=60)
+    np.testing.assert_allclose(exp.values.sum(axis=1), exp.output - exp.base_values,
+                               atol=1e-12)
+    assert (exp.std_errors > 0).any()
+    assert 0 < est.std_errors_dof_ < math.inf
+
+
+def test_leverage_design_draws_distinct_pairs_uniformly():
+    design = LeverageDesign(10, 400, paired=True)
+    masks, weights = design.draw(generator=np.random.default_rng(0))
+    half = len(masks) // 2
+    assert len({m.tobytes() for m in masks}) == len(masks)  # without replacement
+    np.testing.assert_array_equal(masks[half:], ~masks[:half])
+    sizes = masks.sum(axis=1)
+    assert 1 <= sizes.min() and sizes.max() <= 9
+    # every coalition equally likely: sizes near C(10, s) / (2**10 - 2) of the draws
+    share = np.mean(sizes == 5)
+    assert abs(share - math.comb(10, 5) / 1022) < 0.06
+    # kernel weights (d - 1) / (C(d, s) s (d - s)), up to a common factor
+    kernel = 9 / (np.array([math.comb(10, s) for s in sizes]) * sizes * (10 - sizes))
+    np.testing.assert_allclose(weights / kernel, (weights / kernel)[0])
+
+
+def test_registered_by_name():
+    assert sklxai.get_explainer("leverageshap") is LeverageSHAP
+    assert sklxai.get_explainer("msr") is RegressionMSR
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"n_coalitions": 1}, ValueError, "n_coalitions must be >= 2"),
+    ({"paired": "yes"}, TypeError, "paired must be True or False"),
+])
+@pytest.mark.parametrize("cls", [LeverageSHAP, RegressionMSR])
+def test_fit_refuses_bad_parameters_naming_them(cls, params, error, match):
+    from sklearn.linear_model import LinearRegression
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(error, match=match):
+        cls(LinearRegression().fit(X, X[:, 0]), **params).fit(X)
+
+
+def test_msr_refuses_bad_tree_settings():
+    from sklearn.linear_model import LinearRegression
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(ValueError, match="max_depth must be >= 1"):
+        RegressionMSR(LinearRegression().fit(X, X[:, 0]), max_depth=0).fit(X)
