@@ -15,12 +15,16 @@ import numpy as np
 import torch
 
 from sklxai.explainers.solvers import combine_exact, enumeration_weights, solve_kernel_shap
+from sklxai.utils.memory import chunk_size
 
 #: players up to which "auto" enumerates every coalition (2**12 per row and background row)
 EXACT_MAX_PLAYERS = 12
 #: coalitions per KernelSHAP reference run (two runs)
 KERNEL_COALITIONS = 2048
 REFERENCES = ("auto", "exact", "kernel", "tree")
+#: players up to which a tree game's coalition values give exact training targets (2**12
+#: coalitions per row: about as many model-free evaluations as a KernelSHAP row)
+EXACT_TARGET_PLAYERS = 12
 
 
 class ErrorReport:
@@ -67,6 +71,67 @@ def resolve_reference(choice, n_players, tree_ok):
     if tree_ok:
         return "tree"
     return "exact" if n_players <= EXACT_MAX_PLAYERS else "kernel"
+
+
+def exact_targets_ok(explainer):
+    """Whether the explainer's game gives every coalition's value from a tree model's trees
+    (:class:`~sklxai.games.TreeGame`, shallow trees, no model calls on hybrids) for at most
+    :data:`EXACT_TARGET_PLAYERS` players: exact Shapley values of its training rows are then
+    cheap targets, whatever transform of the trees' sum the outputs are (a boosted
+    classifier's ``predict_proba`` included)."""
+    from sklxai.games.grouped import GroupedGame
+    from sklxai.games.trees import TreeGame
+
+    game = explainer.game_
+    inner = game.game if isinstance(game, GroupedGame) else game
+    return (isinstance(inner, TreeGame) and inner.from_trees_
+            and explainer._n_players <= EXACT_TARGET_PLAYERS)
+
+
+def game_exact_values(game, null, X, n_players, *, background_rows=None, generator=None):
+    """Exact Shapley values (n, d, k), float64 ndarray, of model-space rows ``X`` on ``game``,
+    every coalition enumerated, rows in chunks within the memory budget.
+
+    With ``background_rows`` (a tree game only, see :func:`exact_targets_ok`), each chunk of
+    rows gets its own uniform random subset of that many background rows, drawn with
+    ``generator``: the exact values of that sub-background's game. The marginal game is an
+    average over background rows, so these are unbiased estimates of the whole background's
+    exact values, at a cost that shrinks with the subset (unbiased noisy targets, as
+    stochastic amortization trains on).
+    """
+    masks, a, b = enumeration_weights(n_players, game.device)
+    k = max(int(torch.as_tensor(null).numel()), 1)
+    rows = chunk_size(8 * 3 * len(masks) * k, game.device)  # values, centred, weighted
+    if background_rows is not None:
+        rows = min(rows, _SUB_BACKGROUND_ROWS)
+    out = []
+    for start in range(0, len(X), rows):
+        chunk_game, chunk_null = game, null
+        if background_rows is not None:
+            chunk_game = _sub_background_game(game, background_rows, generator)
+            chunk_null = chunk_game.empty_value().double()
+        Xt = chunk_game.as_tensor(X[start : start + rows])
+        total = chunk_game.full(Xt).double() - chunk_null
+        values = chunk_game.values(Xt, masks).double() - chunk_null
+        out.append(combine_exact(values, masks, a, b, total).cpu().numpy())
+    return np.concatenate(out)
+
+
+#: rows that share one random sub-background in :func:`game_exact_values`
+_SUB_BACKGROUND_ROWS = 64
+
+
+def _sub_background_game(game, size, generator):
+    """The same tree game (grouped as ``game`` is) on ``size`` background rows drawn without
+    replacement."""
+    from sklxai.games.grouped import GroupedGame
+    from sklxai.games.trees import TreeGame
+
+    inner = game.game if isinstance(game, GroupedGame) else game
+    pick = np.sort(generator.choice(len(inner.background), size=size, replace=False))
+    sub = TreeGame(inner.adapter, inner.trees, inner.background[torch.as_tensor(pick)].cpu(),
+                   batch_size=inner.batch_size)
+    return GroupedGame(sub, game.groups) if isinstance(game, GroupedGame) else sub
 
 
 def game_reference(game, null, Xt, n_players, reference, seed):

@@ -126,14 +126,20 @@ class SimSHAP(AmortizedShapley):
         of it); None never stops early and still restores the best weights.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
         Extra skorch callbacks (e.g. ``skorch.callbacks.Checkpoint``).
-    targets : {"auto", "sampled", "tree"}
+    targets : {"auto", "sampled", "tree", "exact"}
         What the network learns from. "sampled": targets estimated from coalitions drawn from
         the game (the method's own objective). "tree": the exact values of fit's rows from
         :class:`~sklxai.TreeShapley`, regressed on by mean squared error (tree models whose
         trees sum to the explained outputs: regressors and forests, marginal or baseline
-        game); exact targets are cheap for trees (no model calls), and remove the targets'
-        noise that makes sampled training slow to learn the non-smooth values of tree models.
-        "auto": "tree" where it applies, else "sampled" (the choice is ``targets_``).
+        game). "exact": the exact values of fit's rows on the tree game
+        (:class:`~sklxai.games.TreeGame`: every coalition's value from the trees, so any
+        output of shallow trees, a boosted classifier's ``predict_proba`` included, at most 12
+        players), regressed on likewise; when that would take more than 30% of the time
+        budget, each chunk of 64 rows gets the exact values of a random subset of the
+        background rows (unbiased; ``exact_background_rows_`` says how many). Exact targets
+        remove the sampling noise that makes training slow to learn the non-smooth values of
+        tree models. "auto": "tree" where it applies, else "exact" where it applies, else
+        "sampled" (the choice is ``targets_``).
     tree_inputs : "auto" or False
         "auto": for a tree model (or a Pipeline ending in one) and the default network, the
         network's inputs also hold the indicators 1[x_j <= t] of the model's own numeric splits
@@ -144,9 +150,10 @@ class SimSHAP(AmortizedShapley):
         Complete a fit set of fewer training rows than this with hybrids of its training rows
         (each player's columns from one of two random rows) up to that many: an explainer needs
         no labels, only rows where the model is explained, and a few hundred rows are too few
-        for the network to generalise from. "auto": 4096 rows, or 32768 with exact tree targets
-        (``targets_="tree"``: they cost no model calls). None: fit's rows only. The
-        validation rows are always real ones. ``n_synthetic_rows_`` says how many were added.
+        for the network to generalise from. "auto": 4096 rows, 32768 with exact tree targets
+        (``targets_="tree"``: they cost no model calls), 8192 with exact game targets. None:
+        fit's rows only. The validation rows are always real ones. ``n_synthetic_rows_`` says
+        how many were added.
     validation_reference : {"auto", "exact", "kernel", "tree"} or None
         How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
         (the training's validation split), against reference values of the same game: "exact"
@@ -195,7 +202,10 @@ class SimSHAP(AmortizedShapley):
     validation_rows_ : int
         The held-out rows the validation measured (see ``validation_rows``).
     targets_ : str
-        The targets used ("sampled" or "tree").
+        The targets used ("sampled", "tree" or "exact").
+    exact_background_rows_ : int or None
+        With ``targets_="exact"``: the background rows of each chunk's exact targets (None:
+        the whole background; also None for other targets).
     max_epochs_ : int
         ``max_epochs`` as used ("auto" resolved).
     tree_inputs_ : bool
