@@ -44,7 +44,7 @@ from benchmarks.kernel_speed import _machine, _write_json
 
 SETTINGS = ("adult-mlp", "adult-gbdt", "breast-cancer-gbdt", "digits-gbdt")
 BUDGETS = (512, 2048, 8192)
-#: the issue's bounds on coverage
+#: the coverage every line should reach (a 95% interval's, within sampling error)
 TARGET = (0.93, 0.97)
 GBDT_PARAMS = {"n_estimators": 100, "max_depth": 3}
 #: held-out rows per seed, chosen so that seeds x rows x (nonzero values) >= 2,000
