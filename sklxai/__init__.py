@@ -18,6 +18,7 @@ _LAZY = {
     "PermutationSHAP": "sklxai.explainers.permutation",
     "LeverageSHAP": "sklxai.explainers.leverage",
     "RegressionMSR": "sklxai.explainers.msr",
+    "ShapleySampler": "sklxai.explainers.sampler",
     "SimSHAP": "sklxai.explainers.simshap",
     "FastSHAP": "sklxai.explainers.fastshap",
     "IntegratedGradients": "sklxai.explainers.integrated_gradients",

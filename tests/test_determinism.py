@@ -10,6 +10,9 @@ import sklxai
 FAST = {
     "kernelshap": {"n_coalitions": 16},
     "permutation": {"n_coalitions": 12},
+    "leverageshap": {"n_coalitions": 16},
+    "msr": {"n_coalitions": 16, "n_trees": 4},
+    "sampling": {"n_coalitions": 16},
     "simshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "fastshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "integrated_gradients": {"n_steps": 8},

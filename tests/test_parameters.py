@@ -11,7 +11,8 @@ import sklxai
 from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
-CORE = ["exact", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree"]
+CORE = ["exact", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
+        "leverageshap", "msr", "sampling"]
 
 
 @pytest.mark.parametrize("name", CORE)

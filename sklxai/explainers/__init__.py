@@ -6,6 +6,12 @@
   estimators (exact enumeration weights, the constrained KernelSHAP solver); imports no
   explainer;
 - :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
+- :mod:`~sklxai.explainers.leverage`: LeverageSHAP, KernelSHAP's regression on uniform
+  (leverage-score) coalitions drawn without replacement;
+- :mod:`~sklxai.explainers.msr`: RegressionMSR, regression-adjusted Monte Carlo (a linear plus
+  boosted-tree surrogate of each row's game, and a Monte Carlo correction of its residual);
+- :mod:`~sklxai.explainers.sampler`: ShapleySampler, the sampling estimator that measured most
+  accurate for the budget and d (``method="auto"``);
 - :mod:`~sklxai.explainers.simshap` / :mod:`~sklxai.explainers.fastshap`: amortized explainers
   (a network predicts the values in one forward pass), sharing
   :mod:`~sklxai.explainers._amortized` (the explainer network, persistence) and

@@ -103,3 +103,29 @@ def test_msr_refuses_bad_tree_settings():
     X = np.random.default_rng(0).normal(size=(40, 3))
     with pytest.raises(ValueError, match="max_depth must be >= 1"):
         RegressionMSR(LinearRegression().fit(X, X[:, 0]), max_depth=0).fit(X)
+
+
+@pytest.mark.parametrize("d, budget, method", [
+    (1, 2048, "kernel"), (6, 62, "kernel"), (12, 8192, "kernel"), (12, 2048, "msr"),
+    (30, 512, "msr"), (64, 8192, "msr"),
+])
+def test_sampler_auto_rule(d, budget, method):
+    from sklxai.explainers.sampler import choose_method
+
+    assert choose_method(d, budget) == method
+
+
+@pytest.mark.parametrize("method, cls", [("kernel", "KernelSHAP"), ("leverage", "LeverageSHAP"),
+                                         ("msr", "RegressionMSR"),
+                                         ("permutation", "PermutationSHAP")])
+def test_sampler_gives_its_estimators_values(method, cls):
+    d = 6
+    table, _ = random_table_game(d, k=2, seed=4)
+    common = {"background": np.zeros((1, d)), "n_coalitions": 30, "random_state": 0,
+              "device": "cpu", "verbose": 0}
+    est = sklxai.ShapleySampler(TableGame(table), method=method, **common)
+    exp = est.fit(np.zeros((2, d))).explain(np.ones((2, d)))
+    alone = getattr(sklxai, cls)(TableGame(table), **common).fit(np.zeros((2, d)))
+    np.testing.assert_array_equal(exp.values, alone.explain(np.ones((2, d))).values)
+    assert est.method_ == method
+    assert sklxai.get_explainer("sampling") is sklxai.ShapleySampler
