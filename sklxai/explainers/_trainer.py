@@ -31,8 +31,9 @@ from sklxai.games.coalitions import StratifiedDesign
 _AUTO_REFRESH_EVERY = {"cpu": 8, "accelerator": 2}
 #: "auto" stores statistics only while they take at most this much memory (else None)
 _AUTO_CACHE_BYTES = 2**30
-#: rows per game call when refreshing stored statistics at the start of an epoch
-_REFRESH_CHUNK_ROWS = 4096
+#: rows per game call when refreshing stored statistics at the start of an epoch (a time budget
+#: is checked between two calls: on a slow generic Pipeline 512 rows cost a few seconds)
+_REFRESH_CHUNK_ROWS = 512
 
 
 def kernel_design(d, n_coalitions):
