@@ -6,7 +6,6 @@ method's objective, fits it on fit's rows, and keeps the trained network. Explai
 then one model call (for v(N)) and one forward pass of the network.
 """
 
-import copy
 import time
 
 import numpy as np
@@ -224,17 +223,9 @@ class AmortizedShapley(ShapleyExplainer):
 
     # ------------------------------------------------------------------ inference
     def _predict(self, X, total):
-        """Efficient attributions (n, d, k) of the network; total = v(N) - v(empty).
-
-        On the CPU the trained network runs in float64 (a copy): float32 matrix products
-        round differently with the number of rows in a batch, so a row's values would depend
-        on the rows explained with it (by about 1e-7), and on the CPU's instruction set.
-        """
+        """Efficient attributions (n, d, k) of the network; total = v(N) - v(empty)."""
         with torch.no_grad():
-            if X.device.type == "cpu":
-                raw = copy.deepcopy(self.module_).double()(X.to(torch.float64))
-            else:
-                raw = self.module_(X.to(torch.float32))
+            raw = self.module_(X.to(torch.float32))
         return efficient_attributions(raw, total, self._n_players)
 
     def _shapley_values(self, X, fx, rng):
