@@ -129,7 +129,7 @@ def run(settings=SETTINGS, *, seeds=10, rows_scale=1.0, n_background=20, log=pri
         model, ref_cls, target = _model(setting, Xtr, ytr)
         rng = np.random.default_rng(0)
         background = Xtr[rng.choice(len(Xtr), n_background, replace=False)]
-        n_rows = max(1, int(round(ROWS[setting] * rows_scale)))
+        n_rows = max(1, round(ROWS[setting] * rows_scale))
         row_sets = [Xte[s * n_rows:(s + 1) * n_rows] for s in range(seeds)]
         t0 = time.perf_counter()
         ref = ref_cls(model, background=background, target=target, device="cpu",

@@ -385,7 +385,7 @@ def relative_std_error(values, std_errors, output=None):
     Returns
     -------
     summary : dict or None
-        ``max`` (the largest over rows of max_j se_j / mean_j |phi_j|), ``row`` (its row),
+        ``max`` (the largest over rows of ``max_j se_j / mean_j |phi_j|``), ``row`` (its row),
         ``median`` (over rows); None without standard errors or values. Rows whose values are
         all zero, or whose standard errors are NaN, are left out.
     """

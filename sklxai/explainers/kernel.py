@@ -9,8 +9,11 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.explainers.solvers import (kernel_shap_dof, kernel_shap_std_errors,
-                                       solve_kernel_shap)
+from sklxai.explainers.solvers import (
+    kernel_shap_dof,
+    kernel_shap_std_errors,
+    solve_kernel_shap,
+)
 from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
 

@@ -114,7 +114,7 @@ def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired)
         coalition is enumerated (the values are then exact); NaN when there are no more
         independent draws than d - 1 (no variance can be measured).
     """
-    n, d, k = phi.shape
+    d = phi.shape[1]
     Z = masks.double()
     w = weights.double()
     n_sampled = Z.shape[0] - n_enumerated

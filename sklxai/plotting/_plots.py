@@ -189,7 +189,7 @@ def bar(explanation, *, max_display=10, output=None, ax=None):
     {ax}
         When the explanation has standard errors (``std_errors``, from a sampling explainer),
         each bar of one output carries an error bar of ± the mean of its rows' standard errors
-        (the most the mean |attribution| moves by one standard error of each row, whatever the
+        (the most the mean ``|attribution|`` moves by one standard error of each row, whatever the
         correlation of the rows' errors; the "other features" bar sums those of its features).
 
     {examples}

@@ -11,8 +11,11 @@ from sklxai_reference import TableGame
 
 from sklxai import ExactShapley, KernelSHAP, PermutationSHAP
 from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.explainers.solvers import (kernel_shap_std_errors, mean_and_std_error,
-                                       solve_kernel_shap)
+from sklxai.explainers.solvers import (
+    kernel_shap_std_errors,
+    mean_and_std_error,
+    solve_kernel_shap,
+)
 from sklxai.games.coalitions import StratifiedDesign
 
 SAMPLERS = {"kernel": KernelSHAP, "permutation": PermutationSHAP}
@@ -126,7 +129,7 @@ def clf3():
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_std_errors_have_the_shape_of_values_and_follow_target(clf3, name):
     clf, X = clf3
-    kw = dict(n_background=10, n_coalitions=10, random_state=0, device="cpu")
+    kw = {"n_background": 10, "n_coalitions": 10, "random_state": 0, "device": "cpu"}
     full = SAMPLERS[name](clf, **kw).fit(X).explain(X[:5])
     assert full.std_errors.shape == full.values.shape == (5, 4, 3)
     assert np.isfinite(full.std_errors).all() and (full.std_errors > 0).any()
