@@ -41,9 +41,9 @@ class Explanation:
         :meth:`save` keeps them. None (default): none (``{}``).
     std_errors : ndarray or None, optional
         Standard errors of ``values`` (their shape) from a sampling explainer's own variance
-        (:class:`~sklxai.KernelSHAP`, :class:`~sklxai.PermutationSHAP`): a 95% interval is
-        ``values ± 1.96 * std_errors``. Sliced, joined and saved as ``values`` are; shap's
-        ``error_std`` in :meth:`to_shap`. None (default): exact, tree, amortized explainers.
+        (:class:`~sklxai.KernelSHAP`, :class:`~sklxai.PermutationSHAP`); 95% interval:
+        ``values ± t * std_errors``, t from its ``std_errors_dof_`` (:ref:`std_errors`). Kept
+        through slicing, concat, save; shap's ``error_std``. None: exact, tree, amortized.
 
     Notes
     -----
