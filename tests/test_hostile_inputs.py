@@ -38,9 +38,10 @@ FAST = {
     "exact": {},
     "kernelshap": {"n_coalitions": 16},
     "permutation": {"n_coalitions": 6},
-    "leverageshap": {"n_coalitions": 8},
-    "msr": {"n_coalitions": 8, "n_trees": 4},
-    "sampling": {"n_coalitions": 8},
+    # as kernelshap: every coalition of the D players, so a constant feature gets exactly 0
+    "leverageshap": {"n_coalitions": 16},
+    "msr": {"n_coalitions": 16, "n_trees": 4},
+    "sampling": {"n_coalitions": 16},
     "simshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "integrated_gradients": {"n_steps": 4},

@@ -23,7 +23,7 @@ class LeverageSHAP(ShapleyExplainer):
     O(d log d + d / eps) samples). The coalitions are drawn once in ``fit`` and serve every
     row. With ``n_coalitions >= 2**d - 2`` every coalition is used and the values are exact.
     On the benchmark's games KernelSHAP, which enumerates the extreme coalition sizes, is
-    the more accurate at equal budget (:doc:`benchmarks`, "Sampling estimators").
+    the more accurate at equal budget (:doc:`/benchmarks`, "Sampling estimators").
 
     Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row, as
     KernelSHAP.

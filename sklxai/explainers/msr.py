@@ -43,7 +43,7 @@ class RegressionMSR(ShapleyExplainer):
     efficiency holds exactly (each size's correction sums to zero). The standard errors are
     those of the Monte Carlo correction (draws grouped by size, the surrogate held fixed).
     The boosted surrogate captures the interactions that the linear regression misses; on the
-    benchmark's games it is the most accurate sampling estimator (:doc:`benchmarks`,
+    benchmark's games it is the most accurate sampling estimator (:doc:`/benchmarks`,
     "Sampling estimators").
 
     Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row, as

@@ -15,7 +15,7 @@ _METHODS = {
 def choose_method(d, n_coalitions):
     """The estimator ``method="auto"`` picks for d players and a budget of coalitions.
 
-    The rule table, from ``benchmarks/estimators.py`` (:doc:`benchmarks`, "Sampling
+    The rule table, from ``benchmarks/estimators.py`` (:doc:`/benchmarks`, "Sampling
     estimators": Adult MLP d = 12, breast-cancer GBDT d = 30, digits GBDT d = 64, at 512,
     2048 and 8192 coalitions):
 
@@ -42,7 +42,7 @@ class ShapleySampler(ShapleyExplainer):
     """The sampling Shapley estimator that measured most accurate for the budget and d.
 
     ``method="auto"`` picks by :func:`choose_method`'s rule table, derived from the measured
-    errors of ``benchmarks/estimators.py`` (:doc:`benchmarks`, "Sampling estimators"):
+    errors of ``benchmarks/estimators.py`` (:doc:`/benchmarks`, "Sampling estimators"):
     :class:`~sklxai.explainers.kernel.KernelSHAP` where the budget covers every coalition (the
     values are then exact), :class:`~sklxai.explainers.msr.RegressionMSR` otherwise; a method
     name uses that estimator. The chosen estimator, with this explainer's settings, computes
