@@ -13,7 +13,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from sklxai.explainers._budget import plan_fit
-from sklxai.explainers._exact_targets import exact_targets, resolve_targets
+from sklxai.explainers._exact_targets import exact_subset, exact_targets, resolve_targets
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
     efficient_attributions,
@@ -139,9 +139,12 @@ class AmortizedShapley(ShapleyExplainer):
             raise ValueError(
                 f"{name} needs at least 2 features (players); got n_features={self._n_players}."
             )
-        self._resolve_targets()
+        self.targets_, self.exact_target_rows_ = resolve_targets(self, X)
+        X = exact_subset(X, self.exact_target_rows_, self._seed)  # what exact targets afford
         target = (_AUTO_AUGMENT_ROWS[self.targets_] if self.augment == "auto"
                   else self.augment)
+        if target is not None and self.exact_target_rows_ is not None:
+            target = min(target, self.exact_target_rows_)
         groups = (list(self.feature_groups_.values()) if self.feature_groups_ else None)
         rows, train, valid = training_rows(X, validation_fraction=self.validation_fraction,
                                            seed=self._seed, target_rows=target, groups=groups)
@@ -180,15 +183,10 @@ class AmortizedShapley(ShapleyExplainer):
         self.validation_report_ = report
         self.validation_error_ = None if report is None else report.error
 
-    def _resolve_targets(self):
-        """``targets`` with "auto" resolved (``targets_``; see :func:`resolve_targets`)."""
-        self.targets_ = resolve_targets(self)
-
     def _exact_targets(self, rows, X, tree):
-        """Exact (or sub-background exact) values of the training rows to regress on, or None
+        """Exact values of the training rows to regress on, or None
         (:func:`~sklxai.explainers._exact_targets.exact_targets`)."""
-        values, self.exact_background_rows_ = exact_targets(self, rows, X, tree)
-        return values
+        return exact_targets(self, rows, X, tree)
 
     def _tree_splits(self):
         """The tree model's (columns, thresholds) for the network's inputs, or None."""

@@ -88,50 +88,19 @@ def exact_targets_ok(explainer):
             and explainer._n_players <= EXACT_TARGET_PLAYERS)
 
 
-def game_exact_values(game, null, X, n_players, *, background_rows=None, generator=None):
+def game_exact_values(game, null, X, n_players):
     """Exact Shapley values (n, d, k), float64 ndarray, of model-space rows ``X`` on ``game``,
-    every coalition enumerated, rows in chunks within the memory budget.
-
-    With ``background_rows`` (a tree game only, see :func:`exact_targets_ok`), each chunk of
-    rows gets its own uniform random subset of that many background rows, drawn with
-    ``generator``: the exact values of that sub-background's game. The marginal game is an
-    average over background rows, so these are unbiased estimates of the whole background's
-    exact values, at a cost that shrinks with the subset (unbiased noisy targets, as
-    stochastic amortization trains on).
-    """
+    every coalition enumerated, rows in chunks within the memory budget."""
     masks, a, b = enumeration_weights(n_players, game.device)
     k = max(int(torch.as_tensor(null).numel()), 1)
     rows = chunk_size(8 * 3 * len(masks) * k, game.device)  # values, centred, weighted
-    if background_rows is not None:
-        rows = min(rows, _SUB_BACKGROUND_ROWS)
     out = []
     for start in range(0, len(X), rows):
-        chunk_game, chunk_null = game, null
-        if background_rows is not None:
-            chunk_game = _sub_background_game(game, background_rows, generator)
-            chunk_null = chunk_game.empty_value().double()
-        Xt = chunk_game.as_tensor(X[start : start + rows])
-        total = chunk_game.full(Xt).double() - chunk_null
-        values = chunk_game.values(Xt, masks).double() - chunk_null
+        Xt = game.as_tensor(X[start : start + rows])
+        total = game.full(Xt).double() - null
+        values = game.values(Xt, masks).double() - null
         out.append(combine_exact(values, masks, a, b, total).cpu().numpy())
     return np.concatenate(out)
-
-
-#: rows that share one random sub-background in :func:`game_exact_values`
-_SUB_BACKGROUND_ROWS = 64
-
-
-def _sub_background_game(game, size, generator):
-    """The same tree game (grouped as ``game`` is) on ``size`` background rows drawn without
-    replacement."""
-    from sklxai.games.grouped import GroupedGame
-    from sklxai.games.trees import TreeGame
-
-    inner = game.game if isinstance(game, GroupedGame) else game
-    pick = np.sort(generator.choice(len(inner.background), size=size, replace=False))
-    sub = TreeGame(inner.adapter, inner.trees, inner.background[torch.as_tensor(pick)].cpu(),
-                   batch_size=inner.batch_size)
-    return GroupedGame(sub, game.groups) if isinstance(game, GroupedGame) else sub
 
 
 def game_reference(game, null, Xt, n_players, reference, seed):

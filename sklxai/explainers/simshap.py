@@ -134,12 +134,12 @@ class SimSHAP(AmortizedShapley):
         game). "exact": the exact values of fit's rows on the tree game
         (:class:`~sklxai.games.TreeGame`: every coalition's value from the trees, so any
         output of shallow trees, a boosted classifier's ``predict_proba`` included, at most 12
-        players), regressed on likewise; when that would take more than 30% of the time
-        budget, each chunk of 64 rows gets the exact values of a random subset of the
-        background rows (unbiased; ``exact_background_rows_`` says how many). Exact targets
+        players), regressed on likewise; they cost a few milliseconds a row, so under a time
+        budget they are computed for as many rows as 30% of it affords (measured on 16 rows),
+        a random subset of fit's rows when fewer (``exact_target_rows_``). Exact targets
         remove the sampling noise that makes training slow to learn the non-smooth values of
-        tree models. "auto": "tree" where it applies, else "exact" where it applies, else
-        "sampled" (the choice is ``targets_``).
+        tree models. "auto": "tree" where it applies, else "exact" where it applies and at
+        least 1024 rows are affordable, else "sampled" (the choice is ``targets_``).
     tree_inputs : "auto" or False
         "auto": for a tree model (or a Pipeline ending in one) and the default network, the
         network's inputs also hold the indicators 1[x_j <= t] of the model's own numeric splits
@@ -203,9 +203,10 @@ class SimSHAP(AmortizedShapley):
         The held-out rows the validation measured (see ``validation_rows``).
     targets_ : str
         The targets used ("sampled", "tree" or "exact").
-    exact_background_rows_ : int or None
-        With ``targets_="exact"``: the background rows of each chunk's exact targets (None:
-        the whole background; also None for other targets).
+    exact_target_rows_ : int or None
+        With ``targets_="exact"`` under a time budget: the rows whose exact targets it
+        affords (fit trains on a random subset of that many of its rows when fewer than
+        given); None otherwise.
     max_epochs_ : int
         ``max_epochs`` as used ("auto" resolved).
     tree_inputs_ : bool

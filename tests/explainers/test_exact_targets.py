@@ -1,6 +1,6 @@
 """Exact training targets from the tree game (``targets="exact"``): every coalition's value of a
-boosted classifier's probabilities from its trees, combined into exact Shapley values; and
-their unbiased sub-background version under a tight time budget."""
+boosted classifier's probabilities from its trees, combined into exact Shapley values, for as
+many of fit's rows as the time budget affords."""
 
 import warnings
 
@@ -11,8 +11,7 @@ from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingCla
 from sklxai_reference import marginal_reference, tanh_classifier_task
 
 from sklxai import SimSHAP
-from sklxai.explainers._validation import _sub_background_game, game_exact_values
-from sklxai.games.trees import TreeGame
+from sklxai.explainers._validation import game_exact_values
 
 FAST = dict(n_background=12, hidden_sizes=(32,), train_batch_size=64, device="cpu",
             random_state=0, min_epoch_rows=1, max_epochs=2, validation_reference=None,
@@ -33,7 +32,7 @@ def test_boosted_classifiers_train_on_exact_game_targets(boosted):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X)
-    assert est.targets_ == "exact" and est.exact_background_rows_ is None
+    assert est.targets_ == "exact" and est.exact_target_rows_ is not None  # max_time="auto"
     # the targets the network regressed on are the brute-force values of predict_proba
     rows = X[:5]
     targets = game_exact_values(est.game_, est._null, est._model_rows(rows), 4)
@@ -53,38 +52,22 @@ def test_auto_targets_and_refusals(boosted):
             SimSHAP(model, targets="tree", **FAST).fit(X)
 
 
-def test_the_marginal_game_is_the_mean_of_its_one_row_games(boosted):
-    # the premise of sub-background targets: exact values on the whole background are the mean
-    # of the exact values on each background row alone, so a random subset is unbiased
-    X, model = boosted
-    est = SimSHAP(model, augment=None, **FAST)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X)
-    rows = est._model_rows(X[:4])
-    full = game_exact_values(est.game_, est._null, rows, 4)
-    game = est.game_
-    singles = []
-    for b in range(len(game.background)):
-        one = TreeGame(game.adapter, game.trees, game.background[b : b + 1].cpu())
-        singles.append(game_exact_values(one, one.empty_value().double(), rows, 4))
-    np.testing.assert_allclose(np.mean(singles, axis=0), full, rtol=0, atol=1e-12)
-    # and a subset of every row is the whole background
-    whole = game_exact_values(game, est._null, rows, 4, background_rows=len(game.background),
-                              generator=np.random.default_rng(0))
-    np.testing.assert_allclose(whole, full, rtol=0, atol=1e-12)
-    sub = _sub_background_game(game, 3, np.random.default_rng(0))
-    assert isinstance(sub, TreeGame) and len(sub.background) == 3
-
-
-def test_a_tight_budget_takes_fewer_background_rows():
+def test_a_tight_budget_trains_on_the_rows_it_affords():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(400, 6))
     model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, X[:, 0] > X[:, 1])
-    kw = dict(FAST, n_background=40, max_time=1e-3)  # far too short for the whole background
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = SimSHAP(model, augment=None, **kw).fit(X)
-    assert est.targets_ == "exact"
-    assert est.exact_background_rows_ is not None and 1 <= est.exact_background_rows_ < 40
+        # "auto" prefers sampled targets when few rows are affordable...
+        auto = SimSHAP(model, augment=None, **dict(FAST, max_time=1e-4)).fit(X)
+        assert auto.targets_ == "sampled" and auto.exact_target_rows_ is None
+        # ...an explicit "exact" trains on a random subset of the rows it affords
+        est = SimSHAP(model, augment=None, targets="exact", **dict(FAST, max_time=0.05)).fit(X)
+    assert est.targets_ == "exact" and 2 <= est.exact_target_rows_ < len(X)
+    assert est.net_.history[-1]["train_loss"] >= 0
     assert torch.isfinite(torch.as_tensor(est.explain(X[:3]).values)).all()
+    # without a time budget every row gets its exact targets
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        free = SimSHAP(model, augment=None, **dict(FAST, max_time=None)).fit(X)
+    assert free.targets_ == "exact" and free.exact_target_rows_ is None
