@@ -101,15 +101,8 @@ class KernelSHAP(ShapleyExplainer):
         self.paired = paired
 
     def _fit_shapley(self, d):
-        rng = np.random.default_rng(self._seed)
-        if d == 1:
-            masks, weights = np.zeros((0, 1), dtype=bool), np.zeros(0)
-            self.n_enumerated_ = 0
-        else:
-            design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
-            masks, weights = design.draw(1, generator=rng)
-            masks = masks[0]
-            self.n_enumerated_ = len(design.enumerated)
+        masks, weights, self.n_enumerated_, self._error_scale = self._draw_coalitions(
+            d, np.random.default_rng(self._seed))
         self.coalitions_, self.weights_ = masks, weights
         n_sampled = len(masks) - self.n_enumerated_
         dof = kernel_shap_dof(n_sampled, d, paired=self.paired)
@@ -117,6 +110,16 @@ class KernelSHAP(ShapleyExplainer):
         device = self.game_.device
         self._masks = torch.as_tensor(masks, device=device)
         self._weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
+
+    def _draw_coalitions(self, d, rng):
+        """The coalitions (m, d), their kernel weights (m,), how many of them (the first ones)
+        are enumerated rather than sampled, and a factor of the standard errors (1 for draws
+        with replacement). Subclasses draw other designs for the same regression."""
+        if d == 1:
+            return np.zeros((0, 1), dtype=bool), np.zeros(0), 0, 1.0
+        design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
+        masks, weights = design.draw(1, generator=rng)
+        return masks[0], weights, len(design.enumerated), 1.0
 
     def _coalitions_per_row(self, d):
         return max(1, len(self.coalitions_))
@@ -127,6 +130,6 @@ class KernelSHAP(ShapleyExplainer):
             return total[:, None, :], torch.zeros_like(total[:, None, :])
         values = self._centered_values(X, self._masks)
         phi = solve_kernel_shap(self._masks, self._weights, values, total)
-        return phi, kernel_shap_std_errors(self._masks, self._weights, values, phi,
-                                           n_enumerated=self.n_enumerated_,
-                                           paired=self.paired)
+        errors = kernel_shap_std_errors(self._masks, self._weights, values, phi,
+                                        n_enumerated=self.n_enumerated_, paired=self.paired)
+        return phi, errors * self._error_scale

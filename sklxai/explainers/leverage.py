@@ -2,16 +2,11 @@
 
 import math
 
-import numpy as np
-import torch
-
-from sklxai.explainers._shapley import ShapleyExplainer, shared_params
-from sklxai.explainers.solvers import kernel_shap_dof, kernel_shap_std_errors, solve_kernel_shap
+from sklxai.explainers.kernel import KernelSHAP
 from sklxai.games.coalitions import LeverageDesign
-from sklxai.utils import param_validation as pv
 
 
-class LeverageSHAP(ShapleyExplainer):
+class LeverageSHAP(KernelSHAP):
     """Leverage SHAP (Musco & Witter 2025): Kernel SHAP's regression on leverage-score samples.
 
     Solves the same constrained weighted least-squares problem as
@@ -47,6 +42,8 @@ class LeverageSHAP(ShapleyExplainer):
         The coalitions used (drawn once in ``fit`` from ``random_state``).
     weights_ : ndarray of shape (m,)
         Their kernel weights (up to a common factor).
+    n_enumerated_ : int
+        ``len(coalitions_)`` when the budget covers every coalition (exact values), else 0.
     std_errors_dof_ : float
         Degrees of freedom of the standard errors: independent draws less d - 1 (inf when
         the values are exact, 0 when the standard errors cannot be measured).
@@ -66,51 +63,12 @@ class LeverageSHAP(ShapleyExplainer):
     True
     """
 
-    _parameter_constraints = {
-        **ShapleyExplainer._parameter_constraints,
-        "n_coalitions": pv.positive_int(minimum=2),
-        "paired": pv.boolean(),
-    }
-
-    def __init__(self, model, *, background=None, n_background=100, target=None,
-                 game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
-                 n_coalitions=2048, paired=True, n_jobs=None, verbose="auto", device="auto",
-                 random_state=None, batch_size=None):
-        super().__init__(**shared_params(locals()))
-        self.n_coalitions = n_coalitions
-        self.paired = paired
-
-    def _fit_shapley(self, d):
-        rng = np.random.default_rng(self._seed)
+    def _draw_coalitions(self, d, rng):
         if d == 1:
-            masks, weights, n_sampled = np.zeros((0, 1), dtype=bool), np.zeros(0), 0
-            self._fpc = 1.0
-        else:
-            design = LeverageDesign(d, self.n_coalitions, paired=self.paired)
-            masks, weights = design.draw(generator=rng)
-            n_sampled = 0 if design.exact else len(masks)
-            # without replacement: the finite-population correction of the draws' variance
-            population = 2 ** (d - 1) - 1 if self.paired else 2**d - 2
-            self._fpc = math.sqrt(max(0.0, 1.0 - design.n_units / population))
-        self.coalitions_, self.weights_ = masks, weights
-        self._n_sampled = n_sampled
-        dof = kernel_shap_dof(n_sampled, d, paired=self.paired)
-        self.std_errors_dof_ = float("inf") if n_sampled == 0 else float(max(dof, 0))
-        device = self.game_.device
-        self._masks = torch.as_tensor(masks, device=device)
-        self._weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
-
-    def _coalitions_per_row(self, d):
-        return max(1, len(self.coalitions_))
-
-    def _shapley_values(self, X, fx, rng):
-        total = fx - self._null
-        if self._n_players == 1:  # one feature takes all of f(x) - E[f], exactly
-            return total[:, None, :], torch.zeros_like(total[:, None, :])
-        values = self._centered_values(X, self._masks)
-        phi = solve_kernel_shap(self._masks, self._weights, values, total)
-        if self._n_sampled == 0:  # every coalition: exact
-            return phi, torch.zeros_like(phi)
-        errors = kernel_shap_std_errors(self._masks, self._weights, values, phi,
-                                        n_enumerated=0, paired=self.paired)
-        return phi, errors * self._fpc
+            return super()._draw_coalitions(d, rng)
+        design = LeverageDesign(d, self.n_coalitions, paired=self.paired)
+        masks, weights = design.draw(generator=rng)
+        # without replacement: the finite-population correction of the draws' variance
+        population = 2 ** (d - 1) - 1 if self.paired else 2**d - 2
+        scale = math.sqrt(max(0.0, 1.0 - design.n_units / population))
+        return masks, weights, len(masks) if design.exact else 0, scale
