@@ -26,28 +26,16 @@ class LeverageSHAP(KernelSHAP):
     Parameters
     ----------
     model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
-    n_coalitions : int
-        Coalitions evaluated per row (the empty and the full one are extra and free); the
-        budget shared with KernelSHAP.
-    paired : bool
-        Draw coalitions with their complements.
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+        As for :class:`~sklxai.explainers.kernel.KernelSHAP`.
+    n_coalitions, paired, game, feature_groups, surrogate_params, n_jobs, verbose
+        As for KernelSHAP; ``paired`` draws coalitions with their complements.
 
     Attributes
     ----------
-    coalitions_ : bool ndarray of shape (m, d)
-        The coalitions used (drawn once in ``fit`` from ``random_state``).
-    weights_ : ndarray of shape (m,)
-        Their kernel weights (up to a common factor).
+    coalitions_, weights_, std_errors_dof_, expected_value_
+        As for KernelSHAP (the weights up to a common factor).
     n_enumerated_ : int
         ``len(coalitions_)`` when the budget covers every coalition (exact values), else 0.
-    std_errors_dof_ : float
-        Degrees of freedom of the standard errors: independent draws less d - 1 (inf when
-        the values are exact, 0 when the standard errors cannot be measured).
-    expected_value_ : ndarray of shape (n_outputs,)
 
     Examples
     --------

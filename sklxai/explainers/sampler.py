@@ -51,16 +51,14 @@ class ShapleySampler(ShapleyExplainer):
     Parameters
     ----------
     model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
-    n_coalitions : int
-        Coalitions evaluated per row, the budget of every method.
+        As for :class:`~sklxai.explainers.kernel.KernelSHAP`.
     method : {"auto", "kernel", "permutation", "leverage", "msr"}
         The estimator: KernelSHAP, PermutationSHAP, LeverageSHAP, RegressionMSR, or "auto".
-    paired : bool
-        Paired (complement) sampling; antithetic permutations for "permutation".
+    n_coalitions, paired
+        Coalitions evaluated per row, the budget of every method; paired (complement)
+        sampling, antithetic permutations for "permutation".
     game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+        As for KernelSHAP.
 
     Attributes
     ----------
