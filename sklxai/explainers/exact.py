@@ -19,11 +19,11 @@ class ExactShapley(ShapleyExplainer):
 
     Parameters
     ----------
+    max_features : int
+        Largest number of features to enumerate (2**max_features coalitions per row).
     model, background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
         torch.nn.Module, scikit-learn estimator or Pipeline).
-    max_features : int
-        Largest number of features to enumerate (2**max_features coalitions per row).
     game, feature_groups, surrogate_params, n_jobs, verbose
         See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
 

@@ -49,14 +49,14 @@ class KernelSHAP(ShapleyExplainer):
 
     Parameters
     ----------
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
     n_coalitions : int
         Coalitions evaluated per row (the empty and the full one are extra and free); the
         budget shared with PermutationSHAP.
     paired : bool
         Sample coalitions with their complements (paired sampling, Covert & Lee 2021).
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
     game, feature_groups, surrogate_params, n_jobs, verbose
         See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
 

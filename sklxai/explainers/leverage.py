@@ -39,9 +39,9 @@ class LeverageSHAP(KernelSHAP):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import Ridge
     >>> from sklxai import LeverageSHAP
+    >>> from sklearn.linear_model import Ridge
+    >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 5)); y = X @ [1.0, -2.0, 0.5, 0.0, 3.0]
     >>> est = LeverageSHAP(Ridge().fit(X, y), n_background=20, n_coalitions=30,

@@ -36,15 +36,15 @@ class PermutationSHAP(ShapleyExplainer):
 
     Parameters
     ----------
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
     n_coalitions : int
         Coalitions evaluated per row, the budget shared with KernelSHAP: each permutation
         evaluates d - 1 of them, so ``max(1, n_coalitions // (d - 1))`` permutations are drawn
         per row (rounded up to even when ``antithetic``).
     antithetic : bool
         Pair every permutation with its reverse.
+    model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
     game, feature_groups, surrogate_params, n_jobs, verbose
         See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
 

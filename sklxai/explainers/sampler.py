@@ -72,9 +72,9 @@ class ShapleySampler(ShapleyExplainer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import Ridge
     >>> from sklxai import ShapleySampler
+    >>> from sklearn.linear_model import Ridge
+    >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(100, 4))
     >>> est = ShapleySampler(Ridge().fit(X, X[:, 0]), n_background=10,
     ...                      random_state=0).fit(X)
