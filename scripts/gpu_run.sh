@@ -11,9 +11,10 @@
 #   bash scripts/gpu_run.sh tree                      # TreeShapley vs shap, compiled trees
 #   bash scripts/gpu_run.sh matrix-adult              # amortized matrix, Adult (about 8 min)
 #   bash scripts/gpu_run.sh matrix-small              # breast cancer and digits (about 9 min)
+#   bash scripts/gpu_run.sh estimators                # sampling estimators per budget (GBDTs)
 #
 # Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
-# matrix-small.
+# matrix-small, estimators.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -54,6 +55,10 @@ for what in "$@"; do
                           --settings breast-cancer-mlp,breast-cancer-gbdt,digits-gbdt \
                           --out "$OUT/amortized_matrix_small.json" \
                           | tee "$OUT/amortized_matrix_small.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small)" >&2; exit 2 ;;
+        # sklxai's sampling estimators on the GPU (shapiq's on the CPU), the two tree settings
+        estimators) python3 -m benchmarks.estimators --device cuda --rows 6 \
+                        --settings breast-cancer-gbdt digits-gbdt \
+                        --out "$OUT/estimators.json" | tee "$OUT/estimators.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, estimators)" >&2; exit 2 ;;
     esac
 done
