@@ -3,8 +3,8 @@
 The reference is computed on the explainer's own game (the same players, background and
 outputs): exact enumeration when the players are few, :class:`~sklxai.TreeShapley` for tree
 models (the marginal or baseline game; exact, and cheap whatever the number of players), else
-KernelSHAP at a large budget, run twice with independent coalitions so that the reference's own
-noise is measured and taken out of the reported error. The error is the relative error of
+KernelSHAP at a large budget (4096 coalitions), whose own standard errors measure the reference's
+noise, taken out of the reported error. The error is the relative error of
 ``docs/design.rst`` ("Measuring"), mean_i ||phi_i - phi*_i|| / mean_i ||phi*_i||, with a
 bootstrap interval over the rows.
 """
@@ -14,12 +14,17 @@ import time
 import numpy as np
 import torch
 
-from sklxai.explainers.solvers import combine_exact, enumeration_weights, solve_kernel_shap
+from sklxai.explainers.solvers import (
+    combine_exact,
+    enumeration_weights,
+    kernel_shap_std_errors,
+    solve_kernel_shap,
+)
 from sklxai.utils.memory import chunk_size
 
 #: players up to which "auto" enumerates every coalition (2**12 per row and background row)
 EXACT_MAX_PLAYERS = 12
-#: coalitions per KernelSHAP reference run (two runs)
+#: half the coalitions of the KernelSHAP reference (one run of twice as many)
 KERNEL_COALITIONS = 2048
 REFERENCES = ("auto", "exact", "kernel", "tree")
 #: players up to which a tree game's coalition values give exact training targets (2**12
@@ -112,18 +117,19 @@ def game_reference(game, null, Xt, n_players, reference, seed):
         masks, a, b = enumeration_weights(n_players, Xt.device)
         values = game.values(Xt, masks).double() - null
         return combine_exact(values, masks, a, b, total), 0.0
-    runs = []
-    for run in range(2):  # independent designs: their spread measures the reference's noise
-        design = StratifiedDesign(n_players, KERNEL_COALITIONS, rule="coverage")
-        masks, weights = design.draw(1, generator=np.random.default_rng([seed, run]))
-        masks = torch.as_tensor(masks[0], device=Xt.device)
-        weights = torch.as_tensor(weights, dtype=torch.float64, device=Xt.device)
-        values = game.values(Xt, masks).double() - null
-        runs.append(solve_kernel_shap(masks, weights, values, total))
-    reference = (runs[0] + runs[1]) / 2
-    # the mean of two runs errs by half their difference, in expectation
-    noise = _relative(runs[0] / 2, runs[1] / 2, reference)
-    return reference, noise
+    # one KernelSHAP run of twice the coalitions; its own standard errors measure its noise
+    design = StratifiedDesign(n_players, 2 * KERNEL_COALITIONS, rule="coverage")
+    masks, weights = design.draw(1, generator=np.random.default_rng([seed, 0]))
+    masks = torch.as_tensor(masks[0], device=Xt.device)
+    weights = torch.as_tensor(weights, dtype=torch.float64, device=Xt.device)
+    values = game.values(Xt, masks).double() - null
+    reference = solve_kernel_shap(masks, weights, values, total)
+    errors = kernel_shap_std_errors(masks, weights, values, reference,
+                                    n_enumerated=len(design.enumerated), paired=True)
+    # a row's expected error norm is about the root of its summed variances
+    size = reference.reshape(len(reference), -1).norm(dim=1).mean().clamp(min=1e-300)
+    noise = errors.reshape(len(errors), -1).pow(2).sum(dim=1).sqrt().mean() / size
+    return reference, float(torch.nan_to_num(noise, nan=0.0))
 
 
 def measure(values, reference, noise, reference_name, n_rows, start, seed):
@@ -141,13 +147,6 @@ def measure(values, reference, noise, reference_name, n_rows, start, seed):
     lo, hi = np.quantile(np.sqrt(np.maximum(samples**2 - noise**2, 0.0)), [0.05, 0.95])
     return ErrorReport(corrected, (float(lo), float(hi)), reference_name, float(noise), n_rows,
                        time.perf_counter() - start)
-
-
-def _relative(a, b, reference):
-    a = torch.as_tensor(a).reshape(len(a), -1)
-    b = torch.as_tensor(b).reshape(len(b), -1)
-    ref = torch.as_tensor(reference).reshape(len(reference), -1)
-    return float((a - b).norm(dim=1).mean() / ref.norm(dim=1).mean().clamp(min=1e-300))
 
 
 def measure_explainer(explainer, rows, X, tree=None):

@@ -159,8 +159,8 @@ class SimSHAP(AmortizedShapley):
         (the training's validation split), against reference values of the same game: "exact"
         enumerates every coalition (2**d per row and background row); "tree" runs
         :class:`~sklxai.TreeShapley` (tree models whose trees sum to the explained outputs:
-        regressors, forests); "kernel" averages two KernelSHAP runs of 2048 coalitions and
-        takes their measured noise out of the error. "auto": tree where it applies, exact up to
+        regressors, forests); "kernel" runs KernelSHAP with 4096 coalitions and takes its
+        noise, measured by its own standard errors, out of the error. "auto": tree where it applies, exact up to
         12 players, else kernel. None: no check. The check's cost is
         ``validation_report_.seconds``.
     validation_rows : int

@@ -69,6 +69,13 @@ def test_a_kernel_reference_measures_its_own_noise_and_tracks_the_true_error():
     truth = np.stack([marginal_reference(predict, x, est.background_) for x in rows[:4]])
     true_error = relative_error(est.explain(rows[:4]).values, truth)
     assert true_error / 1.5 < est.validation_error_ < true_error * 1.5
+    # the reference's noise, from its own standard errors, is its actual error's size
+    from sklxai.explainers._validation import game_reference
+
+    Xt = est.game_.as_tensor(est._model_rows(rows[:4]))
+    reference, noise = game_reference(est.game_, est._null, Xt, 14, "kernel", seed=0)
+    actual = relative_error(reference.cpu().numpy().reshape(truth.shape), truth)
+    assert noise / 2 < actual < noise * 2
 
 
 def test_tree_models_are_checked_against_tree_shapley_and_no_check_costs_nothing(tmp_path):
