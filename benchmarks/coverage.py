@@ -1,10 +1,11 @@
 """Coverage of the sampling explainers' 95% intervals against exact Shapley values.
 
-Each sampling explainer (KernelSHAP, PermutationSHAP) reports a standard error per value
-(``Explanation.std_errors``) and their degrees of freedom (``std_errors_dof_``); the documented
-95% interval is ``values ± scipy.stats.t.ppf(0.975, std_errors_dof_) * std_errors``. This
-benchmark measures how often those intervals hold the exact value, leaving out values that are
-exactly zero (features the model never uses):
+Each sampling explainer (KernelSHAP, PermutationSHAP, LeverageSHAP, RegressionMSR) reports a
+standard error per value (``Explanation.std_errors``) and their degrees of freedom
+(``std_errors_dof_``); the documented 95% interval is
+``values ± scipy.stats.t.ppf(0.975, std_errors_dof_) * std_errors``. This benchmark measures how
+often those intervals hold the exact value, leaving out values that are exactly zero (features
+the model never uses):
 
 ==================  ==  ============================================  ==================
 setting             d   model                                         exact reference
@@ -16,7 +17,8 @@ digits-gbdt         64  GradientBoostingRegressor(100, depth 3)       TreeShaple
 ==================  ==  ============================================  ==================
 
 at 512 coalitions (d <= 12 only), 2048 and 8192 coalitions per row (KernelSHAP at d = 12 and
-8192 enumerates every coalition: its values are exact and it is not counted). Every explainer
+8192 enumerates every coalition: its values are exact and it is not counted, as LeverageSHAP
+and RegressionMSR's there). Every explainer
 and its reference play the same marginal game on the same ``--background`` rows. Each of
 ``--seeds`` seeds fits the explainer anew (new coalitions for KernelSHAP, whose rows share one
 design) on its own ``--rows`` held-out rows, so that a setting has seeds x rows x d intervals
@@ -31,6 +33,7 @@ Writes JSON to ``--out`` (``results/`` is not tracked) and prints a markdown tab
 
     python -m benchmarks.coverage --out results/coverage.json
     python -m benchmarks.coverage --quick          # fewer rows and seeds, about a minute
+    python -m benchmarks.coverage --explainers LeverageSHAP RegressionMSR
 """
 
 import argparse
@@ -43,6 +46,7 @@ import numpy as np
 from benchmarks.kernel_speed import _machine, _write_json
 
 SETTINGS = ("adult-mlp", "adult-gbdt", "breast-cancer-gbdt", "digits-gbdt")
+EXPLAINERS = ("KernelSHAP", "PermutationSHAP", "LeverageSHAP", "RegressionMSR")
 BUDGETS = (512, 2048, 8192)
 #: the coverage every line should reach (a 95% interval's, within sampling error)
 TARGET = (0.93, 0.97)
@@ -118,9 +122,10 @@ def _measure(cls, model, target, Xtr, background, row_sets, exact, budget):
             "seconds": time.perf_counter() - t0}
 
 
-def run(settings=SETTINGS, *, seeds=10, rows_scale=1.0, n_background=20, log=print):
+def run(settings=SETTINGS, *, explainers=EXPLAINERS, seeds=10, rows_scale=1.0,
+        n_background=20, log=print):
     """Measure every setting; return the report (see the module docstring)."""
-    from sklxai import KernelSHAP, PermutationSHAP
+    import sklxai
 
     report = {"machine": _machine("cpu"), "seeds": seeds, "n_background": n_background,
               "target": list(TARGET), "results": []}
@@ -140,7 +145,7 @@ def run(settings=SETTINGS, *, seeds=10, rows_scale=1.0, n_background=20, log=pri
         for budget in BUDGETS:
             if budget == 512 and d > 12:
                 continue
-            for cls in (KernelSHAP, PermutationSHAP):
+            for cls in [getattr(sklxai, name) for name in explainers]:
                 out = _measure(cls, model, target, Xtr, background, row_sets, exact, budget)
                 entry = {"setting": setting, "d": d, "explainer": cls.__name__,
                          "n_coalitions": budget, "rows_per_seed": n_rows,
@@ -168,6 +173,8 @@ HEADER = ("| setting | d | explainer | coalitions | intervals | coverage (t) | "
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    parser.add_argument("--explainers", nargs="+", default=list(EXPLAINERS),
+                        choices=EXPLAINERS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rows-scale", type=float, default=1.0,
                         help="scale the held-out rows per seed (intervals scale with it)")
@@ -179,8 +186,8 @@ def main(argv=None):
     print(HEADER)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        report = run(args.settings, seeds=seeds, rows_scale=scale,
-                     n_background=args.background)
+        report = run(args.settings, explainers=args.explainers, seeds=seeds,
+                     rows_scale=scale, n_background=args.background)
     _write_json(report, args.out)
     print(f"wrote {args.out}")
 
