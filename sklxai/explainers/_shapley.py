@@ -249,6 +249,24 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         return self.game_.values(X, masks).double() - self._null
 
 
+#: the parameters every Shapley explainer shares, documented once: a subclass's docstring says
+#: ``{shared_parameters}`` where they go, and :func:`shared_docstring` puts them there
+SHARED_PARAMETERS = """\
+model, background, n_background, target, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
+        torch.nn.Module, scikit-learn estimator or Pipeline).
+    game, feature_groups, surrogate_params, n_jobs, verbose
+        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`."""
+
+
+def shared_docstring(cls):
+    """Class decorator: :data:`SHARED_PARAMETERS` in place of ``{shared_parameters}`` in the
+    class's docstring (kept as is when Python runs without docstrings)."""
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__.replace("{shared_parameters}", SHARED_PARAMETERS)
+    return cls
+
+
 def shared_params(arguments):
     """The arguments of :class:`ShapleyExplainer`'s ``__init__`` among a subclass ``__init__``'s
     ``locals()``: subclasses pass the shared parameters on with

@@ -1,11 +1,12 @@
 """ExactShapley: Shapley values by enumerating every coalition (the reference estimator)."""
 
-from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import combine_exact, enumeration_weights
 from sklxai.games.coalitions import all_masks
 from sklxai.utils import param_validation as pv
 
 
+@shared_docstring
 class ExactShapley(ShapleyExplainer):
     """Exact Shapley values of the marginal (or baseline) game, by full enumeration.
 
@@ -21,11 +22,7 @@ class ExactShapley(ShapleyExplainer):
     ----------
     max_features : int
         Largest number of features to enumerate (2**max_features coalitions per row).
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    {shared_parameters}
 
     Attributes
     ----------
@@ -36,6 +33,8 @@ class ExactShapley(ShapleyExplainer):
 
     Examples
     --------
+    A linear model's exact values are w_j (x_j - mean of the background's column j):
+
     >>> import numpy as np
     >>> from sklearn.linear_model import LinearRegression
     >>> from sklxai import ExactShapley

@@ -8,7 +8,7 @@ can reuse them.
 import numpy as np
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import (
     kernel_shap_dof,
     kernel_shap_std_errors,
@@ -18,6 +18,7 @@ from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
 
 
+@shared_docstring
 class KernelSHAP(ShapleyExplainer):
     """Kernel SHAP (Lundberg & Lee 2017) on batched torch games.
 
@@ -54,11 +55,7 @@ class KernelSHAP(ShapleyExplainer):
         budget shared with PermutationSHAP.
     paired : bool
         Sample coalitions with their complements (paired sampling, Covert & Lee 2021).
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    {shared_parameters}
 
     Attributes
     ----------
@@ -75,6 +72,8 @@ class KernelSHAP(ShapleyExplainer):
 
     Examples
     --------
+    Every class of ``predict_proba`` is explained at once:
+
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklxai import KernelSHAP

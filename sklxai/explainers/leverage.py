@@ -39,6 +39,8 @@ class LeverageSHAP(KernelSHAP):
 
     Examples
     --------
+    A linear model's values sum to its output less the base value, as every row's do:
+
     >>> from sklxai import LeverageSHAP
     >>> from sklearn.linear_model import Ridge
     >>> import numpy as np

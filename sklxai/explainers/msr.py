@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import solve_kernel_shap
 from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
@@ -25,6 +25,7 @@ _BOOST_ENTRIES = 2**22
 _FOLDS = 2
 
 
+@shared_docstring
 class RegressionMSR(ShapleyExplainer):
     """Regression-adjusted Monte Carlo Shapley values (Witter, Liu & Musco 2025).
 
@@ -69,9 +70,6 @@ class RegressionMSR(ShapleyExplainer):
 
     Parameters
     ----------
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
     n_coalitions : int
         Coalitions evaluated per row (the empty and the full one are extra and free); the
         budget shared with KernelSHAP.
@@ -81,8 +79,7 @@ class RegressionMSR(ShapleyExplainer):
         Boosted trees of the surrogate (0: the linear surrogate alone).
     max_depth : int
         Depth of each tree: the largest interaction order one tree captures (at most d).
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    {shared_parameters}
 
     Attributes
     ----------
@@ -100,6 +97,8 @@ class RegressionMSR(ShapleyExplainer):
 
     Examples
     --------
+    Efficiency holds exactly, whatever the budget:
+
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> from sklxai import RegressionMSR

@@ -3,11 +3,12 @@
 import numpy as np
 import torch
 
-from sklxai.explainers._shapley import ShapleyExplainer, shared_params
+from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import mean_and_std_error, with_rounding
 from sklxai.utils import param_validation as pv
 
 
+@shared_docstring
 class PermutationSHAP(ShapleyExplainer):
     """Permutation sampling of Shapley values (Strumbelj & Kononenko), antithetic by default.
 
@@ -42,11 +43,7 @@ class PermutationSHAP(ShapleyExplainer):
         per row (rounded up to even when ``antithetic``).
     antithetic : bool
         Pair every permutation with its reverse.
-    model, background, n_background, target, fast_path, device, random_state, batch_size
-        See :class:`~sklxai.base.BaseExplainer` (``model``: a fitted skorch net,
-        torch.nn.Module, scikit-learn estimator or Pipeline).
-    game, feature_groups, surrogate_params, n_jobs, verbose
-        See :class:`~sklxai.explainers._shapley.ShapleyExplainer`.
+    {shared_parameters}
 
     Attributes
     ----------

@@ -72,6 +72,8 @@ class ShapleySampler(ShapleyExplainer):
 
     Examples
     --------
+    With a budget that covers every coalition of 4 features, "auto" picks KernelSHAP (exact):
+
     >>> from sklxai import ShapleySampler
     >>> from sklearn.linear_model import Ridge
     >>> import numpy as np

@@ -160,8 +160,8 @@ class SimSHAP(AmortizedShapley):
         enumerates every coalition (2**d per row and background row); "tree" runs
         :class:`~sklxai.TreeShapley` (tree models whose trees sum to the explained outputs:
         regressors, forests); "kernel" runs KernelSHAP with 4096 coalitions and takes its
-        noise, measured by its own standard errors, out of the error. "auto": tree where it applies, exact up to
-        12 players, else kernel. None: no check. The check's cost is
+        noise, measured by its own standard errors, out of the error. "auto": tree where it
+        applies, exact up to 12 players, else kernel. None: no check. The check's cost is
         ``validation_report_.seconds``.
     validation_rows : int
         Held-out rows the error is measured on (at most the validation split's size), cut to
