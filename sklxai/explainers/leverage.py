@@ -1,7 +1,5 @@
 """LeverageSHAP: the KernelSHAP regression on coalitions drawn by their leverage scores."""
 
-import math
-
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.games.coalitions import LeverageDesign
 
@@ -11,14 +9,14 @@ class LeverageSHAP(KernelSHAP):
 
     Solves the same constrained weighted least-squares problem as
     :class:`~sklxai.explainers.kernel.KernelSHAP` (efficiency holds exactly), on coalitions
-    drawn by their leverage scores (:class:`~sklxai.games.coalitions.LeverageDesign`): uniformly
-    over every coalition of 1..d-1 players, without replacement and paired with their
-    complements, each with its Shapley-kernel weight. This sampling has a proven error bound
-    (the regression is solved to within a (1 + eps) factor of its best fit with
-    O(d log d + d / eps) samples). The coalitions are drawn once in ``fit`` and serve every
-    row. With ``n_coalitions >= 2**d - 2`` every coalition is used and the values are exact.
-    On the benchmark's games KernelSHAP, which enumerates the extreme coalition sizes, is
-    the more accurate at equal budget (:doc:`/benchmarks`, "Sampling estimators").
+    drawn by their leverage scores (:class:`~sklxai.games.coalitions.LeverageDesign`): a size
+    uniform over 1..d-1, then a uniform coalition of it, independently and paired with their
+    complements, each weighted by its kernel weight over its probability. This sampling has a
+    proven error bound (the regression is solved to within a (1 + eps) factor of its best fit
+    with O(d log d + d / eps) samples); the paper's Bernoulli sampling without replacement is
+    not implemented. The coalitions are drawn once in ``fit`` and serve every row; the
+    standard errors are KernelSHAP's sandwich estimate over the independent draws. With
+    ``n_coalitions >= 2**d - 2`` every coalition is used and the values are exact.
 
     Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row, as
     KernelSHAP.
@@ -57,8 +55,5 @@ class LeverageSHAP(KernelSHAP):
         if d == 1:
             return super()._draw_coalitions(d, rng)
         design = LeverageDesign(d, self.n_coalitions, paired=self.paired)
-        masks, weights = design.draw(generator=rng)
-        # without replacement: the finite-population correction of the draws' variance
-        population = 2 ** (d - 1) - 1 if self.paired else 2**d - 2
-        scale = math.sqrt(max(0.0, 1.0 - design.n_units / population))
-        return masks, weights, len(masks) if design.exact else 0, scale
+        masks, weights = design.draw(generator=rng)  # independent draws: no correction
+        return masks, weights, len(masks) if design.exact else 0, 1.0

@@ -387,17 +387,15 @@ _MAX_ENUMERABLE_POPULATION = 2**40
 
 
 class LeverageDesign:
-    """Coalitions drawn by their leverage scores: uniformly, without replacement, paired.
+    """Coalitions drawn by their leverage scores: a uniform size, then a uniform coalition of it.
 
     The leverage scores of the Shapley regression (once the efficiency constraint is projected
-    out) are equal for every coalition of 1..d-1 players (Musco & Witter 2025), so leverage
-    score sampling draws coalitions uniformly, here without replacement and, when ``paired``,
-    each with its complement. Each coalition keeps its Shapley-kernel weight
-    (d-1) / (C(d, s) s (d-s)): every coalition has the same inclusion probability, so the
-    importance weights are the kernel weights up to a common factor, which the least-squares
-    solution ignores. A budget of at least 2**d - 2 takes every coalition (in
-    :func:`all_masks` order), and the solution is then exact. Above 2**40 coalition pairs
-    draws are with replacement (repeats are then negligible).
+    out) are proportional to 1 / C(d, s) for a coalition of s players (Musco & Witter 2025), so
+    leverage score sampling draws the size uniformly from 1..d-1 and then a uniform coalition
+    of that size, independently (with replacement) and, when ``paired``, each with its
+    complement. Each coalition's weight is its Shapley-kernel weight over its probability,
+    proportional to 1 / (s (d - s)). A budget of at least 2**d - 2 takes every coalition (in
+    :func:`all_masks` order, with their kernel weights), and the solution is then exact.
 
     Parameters
     ----------
@@ -429,7 +427,7 @@ class LeverageDesign:
             self.n_units = max(budget // 2 if paired else budget, 1)
 
     def draw(self, *, generator):
-        """Coalitions and their kernel weights, from a ``numpy.random.Generator``.
+        """Coalitions and their weights, from a ``numpy.random.Generator``.
 
         Returns
         -------
@@ -444,21 +442,16 @@ class LeverageDesign:
             sizes = masks.sum(axis=1)
             masks = masks[(sizes > 0) & (sizes < d)]
             return masks, self._weights(masks)
-        # a pair is a nonempty coalition without the last player, then its complement
-        free = d - 1 if self.paired else d
-        population = 2**free - 1 - (0 if self.paired else 1)
-        k = min(self.n_units, population)
-        if population <= _MAX_ENUMERABLE_POPULATION:
-            codes = generator.choice(population, size=k, replace=False) + 1
-            masks = ((codes[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
-        else:
-            masks = np.zeros((k, d), dtype=bool)
-            masks[:, :free] = generator.random((k, free)) < 0.5
-            empty = ~masks.any(axis=1) | masks.all(axis=1)
-            masks[empty, 0] = ~masks[empty, 0]  # a draw of probability 2**-40 or less
+        k = self.n_units
+        sizes = generator.integers(1, d, size=k)  # uniform over 1..d-1
+        # a uniform coalition of each size: the players of the s smallest random keys
+        ranks = np.argsort(np.argsort(generator.random((k, d)), axis=1), axis=1)
+        masks = ranks < sizes[:, None]
         if self.paired:
             masks = np.concatenate([masks, ~masks])
-        return masks, self._weights(masks)
+        sizes = masks.sum(axis=1)
+        weights = 1.0 / (sizes * (d - sizes))  # kernel weight / probability, up to a factor
+        return masks, weights / weights.mean()
 
     def _weights(self, masks):
         d = self.d

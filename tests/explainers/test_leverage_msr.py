@@ -63,20 +63,23 @@ def test_random_game_values_efficient_with_standard_errors(name):
     assert 0 < est.std_errors_dof_ < math.inf
 
 
-def test_leverage_design_draws_distinct_pairs_uniformly():
-    design = LeverageDesign(10, 400, paired=True)
+def test_leverage_design_draws_uniform_sizes_with_leverage_weights():
+    # leverage scores proportional to 1 / C(d, s): a uniform size, then a uniform coalition
+    design = LeverageDesign(14, 8000, paired=True)  # fewer than the 2**14 - 2 coalitions
     masks, weights = design.draw(generator=np.random.default_rng(0))
     half = len(masks) // 2
-    assert len({m.tobytes() for m in masks}) == len(masks)  # without replacement
     np.testing.assert_array_equal(masks[half:], ~masks[:half])
-    sizes = masks.sum(axis=1)
-    assert 1 <= sizes.min() and sizes.max() <= 9
-    # every coalition equally likely: sizes near C(10, s) / (2**10 - 2) of the draws
-    share = np.mean(sizes == 5)
-    assert abs(share - math.comb(10, 5) / 1022) < 0.06
-    # kernel weights (d - 1) / (C(d, s) s (d - s)), up to a common factor
-    kernel = 9 / (np.array([math.comb(10, s) for s in sizes]) * sizes * (10 - sizes))
-    np.testing.assert_allclose(weights / kernel, (weights / kernel)[0])
+    sizes = masks[:half].sum(axis=1)
+    assert 1 <= sizes.min() and sizes.max() <= 13
+    share = np.bincount(sizes, minlength=14)[1:] / half
+    np.testing.assert_allclose(share, 1 / 13, atol=0.02)  # 4000 draws: sd 0.004
+    # within a size, every coalition equally likely: each player in s/d of them
+    in_seven = masks[:half][sizes == 7].mean(axis=0)
+    np.testing.assert_allclose(in_seven, 0.5, atol=0.08)
+    # weights: kernel weight over probability, proportional to 1 / (s (d - s))
+    all_sizes = masks.sum(axis=1)
+    ratio = weights * all_sizes * (14 - all_sizes)
+    np.testing.assert_allclose(ratio, ratio[0])
 
 
 def test_registered_by_name():
