@@ -6,8 +6,8 @@
   estimators (exact enumeration weights, the constrained KernelSHAP solver); imports no
   explainer;
 - :mod:`~sklxai.explainers.permutation`: PermutationSHAP, antithetic permutation sampling;
-- :mod:`~sklxai.explainers.leverage`: LeverageSHAP, KernelSHAP's regression on uniform
-  (leverage-score) coalitions drawn without replacement;
+- :mod:`~sklxai.explainers.leverage`: LeverageSHAP, KernelSHAP's regression on coalitions
+  drawn by their leverage scores (a uniform size, then a uniform coalition of it);
 - :mod:`~sklxai.explainers.msr`: RegressionMSR, regression-adjusted Monte Carlo (a linear plus
   boosted-tree surrogate of each row's game, and a Monte Carlo correction of its residual);
 - :mod:`~sklxai.explainers.sampler`: ShapleySampler, the sampling estimator that measured most

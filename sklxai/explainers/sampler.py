@@ -19,23 +19,31 @@ def choose_method(d, n_coalitions):
     estimators": Adult MLP d = 12, breast-cancer GBDT d = 30, digits GBDT d = 64, at 512,
     2048 and 8192 coalitions):
 
-    ==================================  ============  ======================================
-    case                                method        why
-    ==================================  ============  ======================================
-    ``n_coalitions >= 2**d - 2``        ``"kernel"``  every coalition: exact, no surrogate
-    d = 1                               ``"kernel"``  one player takes all: exact
-    otherwise                           ``"msr"``     lowest error at every measured budget
-                                                      and d
-    ==================================  ============  ======================================
+    ==================================  ==============  ====================================
+    case                                method          why
+    ==================================  ==============  ====================================
+    ``n_coalitions >= 2**d - 2``        ``"kernel"``    every coalition: exact, no surrogate
+    d = 1                               ``"kernel"``    one player takes all: exact
+    ``n_coalitions >= 40 * d``          ``"msr"``       lowest error where its cross-fitted
+                                                        surrogate has enough draws (d = 12
+                                                        from 512, d = 30 from 2048, d = 64
+                                                        at 8192)
+    otherwise                           ``"leverage"``  lowest error at fewer draws per
+                                                        player (d = 64 at 512 and 2048)
+    ==================================  ==============  ====================================
 
     Examples
     --------
-    >>> choose_method(12, 8192), choose_method(30, 2048)
-    ('kernel', 'msr')
+    >>> choose_method(12, 8192), choose_method(30, 2048), choose_method(64, 2048)
+    ('kernel', 'msr', 'leverage')
     """
     if d <= 1 or n_coalitions >= 2**d - 2:
         return "kernel"
-    return "msr"
+    return "msr" if n_coalitions >= _MSR_DRAWS_PER_PLAYER * d else "leverage"
+
+
+#: RegressionMSR needs about this many coalitions per player to beat LeverageSHAP (measured)
+_MSR_DRAWS_PER_PLAYER = 40
 
 
 class ShapleySampler(ShapleyExplainer):
@@ -44,8 +52,9 @@ class ShapleySampler(ShapleyExplainer):
     ``method="auto"`` picks by :func:`choose_method`'s rule table, derived from the measured
     errors of ``benchmarks/estimators.py`` (:doc:`/benchmarks`, "Sampling estimators"):
     :class:`~sklxai.explainers.kernel.KernelSHAP` where the budget covers every coalition (the
-    values are then exact), :class:`~sklxai.explainers.msr.RegressionMSR` otherwise; a method
-    name uses that estimator. The chosen estimator, with this explainer's settings, computes
+    values are then exact), :class:`~sklxai.explainers.msr.RegressionMSR` from 40 coalitions
+    per player, :class:`~sklxai.explainers.leverage.LeverageSHAP` below; a method name uses
+    that estimator. The chosen estimator, with this explainer's settings, computes
     the values and their standard errors.
 
     Parameters

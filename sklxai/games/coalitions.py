@@ -9,8 +9,8 @@ Everything that chooses coalitions lives here, once:
   :func:`draw_sizes` (sizes with given probabilities) and :func:`uniform_subsets` (a uniform
   subset of each given size);
 - :class:`StratifiedDesign`, the one sampler of the Shapley kernel (KernelSHAP's design,
-  SimSHAP's and FastSHAP's training draws), :class:`LeverageDesign` (uniform coalitions
-  without replacement, LeverageSHAP's design) and :func:`draw_surrogate_masks` (surrogate
+  SimSHAP's and FastSHAP's training draws), :class:`LeverageDesign` (a uniform size, then a
+  uniform coalition of it: LeverageSHAP's design) and :func:`draw_surrogate_masks` (surrogate
   training).
 """
 

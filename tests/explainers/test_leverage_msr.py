@@ -109,8 +109,8 @@ def test_msr_refuses_bad_tree_settings():
 
 
 @pytest.mark.parametrize("d, budget, method", [
-    (1, 2048, "kernel"), (6, 62, "kernel"), (12, 8192, "kernel"), (12, 2048, "msr"),
-    (30, 512, "msr"), (64, 8192, "msr"),
+    (1, 2048, "kernel"), (6, 62, "kernel"), (12, 8192, "kernel"), (12, 512, "msr"),
+    (30, 2048, "msr"), (30, 512, "leverage"), (64, 2048, "leverage"), (64, 8192, "msr"),
 ])
 def test_sampler_auto_rule(d, budget, method):
     from sklxai.explainers.sampler import choose_method
