@@ -12,9 +12,10 @@
 #   bash scripts/gpu_run.sh matrix-adult              # amortized matrix, Adult (about 8 min)
 #   bash scripts/gpu_run.sh matrix-small              # breast cancer and digits (about 9 min)
 #   bash scripts/gpu_run.sh estimators                # sampling estimators per budget (GBDTs)
+#   bash scripts/gpu_run.sh matrix-hgb                # boosted classifier's predict_proba (4 min)
 #
 # Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
-# matrix-small, estimators.
+# matrix-small, matrix-hgb, estimators.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -55,10 +56,13 @@ for what in "$@"; do
                           --settings breast-cancer-mlp,breast-cancer-gbdt,digits-gbdt \
                           --out "$OUT/amortized_matrix_small.json" \
                           | tee "$OUT/amortized_matrix_small.md" ;;
+        matrix-hgb) python3 -m benchmarks.amortized_matrix --device cuda \
+                        --settings adult-hgb-proba --out "$OUT/amortized_matrix_hgb.json" \
+                        | tee "$OUT/amortized_matrix_hgb.md" ;;
         # sklxai's sampling estimators on the GPU (shapiq's on the CPU), the two tree settings
         estimators) python3 -m benchmarks.estimators --device cuda --rows 6 \
                         --settings breast-cancer-gbdt digits-gbdt \
                         --out "$OUT/estimators.json" | tee "$OUT/estimators.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, estimators)" >&2; exit 2 ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators)" >&2; exit 2 ;;
     esac
 done
