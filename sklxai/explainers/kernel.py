@@ -114,11 +114,7 @@ class KernelSHAP(ShapleyExplainer):
         """The coalitions (m, d), their kernel weights (m,), how many of them (the first ones)
         are enumerated rather than sampled, and a factor of the standard errors (1 for draws
         with replacement). Subclasses draw other designs for the same regression."""
-        if d == 1:
-            return np.zeros((0, 1), dtype=bool), np.zeros(0), 0, 1.0
-        design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
-        masks, weights = design.draw(1, generator=rng)
-        return masks[0], weights, len(design.enumerated), 1.0
+        return (*kernel_coalitions(d, self.n_coalitions, self.paired, rng), 1.0)
 
     def _coalitions_per_row(self, d):
         return max(1, len(self.coalitions_))
@@ -132,3 +128,14 @@ class KernelSHAP(ShapleyExplainer):
         errors = kernel_shap_std_errors(self._masks, self._weights, values, phi,
                                         n_enumerated=self.n_enumerated_, paired=self.paired)
         return phi, errors * self._error_scale
+
+
+def kernel_coalitions(d, n_coalitions, paired, rng):
+    """KernelSHAP's coalitions: (masks (m, d), kernel weights (m,), how many of them, the first
+    ones, are enumerated), drawn from :class:`~sklxai.games.coalitions.StratifiedDesign` with
+    ``rng``; none for one player."""
+    if d == 1:
+        return np.zeros((0, 1), dtype=bool), np.zeros(0), 0
+    design = StratifiedDesign(d, n_coalitions, rule="coverage", paired=paired)
+    masks, weights = design.draw(1, generator=rng)
+    return masks[0], weights, len(design.enumerated)

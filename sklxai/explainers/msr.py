@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
+from sklxai.explainers.kernel import kernel_coalitions
 from sklxai.explainers.solvers import solve_kernel_shap
-from sklxai.games.coalitions import StratifiedDesign
 from sklxai.utils import param_validation as pv
 
 #: shrinkage of each boosted tree and L2 penalty of its leaf values
@@ -131,15 +131,8 @@ class RegressionMSR(ShapleyExplainer):
         self.max_depth = max_depth
 
     def _fit_shapley(self, d):
-        rng = np.random.default_rng(self._seed)
-        if d == 1:
-            masks, weights = np.zeros((0, 1), dtype=bool), np.zeros(0)
-            self.n_enumerated_ = 0
-        else:
-            design = StratifiedDesign(d, self.n_coalitions, rule="coverage", paired=self.paired)
-            masks, weights = design.draw(1, generator=rng)
-            masks = masks[0]
-            self.n_enumerated_ = len(design.enumerated)
+        masks, weights, self.n_enumerated_ = kernel_coalitions(
+            d, self.n_coalitions, self.paired, np.random.default_rng(self._seed))
         self.coalitions_, self.weights_ = masks, weights
         self._folds = _cross_fit_folds(masks, self.n_enumerated_, d, self.paired)
         n_sampled = len(masks) - self.n_enumerated_
