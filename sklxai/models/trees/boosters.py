@@ -183,7 +183,7 @@ def _xgboost_tree(tree, group, K, scale, orders, width):
         missing_left[node] = not missing_left[node]
     return {"feature": feature, "threshold": threshold, "missing_left": missing_left,
             "left": left, "right": right, "value": value, "categorical": categorical & ~leaf,
-            "cat_left": cat_left}
+            "cat_left": cat_left, "cover": np.asarray(tree["sum_hessian"], dtype=np.float64)}
 
 
 def _fit_width(bits, width):
@@ -271,7 +271,7 @@ def _lightgbm_categories(model, booster, dump):
 def _lightgbm_nodes(model, root):
     """The nodes of one dumped tree in depth-first order: parallel lists."""
     nodes = {"feature": [], "threshold": [], "missing_left": [], "left": [], "right": [],
-             "value": [], "codes": []}
+             "value": [], "codes": [], "cover": []}
     stack = [(root, None, False)]
     while stack:
         node, parent, is_left = stack.pop()
@@ -285,11 +285,13 @@ def _lightgbm_nodes(model, root):
                               ("left", -1), ("right", -1), ("codes", None)):
                 nodes[key].append(item)
             nodes["value"].append(float(node.get("leaf_value", 0.0)))
+            nodes["cover"].append(float(node.get("leaf_count", 0.0)))
             continue
         threshold, codes, missing_left = _lightgbm_split(model, node)
         for key, item in (("feature", int(node["split_feature"])), ("threshold", threshold),
                           ("missing_left", missing_left), ("left", -1), ("right", -1),
-                          ("value", 0.0), ("codes", codes)):
+                          ("value", 0.0), ("codes", codes),
+                          ("cover", float(node.get("internal_count", 0.0)))):
             nodes[key].append(item)
         stack.append((node["right_child"], index, False))
         stack.append((node["left_child"], index, True))
@@ -334,4 +336,5 @@ def _lightgbm_tree(nodes, group, K, scale, orders, width):
             "missing_left": np.asarray(nodes["missing_left"], dtype=bool),
             "left": np.asarray(nodes["left"], dtype=np.int64),
             "right": np.asarray(nodes["right"], dtype=np.int64),
-            "value": value, "categorical": categorical, "cat_left": cat_left}
+            "value": value, "categorical": categorical, "cat_left": cat_left,
+            "cover": np.asarray(nodes["cover"], dtype=np.float64)}

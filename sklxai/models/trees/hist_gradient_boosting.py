@@ -122,4 +122,5 @@ def _predictor_arrays(predictor, k, K, orders, width):
         "value": value,
         "categorical": categorical,
         "cat_left": cat_left,
+        "cover": nodes["count"].astype(np.float64),
     }

@@ -71,6 +71,9 @@ class TreeEnsemble:
     raw_method : str
         The model method the raw output equals ("predict", "predict_proba" or
         "decision_function"), for messages and docs.
+    node_cover : float array (N,) or None
+        The training weight that reached each node (sample weights, counts or hessian sums):
+        the covers of the path-dependent game. None when the reader has none.
 
     Attributes
     ----------
@@ -87,7 +90,7 @@ class TreeEnsemble:
     def __init__(self, *, feature, threshold, missing_left, categorical, cat_left, children,
                  leaf_node, leaf_value, base, n_inputs, feature_source=None, categories=None,
                  float32_inputs=False, link="identity", output_names=None,
-                 raw_method="predict", leaf_tree=None, output_offset=0.0):
+                 raw_method="predict", leaf_tree=None, output_offset=0.0, node_cover=None):
         if link not in LINKS:
             raise ValueError(f"link must be one of {list(LINKS)}; got {link!r}.")
         self.feature = torch.as_tensor(np.asarray(feature), dtype=torch.long)
@@ -120,6 +123,8 @@ class TreeEnsemble:
         self.output_names = output_names
         self.raw_method = raw_method
         self.output_offset = float(output_offset)
+        self.node_cover = None if node_cover is None else torch.as_tensor(
+            np.asarray(node_cover, dtype=np.float64))
         self._walker = None  # (successors, roots) as tensors, built when first walked
         self.leaf_tree = torch.as_tensor(np.zeros(len(value), dtype=np.int64) if leaf_tree is None
                                          else np.asarray(leaf_tree), dtype=torch.long)
@@ -385,7 +390,9 @@ def assemble(trees, *, n_inputs, base, **options):
     trees : list of dict
         One per tree, with node arrays ``feature``, ``threshold``, ``missing_left``, ``left``,
         ``right`` (-1 at leaves; node 0 is the root), ``value`` (n_nodes, k: what a leaf adds,
-        scaled), and optionally ``categorical`` (bool) and ``cat_left`` (bool (n_nodes, C)).
+        scaled), and optionally ``categorical`` (bool), ``cat_left`` (bool (n_nodes, C)) and
+        ``cover`` (float: the training weight that reached each node; the ensemble's
+        ``node_cover`` when every tree has it).
     n_inputs : int
     base : array-like (k,)
     **options
@@ -394,6 +401,7 @@ def assemble(trees, *, n_inputs, base, **options):
     n_cat = max([t["cat_left"].shape[1] for t in trees if "cat_left" in t] or [1])
     feature, threshold, missing, categorical, cat_left = [], [], [], [], []
     children, leaf_nodes, values, owner = [], [], [], []
+    covers = [np.asarray(t["cover"], dtype=np.float64) for t in trees if "cover" in t]
     offset = 0
     for index, tree in enumerate(trees):
         n_nodes = len(tree["feature"])
@@ -419,7 +427,9 @@ def assemble(trees, *, n_inputs, base, **options):
         missing_left=np.concatenate(missing), categorical=np.concatenate(categorical),
         cat_left=np.concatenate(cat_left), children=np.concatenate(children),
         leaf_node=np.concatenate(leaf_nodes), leaf_value=np.concatenate(values), base=base,
-        n_inputs=n_inputs, leaf_tree=np.concatenate(owner), **options)
+        n_inputs=n_inputs, leaf_tree=np.concatenate(owner),
+        node_cover=np.concatenate(covers) if trees and len(covers) == len(trees) else None,
+        **options)
 
 
 def sorted_categories(values, *, owner):

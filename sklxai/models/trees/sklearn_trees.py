@@ -29,6 +29,7 @@ def _tree_arrays(tree_, scale, *, classifier):
         "left": np.asarray(tree_.children_left, dtype=np.int64),
         "right": np.asarray(tree_.children_right, dtype=np.int64),
         "value": value * scale,
+        "cover": np.asarray(tree_.weighted_n_node_samples, dtype=np.float64),
     }
 
 
