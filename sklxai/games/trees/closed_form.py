@@ -23,11 +23,19 @@ import torch
 from sklxai.utils.memory import element_budget
 
 
-def leaf_weights(U, device):
-    """W[0, a, b] = (a-1)! b! / (a+b)! (a >= 1), W[1, a, b] = a! (b-1)! / (a+b)! (b >= 1)."""
+def leaf_weights(U, device, index="SV"):
+    """W[0, a, b] = (a-1)! b! / (a+b)! (a >= 1), W[1, a, b] = a! (b-1)! / (a+b)! (b >= 1).
+
+    With ``index="BV"``, the Banzhaf values of the same indicator game instead: a player of A
+    (or B) changes it in 2**(d-a-b) of the 2**(d-1) coalitions of the others, so
+    W[0, a, b] = W[1, a, b] = 2**-(a+b-1).
+    """
     W = np.zeros((2, U + 1, U + 1))
     for a in range(U + 1):
         for b in range(U + 1):
+            if index == "BV":
+                W[:, a, b] = [(a >= 1) * 2.0 ** (1 - a - b), (b >= 1) * 2.0 ** (1 - a - b)]
+                continue
             if a >= 1:
                 W[0, a, b] = math.factorial(a - 1) * math.factorial(b) / math.factorial(a + b)
             if b >= 1:
@@ -62,23 +70,19 @@ def leaf_contributions(x_ok, b_ok, weights):
     return in_a - in_b
 
 
-def value_tables(b_ok, U):
+def value_tables(share, U, index="SV"):
     """For each leaf and each pattern X of the slots x satisfies (2**U of them), the mean over
     the background of each slot's Shapley value of the leaf's indicator: (L, 2**U, U).
 
-    Given X, a background row b reaches the leaf with x only if it satisfies every slot x
-    fails (c, the complement of X: those are B, |B| = U - |X|); the slots of X that b fails
-    are A. So the value depends on b only through which subset s of X it fails: the table sums,
-    over s, the share of background rows with that pattern (c and X minus s satisfied) times
-    W_A(|s|, |c|) for slots in s and -W_B(|s|, |c|) for slots in c.
+    ``share`` (L, 2**U) holds, per leaf, the share of the background rows with each pattern of
+    satisfied slots (bit j: slot j). Given X, a background row b reaches the leaf with x only if
+    it satisfies every slot x fails (c, the complement of X: those are B, |B| = U - |X|); the
+    slots of X that b fails are A. So the value depends on b only through which subset s of X
+    it fails: the table sums, over s, the share of background rows with that pattern (c and X
+    minus s satisfied) times W_A(|s|, |c|) for slots in s and -W_B(|s|, |c|) for slots in c.
     """
-    L, m = b_ok.shape[1], b_ok.shape[0]
-    device = b_ok.device
-    bits = (b_ok.long() << torch.arange(U, device=device)).sum(dim=2)  # (m, L)
-    share = torch.zeros(L, 2**U, dtype=torch.float64, device=device)
-    share.scatter_add_(1, bits.T.contiguous(), torch.full((L, m), 1.0 / m, dtype=torch.float64,
-                                                          device=device))
-    pattern, needed, coef = _pattern_terms(U, device)
+    L, device = share.shape[0], share.device
+    pattern, needed, coef = _pattern_terms(U, device, index)
     table = torch.zeros(L, 2**U, U, dtype=torch.float64, device=device)
     step = max(1, element_budget(device) // (2 * len(pattern) * U))  # leaves at once
     for start in range(0, L, step):
@@ -87,7 +91,7 @@ def value_tables(b_ok, U):
     return table
 
 
-def _pattern_terms(U, device):
+def _pattern_terms(U, device, index="SV"):
     """Every (X, s) with s a subset of X over U slots: X (terms,), the background pattern it
     needs (c | (X - s)) (terms,), and each slot's coefficient (terms, U)."""
     full = 2**U - 1
@@ -104,7 +108,7 @@ def _pattern_terms(U, device):
     c = full & ~X
     slots = 1 << np.arange(U)
     in_s, in_c = (s[:, None] & slots) > 0, (c[:, None] & slots) > 0
-    W = leaf_weights(U, "cpu").numpy()
+    W = leaf_weights(U, "cpu", index).numpy()
     n_a, n_b = in_s.sum(axis=1), in_c.sum(axis=1)
     coef = W[0, n_a, n_b][:, None] * in_s - W[1, n_a, n_b][:, None] * in_c
     return (torch.as_tensor(X, device=device), torch.as_tensor(c | (X & ~s), device=device),

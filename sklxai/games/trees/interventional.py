@@ -22,12 +22,8 @@ player. :class:`~sklxai.TreeShapley` is the estimator built on this.
 import numpy as np
 import torch
 
-from sklxai.games.trees.closed_form import (
-    leaf_contributions,
-    leaf_weights,
-    rows_of,
-    value_tables,
-)
+from sklxai.games.trees.closed_form import leaf_contributions, leaf_weights, rows_of
+from sklxai.games.trees.patterns import PatternTables
 from sklxai.models.trees.walk import LeafSink, TreeWalk, popcount
 
 #: leaves whose paths hold U players get a table of their values for each of the 2**U ways x
@@ -57,6 +53,8 @@ class InterventionalValues:
         the baseline game).
     budget : int
         Elements of the temporaries built at once (the tables are built in chunks of it).
+    index : {"SV", "BV"}
+        Shapley values, or Banzhaf values (the closed forms' weights are 2**-(|A|+|B|-1)).
 
     Attributes
     ----------
@@ -67,8 +65,9 @@ class InterventionalValues:
     n_players : int
     """
 
-    def __init__(self, trees, members, background, *, budget):
+    def __init__(self, trees, members, background, *, budget, index="SV"):
         self.trees, self.background, self.n_players = trees, background, len(members)
+        self.index = index
         P = self.n_players
         player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
         for p, cols in enumerate(members):
@@ -79,7 +78,7 @@ class InterventionalValues:
             on_path = trees.path_or(np.where(node_player < P, np.left_shift(1, node_player), 0))
             n_slots = sum((on_path >> p) & 1 for p in range(P)) if P else np.zeros_like(owner)
             method = self._choose_methods(n_slots, owner)
-            slotted = np.flatnonzero(method[owner] != "walk")
+            slotted = np.flatnonzero(method[owner] == "dense")
             _, slot, slot_player = self._slots(slotted, node_player)
         else:
             slotted = np.arange(trees.n_leaves)
@@ -87,20 +86,21 @@ class InterventionalValues:
             method = self._choose_methods(n_slots, owner)
         self.buckets = []
         for U in np.unique(n_slots[slotted][n_slots[slotted] > 0]):  # U == 0: constant trees
-            for kind in ("table", "dense"):
-                where = np.flatnonzero((n_slots[slotted] == U) & (method[owner[slotted]] == kind))
-                if not len(where):
-                    continue
-                bucket = _Bucket(int(U), slotted[where], np.minimum(slot[where], U),
-                                 slot_player[where, :U], trees.device)
-                if kind == "table":
-                    bucket.table = self._tables(bucket, budget)
-                self.buckets.append(bucket)
+            where = np.flatnonzero((n_slots[slotted] == U) & (method[owner[slotted]] == "dense"))
+            if len(where):
+                self.buckets.append(_Bucket(int(U), slotted[where], np.minimum(slot[where], U),
+                                            slot_player[where, :U], trees.device))
+        self.patterns = None
+        tabled = np.flatnonzero(method == "table")
+        if len(tabled):
+            self.patterns = PatternTables(trees, tabled, node_player, P, _TABLE_MAX_SLOTS,
+                                          background, budget=budget, index=index)
         self.walked = None
         walked = np.flatnonzero(method == "walk")
         if len(walked):
             _, roots = trees.successors()
-            self.walked = _WalkedTrees(roots[walked], player_of_input, trees, P, background)
+            self.walked = _WalkedTrees(roots[walked], player_of_input, trees, P, background,
+                                       index)
 
     def _slots(self, leaves, node_player):
         """For ``leaves``: the number of players on each path, each path step's slot (U for
@@ -139,37 +139,24 @@ class InterventionalValues:
                 method[t] = "walk" if self.n_players <= _WALK_MAX_PLAYERS else "dense"
         return method
 
-    def _tables(self, bucket, budget):
-        """The value tables of a bucket's leaves, built in chunks of leaves so that the
-        background's path checks stay within ``budget``."""
-        Zb = self.background
-        step = max(1, budget // max(len(Zb) * (bucket.n_slots + 1), 1))
-        return torch.cat([value_tables(self._slot_ok(Zb, bucket.part(start, step)),
-                                       bucket.n_slots)
-                          for start in range(0, len(bucket.leaves), step)])
-
     def values(self, Zx, budget):
         """Shapley values (n, P + 1, k) of encoded rows Zx against the background (the last
         player column collects nothing: it is padding), temporaries within ``budget``."""
         trees, Zb = self.trees, self.background
         n, m, k = len(Zx), len(Zb), trees.n_outputs
         phi = torch.zeros(n, self.n_players + 1, k, dtype=torch.float64, device=trees.device)
+        if self.patterns is not None:
+            self.patterns.add_values(phi, Zx)
         for bucket in self.buckets:
             U = bucket.n_slots
-            per_pass = max(1, budget // max(n * (U * k if bucket.table is not None else m), 1))
+            per_pass = max(1, budget // max(n * m, 1))
             for start in range(0, len(bucket.leaves), per_pass):
                 part = bucket.part(start, per_pass)
                 x_ok = self._slot_ok(Zx, part)  # (n, Lc, U)
-                if part.table is not None:  # look the values up by x's pattern
-                    bits = (x_ok.long() << torch.arange(U, device=x_ok.device)).sum(dim=2)
-                    rows = torch.arange(len(part.leaves), device=x_ok.device)
-                    contrib = part.table[rows[None, :], bits]  # (n, Lc, U)
-                else:
-                    b_ok = self._slot_ok(Zb, part)
-                    contrib = leaf_contributions(x_ok, b_ok, leaf_weights(U, x_ok.device))
-                    contrib = contrib.permute(1, 0, 2)
+                b_ok = self._slot_ok(Zb, part)
+                contrib = leaf_contributions(x_ok, b_ok, leaf_weights(U, x_ok.device, self.index))
                 value = trees.leaf_value[part.leaves]  # (Lc, k)
-                per_slot = contrib[..., None] * value[None, :, None, :]
+                per_slot = contrib.permute(1, 0, 2)[..., None] * value[None, :, None, :]
                 phi.index_add_(1, part.slot_player.reshape(-1), per_slot.reshape(n, -1, k))
         if self.walked is not None:
             self.walked.add_values(phi, Zx, budget)
@@ -188,20 +175,19 @@ class InterventionalValues:
 
 class _Bucket:
     """Leaves whose paths hold ``n_slots`` players: their ids, each path step's slot
-    (``n_slots`` for padding), each slot's player, and (when built) their value tables."""
+    (``n_slots`` for padding) and each slot's player."""
 
-    def __init__(self, n_slots, leaves, slot, slot_player, device, table=None):
+    def __init__(self, n_slots, leaves, slot, slot_player, device):
         self.n_slots = n_slots
         self.leaves = torch.as_tensor(leaves, device=device)
         self.slot = torch.as_tensor(slot, device=device)
         self.slot_player = torch.as_tensor(slot_player, device=device)
-        self.table = table
 
     def part(self, start, size):
         """The bucket restricted to leaves start..start+size."""
         sl = slice(start, start + size)
         return _Bucket(self.n_slots, self.leaves[sl], self.slot[sl], self.slot_player[sl],
-                       self.leaves.device, None if self.table is None else self.table[sl])
+                       self.leaves.device)
 
 
 class _WalkedTrees:
@@ -214,14 +200,14 @@ class _WalkedTrees:
     reached does not grow with the number of players.
     """
 
-    def __init__(self, roots, player_of_input, trees, n_players, background):
+    def __init__(self, roots, player_of_input, trees, n_players, background, index="SV"):
         device = trees.device
         self.trees = trees
         self.walk = TreeWalk(trees, player_of_input, n_players, background, roots=roots)
         self.n_players = n_players
         self.bits = torch.as_tensor(np.left_shift(1, np.arange(n_players)).astype(np.int64),
                                     device=device)
-        self.weights = leaf_weights(min(n_players, trees.depth), device)
+        self.weights = leaf_weights(min(n_players, trees.depth), device, index)
         self.flat_weights = self.weights.reshape(2, -1)
         self.subsets = None
         if n_players <= _SUBSET_PLAYERS:  # membership (2**P, P) and size of every subset
