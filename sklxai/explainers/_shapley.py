@@ -174,6 +174,11 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
     def _coalitions_per_row(self, d):
         return 1
 
+    def _n_values(self, d):
+        """Values per row and output that :meth:`_shapley_values` returns: one per player
+        (d), or another count for an explainer of other values (e.g. interaction terms)."""
+        return d
+
     def _explain(self, X, rng):
         # Rows go in chunks of bounded size (memory does not grow with n beyond the output
         # arrays), each chunk with its own seed, so the values do not depend on where chunks
@@ -186,7 +191,7 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
                                _VALUES_PER_CHUNK // (self._coalitions_per_row(d) * k)))
         starts = range(0, n, per_chunk)
         seed = int(rng.integers(2**63 - 1))
-        values = np.empty((n, d, k))
+        values = np.empty((n, self._n_values(d), k))
         output = np.empty((n, k))
         errors = None
         jobs = (delayed(_explain_chunk)(self, X[s : s + per_chunk], [seed, i])
