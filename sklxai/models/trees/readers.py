@@ -1,9 +1,9 @@
 """Which reader reads which model: the dispatch from a fitted model to a TreeEnsemble.
 
 scikit-learn's models are known by class name. XGBoost's and LightGBM's readers
-(:mod:`~sklxai.models.trees.boosters`) are only looked up for a model of those libraries, once
-the library imports: an absent or broken xgboost or lightgbm never breaks ``import sklxai``, nor
-the reading of other models.
+(:mod:`~sklxai.models.trees.boosters`) and CatBoost's (:mod:`~sklxai.models.trees.catboost`) are
+only looked up for a model of those libraries, once the library imports: an absent or broken
+xgboost, lightgbm or catboost never breaks ``import sklxai``, nor the reading of other models.
 """
 
 import importlib
@@ -27,13 +27,14 @@ _READERS = {
     "HistGradientBoostingClassifier": hist_gradient_boosting.read_hist_gradient_boosting,
 }
 
-#: library -> (reader in boosters.py, the classes it reads, subclasses included)
+#: library -> (module of sklxai.models.trees, its reader, the classes it reads, subclasses too)
 _OPTIONAL = {
-    "xgboost": ("read_xgboost", ("XGBRegressor", "XGBClassifier", "Booster")),
-    "lightgbm": ("read_lightgbm", ("LGBMRegressor", "LGBMClassifier", "Booster")),
+    "xgboost": ("boosters", "read_xgboost", ("XGBRegressor", "XGBClassifier", "Booster")),
+    "lightgbm": ("boosters", "read_lightgbm", ("LGBMRegressor", "LGBMClassifier", "Booster")),
+    "catboost": ("catboost", "read_catboost", ("CatBoostRegressor", "CatBoostClassifier")),
 }
 
-SUPPORTED = sorted(_READERS) + [f"{name} ({library})" for library, (_, names) in
+SUPPORTED = sorted(_READERS) + [f"{name} ({library})" for library, (_, _, names) in
                                 _OPTIONAL.items() for name in names]
 
 
@@ -43,14 +44,14 @@ def _reader(model):
         return _READERS.get(type(model).__name__)
     if library not in _OPTIONAL:
         return None
+    home, reader, names = _OPTIONAL[library]
     try:  # the library is imported already (the model is one of its objects), unless broken
         module = importlib.import_module(library)
-        from sklxai.models.trees import boosters
+        readers = importlib.import_module(f"sklxai.models.trees.{home}")
     except Exception:
         return None
-    reader, names = _OPTIONAL[library]
     classes = tuple(getattr(module, name) for name in names if hasattr(module, name))
-    return getattr(boosters, reader) if isinstance(model, classes) else None
+    return getattr(readers, reader) if isinstance(model, classes) else None
 
 
 def is_tree_model(model):
