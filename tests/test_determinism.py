@@ -16,6 +16,7 @@ FAST = {
     "simshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "fastshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "integrated_gradients": {"n_steps": 8},
+    "gradient_shap": {"n_samples": 8, "stdevs": 0.1},
     "samp": {"n_steps": 8},
     "igos": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
     "igos++": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},

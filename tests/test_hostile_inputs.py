@@ -45,6 +45,7 @@ FAST = {
     "simshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "integrated_gradients": {"n_steps": 4},
+    "gradient_shap": {"n_samples": 4},
     "samp": {"n_steps": 4},
     "igos": {"n_iter": 2, "ig_steps": 2},
     "igos++": {"n_iter": 2, "ig_steps": 2},
@@ -481,7 +482,9 @@ def test_single_feature_model(name):
     _check_values(values, 3, _n_cols(est))
     if _kind(name) == "shapley":  # one player: phi = f(x) - E_b f(b), efficiency
         exp = est.explain(X[:3])
-        np.testing.assert_allclose(exp.values[:, 0] + exp.base_values, exp.output, atol=1e-10)
+        # the one player's values (an interaction explainer's one (1, 1) cell) and the base
+        values = exp.values.reshape(3, -1, *exp.base_values.shape[1:]).sum(axis=1)
+        np.testing.assert_allclose(values + exp.base_values, exp.output, atol=1e-10)
 
 
 def test_constant_feature_gets_zero_shapley_value(name):
@@ -495,7 +498,8 @@ def test_constant_feature_gets_zero_shapley_value(name):
     amortized = "refresh_every" in est.get_params()
     if _kind(name) == "shapley" and not amortized:  # exact, kernel, permutation: exactly 0
         np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-8)
-    elif name == "integrated_gradients":  # baseline "mean" equals the constant: no path
+    elif name in ("integrated_gradients", "gradient_shap"):
+        # baseline "mean" (every background row for gradient_shap) equals the constant: no path
         np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-12)
 
 
@@ -585,7 +589,7 @@ def test_per_row_target_of_the_wrong_length_is_refused_at_explain(name, n, m):
     _needs_target(name)
     est = copy.deepcopy(_fitted(name)).set_params(target=np.zeros(m, dtype=np.int64))
     if m == n:
-        _check_values(est.transform(X_TRAIN[:n]), n, D)
+        _check_values(est.transform(X_TRAIN[:n]), n, _n_cols(est))
     else:
         _raises_naming(lambda: est.transform(X_TRAIN[:n]), "target",
                        rf"{m} entries but X has {n} rows")
@@ -598,7 +602,9 @@ def test_per_row_target_selects_each_rows_output(name, targets):
     n = len(targets)
     base = copy.deepcopy(_fitted(name))
     per_row = base.set_params(target=np.array(targets)).explain(X_TRAIN[:n]).values
-    assert per_row.shape == (n, D) and np.isfinite(per_row).all()
+    # (n, D), or (n, D, D) for interaction terms: the output axis is gone either way
+    assert per_row.shape[:2] == (n, D) and per_row.shape[2:] in ((), (D,))
+    assert np.isfinite(per_row).all()
     for t in (0, 1):
         rows = [r for r in range(n) if targets[r] == t]
         if rows:

@@ -11,8 +11,8 @@ import sklxai
 from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
-CORE = ["exact", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
-        "leverageshap", "msr", "sampling"]
+CORE = ["exact", "exact_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
+        "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap"]
 
 
 @pytest.mark.parametrize("name", CORE)

@@ -1,6 +1,9 @@
 """Explainers, one module per method.
 
 - :mod:`~sklxai.explainers.exact`: ExactShapley, enumeration of all coalitions (the reference);
+- :mod:`~sklxai.explainers.interactions`: ExactInteractions, Shapley interaction indices from
+  every coalition, computed by :mod:`~sklxai.explainers.interaction_indices` (k-SII, SII,
+  STII, FSII, Banzhaf interactions from the coalition values);
 - :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares;
 - :mod:`~sklxai.explainers.solvers`: from coalition values to Shapley values, shared by the
   estimators (exact enumeration weights, the constrained KernelSHAP solver); imports no
@@ -18,6 +21,10 @@
   :mod:`~sklxai.explainers._trainer` (the skorch NeuralNet that trains it);
 - :mod:`~sklxai.explainers.integrated_gradients`: IntegratedGradients (path integral of gradients,
   Riemann and Gauss-Legendre rules, completeness gap);
+- :mod:`~sklxai.explainers.saliency` / :mod:`~sklxai.explainers.input_x_gradient`: Saliency (the
+  output's gradient, in absolute value by default) and InputXGradient ((x - baseline) * gradient);
+- :mod:`~sklxai.explainers.gradient_shap`: GradientSHAP (expected gradients: IG's integrand at
+  random path points from random background rows, averaged; standard errors);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
 - :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
@@ -29,11 +36,16 @@
 from sklxai.explainers.exact import ExactShapley
 from sklxai.explainers.fastshap import FastSHAP
 from sklxai.explainers.gradient import GradientExplainer
+from sklxai.explainers.gradient_shap import GradientSHAP
 from sklxai.explainers.integrated_gradients import IntegratedGradients
+from sklxai.explainers.interactions import ExactInteractions
+from sklxai.explainers.input_x_gradient import InputXGradient
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.explainers.permutation import PermutationSHAP
+from sklxai.explainers.saliency import Saliency
 from sklxai.explainers.simshap import SimSHAP
 from sklxai.explainers.tree import TreeShapley
 
-__all__ = ["ExactShapley", "FastSHAP", "GradientExplainer", "IntegratedGradients", "KernelSHAP",
-           "PermutationSHAP", "SimSHAP", "TreeShapley"]
+__all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
+           "IntegratedGradients", "KernelSHAP", "PermutationSHAP", "Saliency", "SimSHAP",
+           "TreeShapley"]

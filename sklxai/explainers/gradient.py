@@ -31,9 +31,11 @@ class GradientExplainer(BaseExplainer):
         indices. Return the attributions, a tensor or array of shape (n, d_model), with the
         orientation of ``docs/design.rst``: larger means more evidence for the explained output.
 
-    and may use :meth:`_target_gradient` (one batched forward + backward) and
-    :meth:`_points_per_pass` (how many points to send at once), and override
-    :meth:`_baseline_rows` for baselines that depend on the explained row. What a method
+    and may use :meth:`_target_gradient` (one batched forward + backward),
+    :meth:`_points_per_pass` (how many points to send at once) and :meth:`_gradients` (any
+    number of points, in passes of that size), and override :meth:`_baseline_rows` for
+    baselines that depend on the explained row and :meth:`_base_outputs` for a reference that
+    is not one point (an expectation over background rows). What a method
     measures on each row goes into the explanation's ``diagnostics`` (never onto the
     explainer): ``_attribute`` may return ``(attributions, diagnostics)``, a dict of arrays
     or tensors with one entry per row (e.g. I-GOS's masks), and
@@ -178,7 +180,7 @@ class GradientExplainer(BaseExplainer):
         n = Xm.shape[0]
         B = self._baseline_rows(Xm)
         rows = np.arange(n)
-        output, base = fx[rows, rows_t], self._outputs(B)[rows, rows_t]
+        output, base = fx[rows, rows_t], self._base_outputs(B, rows_t)
         Xm = np.asarray(Xm)
         if not Xm.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
             Xm = Xm.copy()
@@ -228,6 +230,12 @@ class GradientExplainer(BaseExplainer):
     def _outputs(self, Xm):
         return self.adapter_.predict(Xm, batch_size=self.batch_size)
 
+    def _base_outputs(self, B, rows_t):
+        """The explanation's ``base_values``: output ``rows_t[r]`` at each row's baseline
+        ``B[r]`` (n,). Override it where the reference is not one point (GradientSHAP's
+        expectation over background rows)."""
+        return self._outputs(B)[np.arange(len(rows_t)), rows_t]
+
     def _points_per_pass(self):
         """Points per forward + backward pass: ``internal_batch_size`` when the subclass has
         one and it is set, else ``batch_size``, else 4096 on CPU and 65536 on CUDA; never more
@@ -268,6 +276,16 @@ class GradientExplainer(BaseExplainer):
                      self._target_gradient(P[half:], targets[half:])]
             return torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
 
+    def _gradients(self, P, targets):
+        """The gradients of output ``targets[j]`` at points ``P[j]`` (m, d_model), in passes of
+        at most :meth:`_points_per_pass` points (:meth:`_target_gradient` each)."""
+        grads, start = [], 0
+        while start < P.shape[0]:  # the pass size may shrink on the way (out of memory)
+            stop = start + self._points_per_pass()
+            grads.append(self._target_gradient(P[start:stop], targets[start:stop])[1])
+            start = stop
+        return torch.cat(grads) if grads else torch.zeros_like(P)
+
 
 def _numpy(values, dtype=np.float64):
     """A tensor (on any device) or array-like as an ndarray of ``dtype`` (None: its own, with
@@ -276,6 +294,13 @@ def _numpy(values, dtype=np.float64):
         values = values.detach()
         values = (values.double() if values.is_floating_point() else values).cpu().numpy()
     return np.asarray(values, dtype=dtype)
+
+
+def _completeness_gap(values, output, base, eps=1e-6):
+    """Each row's relative completeness gap, ``|sum_i values_i - (f(x) - f(b))| /
+    max(|f(x) - f(b)|, eps)``, from model-space values (n, d_model), f(x) and f(b) (n,)."""
+    delta = output - base
+    return np.abs(values.sum(axis=1) - delta) / np.maximum(np.abs(delta), eps)
 
 
 def _check_differentiable_model(model, owner):
