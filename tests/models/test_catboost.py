@@ -38,7 +38,7 @@ KINDS = {
 def _fit(kind, data=X_NAN, **options):
     cls, params, y = KINDS[kind]
     model = cls(iterations=15, depth=4, learning_rate=0.3, random_seed=0, thread_count=1,
-                verbose=0, **params, **options)
+                verbose=0, allow_writing_files=False, **params, **options)
     return model.fit(data, y)
 
 
@@ -112,7 +112,7 @@ def test_covers_are_the_training_weight_reaching_each_node(grow_policy):
     weight = RNG.uniform(0.5, 2.0, len(X))
     cls, _, y = KINDS["regressor"]
     model = cls(iterations=6, depth=3, random_seed=0, thread_count=1, verbose=0,
-                grow_policy=grow_policy).fit(X_NAN, y, sample_weight=weight)
+                allow_writing_files=False, grow_policy=grow_policy).fit(X_NAN, y, sample_weight=weight)
     trees = read_trees(model)
     cover = trees.node_cover.numpy()
     leaf_tree = trees.leaf_tree.numpy()
@@ -152,7 +152,7 @@ def test_refusals_name_the_way_out():
     for one_hot_max_size in (10, 1):  # one-hot splits, then CTR splits
         model = catboost.CatBoostRegressor(iterations=5, depth=2, cat_features=[1],
                                            one_hot_max_size=one_hot_max_size, verbose=0,
-                                           thread_count=1).fit(frame, y)
+                                           thread_count=1, allow_writing_files=False).fit(frame, y)
         with pytest.raises(TypeError, match="categorical features.*OneHotEncoder.*"
                            "ExactShapley or KernelSHAP"):
             read_trees(model)
@@ -162,6 +162,6 @@ def test_refusals_name_the_way_out():
         cls = catboost.CatBoostClassifier if loss == "MultiClassOneVsAll" \
             else catboost.CatBoostRegressor
         model = cls(iterations=3, depth=2, loss_function=loss, verbose=0,
-                    thread_count=1).fit(X, y)
+                    thread_count=1, allow_writing_files=False).fit(X, y)
         with pytest.raises(TypeError, match=f"{loss}.*ExactShapley or KernelSHAP"):
             read_trees(model)
