@@ -8,6 +8,7 @@ from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.games import BaselineGame, MarginalGame
 from sklxai.games.grouped import GroupedGame
 from sklxai.utils import param_validation as pv
+from sklxai.utils.progress import PartialProgress
 
 #: Rows are explained in blocks that each carry their own random seed (a sampling explainer's
 #: draws depend on its block), so their size is fixed, never taken from the memory budget:
@@ -73,8 +74,10 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         "auto": a progress bar over the explained rows (and over a training's steps, where the
         method trains something) for a job expected to take longer than about 10 s
         (:data:`sklxai.utils.callbacks.PROGRESS_SECONDS`), the expectation measured on the
-        job's first chunk of rows (or training steps); none for shorter jobs. 0 or False:
-        silent; 1 or True: always a bar (and a training's epoch table).
+        job's first rows (or training steps); none for shorter jobs. The bar moves within a
+        chunk of rows too, as the game's model calls progress (:mod:`sklxai.utils.progress`;
+        for chunks run in this process). 0 or False: silent; 1 or True: always a bar (and a
+        training's epoch table). Values do not depend on it.
 
     Attributes
     ----------
@@ -196,15 +199,19 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         errors = None
         jobs = (delayed(_explain_chunk)(self, X[s : s + per_chunk], [seed, i])
                 for i, s in enumerate(starts))
-        results = Parallel(n_jobs=self._n_jobs(), return_as="generator")(jobs)
+        results = iter(Parallel(n_jobs=self._n_jobs(), return_as="generator")(jobs))
         with _progress(self, n) as bar:
-            for s, (phi, fx, se) in zip(starts, results):
+            partial = PartialProgress(bar)
+            for s in starts:
+                # a chunk run here (lazily, by next) moves the bar as its game reports progress
+                with partial.unit(min(per_chunk, n - s)):
+                    phi, fx, se = next(results)
                 values[s : s + len(fx)] = phi
                 output[s : s + len(fx)] = fx
                 if se is not None:
                     errors = np.empty((n, d, k)) if errors is None else errors
                     errors[s : s + len(fx)] = se
-                bar.update(len(fx))
+                partial.finish()
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
         if errors is None:
             return values, base, output
@@ -298,7 +305,7 @@ def _explain_chunk(explainer, X, seed):
 
 def _progress(explainer, n):
     """A progress bar over explained rows, as the explainer's ``verbose`` says (for "auto",
-    shown once the first chunks say that the rows take longer than about 10 s)."""
+    shown once the rows done so far say that the rows take longer than about 10 s)."""
     from sklxai.utils.callbacks import AutoProgress
 
     return AutoProgress(n, verbose=explainer.verbose, desc=type(explainer).__name__,

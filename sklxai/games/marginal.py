@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from sklxai.utils.memory import chunk_size
+from sklxai.utils.progress import report_progress, share_of_work
 
 
 class Game:
@@ -38,11 +39,13 @@ class Game:
         """Model outputs at ``X``: v_x(N), shape (n, k)."""
         return self._call_model(self.as_tensor(X))
 
-    def _call_model(self, inputs):
+    def _call_model(self, inputs, *, report=False):
         """The model on ``inputs`` in batches of ``batch_size`` rows.
 
         When the device runs out of memory, the batch size is halved (with a warning) and the
-        work goes on from the batch that failed; nothing computed is lost.
+        work goes on from the batch that failed; nothing computed is lost. ``report``: tell an
+        explainer's progress bar, after each batch, the fraction of ``inputs`` done
+        (:func:`~sklxai.utils.progress.report_progress`; coalition values report, v(N) not).
         """
         outs, i = [], 0
         while i < len(inputs):
@@ -61,6 +64,8 @@ class Game:
                 )
                 continue
             i += step
+            if report:
+                report_progress(min(i, len(inputs)), len(inputs))
         if not outs:
             return self.adapter(inputs)
         return outs[0] if len(outs) == 1 else torch.cat(outs)
@@ -119,11 +124,14 @@ class Game:
             idx = torch.arange(start, min(start + chunk, total), device=X.device)
             r, j = idx // m, idx % m
             mk = masks[j] if shared else masks[r, j]
-            vals = (self._evaluate_chunk(X, r, mk) if groups is None
-                    else self._evaluate_chunk(X, r, mk, groups))
+            # progress reports from within the chunk count as its share of the pairs
+            with share_of_work(start, start + len(idx), total):
+                vals = (self._evaluate_chunk(X, r, mk) if groups is None
+                        else self._evaluate_chunk(X, r, mk, groups))
             if out is None:
                 out = torch.empty(total, vals.shape[-1], dtype=vals.dtype, device=vals.device)
             out[start : start + len(idx)] = vals
+            report_progress(start + len(idx), total)  # to an explainer's bar, if one listens
         if out is None:  # no rows or no masks: ask the model how many outputs it has
             k = self.full(X[:1] if n else self.background[:1]).shape[1]
             return torch.empty(n, m, k, device=X.device)
@@ -258,7 +266,7 @@ class MarginalGame(Game):
         if groups is not None:
             masks = (masks.to(groups.dtype) @ groups) > 0
         inputs = torch.where(masks[:, None, :], X[rows][:, None, :], bg[None, :, :])
-        out = self._call_model(inputs.reshape(-1, d))
+        out = self._call_model(inputs.reshape(-1, d), report=True)
         return out.reshape(P, B, -1).mean(dim=1)
 
     def _worth_deduping(self, differs, d):
@@ -293,7 +301,7 @@ class MarginalGame(Game):
         if groups is not None:  # present groups -> present columns
             present = (present.to(groups.dtype) @ groups) > 0
         inputs = torch.where(present, X[row0 + ident_u // B], bg[ident_u % B])
-        out = self._call_model(inputs)
+        out = self._call_model(inputs, report=True)
         return out[inverse].reshape(P, B, -1).mean(dim=1)
 
 

@@ -33,6 +33,7 @@ import torch
 from sklxai.games.marginal import MarginalGame
 from sklxai.models.trees.walk import LeafSink, TreeWalk, set_bits
 from sklxai.utils.memory import element_budget
+from sklxai.utils.progress import report_progress, share_of_work
 
 #: coalition tables hold 2**P entries per row and background row
 MAX_PLAYERS = 16
@@ -166,13 +167,15 @@ class TreeGame(MarginalGame):
                 table = self._raw_table(terms, first - start, part.stop - part.start, P)
                 if table is None:  # too many monomials (deep trees): call the model
                     sub = masks if masks.dim() == 2 else masks[part]
-                    out.append(super().values(X[part], sub, groups=groups))
+                    with share_of_work(part.start, part.stop, len(X)):  # its progress reports
+                        out.append(super().values(X[part], sub, groups=groups))
                     continue
                 # raw(S, b) of each row's coalitions -> outputs -> mean over the background
                 r = len(table)
                 idx = codes.expand(r, -1) if codes.dim() == 1 else codes[part]
                 raw = table[torch.arange(r, device=idx.device)[:, None], idx]  # (r, M, m, k)
                 out.append(self._mean_output(raw))
+                report_progress(part.stop, len(X))  # to an explainer's bar, if one listens
         return torch.cat(out)
 
     def _players(self, X, groups):
