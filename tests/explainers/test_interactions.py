@@ -380,3 +380,22 @@ def test_explain_returns_an_interaction_explanation_with_its_fields():
     assert sorted(exp.higher_order) == list(combinations(range(6), 3))
     np.testing.assert_allclose(exp.values, exp.values.transpose(0, 2, 1, 3), atol=0)
     np.testing.assert_allclose(exp.base_values, np.broadcast_to(est.expected_value_, (2, 2)))
+
+
+def test_shaps_interaction_values_with_a_background_are_zeros_where_ours_are_not():
+    # shap's TreeExplainer with a background (interventional) returns zeros for interaction
+    # values; the pair x0 * x1 of the marginal game is large (brute force: the definition)
+    shap = pytest.importorskip("shap")
+    from sklearn.ensemble import RandomForestRegressor
+
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    forest = RandomForestRegressor(10, max_depth=5, random_state=0).fit(X, X[:, 0] * X[:, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = shap.TreeExplainer(forest, data=X[:20], feature_perturbation="interventional")
+        zeros = theirs.shap_interaction_values(X[:3])
+    assert np.all(np.asarray(zeros) == 0)
+    ours = ExactInteractions(forest, background=X[:20], device="cpu").fit(X).explain(X[:3])
+    v = coalition_values(lambda A: forest.predict(A)[:, None], X[:3], X[:20], [[0], [1], [2]])
+    np.testing.assert_allclose(_terms(ours), definition(v, 3, "k-SII", 2), atol=1e-10)
+    assert np.abs(ours.values[:, 0, 1]).max() > 0.1
