@@ -27,6 +27,7 @@ _LAZY = {
     "Saliency": "sklxai.explainers.saliency",
     "InputXGradient": "sklxai.explainers.input_x_gradient",
     "GradientSHAP": "sklxai.explainers.gradient_shap",
+    "Occlusion": "sklxai.explainers.occlusion",
     "GradientExplainer": "sklxai.explainers.gradient",
     "TreeShapley": "sklxai.explainers.tree",
     "ShapleySelector": "sklxai.selection",

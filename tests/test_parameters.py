@@ -12,7 +12,8 @@ from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
 CORE = ["exact", "exact_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
-        "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap"]
+        "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap",
+        "occlusion"]
 
 
 @pytest.mark.parametrize("name", CORE)

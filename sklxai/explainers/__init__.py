@@ -25,6 +25,8 @@
   output's gradient, in absolute value by default) and InputXGradient ((x - baseline) * gradient);
 - :mod:`~sklxai.explainers.gradient_shap`: GradientSHAP (expected gradients: IG's integrand at
   random path points from random background rows, averaged; standard errors);
+- :mod:`~sklxai.explainers.occlusion`: Occlusion (outputs only, any model: the output change when
+  sliding windows are set to a baseline, averaged over the windows covering each feature);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
 - :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
@@ -41,11 +43,12 @@ from sklxai.explainers.integrated_gradients import IntegratedGradients
 from sklxai.explainers.interactions import ExactInteractions
 from sklxai.explainers.input_x_gradient import InputXGradient
 from sklxai.explainers.kernel import KernelSHAP
+from sklxai.explainers.occlusion import Occlusion
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.saliency import Saliency
 from sklxai.explainers.simshap import SimSHAP
 from sklxai.explainers.tree import TreeShapley
 
 __all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
-           "IntegratedGradients", "KernelSHAP", "PermutationSHAP", "Saliency", "SimSHAP",
-           "TreeShapley"]
+           "IntegratedGradients", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
+           "SimSHAP", "TreeShapley"]
