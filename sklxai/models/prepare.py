@@ -527,7 +527,7 @@ def make_adapter(model, *, device="auto"):
     ----------
     model : skorch net, torch.nn.Module, scikit-learn estimator or ModelAdapter
         A fitted model. A ModelAdapter is returned unchanged. A tree model that
-        :func:`~sklxai.models.trees.read_trees` reads (also XGBoost and LightGBM) gets, on a
+        :func:`~sklxai.models.trees.read_trees` reads (also XGBoost, LightGBM, CatBoost) gets, on a
         CUDA device, a :class:`~sklxai.models.trees.adapter.TreeAdapter`: its compiled trees,
         with the outputs the generic adapter gives (``predict``, or ``predict_proba`` of
         classifiers). On the CPU it keeps its own compiled ``predict``, 10-40x faster there than

@@ -48,3 +48,14 @@ def test_marginal_values_equal_brute_force_through_predict(name):
     out = margin(rows).reshape(len(rows), -1)
     np.testing.assert_allclose(exp.output.reshape(out.shape), out, rtol=0, atol=1e-9)
     assert exp.efficiency_gap < 1e-9
+
+
+def test_an_unfitted_model_is_fitted_on_x_and_y():
+    model = catboost.CatBoostRegressor(iterations=8, depth=3, random_seed=0, thread_count=1,
+                                       verbose=0, allow_writing_files=False)
+    est = TreeShapley(model, n_background=10, device="cpu", random_state=0).fit(X_NAN, Y)
+    assert not model.is_fitted() and est.model_.is_fitted()
+    exp = est.explain(X_NAN[:3])
+    ref = np.stack([marginal_reference(est.model_.predict, x, est.background_)
+                    for x in X_NAN[:3]])
+    np.testing.assert_allclose(exp.values.reshape(ref.shape), ref, rtol=0, atol=1e-9)

@@ -139,6 +139,7 @@ def test_covers_are_the_training_weight_reaching_each_node(grow_policy):
 def test_dispatch_and_compiled_adapter():
     model = _fit("binary")
     assert is_tree_model(model)
+    assert not is_tree_model(catboost.CatBoostClassifier())  # not fitted: fitted with y
     assert {"CatBoostRegressor (catboost)", "CatBoostClassifier (catboost)"} <= set(SUPPORTED)
     adapter = TreeAdapter(model, device="cpu")
     rows = X_NAN[:30]

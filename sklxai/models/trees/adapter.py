@@ -27,7 +27,7 @@ class TreeAdapter(ModelAdapter):
     ----------
     model : fitted tree model
         Any model :func:`~sklxai.models.trees.read_trees` reads (scikit-learn's trees, forests
-        and gradient boosting, XGBoost and LightGBM).
+        and gradient boosting, XGBoost, LightGBM and CatBoost).
     model_output : {"auto", "raw"}
         "auto": ``predict`` of regressors, ``predict_proba`` of classifiers (for a boosting
         ``xgboost.Booster`` or ``lightgbm.Booster`` with a logistic or softmax objective, the

@@ -62,7 +62,7 @@ def is_tree_model(model):
     """
     if _reader(model) is None:
         return False
-    return type(model).__name__ == "Booster" or hasattr(model, "n_features_in_")
+    return type(model).__name__ == "Booster" or getattr(model, "n_features_in_", None) is not None
 
 
 def read_trees(model):
