@@ -399,3 +399,16 @@ def test_shaps_interaction_values_with_a_background_are_zeros_where_ours_are_not
     v = coalition_values(lambda A: forest.predict(A)[:, None], X[:3], X[:20], [[0], [1], [2]])
     np.testing.assert_allclose(_terms(ours), definition(v, 3, "k-SII", 2), atol=1e-10)
     assert np.abs(ours.values[:, 0, 1]).max() > 0.1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("index", INDICES)
+def test_cuda_matches_cpu(index):
+    X = np.random.default_rng(0).normal(size=(100, 8))
+    model = _mlp(8)
+    kw = dict(index=index, max_order=3, background=X[:10])
+    cpu = ExactInteractions(model, device="cpu", **kw).fit(X).explain(X[:16])
+    gpu = ExactInteractions(model, device="cuda", **kw).fit(X).explain(X[:16])
+    np.testing.assert_allclose(_terms(gpu), _terms(cpu), rtol=0, atol=1e-10)
+    assert next(model.parameters()).device.type == "cpu"  # the user's model is not moved
