@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import (
     ExtraTreesRegressor,
@@ -19,6 +20,7 @@ from sklxai_reference import brute_force_shapley, marginal_reference
 
 from sklxai import TreeShapley
 from sklxai.games.trees import interventional as tree_module
+from sklxai.games.trees import patterns as patterns_module
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(400, 6))
@@ -131,15 +133,15 @@ def test_walked_and_dense_trees_equal_the_tables(monkeypatch, method):
     # leaves are summed per subset of players, or walker by walker with many players
     model = RandomForestRegressor(8, random_state=0).fit(X_NAN, Y_REG)  # unlimited depth
     tables = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
-    assert tables._values.walked is None and all(b.table is not None
-                                                for b in tables._values.buckets)
+    assert tables._values.walked is None and not tables._values.buckets
+    assert tables._values.patterns.n_leaves == tables.trees_.n_leaves
     monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
     if method == "dense":
         monkeypatch.setattr(tree_module, "_WALK_MAX_PLAYERS", 0)
     if method == "walk-per-leaf":
         monkeypatch.setattr(tree_module, "_SUBSET_PLAYERS", 0)
     other = TreeShapley(model, n_background=15, device="cpu", random_state=0).fit(X_NAN)
-    assert all(b.table is None for b in other._values.buckets)
+    assert other._values.patterns is None
     assert (other._values.walked is not None) == method.startswith("walk")
     if other._values.walked is not None:
         assert (other._values.walked.subsets is None) == (method == "walk-per-leaf")
@@ -165,6 +167,47 @@ def test_walk_with_two_player_words_and_background_words(monkeypatch, n_features
     np.testing.assert_allclose(exp.values, dense.explain(Xw[:5]).values, atol=1e-12)
     np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
                                model.predict(Xw[:5]), atol=1e-9)
+
+
+@pytest.mark.parametrize("group", [(0, 10), (1, 8), (3, 8), (7, 10)])
+def test_pattern_table_groups_equal_brute_force(monkeypatch, group):
+    # leaves looked up alone, by sibling pairs, by the four below a grandparent, by the eight
+    # below a great-grandparent: a three-class boosted margin with categorical splits and
+    # missing values, against brute force (independent of sklxai) and the walk
+    Z, y = _cat_data()
+    model = HistGradientBoostingClassifier(max_iter=6, max_depth=4, categorical_features=[3, 4],
+                                           random_state=0).fit(Z, np.digitize(y, [0.5, 2.0]))
+    rows = Z[:4].copy()
+    rows[0, 3] = 17.0  # a category never seen in fit: missing for the trees
+    monkeypatch.setattr(patterns_module, "GROUP_NODES", group[0])
+    monkeypatch.setattr(patterns_module, "GROUP_KEY_BITS", group[1])
+    est = TreeShapley(model, n_background=20, device="cpu", random_state=0).fit(Z)
+    tables = est._values.patterns
+    assert tables.n_leaves == est.trees_.n_leaves and est._values.walked is None
+    assert (tables.n_groups == tables.n_leaves) == (group[0] == 0)
+    values = est.explain(rows).values
+    ref = np.stack([marginal_reference(model.decision_function, x, est.background_)
+                    for x in rows])
+    np.testing.assert_allclose(values.reshape(ref.shape), ref, atol=1e-12)
+    monkeypatch.setattr(tree_module, "_TABLE_MAX_SLOTS", 0)
+    walked = TreeShapley(model, n_background=20, device="cpu", random_state=0).fit(Z)
+    np.testing.assert_allclose(walked.explain(rows).values, values, atol=1e-12)
+
+
+def test_pattern_tables_in_parts_and_passes_equal_one_pass(monkeypatch):
+    # trees tabulated in several parts, rows in passes of 3, and a small memory budget (the
+    # background counted in chunks, the tables built a few leaves at a time): same values
+    model = HistGradientBoostingRegressor(max_iter=12, max_depth=4, random_state=0).fit(X_NAN,
+                                                                                     Y_REG)
+    one = TreeShapley(model, n_background=30, device="cpu", random_state=0).fit(X_NAN)
+    assert len(one._values.patterns.parts) == 1
+    monkeypatch.setattr(patterns_module, "_PART_NODES", 40)
+    monkeypatch.setattr(patterns_module, "_MAX_ROWS_PER_PASS", 3)
+    with sklearn.config_context(working_memory=0.05):
+        many = TreeShapley(model, n_background=30, device="cpu", random_state=0).fit(X_NAN)
+        assert len(many._values.patterns.parts) > 3
+        values = many.explain(X_NAN[:8]).values
+    np.testing.assert_allclose(values, one.explain(X_NAN[:8]).values, atol=1e-12)
 
 
 def test_baseline_game_and_feature_groups_equal_brute_force():

@@ -22,6 +22,10 @@ import torch
 
 from sklxai.utils.memory import element_budget
 
+#: value tables of paths with at most this many slots are one matrix product (its matrix holds
+#: 2**U x 2**U x U entries: 4 MiB at 8 slots); beyond, a sum over the 3**U terms
+_MATRIX_SLOTS = 8
+
 
 def leaf_weights(U, device, index="SV"):
     """W[0, a, b] = (a-1)! b! / (a+b)! (a >= 1), W[1, a, b] = a! (b-1)! / (a+b)! (b >= 1).
@@ -83,6 +87,10 @@ def value_tables(share, U, index="SV"):
     """
     L, device = share.shape[0], share.device
     pattern, needed, coef = _pattern_terms(U, device, index)
+    if U <= _MATRIX_SLOTS:  # one product: share (L, 2**U) @ the terms summed per pattern
+        matrix = torch.zeros(2**U, 2**U, U, dtype=torch.float64, device=device)
+        matrix.index_put_((needed, pattern), coef, accumulate=True)
+        return (share @ matrix.reshape(2**U, -1)).reshape(L, 2**U, U)
     table = torch.zeros(L, 2**U, U, dtype=torch.float64, device=device)
     step = max(1, element_budget(device) // (2 * len(pattern) * U))  # leaves at once
     for start in range(0, L, step):

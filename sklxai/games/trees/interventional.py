@@ -146,7 +146,7 @@ class InterventionalValues:
         n, m, k = len(Zx), len(Zb), trees.n_outputs
         phi = torch.zeros(n, self.n_players + 1, k, dtype=torch.float64, device=trees.device)
         if self.patterns is not None:
-            self.patterns.add_values(phi, Zx)
+            self.patterns.add_values(phi, Zx, budget)
         for bucket in self.buckets:
             U = bucket.n_slots
             per_pass = max(1, budget // max(n * m, 1))

@@ -1,0 +1,427 @@
+"""Pattern tables: the background folded into the trees at ``fit``, a row explained by look-ups.
+
+A leaf's *slots* are the distinct players split on along its path, numbered in the order they
+first occur from the root (so every node has one slot for its player, the same for all the
+leaves below it). A row's *pattern* at a leaf is the set of slots it fails (some split on the
+slot's player along the path sends it the other way). The Shapley values of a leaf's indicator
+game, averaged over the background (:func:`~sklxai.games.trees.closed_form.value_tables`),
+depend on x only through x's pattern and on the background only through the share of its rows
+with each pattern: counted once at ``fit`` (one pass of the background down the trees, a row's
+failed slots carried from each node to its children), the per-leaf tables (2**U patterns x U
+slots) hold every value ``explain`` can need, so its cost does not depend on the background.
+
+Leaves are looked up in *groups*: the subtree below a node with at most :data:`GROUP_NODES`
+inner nodes (a pair of sibling leaves below their parent, or four below their grandparent). A
+row's key for a group is its pattern at the group's root with its decisions at the group's
+inner nodes: that fixes its pattern at every leaf of the group, so one table indexed by the key
+holds the group's leaves' values summed per player (leaf values and outputs folded in). A row
+then costs, per group and player of the group, one gather: the keys come from one comparison per
+node and row, the patterns carried down from the roots as for the background.
+"""
+
+import numpy as np
+import torch
+
+from sklxai.games.trees.closed_form import value_tables
+
+#: a group holds the leaves below a node with at most this many inner nodes...
+GROUP_NODES = 3
+#: ...when its key (the slots above the node, the decisions at the inner nodes) has at most
+#: this many bits (a leaf alone is a group keyed by its pattern: up to the table limit)
+GROUP_KEY_BITS = 8
+#: rows per pass, at most: every group's table is read by all the rows of a pass in turn, so
+#: the more rows, the fewer of its cache lines are loaded per row
+_MAX_ROWS_PER_PASS = 4096
+#: groups whose keys are built at once (their temporaries stay in the CPU's caches)
+_GROUPS_PER_BLOCK = 64
+#: trees are tabulated in parts of at most this many nodes (a pass holds rows x nodes)
+_PART_NODES = 2**16
+
+
+class PatternTables:
+    """Exact interventional Shapley values of some trees from per-group pattern tables.
+
+    Parameters
+    ----------
+    trees : sklxai.models.trees.TreeEnsemble
+        The trees, on the device where the values are computed.
+    tree_ids : int array
+        The trees to tabulate: every path of theirs holds at most ``max_slots`` players.
+    node_player : int array (N,)
+        The player each node splits on (``n_players`` at leaves and for columns of no player,
+        whose splits every hybrid row follows as x and b do).
+    n_players : int
+    max_slots : int
+        The most players on a path of these trees.
+    background : float64 tensor (m, n_features)
+        Encoded background rows.
+    budget : int
+        Elements of the temporaries built at once.
+    index : {"SV", "BV"}
+        Shapley or Banzhaf values (:func:`~sklxai.games.trees.closed_form.value_tables`).
+
+    Attributes
+    ----------
+    parts : list of _Part
+        The trees in parts of at most ``_PART_NODES`` nodes (a pass of rows holds their
+        decisions at every node of a part).
+    n_groups, n_leaves : int
+        Groups and leaves tabulated.
+    """
+
+    def __init__(self, trees, tree_ids, node_player, n_players, max_slots, background, *,
+                 budget, index="SV"):
+        self.trees, self.n_players = trees, n_players
+        sizes = np.bincount(np.cumsum(_parents(trees.children) < 0) - 1)[tree_ids]
+        cut = np.cumsum(sizes) // _PART_NODES
+        self.parts = []
+        for c in np.unique(cut):
+            structure = _Structure(trees, tree_ids[cut == c], node_player, n_players,
+                                   max_slots)
+            if len(structure.group_root):
+                self.parts.append(_Part(trees, structure, background, budget, index))
+        self.n_groups = sum(part.n_groups for part in self.parts)
+        self.n_leaves = sum(part.n_leaves for part in self.parts)
+
+    def add_values(self, phi, Zx, budget):
+        """Add the tabulated trees' values of encoded rows Zx to phi (n, P + 1, k), the
+        temporaries within ``budget`` elements."""
+        for part in self.parts:
+            part.add_values(phi, Zx, budget, self.n_players)
+
+
+class _Part:
+    """The tables of some trees (one :class:`_Structure`) and what explaining reads."""
+
+    def __init__(self, trees, s, background, budget, index):
+        self.trees, device = trees, trees.device
+        self.k = k = trees.n_outputs
+        self.n_leaves, self.n_groups = len(s.leaves), len(s.group_root)
+
+        def as_t(a):
+            return torch.as_tensor(np.asarray(a), device=device)
+
+        self._inner = as_t(s.inner)
+        self._segments = s.segments
+        counts = self._pattern_counts(s, background, budget)
+        n_columns = np.bincount(s.col_group, minlength=self.n_groups)
+        size = (2 ** s.group_key_bits) * n_columns * k
+        offset = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
+        self.table = self._tables(s, counts / max(len(background), 1), budget, index, offset,
+                                  n_columns)
+        if device.type == "cpu":
+            self._table_np = self.table.numpy()
+        self._levels = [tuple(as_t(a) for a in level) for level in s.key_levels]
+        self._n_upper = s.n_upper
+        # blocks of groups: their roots' rows, inner nodes' decision rows and columns
+        self._blocks = []
+        for g0 in range(0, self.n_groups, _GROUPS_PER_BLOCK):
+            g = np.arange(g0, min(g0 + _GROUPS_PER_BLOCK, self.n_groups))
+            columns = []
+            for c in range(int(n_columns[g].max())):
+                have = g[n_columns[g] > c]  # a prefix: groups are sorted by columns
+                players = as_t(s.col_player[s.col_start[have] + c])
+                columns.append((len(have), c * k, players * k))
+            self._blocks.append((
+                as_t(s.upper_row[s.group_root[g]]),
+                as_t(s.group_inner_count[g].astype(np.int16))[:, None],
+                as_t(offset[g])[:, None], as_t(n_columns[g] * k)[:, None],
+                as_t(s.group_dec_row[g].T.copy()), columns))
+
+    # ------------------------------------------------------------------ fit
+    def _pattern_counts(self, s, background, budget):
+        """Background rows per (leaf, pattern of failed slots): float64 (sum over leaves of
+        2**U,), one pass of the background's rows down the trees."""
+        device = self.trees.device
+        counts = torch.zeros(int(s.leaf_offset[-1]), dtype=torch.float64, device=device)
+        levels = [tuple(torch.as_tensor(a, device=device) for a in level)
+                  for level in s.all_levels]
+        leaf_row = torch.as_tensor(s.leaf_row, device=device)
+        offset = torch.as_tensor(s.leaf_offset[:-1], device=device)
+        step = _rows_per_pass(budget, len(s.inner) + 2 * s.n_all + 8 * len(s.leaves))
+        for start in range(0, len(background), step):
+            Zb = background[start : start + step]
+            dec = self._decisions(Zb)
+            fails = _carry(dec, levels, s.n_all, len(Zb))
+            index = offset[:, None] + fails.index_select(0, leaf_row)
+            counts += torch.bincount(index.reshape(-1), minlength=len(counts)).to(torch.float64)
+        return counts
+
+    def _tables(self, s, share, budget, index, offset, n_columns):
+        """The groups' tables, flat: for group g, key q, column c and output o the entry
+        ``offset[g] + (q * columns[g] + c) * k + o`` (and one entry past them, where slots of
+        no player's columns go)."""
+        device, k = self.trees.device, self.k
+        table = torch.zeros(int(offset[-1]) + 1, dtype=torch.float64, device=device)
+        # each leaf's failed slots inside its group, for each decision pattern at the group's
+        # inner nodes: those of the nodes where the decision parts from the leaf's path
+        step_j, step_left, step_bit = s.leaf_steps
+        inside = np.zeros((len(s.leaves), 2**GROUP_NODES), dtype=np.int64)
+        for h in range(step_j.shape[1]):
+            went_left = (np.arange(2**GROUP_NODES)[None] >> step_j[:, h, None]) & 1
+            inside |= np.where(went_left != step_left[:, h, None], step_bit[:, h, None], 0)
+        inside = torch.as_tensor(inside, device=device)
+        key_bits = s.group_key_bits[s.leaf_group]
+        for U in np.unique(s.leaf_slots):
+            if U == 0:  # no player on the path: nothing to share out
+                continue
+            bucket = np.flatnonzero(s.leaf_slots == U)
+            # the closed form's patterns are the slots satisfied; ours those failed
+            where = s.leaf_offset[bucket][:, None] + np.arange(2**U)[::-1]
+            per_leaf = value_tables(share[torch.as_tensor(where, device=device)], int(U),
+                                    index).flip(1)  # (Lb, 2**U, U), by failed slots
+            for bits in np.unique(key_bits[bucket]):
+                same = np.flatnonzero(key_bits[bucket] == bits)
+                step = max(1, budget // (2**int(bits) * int(U) * k * 4))
+                for first in range(0, len(same), step):
+                    rows = same[first : first + step]
+                    self._fill(table, s, bucket[rows], per_leaf[torch.as_tensor(rows)],
+                               int(bits), inside, offset, n_columns)
+        return table
+
+    def _fill(self, table, s, leaves, per_leaf, bits, inside, offset, n_columns):
+        """Add the values of ``leaves`` (all of groups with ``bits``-bit keys; per_leaf:
+        their tables by failed slots) to their groups' tables at every key."""
+        device, k = self.trees.device, self.k
+        U = per_leaf.shape[2]
+        g = s.leaf_group[leaves]
+        key = torch.arange(2**bits, device=device)[None]  # (1, K)
+        n_inner = torch.as_tensor(s.group_inner_count[g], device=device)[:, None]
+        decisions = key & ((1 << n_inner) - 1)
+        lt = torch.as_tensor(leaves, device=device)
+        fail = (key >> n_inner) | inside[lt].gather(1, decisions)  # (Lb, K)
+        vals = per_leaf.gather(1, fail[..., None].expand(-1, -1, U))  # (Lb, K, U)
+        cols = torch.as_tensor(s.leaf_col[leaves][:, :U], device=device)  # -1: no player
+        stride = torch.as_tensor(n_columns[g] * k, device=device)[:, None, None]
+        at = (torch.as_tensor(offset[g], device=device)[:, None, None] + key[..., None] * stride
+              + cols[:, None, :] * k)
+        player = (cols >= 0)[:, None, :]
+        value = self.trees.leaf_value[torch.as_tensor(s.leaves[leaves], device=device)]
+        for o in range(k):
+            table.index_add_(0, torch.where(player, at + o, len(table) - 1).reshape(-1),
+                             (vals * value[:, o, None, None]).reshape(-1))
+
+    # ------------------------------------------------------------------ explain
+    def _decisions(self, Z):
+        """Whether rows Z go left at the inner nodes: bool (inner nodes + 1, n), node-major,
+        the last row False. A feature's nodes compare the one column they read."""
+        Zt = Z.T.contiguous()
+        dec = torch.zeros(len(self._inner) + 1, len(Z), dtype=torch.bool, device=Z.device)
+        for f, a, b, expand in self._segments:
+            z = Zt[f][None]
+            if expand:
+                z = z.expand(b - a, -1)
+            dec[a:b] = self.trees.values_go_left(z, self._inner[a:b, None])
+        return dec
+
+    def add_values(self, phi, Zx, budget, P):
+        """Add these trees' values of encoded rows Zx to phi (n, P + 1, k)."""
+        k = self.k
+        rows = _rows_per_pass(budget, len(self._inner) + 2 * self._n_upper
+                              + 4 * _GROUPS_PER_BLOCK)
+        for start in range(0, len(Zx), rows):
+            Z = Zx[start : start + rows]
+            n = len(Z)
+            dec = self._decisions(Z)  # (inner + 1, n)
+            fails = _carry(dec, self._levels, self._n_upper, n)
+            out = torch.zeros((P + 1) * k, n, dtype=torch.float64, device=Z.device)
+            for root_row, n_inner, offset, stride, dec_rows, columns in self._blocks:
+                # the key: failed slots at the group's root, then its inner nodes' decisions
+                key = fails.index_select(0, root_row) << n_inner  # int16: at most 10 bits
+                for j, rows_j in enumerate(dec_rows):
+                    key |= dec.index_select(0, rows_j).to(torch.int16) << j
+                base = offset + key * stride
+                for n_groups, at, target in columns:
+                    index = base[:n_groups] + at
+                    for o in range(k):
+                        out.index_add_(0, target + o, self._take(index + o if o else index))
+            phi[start : start + n] += out.reshape(P + 1, k, n).permute(2, 0, 1)
+
+    def _take(self, index):
+        """table[index]; numpy's take on the CPU (several times faster than torch's)."""
+        if index.device.type == "cpu":
+            return torch.from_numpy(self._table_np.take(index.numpy()))
+        return self.table.take(index)
+
+
+def _rows_per_pass(budget, per_row):
+    """Rows per pass: ``per_row`` elements each within ``budget``, at most
+    :data:`_MAX_ROWS_PER_PASS`."""
+    return max(1, min(_MAX_ROWS_PER_PASS, budget // max(per_row, 1)))
+
+
+def _parents(children):
+    """Each node's parent (-1 at roots)."""
+    inner = np.flatnonzero(children[:, 0] >= 0)
+    parent = np.full(len(children), -1, dtype=np.int64)
+    parent[children[inner, 0]] = inner
+    parent[children[inner, 1]] = inner
+    return parent
+
+
+def _carry(dec, levels, n_out, n):
+    """Failed slots carried down the trees: int16 (n_out, n); every tree's root fails none,
+    and each level's nodes take their parent's failed slots, with the parent's slot added
+    where the row's decision parts from the node's side."""
+    fails = torch.zeros(n_out, n, dtype=torch.int16, device=dec.device)
+    for child, parent, dec_row, is_left, bit in levels:
+        parted = dec.index_select(0, dec_row) != is_left[:, None]
+        fails.index_copy_(0, child, fails.index_select(0, parent) | (parted * bit[:, None]))
+    return fails
+
+
+class _Structure:
+    """The tabulated trees' nodes, slots, groups and levels (numpy, built once)."""
+
+    def __init__(self, trees, tree_ids, node_player, P, max_slots):
+        children = np.asarray(trees.children)
+        N = len(children)
+        inner_all = np.flatnonzero(children[:, 0] >= 0)
+        parent = _parents(children)
+        is_left = np.zeros(N, dtype=bool)
+        is_left[children[inner_all, 0]] = True
+        tree_of = np.cumsum(parent < 0) - 1
+        roots = np.flatnonzero((parent < 0) & np.isin(tree_of, tree_ids)
+                               & (children[:, 0] >= 0))  # one-leaf trees are constant
+        # top-down: every node's slot count and, for inner nodes, their player's slot bit
+        slots_at = np.zeros(N, dtype=np.int64)
+        bit = np.zeros(N, dtype=np.int64)
+        leaf_id = np.full(N, -1, dtype=np.int64)
+        leaf_id[trees.leaf_node] = np.arange(len(trees.leaf_node))
+        levels, frontier = [], roots
+        seen = np.full((len(roots), max_slots + 1), P, dtype=np.int64)
+        leaf_nodes, leaf_seen = [], []
+        while len(frontier):
+            levels.append(frontier)
+            inner = children[frontier, 0] >= 0
+            leaf_nodes.append(frontier[~inner])
+            leaf_seen.append(seen[~inner])
+            u, seen = frontier[inner], seen[inner]
+            p = node_player[u]
+            match = seen == p[:, None]
+            found = match.any(axis=1) | (p >= P)
+            slot = np.where(match.any(axis=1), match.argmax(axis=1), slots_at[u])
+            bit[u] = np.where(p >= P, 0, np.left_shift(1, slot))
+            new = ~found
+            seen = seen.copy()
+            seen[np.flatnonzero(new), slots_at[u][new]] = p[new]
+            kids = children[u].reshape(-1)  # left, right of each node
+            slots_at[kids] = np.repeat(slots_at[u] + new, 2)
+            frontier, seen = kids, np.repeat(seen, 2, axis=0)
+        node_levels = levels
+        kept = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)
+        self.leaves = leaf_id[np.concatenate(leaf_nodes)] if leaf_nodes else kept
+        leaf_node = trees.leaf_node[self.leaves]
+        leaf_seen = np.concatenate(leaf_seen) if leaf_seen else np.zeros((0, max_slots + 1))
+        self.leaf_slots = slots_at[leaf_node]
+        # inner nodes below each node, bottom-up; groups: maximal subtrees within the limits
+        n_inner = np.zeros(N, dtype=np.int64)
+        for frontier in reversed(node_levels):
+            inner = frontier[children[frontier, 0] >= 0]
+            n_inner[inner] = 1 + n_inner[children[inner, 0]] + n_inner[children[inner, 1]]
+        leafy = children[:, 0] < 0
+        candidate = leafy | ((n_inner <= GROUP_NODES) & (slots_at + n_inner <= GROUP_KEY_BITS))
+        is_root = candidate & ((parent < 0) | ~candidate[np.maximum(parent, 0)])
+        group_root = kept[is_root[kept]]
+        group_of = np.full(N, -1, dtype=np.int64)
+        group_of[group_root] = np.arange(len(group_root))
+        for frontier in node_levels[1:]:
+            below = frontier[(group_of[frontier] < 0) & candidate[frontier]]
+            group_of[below] = group_of[parent[below]]
+        # per group: its columns (distinct players of its leaves' slots)
+        n_l = len(self.leaves)
+        self.leaf_group = group_of[leaf_node]
+        slot_player = leaf_seen[:, :max_slots] if n_l else np.zeros((0, max_slots), np.int64)
+        use = (np.arange(max_slots)[None] < self.leaf_slots[:, None]) & (slot_player < P)
+        pair = self.leaf_group[:, None] * (P + 1) + slot_player
+        uniq = np.unique(pair[use])
+        col_group, col_player = uniq // (P + 1), uniq % (P + 1)
+        n_columns = np.bincount(col_group, minlength=len(group_root))
+        # groups sorted by their number of columns, most first (explain slices them)
+        order = np.argsort(-n_columns, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        group_root = group_root[order]
+        group_of[group_of >= 0] = rank[group_of[group_of >= 0]]
+        self.leaf_group = rank[self.leaf_group] if n_l else self.leaf_group
+        col_group = rank[col_group]
+        col_sort = np.lexsort((col_player, col_group))
+        col_group, col_player = col_group[col_sort], col_player[col_sort]
+        self.col_group, self.col_player = col_group, col_player
+        n_columns = np.bincount(col_group, minlength=len(group_root))
+        self.col_start = np.concatenate([[0], np.cumsum(n_columns)[:-1]]).astype(np.int64)
+        pair = self.leaf_group[:, None] * (P + 1) + slot_player
+        col_key = col_group * (P + 1) + col_player
+        self.leaf_col = np.where(use, np.searchsorted(col_key, pair)
+                                 - self.col_start[self.leaf_group][:, None], -1)
+        self.group_root = group_root
+        self.group_inner_count = n_inner[group_root]
+        self.group_key_bits = slots_at[group_root] + self.group_inner_count
+        self.leaf_offset = np.concatenate([[0], np.cumsum(2**self.leaf_slots)])
+        # inner nodes in a group: their place j in the group's key (by node id)
+        in_group = kept[(children[kept, 0] >= 0) & (group_of[kept] >= 0)]
+        in_group = in_group[np.lexsort((in_group, group_of[in_group]))]
+        g_in = group_of[in_group]
+        first = np.searchsorted(g_in, np.arange(len(group_root)))
+        j_of = np.zeros(N, dtype=np.int64)
+        j_of[in_group] = np.arange(len(in_group)) - first[g_in]
+        # each leaf's steps inside its group: (j, went left, slot bit) of each inner node
+        steps = max(1, GROUP_NODES)
+        self.leaf_steps = (np.zeros((n_l, steps), np.int64), np.zeros((n_l, steps), np.int64),
+                           np.zeros((n_l, steps), np.int64))
+        cur = leaf_node.copy()
+        for h in range(steps):
+            up = (cur >= 0) & (parent[np.maximum(cur, 0)] >= 0)
+            up &= group_of[np.maximum(parent[np.maximum(cur, 0)], 0)] == self.leaf_group
+            up &= ~np.isin(cur, group_root)
+            par = parent[np.maximum(cur, 0)]
+            self.leaf_steps[0][up, h] = j_of[par[up]]
+            self.leaf_steps[1][up, h] = is_left[cur[up]]
+            self.leaf_steps[2][up, h] = bit[par[up]]
+            cur = np.where(up, par, -1)
+        # decision rows: every inner node of the tabulated trees, by feature (a feature's
+        # nodes compare one column of the rows); the row after them is False (padding)
+        feature = trees.feature.cpu().numpy()
+        inner = kept[children[kept, 0] >= 0]
+        self.inner = inner[np.argsort(feature[inner], kind="stable")]
+        dec_row = np.full(N, len(self.inner), dtype=np.int64)
+        dec_row[self.inner] = np.arange(len(self.inner))
+        f_inner = feature[self.inner]
+        bounds = np.flatnonzero(np.diff(f_inner)) + 1
+        starts = np.concatenate([[0], bounds]).astype(np.int64)
+        ends = np.concatenate([bounds, [len(f_inner)]]).astype(np.int64)
+        # with categorical splits anywhere, the routing rule looks categories up by (node,
+        # row): the column is expanded to one row per node
+        expand = bool(trees.categorical.any())
+        self.segments = [(int(f_inner[a]), int(a), int(b), expand)
+                         for a, b in zip(starts, ends, strict=True) if b > a]
+        # each group's inner nodes' decision rows, by their place in its key
+        self.group_dec_row = np.full((len(group_root), max(1, GROUP_NODES)), len(self.inner),
+                                     dtype=np.int64)
+        self.group_dec_row[g_in, j_of[in_group]] = dec_row[in_group]
+        # the background's levels carry slots to every node (and leaf); explain's only to
+        # the groups' roots, through the nodes above them
+        all_row = np.full(N, -1, dtype=np.int64)
+        all_row[kept] = np.arange(len(kept))
+        self.n_all, self.leaf_row = len(kept), all_row[leaf_node]
+        self.all_levels = _levels(node_levels[1:], all_row, parent, dec_row, is_left, bit)
+        upper = kept[(~candidate[kept]) | is_root[kept]]
+        self.upper_row = np.full(N, -1, dtype=np.int64)
+        self.upper_row[upper] = np.arange(len(upper))
+        self.n_upper = len(upper)
+        self.key_levels = _levels([f[self.upper_row[f] >= 0] for f in node_levels[1:]],
+                                  self.upper_row,
+                                  parent, dec_row, is_left, bit)
+
+
+def _levels(levels, row, parent, dec_row, is_left, bit):
+    """Per level below the roots: (rows of its nodes, their parents' rows, the parents'
+    decision rows, whether each node is a left child, the parents' slot bits)."""
+    out = []
+    for nodes in levels:
+        if not len(nodes):
+            continue
+        par = parent[nodes]
+        out.append((row[nodes], row[par], dec_row[par], is_left[nodes],
+                    bit[par].astype(np.int16)))
+    return out
