@@ -28,6 +28,7 @@ _LAZY = {
     "InputXGradient": "sklxai.explainers.input_x_gradient",
     "GradientSHAP": "sklxai.explainers.gradient_shap",
     "Occlusion": "sklxai.explainers.occlusion",
+    "SmoothGrad": "sklxai.explainers.smoothgrad",
     "GradientExplainer": "sklxai.explainers.gradient",
     "TreeShapley": "sklxai.explainers.tree",
     "ShapleySelector": "sklxai.selection",

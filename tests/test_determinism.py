@@ -17,6 +17,7 @@ FAST = {
     "fastshap": {"max_epochs": 2, "hidden_sizes": (16,), "n_coalitions": 8},
     "integrated_gradients": {"n_steps": 8},
     "gradient_shap": {"n_samples": 8, "stdevs": 0.1},
+    "smoothgrad": {"n_samples": 4},
     "samp": {"n_steps": 8},
     "igos": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
     "igos++": {"n_iter": 3, "ig_steps": 4, "noise": 0.1},
@@ -28,6 +29,8 @@ FAST = {
     "xnn": {"max_steps": 20, "hidden_size": 8},
 }
 NAMES = sorted(sklxai.list_explainers())
+#: explainers that wrap another (SmoothGrad) are built around the one named here
+WRAPPERS = {"smoothgrad": "saliency"}
 
 
 def _model(name, X):
@@ -55,6 +58,10 @@ def test_same_random_state_same_values(name):
     model = _model(name, X)
 
     def run(seed):
+        if name in WRAPPERS:
+            inner = sklxai.get_explainer(WRAPPERS[name])(model, n_background=20, device="cpu",
+                                                         random_state=seed)
+            return cls(inner, random_state=seed, **FAST[name]).fit(X).transform(X[:7])
         est = cls(model, n_background=20, device="cpu", random_state=seed, **FAST.get(name, {}))
         return est.fit(X).transform(X[:7])
 

@@ -46,6 +46,7 @@ FAST = {
     "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "integrated_gradients": {"n_steps": 4},
     "gradient_shap": {"n_samples": 4},
+    "smoothgrad": {"n_samples": 3},
     "samp": {"n_steps": 4},
     "igos": {"n_iter": 2, "ig_steps": 2},
     "igos++": {"n_iter": 2, "ig_steps": 2},
@@ -57,6 +58,10 @@ FAST = {
     # (the column count and names are read from get_feature_names_out, PLAYERS_NOT_FEATURES)
     "xnn": {"max_steps": 4, "hidden_size": 8, "validation_fraction": 0.0, "n_xfeatures": D},
 }
+
+#: explainers that wrap another explainer (SmoothGrad) are built around the one named here,
+#: which gets the model and the parameters a test passes; the wrapper gets its FAST settings
+WRAPPERS = {"smoothgrad": "saliency"}
 
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True)
 
@@ -127,12 +132,19 @@ def _torch_only(name):
 
 def _make(name, model="f64", **params):
     cls = sklxai.get_explainer(name)
+    if name in WRAPPERS:
+        return cls(_make(WRAPPERS[name], model, **params), random_state=0, **FAST[name])
     kw = {"device": "cpu", "random_state": 0, "n_background": 8, **FAST.get(name, {}), **params}
     if name in FAMILY_MODELS:
         if model not in FAMILY_MODELS[name]:
             pytest.skip(f"{name}: no {model} variant of its model family")
         return cls(FAMILY_MODELS[name][model], **kw)
     return cls(CLASS_MODELS.get(name, MODELS)[model], **kw)
+
+
+def _with_model(name, est, model):
+    """``est`` explaining ``model`` (a wrapper's wrapped explainer's model)."""
+    return est.set_params(**{"explainer__model" if name in WRAPPERS else "model": model})
 
 
 @functools.cache
@@ -350,8 +362,7 @@ def test_a_model_whose_output_overflows_is_reported_not_returned_as_inf(name):
     model = torch.nn.Sequential(torch.nn.Linear(D, 2), _Exp()).double()  # finite for |x| ~ 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = sklxai.get_explainer(name)(model, device="cpu", random_state=0, n_background=8,
-                                         **FAST.get(name, {})).fit(X_TRAIN)
+        est = _with_model(name, _make(name), model).fit(X_TRAIN)
     _check_values(est.transform(X_TRAIN[:2]), 2, _n_cols(est))
     X = X_TRAIN[:3] * 1e4  # exp overflows to inf for every row
     _raises_naming(lambda: est.transform(X), "X", r"NaN or infinite model outputs.*row\(s\) of X")
@@ -426,10 +437,10 @@ def test_pipeline_that_passes_nan_to_the_torch_model_is_refused(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # fast path: the preprocessed rows are checked before they reach the net
-        _raises_naming(lambda: _make(name).set_params(model=column_wise).fit(df), "X",
+        _raises_naming(lambda: _with_model(name, _make(name), column_wise).fit(df), "X",
                        r"NaN or infinite model inputs.*impute them in the pipeline")
         if _kind(name) == "shapley":  # generic path: the NaN outputs are caught
-            est = _make(name).set_params(model=generic)
+            est = _with_model(name, _make(name), generic)
             _raises_naming(lambda: est.fit(df).transform(df.iloc[:3]), "X", r"NaN or infinite")
 
 

@@ -13,7 +13,7 @@ from sklxai.utils.param_validation import undeclared_params
 
 CORE = ["exact", "exact_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
         "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap",
-        "occlusion"]
+        "occlusion", "smoothgrad"]
 
 
 @pytest.mark.parametrize("name", CORE)

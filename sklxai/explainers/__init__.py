@@ -27,6 +27,8 @@
   random path points from random background rows, averaged; standard errors);
 - :mod:`~sklxai.explainers.occlusion`: Occlusion (outputs only, any model: the output change when
   sliding windows are set to a baseline, averaged over the windows covering each feature);
+- :mod:`~sklxai.explainers.smoothgrad`: SmoothGrad (any gradient explainer averaged over noisy
+  copies of each row; SmoothGrad-squared, VarGrad);
 - :mod:`~sklxai.explainers._shapley`: what the Shapley explainers share (game set-up, row
   chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
 - :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
@@ -47,8 +49,9 @@ from sklxai.explainers.occlusion import Occlusion
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.saliency import Saliency
 from sklxai.explainers.simshap import SimSHAP
+from sklxai.explainers.smoothgrad import SmoothGrad
 from sklxai.explainers.tree import TreeShapley
 
 __all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
            "IntegratedGradients", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
-           "SimSHAP", "TreeShapley"]
+           "SimSHAP", "SmoothGrad", "TreeShapley"]
