@@ -6,17 +6,18 @@ Summed over leaves (times their values) and averaged over the background, the cl
 chooses, per tree, how its leaves are computed:
 
 - "table": every leaf's path holds at most ``_TABLE_MAX_SLOTS`` players, and the tables of all
-  such trees fit ``_TABLE_ELEMENTS``: per-leaf value tables, summed over the background once
-  (:func:`~sklxai.games.trees.closed_form.value_tables`); a row costs a look-up per leaf;
+  such trees fit ``_TABLE_ELEMENTS``: the background is folded into pattern tables at ``fit``
+  (:class:`~sklxai.games.trees.patterns.PatternTables`); a row costs one comparison per node
+  and one look-up per group of leaves and player, whatever the background's size;
 - "walk": the other trees, up to ``_WALK_MAX_PLAYERS`` players, are walked by (row, set of
   background rows) walkers that visit only the leaves they can reach
   (:class:`~sklxai.models.trees.walk.TreeWalk`);
 - "dense": beyond that, products over rows x background x leaves
   (:func:`~sklxai.games.trees.closed_form.leaf_contributions`).
 
-Leaves of table and dense trees are grouped by the number U of players on their paths
-(:class:`_Bucket`): each path step maps to a slot (one per player on the path), each slot to its
-player. :class:`~sklxai.TreeShapley` is the estimator built on this.
+Leaves of dense trees are grouped by the number U of players on their paths (:class:`_Bucket`):
+each path step maps to a slot (one per player on the path), each slot to its player.
+:class:`~sklxai.TreeShapley` is the estimator built on this.
 """
 
 import numpy as np
@@ -59,7 +60,9 @@ class InterventionalValues:
     Attributes
     ----------
     buckets : list of _Bucket
-        Leaves of table and dense trees grouped by the number of players on their paths.
+        Leaves of dense trees grouped by the number of players on their paths.
+    patterns : PatternTables or None
+        The table trees, if any.
     walked : _WalkedTrees or None
         The walked trees, if any.
     n_players : int
