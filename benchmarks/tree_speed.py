@@ -32,10 +32,24 @@ columns are players and all 2**10 coalitions are enumerated with ``model.predict
 code). Both explainers are run on that modified background; reported: max |shap - brute| and
 max |TreeShapley - brute| over the subset.
 
+(f) ``--woodelf-sizes``: TreeShapley against WOODELF (``woodelf-explainer``, the background folded
+into per-leaf decision-pattern tables, pure numpy) on an XGBoost regressor (100 trees, depth 6)
+fitted on 10,000 synthetic rows of d standard normal features, for each size ``rows x background
+x d`` of ``--sizes``, at each thread count of ``--size-threads`` (both libraries pinned with
+threadpoolctl and ``torch.set_num_threads``): TreeShapley's ``fit`` and ``explain`` apart,
+WOODELF's explainer construction + ``shap_values`` (it has no separate fit), their ratio (WOODELF
+seconds over TreeShapley's fit + explain), and exactness on the first ``--check-rows`` rows of
+each size against an independent recursion (``interventional_recursion``: the XGBoost booster's
+own saved trees, walked per row with the whole background, no sklxai code). A background sweep
+(same d = 30 model, ``--sweep-rows`` rows, backgrounds of 100 to 10,000 rows) reports
+TreeShapley's explain time per row, whose target is to stay within 20% of its value at 100
+background rows. Only section (f) runs with ``--woodelf-sizes``; its JSON goes to ``--out``.
+
 Writes a JSON report to ``--out`` and prints markdown tables::
 
     python -m benchmarks.tree_speed --device cpu --out results/tree_speed.json
     python -m benchmarks.tree_speed --quick --device cpu      # about a minute
+    python -m benchmarks.tree_speed --woodelf-sizes --device cpu --out results/tree_woodelf.json
 """
 
 import argparse
@@ -545,6 +559,270 @@ def markdown_table(report):
     return "\n".join(lines)
 
 
+#: (f) sizes: rows explained x background rows x features (the XGBoost model has d features)
+WOODELF_SIZES = ((1000, 100, 10), (1000, 200, 20), (2000, 100, 30), (5000, 1000, 10),
+                 (10000, 2000, 30), (20000, 10000, 30))
+#: (f) background sweep: TreeShapley's explain per row at these backgrounds (d = 30 model)
+SWEEP_BACKGROUNDS = (100, 1000, 10000)
+#: (f) targets: TreeShapley fit + explain at least WOODELF's speed at one thread; explain per
+#: row within this share of its value at the smallest background; exact to EXACT_RECURSION
+WOODELF_TARGET_RATIO = 1.0
+SWEEP_TOLERANCE = 0.20
+EXACT_RECURSION = 1e-12
+#: (f) the model: XGBRegressor(n_estimators, max_depth) on this many synthetic training rows
+SIZE_TREES, SIZE_DEPTH, SIZE_TRAIN_ROWS = 100, 6, 10000
+
+
+def _xgboost_model(d, seed):
+    """(XGBRegressor(100 trees, depth 6) fitted on synthetic rows of d features, a pool of
+    further rows from the same distribution to explain and draw backgrounds from)."""
+    import xgboost
+
+    rng = np.random.default_rng(seed + d)
+    X = rng.normal(size=(SIZE_TRAIN_ROWS + 30000, d))
+    w = rng.normal(size=d)
+    y = np.sin(X) @ w + X[:, 0] * X[:, 1] - (X[:, 2] > 0.5) + 0.1 * rng.normal(size=len(X))
+    model = xgboost.XGBRegressor(n_estimators=SIZE_TREES, max_depth=SIZE_DEPTH, n_jobs=2,
+                                 random_state=seed)
+    model.fit(X[:SIZE_TRAIN_ROWS], y[:SIZE_TRAIN_ROWS])
+    return model, X[SIZE_TRAIN_ROWS:]
+
+
+def _booster_trees(model):
+    """The booster's own saved model (its JSON) as one dict per tree: node id -> (feature
+    index, split, left, right, where a missing value goes) for splits, or the leaf value;
+    numbers as the booster's float32."""
+    import json
+
+    saved = json.loads(model.get_booster().save_raw(raw_format="json"))
+    trees = []
+    for t in saved["learner"]["gradient_booster"]["model"]["trees"]:
+        left, right = t["left_children"], t["right_children"]
+        value = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
+        trees.append({
+            i: float(value[i]) if left[i] < 0 else
+            (int(t["split_indices"][i]), float(value[i]), left[i], right[i],
+             left[i] if t["default_left"][i] else right[i])
+            for i in range(len(left))})
+    return trees
+
+
+def interventional_recursion(trees, x, background):
+    """Interventional Shapley values of one row against a background, by the textbook
+    recursion on the booster's saved trees (independent of sklxai): per tree, walk the hybrids of x
+    and every background row b together; where they part at a feature j not yet decided, it is
+    either x's (j must be in S: follow x) or b's (j must not be: follow b). A leaf reached with
+    x's features A and b's features B by a share w of the background adds
+    w * value * (|A|-1)! |B|! / (|A|+|B|)! to each of A and subtracts
+    w * value * |A|! (|B|-1)! / (|A|+|B|)! from each of B."""
+    m, phi = len(background), np.zeros(len(x))
+    fact = [math.factorial(i) for i in range(2 * SIZE_DEPTH + 2)]
+
+    def side(node, values):  # the child a value goes to (XGBoost: left when value < split,
+        _, split, left, right, missing = node  # in float32)
+        values = values.astype(np.float32)
+        return np.where(np.isnan(values), missing, np.where(values < split, left, right))
+
+    def walk(tree, node_id, A, B, rows):
+        node = tree[node_id]
+        if not isinstance(node, tuple):  # a leaf
+            a, b = len(A), len(B)
+            if a + b:
+                w = node * len(rows) / m / fact[a + b]
+                for i in A:
+                    phi[i] += w * fact[a - 1] * fact[b]
+                for i in B:
+                    phi[i] -= w * fact[a] * fact[b - 1]
+            return
+        j = node[0]
+        x_child = int(side(node, np.array([x[j]]))[0])
+        b_child = side(node, background[rows, j])
+        if j in A or not len(rows):
+            return walk(tree, x_child, A, B, rows) if len(rows) else None
+        if j in B:
+            for child in np.unique(b_child):
+                walk(tree, int(child), A, B, rows[b_child == child])
+            return None
+        same = b_child == x_child
+        if same.any():
+            walk(tree, x_child, A, B, rows[same])
+        if (~same).any():
+            walk(tree, x_child, A | {j}, B, rows[~same])
+            for child in np.unique(b_child[~same]):
+                walk(tree, int(child), A, B | {j}, rows[~same][b_child[~same] == child])
+        return None
+
+    for tree in trees:
+        walk(tree, 0, frozenset(), frozenset(), np.arange(m))
+    return phi
+
+
+def _woodelf_values(model, rows, bg, gpu):
+    """WOODELF's values: its explainer built on the background, then shap_values (timed
+    together: it has no separate fit)."""
+    import pandas as pd
+    from woodelf import WoodelfExplainer
+
+    cols = [f"f{i}" for i in range(rows.shape[1])]
+    explainer = WoodelfExplainer(model, pd.DataFrame(bg, columns=cols), GPU=gpu)
+    values = explainer.shap_values(pd.DataFrame(rows, columns=cols), verbose=False)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _size_entry(model, pool, n, m, d, *, dev, threads, check_rows, woodelf_gpu, log):
+    """One row of section (f): TreeShapley fit and explain apart, WOODELF, exactness."""
+    from sklxai import TreeShapley
+
+    rows, bg = pool[:n], pool[-m:]
+    est, fit_s = _timed(lambda: TreeShapley(model, background=bg, device=dev).fit(bg), dev)
+    exp, explain_s = _timed(lambda: est.explain(rows), dev)
+    ours = _values_2d(exp.values)
+    theirs, woodelf_s = _timed(lambda: _woodelf_values(model, rows, bg, woodelf_gpu), "cpu")
+    trees = _booster_trees(model)
+    t0 = time.perf_counter()
+    reference = np.stack([interventional_recursion(trees, x, bg) for x in rows[:check_rows]])
+    recursion_s = time.perf_counter() - t0
+    entry = {
+        "rows": n, "background": m, "features": d, "threads": threads,
+        "treeshapley_fit_seconds": fit_s,
+        "treeshapley_explain_seconds": explain_s,
+        "treeshapley_seconds": fit_s + explain_s,
+        "treeshapley_explain_us_per_row": 1e6 * explain_s / n,
+        "woodelf_seconds": woodelf_s,
+        "ratio": woodelf_s / (fit_s + explain_s),
+        "rows_checked": int(check_rows),
+        "max_abs_diff_to_recursion": float(np.abs(ours[:check_rows] - reference).max()),
+        "recursion_seconds": recursion_s,
+        "max_abs_diff_to_woodelf": float(np.abs(ours - theirs).max()),
+        "max_abs_value": float(np.abs(ours).max()),
+    }
+    log(f"{n:,} x {m:,}, d={d}, {threads} thread(s): TreeShapley fit {fit_s:.2f} s + explain "
+        f"{explain_s:.2f} s, WOODELF {woodelf_s:.2f} s ({entry['ratio']:.2f}x); |ours - "
+        f"recursion| {entry['max_abs_diff_to_recursion']:.1e}, |ours - WOODELF| "
+        f"{entry['max_abs_diff_to_woodelf']:.1e}")
+    return entry
+
+
+def run_sizes(*, device="cpu", sizes=WOODELF_SIZES, thread_counts=(1, 2),
+              sweep_backgrounds=SWEEP_BACKGROUNDS, sweep_rows=5000, check_rows=2,
+              woodelf_gpu=False, seed=0, log=print):
+    """Section (f): the report as a dict (see the module docstring)."""
+    import importlib.metadata
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from sklxai import TreeShapley
+    from sklxai.utils.validation import resolve_device
+
+    t_start = time.perf_counter()
+    load_before = _loadavg()
+    dev = str(resolve_device(device))
+    models = {d: _xgboost_model(d, seed) for d in sorted({d for _, _, d in sizes} | {30})}
+    entries, sweep = [], []
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            warm_model, warm_pool = models[min(models)]  # warm-up (imports, caches): untimed
+            TreeShapley(warm_model, background=warm_pool[-50:], device=dev).fit(
+                warm_pool[-50:]).explain(warm_pool[:20])
+            _woodelf_values(warm_model, warm_pool[:20], warm_pool[-50:], woodelf_gpu)
+            for n, m, d in sizes:
+                model, pool = models[d]
+                entries.append(_size_entry(model, pool, n, m, d, dev=dev, threads=threads,
+                                           check_rows=check_rows, woodelf_gpu=woodelf_gpu,
+                                           log=log))
+            model, pool = models[30]
+            for m in sweep_backgrounds:
+                bg = pool[-m:]
+                est, fit_s = _timed(lambda bg=bg, model=model: TreeShapley(
+                    model, background=bg, device=dev).fit(bg), dev)
+                _, explain_s, _ = _fastest(lambda est=est, pool=pool: est.explain(
+                    pool[:sweep_rows]), dev, repeats=2)
+                sweep.append({"threads": threads, "rows": sweep_rows, "background": m,
+                              "fit_seconds": fit_s, "explain_seconds": explain_s,
+                              "explain_us_per_row": 1e6 * explain_s / sweep_rows})
+                log(f"sweep {sweep_rows:,} rows x {m:,} background, {threads} thread(s): fit "
+                    f"{fit_s:.2f} s, explain {1e6 * explain_s / sweep_rows:.1f} us/row")
+    targets = {}
+    one = [e for e in entries if e["threads"] == 1]
+    if one:
+        worst = min(e["ratio"] for e in one)
+        targets["woodelf speed"] = {
+            "target": "TreeShapley fit + explain at least WOODELF's speed on every size, one "
+                      "thread (WOODELF seconds over TreeShapley's >= "
+                      f"{WOODELF_TARGET_RATIO:g})",
+            "measured": worst, "met": bool(worst >= WOODELF_TARGET_RATIO)}
+    for threads in thread_counts:
+        per_row = [s["explain_us_per_row"] for s in sweep if s["threads"] == threads]
+        if per_row:
+            spread = max(abs(v / per_row[0] - 1) for v in per_row)
+            targets[f"explain per row, {threads} thread(s)"] = {
+                "target": f"TreeShapley explain time per row within {SWEEP_TOLERANCE:.0%} of "
+                          f"its value at {sweep_backgrounds[0]} background rows, up to "
+                          f"{sweep_backgrounds[-1]:,} ({threads} thread(s))",
+                "measured": spread, "met": bool(spread <= SWEEP_TOLERANCE)}
+    worst_exact = max(e["max_abs_diff_to_recursion"] for e in entries)
+    targets["exact"] = {
+        "target": f"TreeShapley within {EXACT_RECURSION:g} of the independent recursion on "
+                  "the rows checked, every size",
+        "measured": worst_exact, "met": bool(worst_exact <= EXACT_RECURSION)}
+    return {
+        "benchmark": "tree_speed --woodelf-sizes",
+        "machine": {**_machine(dev), "loadavg_before": load_before,
+                    "loadavg_after": _loadavg(),
+                    "woodelf": importlib.metadata.version("woodelf-explainer"),
+                    "xgboost": importlib.metadata.version("xgboost")},
+        "settings": {
+            "model": f"XGBRegressor(n_estimators={SIZE_TREES}, max_depth={SIZE_DEPTH}) on "
+                     f"{SIZE_TRAIN_ROWS:,} synthetic rows of d standard normal features, "
+                     "y = sin(X) @ w + x0 x1 - 1[x2 > 0.5] + noise",
+            "rows_and_background": "explained rows: the first rows of a held-out pool; "
+                                   "background: its last rows (disjoint)",
+            "timing": "one run each after an untimed warm-up (the sweep's explain: fastest "
+                      "of two); TreeShapley fit and explain apart; WOODELF: "
+                      "WoodelfExplainer(model, background) + shap_values",
+            "device": dev, "woodelf_gpu": woodelf_gpu, "threads": list(thread_counts),
+            "check_rows": check_rows, "seed": seed,
+        },
+        "sizes": entries, "sweep": sweep, "targets": targets,
+        "total_seconds": time.perf_counter() - t_start,
+    }
+
+
+def sizes_markdown(report):
+    """Section (f)'s report as markdown tables (plus the target lines)."""
+    mach = report["machine"]
+    lines = [
+        (f"{report['settings']['model']}; device {report['settings']['device']} "
+         f"({mach['device_name']}), WOODELF {mach['woodelf']}, load average before/after "
+         f"{_fmt_load(mach['loadavg_before'])}/{_fmt_load(mach['loadavg_after'])}"),
+        "",
+        ("| rows x background | d | threads | TreeShapley fit s | explain s | explain us/row "
+         "| WOODELF s | speed vs WOODELF | max abs(ours - recursion) | max abs(ours - WOODELF) |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for e in report["sizes"]:
+        lines.append(
+            f"| {e['rows']:,} x {e['background']:,} | {e['features']} | {e['threads']} "
+            f"| {e['treeshapley_fit_seconds']:.2f} | {e['treeshapley_explain_seconds']:.2f} "
+            f"| {e['treeshapley_explain_us_per_row']:.0f} | {e['woodelf_seconds']:.2f} "
+            f"| {e['ratio']:.2f}x | {e['max_abs_diff_to_recursion']:.1e} "
+            f"| {e['max_abs_diff_to_woodelf']:.1e} |")
+    lines += ["", "| background (d = 30) | rows | threads | fit s | explain us/row |",
+              "|---:|---:|---:|---:|---:|"]
+    for s in report["sweep"]:
+        lines.append(f"| {s['background']:,} | {s['rows']:,} | {s['threads']} "
+                     f"| {s['fit_seconds']:.2f} | {s['explain_us_per_row']:.0f} |")
+    lines.append("")
+    for key, t in report["targets"].items():
+        measured = (f"{t['measured']:.1e}" if key == "exact" else f"{t['measured']:.2f}x"
+                    if key == "woodelf speed" else f"{t['measured']:.0%}")
+        lines.append(f"Target {t['target']}: measured {measured} -> "
+                     f"{'met' if t['met'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.tree_speed",
@@ -591,7 +869,36 @@ def main(argv=None):
                         help="torch CPU threads (0: torch's default; default 1 on a CPU, like "
                         "shap's single-threaded TreeExplainer, and steady on a shared machine; "
                         "torch's default on a GPU machine)")
+    parser.add_argument("--woodelf-sizes", action="store_true",
+                        help="run section (f) only: TreeShapley against WOODELF on XGBoost, "
+                        "rows x background sizes, one and two threads")
+    parser.add_argument("--sizes", default=",".join(f"{n}x{m}x{d}" for n, m, d in WOODELF_SIZES),
+                        help="section (f): comma-separated rows x background x features")
+    parser.add_argument("--size-threads", default="1,2",
+                        help="section (f): thread counts (comma-separated)")
+    parser.add_argument("--sweep-rows", type=int, default=5000,
+                        help="section (f): rows of the background sweep")
+    parser.add_argument("--sweep-backgrounds",
+                        default=",".join(str(m) for m in SWEEP_BACKGROUNDS),
+                        help="section (f): backgrounds of the sweep (comma-separated)")
+    parser.add_argument("--check-rows", type=int, default=2,
+                        help="section (f): rows per size checked against the recursion")
+    parser.add_argument("--woodelf-gpu", action="store_true",
+                        help="section (f): WOODELF on the GPU (needs CuPy)")
     args = parser.parse_args(argv)
+    if args.woodelf_sizes:
+        report = run_sizes(
+            device=args.device,
+            sizes=[tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")],
+            thread_counts=[int(t) for t in args.size_threads.split(",")],
+            sweep_backgrounds=[int(m) for m in args.sweep_backgrounds.split(",")],
+            sweep_rows=args.sweep_rows, check_rows=args.check_rows,
+            woodelf_gpu=args.woodelf_gpu, seed=args.seed,
+            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        _write_json(report, args.out)
+        print(sizes_markdown(report))
+        print(f"\n(total {report['total_seconds']:.0f} s; report written to {args.out})")
+        return 0
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(models) - set(MODELS))
     if unknown:

@@ -8,7 +8,7 @@
 #   bash scripts/gpu_run.sh amortized                 # SimSHAP/FastSHAP (about 8 min)
 #   bash scripts/gpu_run.sh scale digits
 #   bash scripts/gpu_run.sh refresh                   # SimSHAP refresh_every 1/2/4/8 (about 5 min)
-#   bash scripts/gpu_run.sh tree                      # TreeShapley vs shap, compiled trees
+#   bash scripts/gpu_run.sh tree                      # TreeShapley vs shap (and WOODELF), compiled trees
 #   bash scripts/gpu_run.sh matrix-adult              # amortized matrix, Adult (about 8 min)
 #   bash scripts/gpu_run.sh matrix-small              # breast cancer and digits (about 9 min)
 #   bash scripts/gpu_run.sh estimators                # sampling estimators per budget (GBDTs)
@@ -45,8 +45,20 @@ for what in "$@"; do
                    | tee "$OUT/scale_memory.md" ;;
         digits) python3 -m benchmarks.attribution_digits --device cuda \
                     --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
+        # TreeShapley against WOODELF on XGBoost sizes (--woodelf-sizes) needs xgboost and
+        # woodelf-explainer (with treelite), and WOODELF on the GPU CuPy: the GPU machine has
+        # none of them unless their wheels are carried in .whl/ (docs: ../shared/GPU.md), so the
+        # comparison runs only where they import (WOODELF on the CPU where CuPy is absent)
         tree) python3 -m benchmarks.tree_speed --device cuda --out "$OUT/tree_speed.json" \
-                  | tee "$OUT/tree_speed.md" ;;
+                  | tee "$OUT/tree_speed.md"
+              if python3 -c "import xgboost, woodelf" 2>/dev/null; then
+                  gpu_flag=""
+                  if python3 -c "import cupy" 2>/dev/null; then gpu_flag="--woodelf-gpu"; fi
+                  python3 -m benchmarks.tree_speed --woodelf-sizes --device cuda $gpu_flag \
+                      --size-threads 16 --out "$OUT/tree_woodelf.json" | tee "$OUT/tree_woodelf.md"
+              else
+                  echo "tree: xgboost/woodelf not installed here, WOODELF comparison skipped" >&2
+              fi ;;
         # the amortized matrix takes about 20 minutes on the CPU: on the GPU machine (10 minutes
         # a command) run it in two calls, e.g. matrix-adult, then matrix-small
         matrix-adult) python3 -m benchmarks.amortized_matrix --device cuda \
