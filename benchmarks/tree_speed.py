@@ -159,7 +159,8 @@ def brute_force_subset(predict, x, background, columns):
 
 def _leaf_counts(est):
     """(leaves with value tables, leaves walked or computed densely) of a fitted TreeShapley."""
-    table = sum(len(b.leaves) for b in est._values.buckets if b.table is not None)
+    patterns = est._values.patterns
+    table = 0 if patterns is None else patterns.n_leaves
     return int(table), int(est.trees_.n_leaves - table)
 
 
