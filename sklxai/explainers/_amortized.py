@@ -265,6 +265,8 @@ class AmortizedShapley(ShapleyExplainer):
         meta["fit_time"] = self.fit_time_
         meta["refresh_every_used"] = self.refresh_every_
         meta["validation"] = report_state(self.validation_report_)
+        meta["training"] = {name: getattr(self, name) for name in _TRAINING_ATTRIBUTES}
+        meta["history"] = list(self.history_)  # the epochs' losses, as skorch recorded them
         tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
         return meta, tensors
 
@@ -276,6 +278,8 @@ class AmortizedShapley(ShapleyExplainer):
         return params
 
     def _restore(self, X, meta, tensors):
+        from skorch.history import History
+
         if meta["custom_module"] and self.module is None:
             raise ValueError("the explainer was trained with a custom module; pass it again: "
                              f"{type(self).__name__}.load(path, model, module=...).")
@@ -290,7 +294,28 @@ class AmortizedShapley(ShapleyExplainer):
         self.validation_report_ = report_from_state(meta.get("validation"))
         self.validation_error_ = (None if self.validation_report_ is None
                                   else self.validation_report_.error)
+        self.history_ = History(meta.get("history", []))
+        training = meta.get("training")  # absent from older files
+        if training is not None:
+            for name in _TRAINING_ATTRIBUTES:
+                setattr(self, name, training[name])
+            self.net_ = self._restored_net()
 
+    def _restored_net(self):
+        """The trainer of a loaded explainer, built as ``fit`` builds it, around the loaded
+        network and with the saved history; the optimizer's state is not saved (a continued
+        training starts it afresh)."""
+        net = self._trainer(self.module_)
+        net.initialize()
+        net.history_, net.refresh_every_ = self.history_, self.refresh_every_
+        return net
+
+
+#: the fitted attributes that describe a training, saved with the explainer (besides the network,
+#: its history, ``fit_time_``, ``refresh_every_``, the validation report, and ``tree_inputs_``,
+#: which load finds again as it builds the network)
+_TRAINING_ATTRIBUTES = ("targets_", "exact_target_rows_", "n_synthetic_rows_", "max_epochs_",
+                        "max_time_", "background_samples_", "validation_rows_")
 
 #: "auto" budgets: epochs without a time budget, and with one (the budget ends training)
 _UNBOUNDED_EPOCHS = 10**6

@@ -266,6 +266,11 @@ class AutoProgress:
     def __exit__(self, *exc):
         self.close()
 
+    def __getstate__(self):
+        # the bar writes to a terminal stream, which cannot be pickled: a pickled fitted
+        # explainer (its trainer's progress callback) keeps the counts, not the bar
+        return dict(self.__dict__, bar=None)
+
 
 class TrainingProgress(Callback):
     """A progress bar over a training's steps, for ``verbose="auto"`` (:class:`AutoProgress`).

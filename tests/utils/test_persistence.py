@@ -1,6 +1,7 @@
 """save/load of every explainer: identical values, and clear refusals of bad files."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -171,3 +172,75 @@ def test_digest_covers_shape_and_dtype():
     assert persistence._digest(a) != persistence._digest(a.reshape(2, 3))
     assert persistence._digest(a) != persistence._digest(a.view(torch.int32))
     assert persistence._digest(torch.tensor(3)) == persistence._digest(torch.tensor(3))
+
+
+def _fitted_attributes(est):
+    return sorted(name for name in vars(est) if name.endswith("_") and not name.startswith("_"))
+
+
+AMORTIZED_CASES = {
+    "simshap": lambda X, models: (SimSHAP(models[0], **AMORTIZED), models[0]),
+    "fastshap-no-budget": lambda X, models: (
+        FastSHAP(models[0], **dict(AMORTIZED, max_time=None, background_samples=4)), models[0]),
+    # a boosted classifier's probabilities: exact game targets for the rows a budget affords
+    "simshap-exact-targets": lambda X, models: (
+        SimSHAP(models[1], targets="exact", augment=None, **dict(AMORTIZED, max_time=0.05)),
+        models[1]),
+}
+
+
+@pytest.mark.parametrize("case", list(AMORTIZED_CASES))
+def test_amortized_load_restores_every_fitted_attribute(case, data, tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from skorch.history import History
+
+    net, _, X = data
+    boosted = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, X[:, 0] > 0)
+    est, model = AMORTIZED_CASES[case](X, (net, boosted))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short trainings: their accuracy warnings
+        est.set_params(n_background=20, device="cpu", random_state=0, verbose=0).fit(X)
+    est.save(tmp_path / "a.pt")
+    loaded = type(est).load(tmp_path / "a.pt", model, device="cpu")
+
+    assert _fitted_attributes(loaded) == _fitted_attributes(est)
+    # the training's description, as fit resolved it
+    for name in ("max_time_", "background_samples_", "validation_rows_", "targets_",
+                 "exact_target_rows_", "max_epochs_", "n_synthetic_rows_", "refresh_every_",
+                 "fit_time_", "tree_inputs_", "validation_error_", "n_features_in_",
+                 "n_outputs_"):
+        assert getattr(loaded, name) == getattr(est, name), name
+    assert vars(loaded.validation_report_) == vars(est.validation_report_)
+    if case == "simshap-exact-targets":
+        assert loaded.targets_ == "exact" and isinstance(loaded.exact_target_rows_, int)
+        assert loaded.max_time_ == 0.05
+    else:
+        assert loaded.exact_target_rows_ is None
+    if case == "fastshap-no-budget":
+        assert loaded.max_time_ is None and loaded.background_samples_ == 4
+    # the losses per epoch, and the trainer around the loaded network
+    assert isinstance(loaded.history_, History)
+    assert list(loaded.history_) == list(est.history_)
+    assert 1 <= len(loaded.history_) <= est.max_epochs_ == 2  # a budget may stop at epoch 1
+    assert loaded.net_.history is loaded.history_
+    assert loaded.net_.module_ is loaded.module_
+    assert type(loaded.net_) is type(est.net_)
+    for key, value in est.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[key], value)
+    np.testing.assert_array_equal(loaded.expected_value_, est.expected_value_)
+    np.testing.assert_array_equal(loaded.transform(X[:5]), est.transform(X[:5]))
+
+
+def test_files_without_the_training_attributes_still_load(data, tmp_path):
+    net, _, X = data
+    est = SimSHAP(net, **AMORTIZED, n_background=20, device="cpu", random_state=0,
+                  verbose=0).fit(X)
+    est.save(tmp_path / "new.pt")
+    meta, tensors = persistence.read_state(tmp_path / "new.pt", "SimSHAP")
+    for key in ("training", "history", "checksums", "format", "sklxai_version"):
+        meta.pop(key)  # what files written before these were saved lack
+    persistence.write_state(tmp_path / "old.pt", meta, tensors)
+    loaded = SimSHAP.load(tmp_path / "old.pt", net, device="cpu")
+    assert loaded.fit_time_ == est.fit_time_ and len(loaded.history_) == 0
+    assert not hasattr(loaded, "max_time_") and not hasattr(loaded, "net_")
+    np.testing.assert_array_equal(loaded.transform(X[:3]), est.transform(X[:3]))

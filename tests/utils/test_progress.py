@@ -62,3 +62,13 @@ def test_shares_nest_into_the_fraction_of_the_unit():
         assert bar.done == 100
     partial.finish()
     assert bar.done == 100
+
+
+def test_a_shown_bar_pickles_without_its_stream():
+    import pickle
+
+    with AutoProgress(4, verbose=1, desc="rows") as bar:
+        bar.update(3)
+    assert bar.bar is not None
+    again = pickle.loads(pickle.dumps(bar))
+    assert again.bar is None and again.done == 3 and again.total == 4
