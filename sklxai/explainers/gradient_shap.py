@@ -1,4 +1,4 @@
-"""GradientSHAP: expected gradients, IG's integrand averaged over background rows and path points."""
+"""GradientSHAP: expected gradients, the mean of IG's integrand at random points of random paths."""
 
 import numpy as np
 import torch

@@ -5,9 +5,10 @@ import numbers
 import numpy as np
 
 from sklxai.base import BaseExplainer
+from sklxai.explainers._baseline import baseline_rows
 from sklxai.utils import param_validation as pv
 from sklxai.utils.memory import chunk_size
-from sklxai.utils.validation import check_numeric, check_tabular, is_dataframe
+from sklxai.utils.validation import check_tabular
 
 
 def _check_shape_param(value, name, ndim, default):
@@ -170,25 +171,7 @@ class Occlusion(BaseExplainer):
             rows = np.full((1, d), float(b))
             self._check_range(check_tabular(rows, name="baseline", n_features=d), "baseline")
             return rows[0]
-        owner = f"{type(self).__name__} (from fit's X)"
-        shape = self.prepared_.input_shape
-        if shape is not None:  # images: one image, or one per explained row
-            arr = check_numeric(b, "baseline")
-            one = arr.shape == shape
-            if not one and arr.shape[1:] != shape:
-                raise ValueError(
-                    f"baseline has shape {arr.shape}, but {type(self).__name__} was fitted on "
-                    f"images of shape {shape}; give a number, one image of shape {shape} or "
-                    f"one per explained row, (n, {', '.join(map(str, shape))}).")
-            rows = self.prepared_.validate(arr[None] if one else arr, name="baseline",
-                                           owner=owner)
-        else:
-            arr = b if is_dataframe(b) else np.asarray(b, dtype=np.float64)
-            one = np.ndim(arr) == 1
-            rows = check_tabular(arr.reshape(1, -1) if one else arr, name="baseline",
-                                 feature_names=self.prepared_.feature_names, n_features=d,
-                                 owner=owner)
-        self._check_range(rows, "baseline")
+        rows, one = baseline_rows(self, b, d)
         return rows[0] if one else rows
 
     # ------------------------------------------------------------------ explain

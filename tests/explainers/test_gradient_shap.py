@@ -11,20 +11,6 @@ from sklxai.explainers.gradient_shap import GradientSHAP, _row_draws
 captum_attr = pytest.importorskip("captum.attr")
 
 
-def _mlp():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-
-
-def _cnn():
-    """A small CNN on (n, 2, 6, 6) images, built by hand."""
-    torch.manual_seed(1)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.AvgPool2d(2),
-        torch.nn.Conv2d(4, 4, 3), torch.nn.Softplus(), torch.nn.Flatten(),
-        torch.nn.Linear(4, 3))
-
-
 def _captum_with_our_draws(monkeypatch, est, rows, target):
     """captum's GradientShap fed the background rows, path positions and noise our explainer
     draws for ``rows`` (it takes them from numpy's and torch's global random state)."""
@@ -50,10 +36,10 @@ def _captum_with_our_draws(monkeypatch, est, rows, target):
     return out.detach().numpy()
 
 
-@pytest.mark.parametrize("net, shape, stdevs", [(_mlp, (30, 5), 0.0), (_mlp, (30, 5), 0.3),
-                                                (_cnn, (30, 2, 6, 6), 0.2)])
-def test_equal_to_captum_given_the_same_draws(monkeypatch, net, shape, stdevs):
-    model = net()
+@pytest.mark.parametrize("net, shape, stdevs", [("mlp", (30, 5), 0.0), ("mlp", (30, 5), 0.3),
+                                                ("cnn", (30, 2, 6, 6), 0.2)])
+def test_equal_to_captum_given_the_same_draws(nets, monkeypatch, net, shape, stdevs):
+    model = getattr(nets, net)()
     X = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     est = GradientSHAP(model, n_samples=6, stdevs=stdevs, n_background=9, device="cpu",
                        random_state=0).fit(X)
@@ -88,8 +74,8 @@ def test_linear_model_closed_form_and_standard_errors():
                                                         + lin.bias.detach().numpy()[1]))
 
 
-def test_completeness_gap_shrinks_with_n_samples():
-    model = _mlp().double()
+def test_completeness_gap_shrinks_with_n_samples(nets):
+    model = nets.mlp().double()
     X = np.random.default_rng(2).normal(size=(40, 5))
     gaps = {}
     for S in (4, 256):
@@ -107,10 +93,11 @@ def test_completeness_gap_shrinks_with_n_samples():
     assert gaps[256] < gaps[4] / 3
 
 
-def test_chunking_by_memory_budget_and_passes_does_not_change_values():
-    model = _mlp().double()
+def test_chunking_by_memory_budget_and_passes_does_not_change_values(nets):
+    model = nets.mlp().double()
     X = np.random.default_rng(3).normal(size=(20, 5))
-    kw = dict(n_samples=7, stdevs=0.1, n_background=10, device="cpu", random_state=0)
+    kw = {"n_samples": 7, "stdevs": 0.1, "n_background": 10, "device": "cpu",
+          "random_state": 0}
     ref = GradientSHAP(model, **kw).fit(X).explain(X[:4])
     with sklearn.config_context(working_memory=5 * 8 * 8 * 8 / 2**20):  # 5 points per chunk
         small = GradientSHAP(model, internal_batch_size=3, **kw).fit(X).explain(X[:4])
@@ -118,13 +105,13 @@ def test_chunking_by_memory_budget_and_passes_does_not_change_values():
     np.testing.assert_allclose(small.std_errors, ref.std_errors, rtol=1e-9, atol=1e-15)
 
 
-def test_images_pipeline_registry_and_save_load(tmp_path):
+def test_images_pipeline_registry_and_save_load(nets, tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from skorch import NeuralNetClassifier
 
     assert get_explainer("gradient_shap") is GradientSHAP
-    model = _cnn()
+    model = nets.cnn()
     X = np.random.default_rng(4).normal(size=(12, 2, 6, 6)).astype(np.float32)
     est = GradientSHAP(model, n_samples=5, device="cpu", random_state=0).fit(X)
     exp = est.explain(X[:3])
@@ -137,7 +124,7 @@ def test_images_pipeline_registry_and_save_load(tmp_path):
     assert one.std_errors is None
     # a column-wise Pipeline: values and standard errors of the raw columns
     Xt = np.random.default_rng(5).normal(loc=2.0, size=(30, 5)).astype(np.float32)
-    net = NeuralNetClassifier(_mlp(), criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
+    net = NeuralNetClassifier(nets.mlp(), criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
                               train_split=None, verbose=0)
     pipe = make_pipeline(StandardScaler(), net).fit(Xt, np.arange(30) % 3)
     a = GradientSHAP(pipe, n_samples=6, n_background=8, device="cpu", random_state=0).fit(Xt)

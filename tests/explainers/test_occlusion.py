@@ -12,19 +12,6 @@ from sklxai.explainers.occlusion import Occlusion
 captum_attr = pytest.importorskip("captum.attr")
 
 
-def _mlp():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(7, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-
-
-def _cnn():
-    """A small CNN on (n, 2, 6, 6) images, built by hand."""
-    torch.manual_seed(1)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(4 * 9, 3))
-
-
 def _brute_force(f, X, B, window, stride):
     """Tabular occlusion by its definition: a loop over the window positions of each row."""
     n, d = X.shape
@@ -40,8 +27,8 @@ def _brute_force(f, X, B, window, stride):
 
 
 @pytest.mark.parametrize("window, stride", [(1, 1), (3, 1), (3, 2), (2, 2), (4, 3), (7, 1)])
-def test_tabular_equal_to_captum_and_to_the_definition(window, stride):
-    model = _mlp()
+def test_tabular_equal_to_captum_and_to_the_definition(nets, window, stride):
+    model = nets.mlp(d=7)
     X = np.random.default_rng(0).normal(size=(30, 7)).astype(np.float32)
     est = Occlusion(model, window=window, stride=stride, device="cpu").fit(X)
     exp = est.explain(X[:5])  # every output: (n, d, k)
@@ -64,8 +51,8 @@ def test_tabular_equal_to_captum_and_to_the_definition(window, stride):
     ((1, 2, 2), (1, 2, 2), (1, 2, 2), (1, 2, 2)),
     ((2, 4, 4), (1, 3, 3), (2, 4, 4), (1, 3, 3)),
 ])
-def test_images_equal_to_captum(window, stride, captum_window, captum_stride):
-    model = _cnn()
+def test_images_equal_to_captum(nets, window, stride, captum_window, captum_stride):
+    model = nets.cnn()
     X = np.random.default_rng(1).normal(size=(10, 2, 6, 6)).astype(np.float32)
     image = np.random.default_rng(2).normal(size=(2, 6, 6)).astype(np.float32)
     for baseline in (0.5, image):
@@ -107,9 +94,9 @@ def test_linear_model_closed_form_and_scikit_learn_models():
     np.testing.assert_allclose(vals.sum(2), 0.0, atol=1e-12)  # probabilities sum to one
 
 
-def test_chunks_registry_save_load_and_refusals(tmp_path):
+def test_chunks_registry_save_load_and_refusals(nets, tmp_path):
     assert get_explainer("occlusion") is Occlusion
-    model = _mlp().double()
+    model = nets.mlp(d=7).double()
     X = np.random.default_rng(4).normal(size=(20, 7))
     ref = Occlusion(model, window=3, stride=2, device="cpu").fit(X)
     assert ref.n_windows_ == 3 and ref.window_ == (3,) and ref.stride_ == (2,)

@@ -14,27 +14,13 @@ captum_attr = pytest.importorskip("captum.attr")
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require")
 
 
-def _mlp():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-
-
-def _cnn():
-    """A small CNN on (n, 2, 6, 6) images, built by hand."""
-    torch.manual_seed(1)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(4, 4, 3), torch.nn.Softplus(), torch.nn.Flatten(),
-        torch.nn.Linear(4, 3))
-
-
 def _data(shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("net, shape", [(_mlp, (30, 5)), (_cnn, (30, 2, 6, 6))])
-def test_equal_to_captum_on_an_mlp_and_a_cnn(net, shape):
-    model, X = net(), _data(shape)
+@pytest.mark.parametrize("net, shape", [("mlp", (30, 5)), ("cnn", (30, 2, 6, 6))])
+def test_equal_to_captum_on_an_mlp_and_a_cnn(nets, net, shape):
+    model, X = getattr(nets, net)(), _data(shape)
     rows = torch.as_tensor(X[:7])
     pred = model(rows).argmax(1)
     cases = [(Saliency(model, device="cpu"), captum_attr.Saliency(model), {}),
@@ -77,9 +63,9 @@ def test_linear_closed_forms():
     assert exp.diagnostics["completeness_gap"].max() < 1e-10
 
 
-def test_completeness_gap_measures_curvature():
+def test_completeness_gap_measures_curvature(nets):
     """x * grad is not complete on a curved model: the gap is what the formula says."""
-    model = _mlp().double()
+    model = nets.mlp().double()
     X = np.random.default_rng(3).normal(size=(12, 5))
     exp = InputXGradient(model, device="cpu").fit(X).explain(X)
     delta = exp.output - exp.base_values
@@ -107,8 +93,8 @@ def test_skorch_classifier_explains_probabilities():
     np.testing.assert_allclose(exp.output, net.predict_proba(X[:6]).max(1), rtol=1e-6)
 
 
-def test_batching_registry_save_load_and_refusals(tmp_path):
-    model = _mlp().double()
+def test_batching_registry_save_load_and_refusals(nets, tmp_path):
+    model = nets.mlp().double()
     X = np.random.default_rng(5).normal(size=(20, 5))
     for cls, name in ((Saliency, "saliency"), (InputXGradient, "input_x_gradient")):
         assert get_explainer(name) is cls

@@ -19,20 +19,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already r
 KINDS = ["smoothgrad", "smoothgrad_sq", "vargrad"]
 
 
-def _mlp():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-
-
-def _cnn():
-    """A small CNN on (n, 2, 6, 6) images, built by hand."""
-    torch.manual_seed(1)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.AvgPool2d(2),
-        torch.nn.Conv2d(4, 4, 3), torch.nn.Softplus(), torch.nn.Flatten(),
-        torch.nn.Linear(4, 3))
-
-
 def _noise_tunnel(monkeypatch, sg, method, X, kw):
     """captum's NoiseTunnel on each row, with our noise: sigma = noise * (max - min) of the
     row, and the standard normal draws of SmoothGrad's generator for that row."""
@@ -53,9 +39,9 @@ def _noise_tunnel(monkeypatch, sg, method, X, kw):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("net, shape", [(_mlp, (20, 5)), (_cnn, (20, 2, 6, 6))])
-def test_equal_to_captum_noise_tunnel_with_the_same_noise(monkeypatch, kind, net, shape):
-    model = net()
+@pytest.mark.parametrize("net, shape", [("mlp", (20, 5)), ("cnn", (20, 2, 6, 6))])
+def test_equal_to_captum_noise_tunnel_with_the_same_noise(nets, monkeypatch, kind, net, shape):
+    model = getattr(nets, net)()
     X = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     cases = [(Saliency(model, device="cpu"), captum_attr.Saliency, {}),
              (IntegratedGradients(model, baseline="zeros", n_steps=6, method="riemann_middle",
@@ -100,9 +86,9 @@ def test_definition_on_a_linear_model():
         ig.fit(X).explain(X[:3]).values, atol=1e-14)
 
 
-def test_target_chunks_seed_registry_and_save_load(tmp_path):
+def test_target_chunks_seed_registry_and_save_load(nets, tmp_path):
     assert get_explainer("smoothgrad") is SmoothGrad
-    model = _mlp().double()
+    model = nets.mlp().double()
     X = np.random.default_rng(3).normal(size=(20, 5))
     sg = SmoothGrad(Saliency(model, abs=False, device="cpu"), n_samples=4,
                     random_state=0).fit(X)
