@@ -13,9 +13,10 @@
 #   bash scripts/gpu_run.sh matrix-small              # breast cancer and digits (about 9 min)
 #   bash scripts/gpu_run.sh estimators                # sampling estimators per budget (GBDTs)
 #   bash scripts/gpu_run.sh matrix-hgb                # boosted classifier's predict_proba (4 min)
+#   bash scripts/gpu_run.sh interactions              # ExactInteractions vs shapiq (needs shapiq)
 #
 # Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
-# matrix-small, matrix-hgb, estimators.
+# matrix-small, matrix-hgb, estimators, interactions.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -75,6 +76,9 @@ for what in "$@"; do
         estimators) python3 -m benchmarks.estimators --device cuda --rows 6 \
                         --settings breast-cancer-gbdt digits-gbdt \
                         --out "$OUT/estimators.json" | tee "$OUT/estimators.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators)" >&2; exit 2 ;;
+        # ExactInteractions on the GPU against shapiq's ExactComputer (on the same game)
+        interactions) python3 -m benchmarks.interactions --device cuda \
+                          --out "$OUT/interactions.json" | tee "$OUT/interactions.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators, interactions)" >&2; exit 2 ;;
     esac
 done
