@@ -80,9 +80,35 @@ def like_values(exp, select):
             "std_errors": None if errors is None else select(errors)}
 
 
+def replace(exp, changes):
+    """``exp._replace(**changes)``: the same class with the same fields (a subclass's
+    included), less ``changes``; ``std_errors`` and ``index`` are passed only when set (a
+    subclass need not take what its explainer never gives)."""
+    fields = {"values": exp.values, "base_values": exp.base_values, "data": exp.data,
+              "feature_names": exp.feature_names, "output_names": exp.output_names,
+              "output": exp.output, "method": exp.method,
+              "feature_shape": exp.feature_shape, "diagnostics": exp.diagnostics,
+              "std_errors": exp.std_errors, "index": exp.index}
+    fields.update({name: getattr(exp, name) for name in (*exp._row_fields, *exp._fields)})
+    fields.update(changes)
+    if fields["std_errors"] is None:
+        del fields["std_errors"]
+    if fields["index"] == "SV":
+        del fields["index"]
+    return type(exp)(**fields)
+
+
+def check_index(index):
+    """``index`` of an Explanation: "SV" (Shapley values) or "BV" (Banzhaf values)."""
+    if index not in ("SV", "BV"):
+        raise ValueError(f"index must be 'SV' (Shapley values) or 'BV' (Banzhaf values); "
+                         f"got {index!r}.")
+    return index
+
+
 def efficiency_gap(exp):
     """Max ``|sum of values + base value - model output|`` (see ``Explanation``), or None."""
-    if exp.output is None:
+    if exp.output is None or exp.index != "SV":
         return None
     has_rows, has_features = exp._axes()
     values = exp.values

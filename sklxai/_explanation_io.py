@@ -55,6 +55,7 @@ def save(exp, path):
             o.item() if hasattr(o, "item") else o for o in exp.output_names
         ],
         "method": exp.method,
+        "index": exp.index,
         "feature_shape": None if exp.feature_shape is None else list(exp.feature_shape),
         "diagnostics": list(exp.diagnostics),
     }
@@ -73,9 +74,11 @@ def load(cls, path):
         output, std_errors = (f[name] if name in f.files else None
                               for name in ("output", "std_errors"))
         diagnostics = {name: f[_DIAGNOSTIC + name] for name in meta.get("diagnostics", [])}
+        index = meta.get("index", "SV")
         return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
                    meta["output_names"], output, meta["method"], meta.get("feature_shape"),
-                   diagnostics=diagnostics, std_errors=std_errors)
+                   diagnostics=diagnostics, std_errors=std_errors,
+                   **({} if index == "SV" else {"index": index}))
 
 
 def _import_pandas():

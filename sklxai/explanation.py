@@ -22,7 +22,7 @@ class Explanation:
     output_names : sequence or None
         Names of the k outputs (class labels), or of the one output explained.
     output : ndarray of shape (n,) or (n, k), optional
-        The model output being explained; for Shapley explainers
+        The model output being explained; for Shapley values
         ``values.sum(axis=1) + base_values == output``.
     method : str, optional
         The explainer that produced it.
@@ -44,13 +44,16 @@ class Explanation:
         (:class:`~sklxai.KernelSHAP`, :class:`~sklxai.PermutationSHAP`); 95% interval:
         ``values ± t * std_errors``, t from its ``std_errors_dof_`` (:ref:`std_errors`). Kept
         through slicing, concat, save; shap's ``error_std``. None: exact, tree, amortized.
+    index : {"SV", "BV"}, optional
+        "SV" (default): Shapley values. "BV": Banzhaf values, which need not add up to
+        ``output - base_values`` (no :attr:`efficiency_gap`); base values are v(empty) for both.
 
     Notes
     -----
     An explainer may return its own subclass, with more fields (built by its
     ``_make_explanation``, see :class:`~sklxai.BaseExplainer`). A subclass's ``__init__``
-    takes the arguments above by name (``std_errors`` only if its explainer gives them: it is
-    passed only when set), plus its fields, each stored as the attribute of the
+    takes the arguments above by name (``std_errors``, ``index`` only where its explainer sets
+    them: they are passed only when set), plus its fields, each stored as the attribute of the
     same name and listed in a class attribute: ``_row_fields`` for those with one entry per row
     (arrays, lists or dicts of them, the row first), ``_fields`` for the others. Slicing,
     :meth:`flatten`, :meth:`select_output` and :meth:`concat` then return the subclass with
@@ -75,7 +78,7 @@ class Explanation:
 
     def __init__(self, values, base_values, data, feature_names, output_names=None,
                  output=None, method=None, feature_shape=None, diagnostics=None,
-                 std_errors=None):
+                 std_errors=None, index="SV"):
         self.values = np.asarray(values)
         self.base_values = np.asarray(base_values)
         self.data = np.asarray(data)
@@ -88,19 +91,11 @@ class Explanation:
         self.diagnostics = {} if diagnostics is None else {
             str(name): np.asarray(v) for name, v in dict(diagnostics).items()}
         self.std_errors = None if std_errors is None else np.asarray(std_errors, dtype=float)
+        self.index = _explanation_index.check_index(index)
 
     def _replace(self, **changes):
         """The same class with the same fields (a subclass's included), less ``changes``."""
-        fields = {"values": self.values, "base_values": self.base_values, "data": self.data,
-                  "feature_names": self.feature_names, "output_names": self.output_names,
-                  "output": self.output, "method": self.method,
-                  "feature_shape": self.feature_shape, "diagnostics": self.diagnostics,
-                  "std_errors": self.std_errors}
-        fields.update({name: getattr(self, name) for name in (*self._row_fields, *self._fields)})
-        fields.update(changes)
-        if fields["std_errors"] is None:  # a subclass need not take std_errors it never has
-            del fields["std_errors"]
-        return type(self)(**fields)
+        return _explanation_index.replace(self, changes)
 
     def flatten(self):
         """The same explanation with one feature axis: values (n, d) or (n, d, k).
@@ -148,7 +143,8 @@ class Explanation:
 
     @property
     def efficiency_gap(self):
-        """Max ``|sum of values + base value - model output|`` (None without ``output``)."""
+        """Max ``|sum of values + base value - model output|`` (None without ``output``, or for
+        Banzhaf values)."""
         return _explanation_index.efficiency_gap(self)
 
     def _axes(self):
@@ -355,6 +351,8 @@ def _check_concat(i, first, first_arrays, other, arrays):
              "select the same outputs, e.g. exp.select_output(name) on each"),
             ("method", other.method, first.method,
              "concatenate explanations of one explainer"),
+            ("index", other.index, first.index,
+             "concatenate explanations of one index (Shapley or Banzhaf values)"),
             ("feature_shape", other.feature_shape, first.feature_shape,
              "concatenate explanations of images of one shape")):
         if a != b:

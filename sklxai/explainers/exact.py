@@ -1,8 +1,11 @@
 """ExactShapley: Shapley values by enumerating every coalition (the reference estimator)."""
 
+import torch
+
 from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import combine_exact, enumeration_weights
 from sklxai.games.coalitions import all_masks
+from sklxai.games.indices import INDEX, resolve_index
 from sklxai.utils import param_validation as pv
 
 
@@ -18,10 +21,17 @@ class ExactShapley(ShapleyExplainer):
     coalitions per row) costs as much as ExactShapley at d = 11, where KernelSHAP's is exact
     too.
 
+    With ``index="BV"`` it gives Banzhaf values instead, from the same coalition values:
+    beta_i = 2**-(d-1) sum_{S not containing i} (v(S + i) - v(S)).
+
     Parameters
     ----------
     max_features : int
         Largest number of features to enumerate (2**max_features coalitions per row).
+    index : {"SV", "BV"}
+        "SV": Shapley values. "BV" (or "banzhaf", any case): Banzhaf values, every coalition
+        of the others weighted alike; they are not efficient, so the Explanation records
+        ``index="BV"`` and has no efficiency gap (its base values are still v(empty)).
     {shared_parameters}
 
     Attributes
@@ -30,6 +40,8 @@ class ExactShapley(ShapleyExplainer):
         Every coalition.
     expected_value_ : ndarray of shape (n_outputs,)
         v(empty), the base value.
+    index_ : {"SV", "BV"}
+        The index computed.
 
     Examples
     --------
@@ -48,14 +60,16 @@ class ExactShapley(ShapleyExplainer):
     _parameter_constraints = {
         **ShapleyExplainer._parameter_constraints,
         "max_features": pv.positive_int(),
+        "index": INDEX,
     }
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, surrogate_params=None, fast_path="auto",
                  max_features=20, n_jobs=None, verbose="auto", device="auto",
-                 random_state=None, batch_size=None):
+                 random_state=None, batch_size=None, index="SV"):
         super().__init__(**shared_params(locals()))
         self.max_features = max_features
+        self.index = index
 
     def _fit_shapley(self, d):
         if d > self.max_features:
@@ -65,6 +79,7 @@ class ExactShapley(ShapleyExplainer):
                 "PermutationSHAP (or SimSHAP for many rows), group features, or raise "
                 "max_features if you can afford it."
             )
+        self.index_ = resolve_index(self.index)
         self._masks, self._a, self._b = enumeration_weights(d, self.game_.device)
         self.coalitions_ = all_masks(d).numpy()
 
@@ -73,4 +88,11 @@ class ExactShapley(ShapleyExplainer):
 
     def _shapley_values(self, X, fx, rng):
         v = self._centered_values(X, self._masks)  # (n, m, k)
+        if self.index_ == "BV":  # +v(T) where i is in T, -v(T) elsewhere; v(N) counts +
+            signs = 2.0 * self._masks.double() - 1.0
+            phi = torch.einsum("nmk,md->ndk", v, signs) + (fx - self._null)[:, None, :]
+            return phi / 2.0 ** (self._masks.shape[1] - 1)
         return combine_exact(v, self._masks, self._a, self._b, fx - self._null)
+
+    def _make_explanation(self, X, **fields):
+        return super()._make_explanation(X, index=self.index_, **fields)

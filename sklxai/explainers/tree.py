@@ -3,8 +3,9 @@
 The estimator: it validates its parameters, takes the model's trees from the prepared model
 (``prepared_.trees``, read once at ``fit``), encodes the background, and hands the algorithm,
 :class:`~sklxai.games.trees.interventional.InterventionalValues` (per-leaf closed forms, value
-tables, walks), chunks of rows within the memory budget. See ``docs/design.rst``, "Tree
-ensembles", for the formulas.
+tables, walks) or, for the path-dependent game,
+:class:`~sklxai.games.trees.path_dependent.PathDependentValues` (per-leaf product games), chunks
+of rows within the memory budget. See ``docs/design.rst``, "Tree ensembles", for the formulas.
 """
 
 import numpy as np
@@ -13,7 +14,9 @@ import torch
 from sklxai.base import BaseExplainer
 from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.explainers._shapley import VERBOSE, _progress
+from sklxai.games.indices import INDEX, resolve_index
 from sklxai.games.trees.interventional import InterventionalValues
+from sklxai.games.trees.path_dependent import PathDependentValues
 from sklxai.utils import param_validation as pv
 from sklxai.utils.memory import element_budget
 from sklxai.utils.validation import check_target, resolve_device
@@ -32,11 +35,15 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     (summed over the background once): ``explain`` then costs leaves x players per row. Other
     trees are walked by (row, set of background rows) walkers that visit only the leaves they
     can reach (products over rows x background x leaves beyond 62 players).
+    ``game="path_dependent"`` explains the path-dependent game instead (no background: the
+    trees' training covers stand in for it; per-leaf product games), and ``index="BV"`` gives
+    Banzhaf values of any of these games.
 
     Supported models: scikit-learn's DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees*,
     GradientBoosting*, HistGradientBoosting* (categorical splits and missing values included)
-    and IsolationForest, and XGBoost and LightGBM models when installed; and Pipelines whose
-    preprocessing is column-wise and whose last step is one of these (values per raw column).
+    and IsolationForest, and XGBoost, LightGBM and CatBoost models when installed; and
+    Pipelines whose preprocessing is column-wise and whose last step is one of these (values
+    per raw column).
     Other models raise a TypeError: use ExactShapley or KernelSHAP for them.
 
     **What is explained** (``model_output``): regressors' ``predict``; forests' and single
@@ -62,9 +69,19 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         value), as for every explainer: rows per model call. None: as many as the memory budget
         holds. Chunks of rows, leaves and background rows come from the memory budget,
         scikit-learn's ``working_memory`` on the CPU (:mod:`sklxai.utils.memory`).
-    game : {"marginal", "baseline"}
-        The marginal game over the background, or the game of one baseline row (the
-        background's mean).
+    game : {"marginal", "baseline", "path_dependent"}
+        The marginal game over the background, the game of one baseline row (the
+        background's mean), or the path-dependent game (shap's "tree_path_dependent",
+        XGBoost's ``pred_contribs``): no background, the players outside a coalition
+        integrated out along the trees in proportion to the training weight that reached each
+        node (``weighted_n_node_samples``, HistGradientBoosting's counts, XGBoost's covers,
+        LightGBM's counts, CatBoost's leaf weights). ``fit`` still takes X (its columns and
+        names); passing ``background`` with it is an error.
+    index : {"SV", "BV"}
+        "SV": Shapley values (efficient: they sum to the output minus the base value). "BV"
+        (or "banzhaf", any case): Banzhaf values, every coalition of the others weighted
+        alike; not efficient, so the Explanation records ``index="BV"`` and has no
+        efficiency gap.
     feature_groups : dict, list of lists or None
         Explain groups of columns as single players, as for the other Shapley explainers.
     model_output : {"auto", "raw", "probability"}
@@ -81,7 +98,10 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     trees_ : sklxai.models.trees.TreeEnsemble
         The model's trees in the tensor layout, on the device.
     expected_value_ : ndarray of shape (n_outputs,)
-        The mean model output over the background: the base value.
+        v(empty), the base value: the mean model output over the background, or for the
+        path-dependent game the trees' output averaged over their covers.
+    index_ : {"SV", "BV"}
+        The index computed.
     feature_groups_ : dict or None
     n_outputs_, output_names_
         The explained outputs (one margin for a binary boosted classifier).
@@ -100,7 +120,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
-        "game": pv.options("marginal", "baseline"),
+        "game": pv.options("marginal", "baseline", "path_dependent"),
+        "index": INDEX,
         "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
         "model_output": pv.options(*_MODEL_OUTPUTS),
         "verbose": VERBOSE,
@@ -108,7 +129,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     def __init__(self, model, *, background=None, n_background=100, target=None,
                  game="marginal", feature_groups=None, model_output="auto", fast_path="auto",
-                 verbose="auto", device="auto", random_state=None, batch_size=None):
+                 verbose="auto", device="auto", random_state=None, batch_size=None,
+                 index="SV"):
         super().__init__(model, background=background, n_background=n_background, target=target,
                          fast_path=fast_path, device=device, random_state=random_state,
                          batch_size=batch_size)
@@ -116,8 +138,16 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self.feature_groups = feature_groups
         self.model_output = model_output
         self.verbose = verbose
+        self.index = index
 
     # ------------------------------------------------------------------ fit
+    def _check_params(self):
+        super()._check_params()
+        if self.game == "path_dependent" and self.background is not None:
+            raise ValueError("background= is not used by game='path_dependent' (it integrates "
+                             "the trees over their training covers); drop background=, or "
+                             "use game='marginal' to explain against a background.")
+
     def _fit(self, X, y):
         final = self.model_[-1] if self.prepared_.fast_path else self.model_
         if self.prepared_.trees is None:
@@ -128,9 +158,14 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self._check_model_output(final)
         members = self._fit_players(X)
         self._n_players = len(members)
-        self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
-        self._values = InterventionalValues(self.trees_, members, self._background_z,
-                                            budget=self._budget())
+        self.index_ = resolve_index(self.index)
+        self._background_z = None
+        if self.game == "path_dependent":
+            self._values = PathDependentValues(self.trees_, members, index=self.index_)
+        else:
+            self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
+            self._values = InterventionalValues(self.trees_, members, self._background_z,
+                                                budget=self._budget(), index=self.index_)
         names = self.trees_.output_names
         k = self.trees_.n_outputs
         if names is not None and len(names) == 2 and k == 1:
@@ -140,8 +175,10 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
             else list(range(self.n_outputs_))
         if self.target is not None:
             check_target(self.target, self.n_outputs_, output_names=self.output_names_)
-        self.expected_value_ = self.trees_.raw_encoded(
-            self._background_z, batch_size=self.batch_size).mean(dim=0).cpu().numpy()
+        self.expected_value_ = (self._values.expected_value if self._background_z is None
+                                else self.trees_.raw_encoded(self._background_z,
+                                                             batch_size=self.batch_size)
+                                .mean(dim=0)).cpu().numpy()
 
     def _check_model_output(self, final):
         """Refuse ``model_output="probability"`` where it is not the sum of the trees."""
@@ -172,7 +209,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
     def _explain(self, X, rng):
         n, P, k = X.shape[0], self._n_players, self.n_outputs_
         Zx_all = self.trees_.encode(self._as_tensor(self._model_rows(X)))
-        m = len(self._background_z)
+        m = 1 if self._background_z is None else len(self._background_z)
         budget = self._budget()
         rows = max(1, min(n, budget // max(m, 1)))
         values = np.empty((n, P, k))
@@ -186,4 +223,4 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                     Zx, batch_size=self.batch_size).cpu().numpy()
                 bar.update(len(Zx))
         base = np.broadcast_to(self.expected_value_, output.shape).copy()
-        return values, base, output
+        return values, base, output, {"index": self.index_}
