@@ -137,3 +137,29 @@ def test_images_pipeline_registry_and_save_load(nets, tmp_path):
     np.testing.assert_allclose(ea.std_errors, eb.std_errors, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="stdevs must be a number"):
         GradientSHAP(model, stdevs=-1.0, device="cpu").fit(X)
+
+
+def test_out_of_memory_halves_the_passes_and_keeps_the_values():
+    class Fragile(torch.nn.Module):
+        """A linear model that 'runs out of memory' above 16 points per backward pass."""
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.lin = torch.nn.Linear(4, 2).double()
+
+        def forward(self, X):
+            if X.shape[0] > 16 and X.requires_grad:
+                raise torch.OutOfMemoryError("simulated")
+            return self.lin(X)
+
+    X = np.random.default_rng(6).normal(size=(12, 4))
+    fragile = Fragile()
+    kw = {"n_samples": 10, "target": 1, "device": "cpu", "random_state": 0}
+    est = GradientSHAP(fragile, internal_batch_size=64, **kw).fit(X)
+    with pytest.warns(UserWarning, match="out of device memory") as record:
+        exp = est.explain(X[:5])  # 5 rows x 10 samples: one pass of 50, then 25, then 12
+    assert "with 50 points" in str(record[0].message)
+    assert est._points_per_pass() == 12
+    ref = GradientSHAP(fragile.lin, **kw).fit(X).explain(X[:5])
+    np.testing.assert_allclose(exp.values, ref.values, atol=1e-12)
