@@ -102,3 +102,27 @@ def test_chunks_run_in_other_threads_are_credited_when_done(data, updates):
         got = est.explain(X[:40]).values
     assert updates == [40]  # the chunk's reports stay in its worker; the whole chunk at its end
     np.testing.assert_array_equal(got, expected)
+
+
+def test_auto_opens_the_bar_within_the_first_chunk(data, monkeypatch, capsys):
+    from sklxai.utils import callbacks
+
+    X, clf = data
+    opened_at = []
+    update = AutoProgress.update
+
+    def recording(self, n=1, **postfix):
+        update(self, n, **postfix)
+        if self.unit == "rows" and self.bar is not None and not opened_at:
+            opened_at.append(self.done)
+
+    monkeypatch.setattr(AutoProgress, "update", recording)
+    # every job "expected" to take longer than the threshold: the bar opens at the first
+    # report, which is within the chunk, before its 40 rows are done
+    monkeypatch.setattr(callbacks, "PROGRESS_SECONDS", 0.0)
+    est = KernelSHAP(clf, n_coalitions=64, n_background=10, batch_size=32, device="cpu",
+                     random_state=0).fit(X)
+    assert est.verbose == "auto"
+    est.explain(X[:40])
+    assert len(opened_at) == 1 and 0 < opened_at[0] < 40
+    assert "KernelSHAP:" in capsys.readouterr().err
