@@ -131,7 +131,13 @@ class SmoothGrad(BaseExplainer):
                 f"explainer must be a gradient explainer (a GradientExplainer such as "
                 f"Saliency(model) or IntegratedGradients(model)); got "
                 f"{type(self.explainer).__name__}. Wrap the model in one first.")
-        self._adopt(clone(self.explainer).fit(X, y))
+        inner = clone(self.explainer).fit(X, y)
+        if inner.baseline_.ndim == 2:  # the copies are more rows than the baseline has
+            raise ValueError(
+                "explainer has one baseline row per explained row; SmoothGrad explains noisy "
+                "copies of each row, so give the wrapped explainer a single baseline row (d,) "
+                "or image, or 'zeros' / 'mean'.")
+        self._adopt(inner)
         self._seed = int(np.random.RandomState(seed_from(self.random_state)).randint(2**31 - 1))
         return self
 

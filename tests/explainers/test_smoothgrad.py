@@ -114,6 +114,8 @@ def test_target_chunks_seed_registry_and_save_load(nets, tmp_path):
     assert np.isfinite(gs.transform(X[:2])).all()
     with pytest.raises(TypeError, match="explainer must be a gradient explainer"):
         SmoothGrad(model).fit(X)
+    with pytest.raises(ValueError, match="one baseline row per explained row"):
+        SmoothGrad(InputXGradient(model, baseline=np.zeros((6, 5)))).fit(X)
     with pytest.raises(ValueError, match="kind must be one of"):
         SmoothGrad(Saliency(model), kind="tunnel").fit(X)
     with pytest.raises(ValueError, match="noise must be a number"):
