@@ -55,9 +55,16 @@ Writes a JSON report to ``--out`` and prints markdown tables::
 import argparse
 import importlib.util
 import math
+import os
 import sys
 import time
 import warnings
+
+# OpenMP threads that spin while waiting take the cores their peers need on a loaded machine: at
+# two torch threads on a 2-core CPU under load 15, every parallel region waited so long that
+# TreeShapley ran 20-80x slower than at one thread. Idle threads sleep instead (set before
+# torch is imported; a value already in the environment wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
@@ -675,7 +682,8 @@ def _size_entry(model, pool, n, m, d, *, dev, threads, check_rows, woodelf_gpu, 
     from sklxai import TreeShapley
 
     rows, bg = pool[:n], pool[-m:]
-    est, fit_s = _timed(lambda: TreeShapley(model, background=bg, device=dev).fit(bg), dev)
+    est, fit_s = _timed(lambda: TreeShapley(model, background=bg, device=dev,
+                                            verbose=False).fit(bg), dev)
     exp, explain_s = _timed(lambda: est.explain(rows), dev)
     ours = _values_2d(exp.values)
     theirs, woodelf_s = _timed(lambda: _woodelf_values(model, rows, bg, woodelf_gpu), "cpu")
@@ -737,7 +745,7 @@ def run_sizes(*, device="cpu", sizes=WOODELF_SIZES, thread_counts=(1, 2),
             for m in sweep_backgrounds:
                 bg = pool[-m:]
                 est, fit_s = _timed(lambda bg=bg, model=model: TreeShapley(
-                    model, background=bg, device=dev).fit(bg), dev)
+                    model, background=bg, device=dev, verbose=False).fit(bg), dev)
                 _, explain_s, _ = _fastest(lambda est=est, pool=pool: est.explain(
                     pool[:sweep_rows]), dev, repeats=2)
                 sweep.append({"threads": threads, "rows": sweep_rows, "background": m,
@@ -784,6 +792,7 @@ def run_sizes(*, device="cpu", sizes=WOODELF_SIZES, thread_counts=(1, 2),
                       "of two); TreeShapley fit and explain apart; WOODELF: "
                       "WoodelfExplainer(model, background) + shap_values",
             "device": dev, "woodelf_gpu": woodelf_gpu, "threads": list(thread_counts),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "check_rows": check_rows, "seed": seed,
         },
         "sizes": entries, "sweep": sweep, "targets": targets,

@@ -103,16 +103,11 @@ class _Part:
 
         self._inner = as_t(s.inner)
         self._segments = s.segments
-        counts = self._pattern_counts(s, background, budget)
+        self._levels = [tuple(as_t(a) for a in level) for level in s.key_levels]
+        self._n_upper = s.n_upper
         n_columns = np.bincount(s.col_group, minlength=self.n_groups)
         size = (2 ** s.group_key_bits) * n_columns * k
         offset = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
-        self.table = self._tables(s, counts / max(len(background), 1), budget, index, offset,
-                                  n_columns)
-        if device.type == "cpu":
-            self._table_np = self.table.numpy()
-        self._levels = [tuple(as_t(a) for a in level) for level in s.key_levels]
-        self._n_upper = s.n_upper
         # blocks of groups: their roots' rows, inner nodes' decision rows and columns
         self._blocks = []
         for g0 in range(0, self.n_groups, _GROUPS_PER_BLOCK):
@@ -127,30 +122,35 @@ class _Part:
                 as_t(s.group_inner_count[g].astype(np.int16))[:, None],
                 as_t(offset[g])[:, None], as_t(n_columns[g] * k)[:, None],
                 as_t(s.group_dec_row[g].T.copy()), columns))
+        counts = self._key_counts(s, background, budget)
+        self.table = self._tables(s, counts / max(len(background), 1), budget, index, offset,
+                                  n_columns)
+        if device.type == "cpu":
+            self._table_np = self.table.numpy()
 
     # ------------------------------------------------------------------ fit
-    def _pattern_counts(self, s, background, budget):
-        """Background rows per (leaf, pattern of failed slots): float64 (sum over leaves of
-        2**U,), one pass of the background's rows down the trees."""
+    def _key_counts(self, s, background, budget):
+        """Background rows per (group, key): float64, group g's keys from
+        ``s.key_offset[g]``; one pass of the background's rows, as of explained rows."""
         device = self.trees.device
-        counts = torch.zeros(int(s.leaf_offset[-1]), dtype=torch.float64, device=device)
-        levels = [tuple(torch.as_tensor(a, device=device) for a in level)
-                  for level in s.all_levels]
-        leaf_row = torch.as_tensor(s.leaf_row, device=device)
-        offset = torch.as_tensor(s.leaf_offset[:-1], device=device)
-        step = _rows_per_pass(budget, len(s.inner) + 2 * s.n_all + 8 * len(s.leaves))
-        for start in range(0, len(background), step):
-            Zb = background[start : start + step]
+        counts = torch.zeros(int(s.key_offset[-1]), dtype=torch.float64, device=device)
+        for Zb in background.split(self._rows_per_pass(budget)):
             dec = self._decisions(Zb)
-            fails = _carry(dec, levels, s.n_all, len(Zb))
-            index = offset[:, None] + fails.index_select(0, leaf_row)
-            counts += torch.bincount(index.reshape(-1), minlength=len(counts)).to(torch.float64)
+            fails = _carry(dec, self._levels, self._n_upper, len(Zb))
+            for i, block in enumerate(self._blocks):
+                g = np.arange(i * _GROUPS_PER_BLOCK,
+                              min((i + 1) * _GROUPS_PER_BLOCK, self.n_groups))
+                first, last = int(s.key_offset[g[0]]), int(s.key_offset[g[-1] + 1])
+                at = torch.as_tensor(s.key_offset[g] - first, device=device)[:, None]
+                counts[first:last] += torch.bincount(
+                    (at + self._keys(dec, fails, block)).reshape(-1),
+                    minlength=last - first).to(torch.float64)
         return counts
 
     def _tables(self, s, share, budget, index, offset, n_columns):
         """The groups' tables, flat: for group g, key q, column c and output o the entry
         ``offset[g] + (q * columns[g] + c) * k + o`` (and one entry past them, where slots of
-        no player's columns go)."""
+        no player's columns go). ``share``: the background's share of each group key."""
         device, k = self.trees.device, self.k
         table = torch.zeros(int(offset[-1]) + 1, dtype=torch.float64, device=device)
         # each leaf's failed slots inside its group, for each decision pattern at the group's
@@ -166,30 +166,31 @@ class _Part:
             if U == 0:  # no player on the path: nothing to share out
                 continue
             bucket = np.flatnonzero(s.leaf_slots == U)
-            # the closed form's patterns are the slots satisfied; ours those failed
-            where = s.leaf_offset[bucket][:, None] + np.arange(2**U)[::-1]
-            per_leaf = value_tables(share[torch.as_tensor(where, device=device)], int(U),
-                                    index).flip(1)  # (Lb, 2**U, U), by failed slots
             for bits in np.unique(key_bits[bucket]):
-                same = np.flatnonzero(key_bits[bucket] == bits)
+                same = bucket[key_bits[bucket] == bits]
                 step = max(1, budget // (2**int(bits) * int(U) * k * 4))
                 for first in range(0, len(same), step):
-                    rows = same[first : first + step]
-                    self._fill(table, s, bucket[rows], per_leaf[torch.as_tensor(rows)],
-                               int(bits), inside, offset, n_columns)
+                    self._fill(table, s, same[first : first + step], int(U), int(bits),
+                               share, inside, offset, n_columns, index)
         return table
 
-    def _fill(self, table, s, leaves, per_leaf, bits, inside, offset, n_columns):
-        """Add the values of ``leaves`` (all of groups with ``bits``-bit keys; per_leaf:
-        their tables by failed slots) to their groups' tables at every key."""
+    def _fill(self, table, s, leaves, U, bits, share, inside, offset, n_columns, index):
+        """Add the values of ``leaves`` (U slots each, all of groups with ``bits``-bit keys)
+        to their groups' tables at every key: each key fixes the leaf's failed slots, so the
+        background's share of each of the leaf's patterns is a sum of its keys' shares, and
+        the leaf's value table (by the closed form) follows."""
         device, k = self.trees.device, self.k
-        U = per_leaf.shape[2]
         g = s.leaf_group[leaves]
         key = torch.arange(2**bits, device=device)[None]  # (1, K)
         n_inner = torch.as_tensor(s.group_inner_count[g], device=device)[:, None]
         decisions = key & ((1 << n_inner) - 1)
         lt = torch.as_tensor(leaves, device=device)
         fail = (key >> n_inner) | inside[lt].gather(1, decisions)  # (Lb, K)
+        keys_share = share[torch.as_tensor(s.key_offset[g], device=device)[:, None] + key]
+        pattern_share = torch.zeros(len(leaves), 2**U, dtype=torch.float64, device=device)
+        pattern_share.scatter_add_(1, fail, keys_share)
+        # the closed form's patterns are the slots satisfied, ours those failed
+        per_leaf = value_tables(pattern_share.flip(1), U, index).flip(1)  # (Lb, 2**U, U)
         vals = per_leaf.gather(1, fail[..., None].expand(-1, -1, U))  # (Lb, K, U)
         cols = torch.as_tensor(s.leaf_col[leaves][:, :U], device=device)  # -1: no player
         stride = torch.as_tensor(n_columns[g] * k, device=device)[:, None, None]
@@ -217,37 +218,42 @@ class _Part:
     def add_values(self, phi, Zx, budget, P):
         """Add these trees' values of encoded rows Zx to phi (n, P + 1, k)."""
         k = self.k
-        rows = _rows_per_pass(budget, len(self._inner) + 2 * self._n_upper
-                              + 4 * _GROUPS_PER_BLOCK)
-        for start in range(0, len(Zx), rows):
-            Z = Zx[start : start + rows]
+        for start in range(0, len(Zx), self._rows_per_pass(budget)):
+            Z = Zx[start : start + self._rows_per_pass(budget)]
             n = len(Z)
             dec = self._decisions(Z)  # (inner + 1, n)
             fails = _carry(dec, self._levels, self._n_upper, n)
             out = torch.zeros((P + 1) * k, n, dtype=torch.float64, device=Z.device)
-            for root_row, n_inner, offset, stride, dec_rows, columns in self._blocks:
-                # the key: failed slots at the group's root, then its inner nodes' decisions
-                key = fails.index_select(0, root_row) << n_inner  # int16: at most 10 bits
-                for j, rows_j in enumerate(dec_rows):
-                    key |= dec.index_select(0, rows_j).to(torch.int16) << j
-                base = offset + key * stride
+            for block in self._blocks:
+                _, _, offset, stride, _, columns = block
+                base = offset + self._keys(dec, fails, block) * stride
                 for n_groups, at, target in columns:
                     index = base[:n_groups] + at
                     for o in range(k):
                         out.index_add_(0, target + o, self._take(index + o if o else index))
             phi[start : start + n] += out.reshape(P + 1, k, n).permute(2, 0, 1)
 
+    @staticmethod
+    def _keys(dec, fails, block):
+        """The keys of a block's groups (int16 (groups, n), at most 10 bits): the failed slots
+        at the group's root, then the decisions at its inner nodes."""
+        root_row, n_inner, _, _, dec_rows, _ = block
+        key = fails.index_select(0, root_row) << n_inner
+        for j, rows_j in enumerate(dec_rows):
+            key |= dec.index_select(0, rows_j).to(torch.int16) << j
+        return key
+
+    def _rows_per_pass(self, budget):
+        """Rows per pass: their decisions, failed slots and one block's keys within
+        ``budget`` elements, at most :data:`_MAX_ROWS_PER_PASS`."""
+        per_row = len(self._inner) + 2 * self._n_upper + 4 * _GROUPS_PER_BLOCK
+        return max(1, min(_MAX_ROWS_PER_PASS, budget // per_row))
+
     def _take(self, index):
         """table[index]; numpy's take on the CPU (several times faster than torch's)."""
         if index.device.type == "cpu":
             return torch.from_numpy(self._table_np.take(index.numpy()))
         return self.table.take(index)
-
-
-def _rows_per_pass(budget, per_row):
-    """Rows per pass: ``per_row`` elements each within ``budget``, at most
-    :data:`_MAX_ROWS_PER_PASS`."""
-    return max(1, min(_MAX_ROWS_PER_PASS, budget // max(per_row, 1)))
 
 
 def _parents(children):
@@ -357,7 +363,7 @@ class _Structure:
         self.group_root = group_root
         self.group_inner_count = n_inner[group_root]
         self.group_key_bits = slots_at[group_root] + self.group_inner_count
-        self.leaf_offset = np.concatenate([[0], np.cumsum(2**self.leaf_slots)])
+        self.key_offset = np.concatenate([[0], np.cumsum(2**self.group_key_bits)])
         # inner nodes in a group: their place j in the group's key (by node id)
         in_group = kept[(children[kept, 0] >= 0) & (group_of[kept] >= 0)]
         in_group = in_group[np.lexsort((in_group, group_of[in_group]))]
@@ -399,19 +405,13 @@ class _Structure:
         self.group_dec_row = np.full((len(group_root), max(1, GROUP_NODES)), len(self.inner),
                                      dtype=np.int64)
         self.group_dec_row[g_in, j_of[in_group]] = dec_row[in_group]
-        # the background's levels carry slots to every node (and leaf); explain's only to
-        # the groups' roots, through the nodes above them
-        all_row = np.full(N, -1, dtype=np.int64)
-        all_row[kept] = np.arange(len(kept))
-        self.n_all, self.leaf_row = len(kept), all_row[leaf_node]
-        self.all_levels = _levels(node_levels[1:], all_row, parent, dec_row, is_left, bit)
+        # failed slots are carried to the groups' roots, through the nodes above them
         upper = kept[(~candidate[kept]) | is_root[kept]]
         self.upper_row = np.full(N, -1, dtype=np.int64)
         self.upper_row[upper] = np.arange(len(upper))
         self.n_upper = len(upper)
         self.key_levels = _levels([f[self.upper_row[f] >= 0] for f in node_levels[1:]],
-                                  self.upper_row,
-                                  parent, dec_row, is_left, bit)
+                                  self.upper_row, parent, dec_row, is_left, bit)
 
 
 def _levels(levels, row, parent, dec_row, is_left, bit):
