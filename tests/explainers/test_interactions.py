@@ -412,3 +412,19 @@ def test_cuda_matches_cpu(index):
     gpu = ExactInteractions(model, device="cuda", **kw).fit(X).explain(X[:16])
     np.testing.assert_allclose(_terms(gpu), _terms(cpu), rtol=0, atol=1e-10)
     assert next(model.parameters()).device.type == "cpu"  # the user's model is not moved
+
+
+def test_image_patches_are_the_players():
+    from sklxai.games.grouped import image_patch_groups
+
+    X = np.random.default_rng(0).normal(size=(20, 1, 8, 8)).astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    kw = dict(feature_groups=image_patch_groups((1, 8, 8), 4), device="cpu", n_background=5,
+              random_state=0)
+    exp = ExactInteractions(model, **kw).fit(X).explain(X[:2])
+    phi = ExactShapley(model, **kw).fit(X).explain(X[:2]).values
+    assert exp.values.shape == (2, 4, 4, 3) and exp.data.shape == (2, 4)
+    np.testing.assert_allclose(exp.values.sum(axis=2), phi, rtol=0, atol=1e-10)
+    # a linear model has no interactions, whatever the game
+    np.testing.assert_allclose(exp.values[:, [0, 0, 1], [1, 2, 3]], 0, atol=1e-6)
