@@ -47,9 +47,10 @@ for what in "$@"; do
         digits) python3 -m benchmarks.attribution_digits --device cuda \
                     --out "$OUT/attribution_digits.json" | tee "$OUT/attribution_digits.md" ;;
         # TreeShapley against WOODELF on XGBoost sizes (--woodelf-sizes) needs xgboost and
-        # woodelf-explainer (with treelite), and WOODELF on the GPU CuPy: the GPU machine has
-        # none of them unless their wheels are carried in .whl/ (docs: ../shared/GPU.md), so the
-        # comparison runs only where they import (WOODELF on the CPU where CuPy is absent)
+        # woodelf-explainer (with treelite), and WOODELF on the GPU CuPy: a GPU machine without
+        # a package index has none of them unless their wheels are carried in .whl/ (see the
+        # header), so the comparison runs only where they import (WOODELF on the CPU where
+        # CuPy is absent)
         tree) python3 -m benchmarks.tree_speed --device cuda --out "$OUT/tree_speed.json" \
                   | tee "$OUT/tree_speed.md"
               if python3 -c "import xgboost, woodelf" 2>/dev/null; then
