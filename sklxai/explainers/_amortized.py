@@ -61,6 +61,7 @@ class AmortizedShapley(ShapleyExplainer):
         "min_epoch_rows": pv.positive_int(),
         "validation_fraction": pv.real_in(0.0, 0.5),
         "patience": pv.positive_int(allow_none=True),
+        "rollback_factor": pv.real_in(1.0, np.inf, inclusive=(False, False), allow_none=True),
         "callbacks": pv.unchecked("list of skorch callbacks or None"),
         "accelerator": pv.unchecked("accelerate.Accelerator or None"),
         "targets": pv.options("auto", "sampled", "tree", "exact"),
@@ -75,7 +76,8 @@ class AmortizedShapley(ShapleyExplainer):
                  refresh_every="auto", max_epochs="auto", max_time="auto", lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1,
-                 patience=30, callbacks=None, targets="auto", tree_inputs="auto", augment="auto",
+                 patience=30, rollback_factor=8.0, callbacks=None, targets="auto",
+                 tree_inputs="auto", augment="auto",
                  validation_reference="auto",
                  validation_rows=32,
                  tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None, device="auto",
@@ -94,6 +96,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.min_epoch_rows = min_epoch_rows
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.rollback_factor = rollback_factor
         self.callbacks = callbacks
         self.targets = targets
         self.augment = augment

@@ -22,6 +22,8 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     lr, optimizer, train_batch_size, min_epoch_rows, validation_fraction, patience, callbacks
         As in :class:`~sklxai.SimSHAP`.
+    rollback_factor
+        As in :class:`~sklxai.SimSHAP`.
     targets, augment, validation_reference, validation_rows, tolerance, accelerator, device
         As in :class:`~sklxai.SimSHAP`.
     random_state, n_jobs, verbose, batch_size

@@ -289,3 +289,38 @@ def test_a_tiny_fit_set_trains_for_the_promised_number_of_steps(task):
                   min_epoch_rows=64, augment=None, validation_reference=None, device="cpu",
                   random_state=0).fit(X[:200])
     assert len(big.history_) == 1 and big.refresh_every_ == 8  # one pass: 180 rows > 64
+
+
+def test_a_diverging_epoch_is_undone_from_the_best_weights_at_half_the_rate(task):
+    from skorch.callbacks import Callback
+
+    clf, X, bg, _ = task
+    seen = {}
+
+    class Diverge(Callback):  # throws the weights off at the end of the third epoch
+        def on_epoch_end(self, net, **kwargs):
+            epoch = len(net.history)
+            if epoch == 3:
+                with torch.no_grad():
+                    for p in net.module_.parameters():
+                        p.mul_(50.0)
+            if epoch == 4:  # after the rollback (the trainer's callbacks run first)
+                best = dict(net.callbacks_)["early_stopping"].best_model_weights_
+                seen["restored"] = all(torch.equal(v, best[k])
+                                       for k, v in net.module_.state_dict().items())
+                seen["lr"] = [g["initial_lr"] for g in net.optimizer_.param_groups]
+
+    params = dict(FAST, max_epochs=8, patience=None, validation_reference=None)
+    est = SimSHAP(clf, background=bg, callbacks=[Diverge()], **params).fit(X[:400])
+    losses = est.history_[:, "valid_loss"]
+    rollback = dict(est.net_.callbacks_)["divergence_rollback"]
+    assert losses[3] > 8 * min(losses[:3])  # the fourth epoch diverged...
+    assert rollback.rollbacks_ == [4] and est.history_[3]["rollback"]
+    assert seen["restored"] and seen["lr"] == [FAST["lr"] / 2]  # ...and was undone
+    assert min(losses[4:]) < 8 * min(losses[:3])  # training went on from there
+    # without the rollback the diverged weights stay (the best ones only come back at the end)
+    off = SimSHAP(clf, background=bg, callbacks=[Diverge()],
+                  **dict(params, rollback_factor=None)).fit(X[:400])
+    assert "divergence_rollback" not in dict(off.net_.callbacks_)
+    assert not any("rollback" in row for row in off.history_)
+    assert not seen["restored"]
