@@ -55,7 +55,7 @@ class InterventionalValues:
     budget : int
         Elements of the temporaries built at once (the tables are built in chunks of it).
     index : {"SV", "BV"}
-        Shapley values, or Banzhaf values (the closed forms' weights are 2**-(|A|+|B|-1)).
+        Shapley values, or Banzhaf values (the closed forms' weights are ``2**-(|A|+|B|-1)``).
 
     Attributes
     ----------
