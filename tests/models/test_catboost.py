@@ -93,6 +93,13 @@ def test_other_losses(kind):
     assert trees.n_outputs == (2 if kind == "multi_rmse" else 1)
 
 
+def test_ignored_features():
+    trees = _check_equals_model(_fit("regressor", ignored_features=[0, 4]))
+    assert trees.n_inputs == X.shape[1]
+    assert not np.isin(trees.feature_source[trees.feature[trees.feature >= 0]].numpy(),
+                       [0, 4]).any()
+
+
 @pytest.mark.parametrize("nan_mode", ["Min", "Max"])
 def test_nan_at_predict_for_a_model_fitted_without_nan(nan_mode):
     _check_equals_model(_fit("binary", data=X, nan_mode=nan_mode))
@@ -136,14 +143,19 @@ def test_covers_are_the_training_weight_reaching_each_node(grow_policy):
     np.testing.assert_allclose(cover[roots], weight.sum(), rtol=1e-6)
 
 
-def test_dispatch_and_compiled_adapter():
+@pytest.mark.parametrize("loaded", [False, True], ids=["fitted", "loaded"])
+def test_dispatch_and_compiled_adapter(loaded, tmp_path):
     model = _fit("binary")
+    if loaded:  # a model read back from a file (its n_features_in_ is 0)
+        model.save_model(str(tmp_path / "model.cbm"))
+        model = catboost.CatBoostClassifier().load_model(str(tmp_path / "model.cbm"))
     assert is_tree_model(model)
     assert not is_tree_model(catboost.CatBoostClassifier())  # not fitted: fitted with y
     assert {"CatBoostRegressor (catboost)", "CatBoostClassifier (catboost)"} <= set(SUPPORTED)
     adapter = TreeAdapter(model, device="cpu")
     rows = X_NAN[:30]
-    np.testing.assert_allclose(adapter.predict(rows), model.predict_proba(rows), atol=TOL)
+    np.testing.assert_allclose(adapter.predict(rows), model.predict_proba(rows), rtol=0,
+                               atol=TOL)
 
 
 def test_refusals_name_the_way_out():

@@ -93,7 +93,10 @@ def read_catboost(model):
                  for tree in dump["oblivious_trees"]]
     else:
         trees = [_nested_tree(tree, K, scale, column, nan_left) for tree in dump["trees"]]
-    return assemble(trees, n_inputs=int(model.n_features_in_), base=bias,
+    # a model loaded from a file has n_features_in_ 0: its feature names count the columns
+    n_inputs = max(int(model.n_features_in_ or 0), len(model.feature_names_ or []),
+                   max(column.values(), default=-1) + 1)
+    return assemble(trees, n_inputs=n_inputs, base=bias,
                     float32_inputs=True, link=link, output_names=classes,
                     raw_method=raw_method)
 
