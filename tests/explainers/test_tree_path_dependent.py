@@ -1,6 +1,7 @@
 """TreeShapley's path-dependent game: checked against an independent brute force (v(S) by the
 covers' recursion on the models' own tree arrays, every coalition enumerated), XGBoost's
-``pred_contribs``, LightGBM's ``pred_contrib`` and shap's TreeExplainer without data."""
+``pred_contribs``, LightGBM's ``pred_contrib``, CatBoost's ``ShapValues`` and shap's
+TreeExplainer without data."""
 
 import math
 
@@ -300,3 +301,33 @@ def test_additive_on_a_tree_of_depth_90_over_sparse_data():
     assert exp.efficiency_gap < 1e-12
     players = PathDependentValues(read_trees(model), [[j] for j in range(100)])
     assert max(b.n_slots for b in players.buckets) >= 60
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary", "multiclass"])
+def test_matches_catboost_shap_values(kind):
+    catboost = pytest.importorskip("catboost")
+    X, y = _booster_data(kind, nan=False)
+    cls = catboost.CatBoostRegressor if kind == "regression" else catboost.CatBoostClassifier
+    model = cls(iterations=15, depth=4, verbose=0, random_seed=0, thread_count=1).fit(X, y)
+    exp = TreeShapley(model, game="path_dependent", device="cpu").fit(X).explain(X[:40])
+    contribs = model.get_feature_importance(catboost.Pool(X[:40]), type="ShapValues")
+    contribs = contribs if contribs.ndim == 3 else contribs[:, None, :]
+    np.testing.assert_allclose(_values(exp.values), contribs[:, :, :-1].transpose(0, 2, 1),
+                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(exp.base_values).reshape(40, -1), contribs[:, :, -1],
+                               rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("index", ["SV", "BV"])
+def test_value_tables_equal_the_values_computed_per_row(data, monkeypatch, index):
+    from sklxai.games.trees import path_dependent
+
+    X, y = data
+    model = _fit("forest-proba", X, y)
+    tables = TreeShapley(model, game="path_dependent", index=index, device="cpu").fit(X)
+    monkeypatch.setattr(path_dependent, "_TABLE_MAX_SLOTS", 0)
+    computed = TreeShapley(model, game="path_dependent", index=index, device="cpu").fit(X)
+    assert all(b.table is not None for b in tables._values.buckets)
+    assert all(b.table is None for b in computed._values.buckets)
+    np.testing.assert_allclose(tables.explain(X[:30]).values, computed.explain(X[:30]).values,
+                               rtol=0, atol=1e-14)

@@ -34,6 +34,12 @@ import math
 import numpy as np
 import torch
 
+#: leaves whose paths hold at most this many players get, at construction, a table of their
+#: values for each of the 2**U patterns of the splits x satisfies (a look-up per row)...
+_TABLE_MAX_SLOTS = 10
+#: ...while all tables together hold at most this many float64 entries (256 MiB)
+_TABLE_ELEMENTS = 2**25
+
 
 class PathDependentValues:
     """Exact values of the path-dependent game of a tree ensemble, batched over rows and leaves.
@@ -52,7 +58,9 @@ class PathDependentValues:
     expected_value : float64 tensor (k,)
         v(empty): the trees' output averaged over their covers, plus the model's base.
     buckets : list of _Leaves
-        The leaves grouped by the number of players on their paths.
+        The leaves grouped by the number of players on their paths, with their value tables
+        (for each pattern of a) where they hold at most ``_TABLE_MAX_SLOTS`` players and the
+        tables fit ``_TABLE_ELEMENTS``.
     n_players : int
 
     Raises
@@ -82,11 +90,31 @@ class PathDependentValues:
         zero = np.ones((len(nodes), nodes.shape[1] + 1))  # z_j of each slot (1 beyond U)
         np.multiply.at(zero, (np.nonzero(step_player < P)[0], slot[step_player < P]),
                        fraction[step_player < P])
-        self.buckets = []
+        self.buckets, left = [], _TABLE_ELEMENTS
         for U in np.unique(n_slots[n_slots > 0]):  # U == 0: the leaf is in v(empty) only
             where = np.flatnonzero(n_slots == U)
-            self.buckets.append(_Leaves(int(U), where, np.minimum(slot[where], U),
-                                        slot_player[where, :U], zero[where, :U], trees.device))
+            bucket = _Leaves(int(U), where, np.minimum(slot[where], U), slot_player[where, :U],
+                             zero[where, :U], trees.device)
+            size = len(where) * 2 ** int(U) * int(U) * trees.n_outputs  # Python ints
+            if U <= _TABLE_MAX_SLOTS and size <= left:
+                bucket.table, left = self._table(bucket), left - size
+            self.buckets.append(bucket)
+
+    def _solve(self, a, z):
+        return (banzhaf_of_products if self.index == "BV" else shapley_of_products)(a, z)
+
+    def _table(self, bucket):
+        """The values of each leaf of ``bucket`` for every pattern of a, times the leaf's
+        values: (Lb * 2**U, U * k), row ``leaf * 2**U + pattern``."""
+        U, device = bucket.n_slots, bucket.zero.device
+        patterns = ((torch.arange(2**U, device=device)[:, None] >> torch.arange(U, device=device))
+                    & 1).double()  # (2**U, U): bit j of the pattern is a_j
+        step = max(1, 2**20 // (2**U * U * (U + 1)))  # leaves per pass
+        table = torch.cat([
+            self._solve(patterns.expand(len(z), -1, -1), z[:, None, :].expand(-1, 2**U, -1))
+            for z in bucket.zero.split(step)])
+        value = self.trees.leaf_value[bucket.leaves]  # (Lb, k)
+        return (table[..., None] * value[:, None, None, :]).reshape(-1, U * value.shape[1])
 
     def values(self, Zx, budget):
         """Values (n, P + 1, k) of encoded rows Zx (the last player column is padding and
@@ -96,19 +124,23 @@ class PathDependentValues:
         depth = max(trees.depth, 1)
         for bucket in self.buckets:
             U = bucket.n_slots
-            per_pass = max(1, budget // max(n * (U * (U + 1) + depth + k), 1))
+            width = U * (U + 1) if bucket.table is None else U
+            per_pass = max(1, budget // max(n * (width + depth + k), 1))
             for start in range(0, len(bucket.leaves), per_pass):
                 sl = slice(start, start + per_pass)
                 leaves, slot = bucket.leaves[sl], bucket.slot[sl]
                 follows = trees.follows(Zx, leaves)  # (n, Lc, D)
-                fails = torch.zeros(n, len(leaves), U + 1, dtype=torch.float64,
-                                    device=Zx.device)
-                fails.scatter_add_(2, slot[None].expand(n, -1, -1), (~follows).double())
-                a = (fails[..., :U] == 0).double()  # (n, Lc, U)
-                z = bucket.zero[sl][None].expand_as(a)
-                contrib = (banzhaf_of_products if self.index == "BV"
-                           else shapley_of_products)(a, z)
-                per_slot = contrib[..., None] * trees.leaf_value[leaves][None, :, None, :]
+                fails = torch.zeros(n, len(leaves), U + 1, dtype=torch.int32, device=Zx.device)
+                fails.scatter_add_(2, slot[None].expand(n, -1, -1), (~follows).to(torch.int32))
+                a = fails[..., :U] == 0  # (n, Lc, U)
+                if bucket.table is not None:  # look the values up by x's pattern
+                    bits = (a.long() << torch.arange(U, device=a.device)).sum(dim=2)
+                    at = bits + (torch.arange(start, start + len(leaves), device=a.device)
+                                 << U)[None, :]
+                    per_slot = bucket.table.index_select(0, at.reshape(-1))
+                else:
+                    contrib = self._solve(a.double(), bucket.zero[sl][None].expand(n, -1, -1))
+                    per_slot = contrib[..., None] * trees.leaf_value[leaves][None, :, None, :]
                 phi.index_add_(1, bucket.slot_player[sl].reshape(-1),
                                per_slot.reshape(n, -1, k))
         return phi
@@ -116,9 +148,11 @@ class PathDependentValues:
 
 class _Leaves:
     """Leaves whose paths hold ``n_slots`` players: their ids, each path step's slot
-    (``n_slots`` for padding), each slot's player and its cover product z_j."""
+    (``n_slots`` for padding), each slot's player, its cover product z_j, and (when built) the
+    leaves' value tables."""
 
     def __init__(self, n_slots, leaves, slot, slot_player, zero, device):
+        self.table = None
         self.n_slots = n_slots
         self.leaves = torch.as_tensor(leaves, device=device)
         self.slot = torch.as_tensor(slot, device=device)
