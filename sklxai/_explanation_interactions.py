@@ -200,6 +200,27 @@ class InteractionExplanation:
             output_names=None if self.output_names is None else [self.output_names[k]],
             higher_order={key: v[:, k] for key, v in self.higher_order.items()})
 
+    @classmethod
+    def concat(cls, explanations):
+        """Stack explanations of the same players, outputs, method and index along the rows
+        (as :meth:`Explanation.concat <sklxai.Explanation.concat>`): values, base values,
+        data, output and each higher-order term are concatenated in order;
+        ``InteractionExplanation.concat([exp[:2], exp[2:]])`` gives back ``exp``.
+
+        Parameters
+        ----------
+        explanations : iterable of InteractionExplanation
+            At least one, all with the same ``feature_names``, ``output_names``, ``method``,
+            ``index``, ``max_order`` and higher-order sets, the same shapes beyond the row
+            axis, and either all or none a model ``output``.
+
+        Returns
+        -------
+        explanation : InteractionExplanation
+            A new explanation with the rows of all of them (sharing no arrays with them).
+        """
+        return _concat(explanations)
+
     # ------------------------------------------------------------------ reading
     def top_pairs(self, k=10, *, per_row=False):
         """The pairs with the largest interactions (absolute full pair terms).
@@ -276,6 +297,49 @@ class InteractionExplanation:
             return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
                        meta["output_names"], f["output"] if "output" in f.files else None,
                        meta["method"], meta["index"], meta["max_order"], higher)
+
+
+def _concat(explanations):
+    exps = list(explanations)
+    if not exps:
+        raise ValueError("InteractionExplanation.concat: `explanations` is empty; pass at "
+                         "least one InteractionExplanation.")
+    for i, e in enumerate(exps):
+        if not isinstance(e, InteractionExplanation):
+            raise TypeError(f"InteractionExplanation.concat: explanations[{i}] is a "
+                            f"{type(e).__name__}, not an InteractionExplanation.")
+    first = exps[0]
+    for i, e in enumerate(exps[1:], start=1):
+        where = f"InteractionExplanation.concat: explanations[{i}]"
+        for name in ("feature_names", "output_names", "method", "index", "max_order"):
+            a, b = getattr(e, name), getattr(first, name)
+            if a != b:
+                raise ValueError(f"{where} has {name} {a!r}, but explanations[0] has {b!r}; "
+                                 "concatenate explanations of one explainer and its settings.")
+        if set(e.higher_order) != set(first.higher_order):
+            raise ValueError(f"{where} has other higher-order sets than explanations[0]; "
+                             "concatenate explanations of one explainer and its settings.")
+        if (e.output is None) != (first.output is None):
+            has, lacks = (i, 0) if first.output is None else (0, i)
+            raise ValueError(f"{where}: explanations[{has}] has a model output but "
+                             f"explanations[{lacks}] has none; give all of them an output, "
+                             "or none.")
+        for name in ("values", "base_values", "data", "output"):
+            a, b = getattr(e, name), getattr(first, name)
+            if a is not None and a.shape[1:] != b.shape[1:]:
+                raise ValueError(f"{where} has {name} of shape {a.shape[1:]} per row, but "
+                                 f"explanations[0] has {b.shape[1:]}; concatenate "
+                                 "explanations of the same features and outputs.")
+
+    def stack(name):
+        parts = [getattr(e, name) for e in exps]
+        return None if parts[0] is None else np.concatenate(parts)
+
+    return first._replace(
+        values=stack("values"), base_values=stack("base_values"), data=stack("data"),
+        output=stack("output"),
+        higher_order={key: np.concatenate([e.higher_order[key] for e in exps])
+                      for key in first.higher_order})
 
 
 def _single_output(exp, what):
