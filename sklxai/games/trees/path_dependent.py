@@ -21,6 +21,8 @@ weight that the path keeps through them). A product game has closed-form values:
   without dividing any factor out of the whole product: dividing out cancels catastrophically
   on long paths, which is how the usual path-dependent algorithm loses additivity on deep
   trees. O(U^2) per leaf and row, sums of non-negative terms, in float64 at any depth.
+  Leaves with at most ``_TABLE_MAX_SLOTS`` players get their values for all 2**U patterns of a
+  at construction, so that a row costs one look-up per leaf.
 - Banzhaf: beta_i = (a_i - z_i) prod_{j != i} (a_j + z_j) / 2 (products of the others from
   prefix and suffix products, no division).
 
