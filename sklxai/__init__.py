@@ -17,6 +17,7 @@ _LAZY = {
     "ExactInteractions": "sklxai.explainers.interactions",
     "InteractionExplanation": "sklxai._explanation_interactions",
     "KernelSHAP": "sklxai.explainers.kernel",
+    "KernelInteractions": "sklxai.explainers.kernel_interactions",
     "PermutationSHAP": "sklxai.explainers.permutation",
     "LeverageSHAP": "sklxai.explainers.leverage",
     "RegressionMSR": "sklxai.explainers.msr",

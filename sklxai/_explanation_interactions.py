@@ -43,6 +43,10 @@ class InteractionExplanation:
     higher_order : dict or None
         The terms of order 3 to ``max_order``: sorted tuple of player positions ->
         ndarray (n,) or (n, k). None: none ({}).
+    std_errors : ndarray or None
+        The standard errors of a sampling estimate (:class:`~sklxai.KernelInteractions`), in
+        ``values``' layout (a pair's cells hold half of its term's standard error); None for
+        exact values.
 
     Notes
     -----
@@ -65,7 +69,8 @@ class InteractionExplanation:
     """
 
     def __init__(self, values, base_values, data, feature_names, output_names=None,
-                 output=None, method=None, index="k-SII", max_order=2, higher_order=None):
+                 output=None, method=None, index="k-SII", max_order=2, higher_order=None,
+                 std_errors=None):
         self.values = np.asarray(values, dtype=float)
         self.base_values = np.asarray(base_values, dtype=float)
         self.data = np.asarray(data)
@@ -77,6 +82,7 @@ class InteractionExplanation:
         self.max_order = int(max_order)
         self.higher_order = {tuple(int(i) for i in key): np.asarray(v, dtype=float)
                              for key, v in dict(higher_order or {}).items()}
+        self.std_errors = None if std_errors is None else np.asarray(std_errors, dtype=float)
         d = len(self.feature_names)
         if self.values.ndim not in (3, 4) or self.values.shape[1:3] != (d, d):
             raise ValueError(f"values must have shape (n, d, d) or (n, d, d, k) with d = "
@@ -94,23 +100,17 @@ class InteractionExplanation:
             The m sets of player positions (sizes 1 to ``max_order``).
         **fields
             The other parameters of :class:`InteractionExplanation` (``feature_names``
-            among them).
+            among them); ``std_errors``, where given, one per set as ``terms`` (of sets of
+            1 and 2 players).
 
         Returns
         -------
         explanation : InteractionExplanation
         """
-        terms = np.asarray(terms, dtype=float)
         d = len(fields["feature_names"])
-        values = np.zeros((terms.shape[0], d, d, *terms.shape[2:]))
-        higher = {}
-        for col, s in enumerate(sets):
-            if len(s) == 1:
-                values[:, s[0], s[0]] = terms[:, col]
-            elif len(s) == 2:
-                values[:, s[0], s[1]] = values[:, s[1], s[0]] = terms[:, col] / 2
-            else:
-                higher[tuple(s)] = terms[:, col]
+        if fields.get("std_errors") is not None:
+            fields["std_errors"] = _pair_layout(fields["std_errors"], sets, d)[0]
+        values, higher = _pair_layout(terms, sets, d)
         return cls(values, higher_order=higher, **fields)
 
     # ------------------------------------------------------------------ shape
@@ -132,7 +132,7 @@ class InteractionExplanation:
     def _replace(self, **changes):
         fields = {name: getattr(self, name) for name in (
             "values", "base_values", "data", "feature_names", "output_names", "output",
-            "method", "index", "max_order", "higher_order")}
+            "method", "index", "max_order", "higher_order", "std_errors")}
         return type(self)(**{**fields, **changes})
 
     @property
@@ -174,6 +174,7 @@ class InteractionExplanation:
         return self._replace(
             values=self.values[rows], base_values=self.base_values[rows], data=self.data[rows],
             output=None if self.output is None else self.output[rows],
+            std_errors=None if self.std_errors is None else self.std_errors[rows],
             higher_order={key: v[rows] for key, v in self.higher_order.items()})
 
     def select_output(self, output):
@@ -197,6 +198,7 @@ class InteractionExplanation:
         return self._replace(
             values=self.values[..., k], base_values=self.base_values[:, k],
             output=None if self.output is None else self.output[:, k],
+            std_errors=None if self.std_errors is None else self.std_errors[..., k],
             output_names=None if self.output_names is None else [self.output_names[k]],
             higher_order={key: v[:, k] for key, v in self.higher_order.items()})
 
@@ -284,6 +286,8 @@ class InteractionExplanation:
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.output is not None:
             arrays["output"] = self.output
+        if self.std_errors is not None:
+            arrays["std_errors"] = self.std_errors
         arrays.update({f"{_HIGHER}{n}": v for n, v in enumerate(self.higher_order.values())})
         np.savez_compressed(path, meta=np.asarray(json.dumps(meta)), **arrays)
 
@@ -296,7 +300,24 @@ class InteractionExplanation:
                       for n, key in enumerate(meta["higher_order"])}
             return cls(f["values"], f["base_values"], f["data"], meta["feature_names"],
                        meta["output_names"], f["output"] if "output" in f.files else None,
-                       meta["method"], meta["index"], meta["max_order"], higher)
+                       meta["method"], meta["index"], meta["max_order"], higher,
+                       f["std_errors"] if "std_errors" in f.files else None)
+
+
+def _pair_layout(terms, sets, d):
+    """Terms (n, m[, k]) of the m sets in shap's (n, d, d[, k]) layout (a pair's term halved
+    in each of its two cells), and the terms of larger sets as a dict."""
+    terms = np.asarray(terms, dtype=float)
+    values = np.zeros((terms.shape[0], d, d, *terms.shape[2:]))
+    higher = {}
+    for col, s in enumerate(sets):
+        if len(s) == 1:
+            values[:, s[0], s[0]] = terms[:, col]
+        elif len(s) == 2:
+            values[:, s[0], s[1]] = values[:, s[1], s[0]] = terms[:, col] / 2
+        else:
+            higher[tuple(s)] = terms[:, col]
+    return values, higher
 
 
 def _concat(explanations):
@@ -337,7 +358,7 @@ def _concat(explanations):
 
     return first._replace(
         values=stack("values"), base_values=stack("base_values"), data=stack("data"),
-        output=stack("output"),
+        output=stack("output"), std_errors=stack("std_errors"),
         higher_order={key: np.concatenate([e.higher_order[key] for e in exps])
                       for key in first.higher_order})
 

@@ -9,6 +9,7 @@ import sklxai
 #: small settings per registered name, so that every explainer runs in about a second
 FAST = {
     "kernelshap": {"n_coalitions": 16},
+    "kernel_interactions": {"n_coalitions": 16},
     "permutation": {"n_coalitions": 12},
     "leverageshap": {"n_coalitions": 16},
     "msr": {"n_coalitions": 16, "n_trees": 4},

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.parametrize("name", NAMES)
 FAST = {
     "exact": {},
     "kernelshap": {"n_coalitions": 16},
+    "kernel_interactions": {"n_coalitions": 16},
     "permutation": {"n_coalitions": 6},
     # as kernelshap: every coalition of the D players, so a constant feature gets exactly 0
     "leverageshap": {"n_coalitions": 16},

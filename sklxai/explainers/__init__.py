@@ -5,6 +5,8 @@
   every coalition, computed by :mod:`~sklxai.explainers.interaction_indices` (k-SII, SII,
   STII, FSII, Banzhaf interactions from the coalition values);
 - :mod:`~sklxai.explainers.kernel`: KernelSHAP, constrained weighted least squares;
+- :mod:`~sklxai.explainers.kernel_interactions`: KernelInteractions, interaction indices from
+  a budget of sampled coalitions (a regression surrogate plus a Monte Carlo correction);
 - :mod:`~sklxai.explainers.solvers`: from coalition values to Shapley values, shared by the
   estimators (exact enumeration weights, the constrained KernelSHAP solver); imports no
   explainer;
@@ -45,6 +47,7 @@ from sklxai.explainers.integrated_gradients import IntegratedGradients
 from sklxai.explainers.interactions import ExactInteractions
 from sklxai.explainers.input_x_gradient import InputXGradient
 from sklxai.explainers.kernel import KernelSHAP
+from sklxai.explainers.kernel_interactions import KernelInteractions
 from sklxai.explainers.occlusion import Occlusion
 from sklxai.explainers.permutation import PermutationSHAP
 from sklxai.explainers.saliency import Saliency
@@ -53,5 +56,5 @@ from sklxai.explainers.smoothgrad import SmoothGrad
 from sklxai.explainers.tree import TreeShapley
 
 __all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
-           "IntegratedGradients", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
+           "IntegratedGradients", "KernelInteractions", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
            "SimSHAP", "SmoothGrad", "TreeShapley"]
