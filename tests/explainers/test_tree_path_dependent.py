@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -331,3 +332,29 @@ def test_value_tables_equal_the_values_computed_per_row(data, monkeypatch, index
     assert all(b.table is None for b in computed._values.buckets)
     np.testing.assert_allclose(tables.explain(X[:30]).values, computed.explain(X[:30]).values,
                                rtol=0, atol=1e-14)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("index", ["SV", "BV"])
+def test_path_dependent_values_on_cuda_match_the_cpu(index):
+    X, model = _deep_forest(6, 2)  # tables for short paths, per-row products for long ones
+    cpu = TreeShapley(model, game="path_dependent", index=index, device="cpu").fit(X)
+    cuda = TreeShapley(model, game="path_dependent", index=index, device="cuda").fit(X)
+    np.testing.assert_allclose(cuda.explain(X[:50]).values, cpu.explain(X[:50]).values,
+                               rtol=0, atol=1e-10)
+
+
+def test_a_pipeline_gets_the_values_of_its_trees_per_raw_column(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data
+    X = X * [1.0, 10.0, 100.0, 0.1, 3.0]
+    pipe = make_pipeline(StandardScaler(), _fit("forest", X, y)).fit(X, y)
+    exp = TreeShapley(pipe, game="path_dependent", device="cpu").fit(X).explain(X[:5])
+    scaled = pipe[0].transform(X[:5])
+    groups = [[j] for j in range(X.shape[1])]
+    for r, x in enumerate(scaled):
+        shapley, _ = enumerate_values(coalition_values(pipe[-1], x, groups), len(groups))
+        np.testing.assert_allclose(exp.values[r], shapley[:, 0], rtol=0, atol=1e-12)
