@@ -485,26 +485,40 @@ def dependence(explanation, feature, *, output=None, ax=None):
         raise ValueError("dependence() needs the explanation's data (the feature values).")
     j = _feature_index(feature, names)
     phi = values[:, j]
-    num, is_numeric = _numeric(data[:, j])
+    xs, cats = _x_positions(data[:, j])
     ax = _new_axes(ax, (6.4, 4.2))
     ax.axhline(0.0, color="#888888", lw=0.8, zorder=0)
-    if is_numeric:
-        ax.scatter(num, phi, s=14, color=POSITIVE_COLOR, alpha=0.8, linewidths=0)
-    else:
-        cats = sorted({str(v) for v in data[:, j]})
-        pos = {c: i for i, c in enumerate(cats)}
-        xs = np.array([pos[str(v)] for v in data[:, j]], dtype=float)
-        xs += np.random.default_rng(0).uniform(-0.15, 0.15, size=len(xs))
-        ax.scatter(xs, phi, s=14, color=POSITIVE_COLOR, alpha=0.8, linewidths=0)
-        ax.set_xticks(np.arange(len(cats)))
-        ax.set_xticklabels(cats, rotation=30 if len(cats) > 4 else 0,
-                           ha="right" if len(cats) > 4 else "center")
+    ax.scatter(xs, phi, s=14, color=POSITIVE_COLOR, alpha=0.8, linewidths=0)
+    _category_ticks(ax, cats)
     ax.set_xlabel(str(names[j]))
     ax.set_ylabel(f"attribution of {names[j]}")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     _title(ax, f"Dependence of {names[j]}", out_name)
     return ax
+
+
+def _x_positions(column):
+    """A feature's values as x positions, and its categories (None when it is numeric).
+
+    Numeric values are their own positions; a non-numeric column (strings of a raw pipeline
+    column) puts each category at one position (sorted), with a little horizontal jitter.
+    """
+    num, is_numeric = _numeric(column)
+    if is_numeric:
+        return num, None
+    cats = sorted({str(v) for v in column})
+    pos = {c: i for i, c in enumerate(cats)}
+    xs = np.array([pos[str(v)] for v in column], dtype=float)
+    return xs + np.random.default_rng(0).uniform(-0.15, 0.15, size=len(xs)), cats
+
+
+def _category_ticks(ax, cats):
+    """Label the x positions of :func:`_x_positions`' categories (nothing when numeric)."""
+    if cats is not None:
+        ax.set_xticks(np.arange(len(cats)))
+        ax.set_xticklabels(cats, rotation=30 if len(cats) > 4 else 0,
+                           ha="right" if len(cats) > 4 else "center")
 
 
 # ---------------------------------------------------------------------- image

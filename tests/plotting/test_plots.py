@@ -311,7 +311,9 @@ def test_image_shape_mismatch():
 
 # ---------------------------------------------------------------------- extras
 def test_public_names():
-    assert set(plotting.__all__) == {"bar", "beeswarm", "waterfall", "dependence", "image"}
+    assert set(plotting.__all__) == {"bar", "beeswarm", "waterfall", "dependence", "image",
+                                     "interaction_heatmap", "interaction_dependence",
+                                     "interaction_network"}
     assert plotting.__doc__
 
 
