@@ -340,12 +340,13 @@ def _concat(explanations):
         if set(e.higher_order) != set(first.higher_order):
             raise ValueError(f"{where} has other higher-order sets than explanations[0]; "
                              "concatenate explanations of one explainer and its settings.")
-        if (e.output is None) != (first.output is None):
-            has, lacks = (i, 0) if first.output is None else (0, i)
-            raise ValueError(f"{where}: explanations[{has}] has a model output but "
-                             f"explanations[{lacks}] has none; give all of them an output, "
-                             "or none.")
-        for name in ("values", "base_values", "data", "output"):
+        for name, noun in (("output", "a model output"), ("std_errors", "standard errors")):
+            if (getattr(e, name) is None) != (getattr(first, name) is None):
+                has, lacks = (i, 0) if getattr(first, name) is None else (0, i)
+                raise ValueError(f"{where}: explanations[{has}] has {noun} but "
+                                 f"explanations[{lacks}] has none; give all of them "
+                                 f"{noun.replace('a model ', 'an ')}, or none.")
+        for name in ("values", "base_values", "data", "output", "std_errors"):
             a, b = getattr(e, name), getattr(first, name)
             if a is not None and a.shape[1:] != b.shape[1:]:
                 raise ValueError(f"{where} has {name} of shape {a.shape[1:]} per row, but "
