@@ -1,11 +1,15 @@
 """What the Shapley explainers share: the game, feature groups, row chunking, progress."""
 
+import copy
+
 import numpy as np
+import torch
 
 from sklxai._explain_results import select_target
 from sklxai.base import BaseExplainer
 from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.games import BaselineGame, MarginalGame
+from sklxai.games.conditional import ConditionalGame
 from sklxai.games.grouped import GroupedGame
 from sklxai.utils import param_validation as pv
 from sklxai.utils.progress import PartialProgress
@@ -19,7 +23,9 @@ _VALUES_PER_CHUNK = 2**22
 #: the rows of a block). Within a block, the game calls the model ``batch_size`` rows at a time.
 _MAX_ROWS_PER_CHUNK = 2**15
 
-_GAMES = ("marginal", "baseline", "surrogate")
+_GAMES = ("marginal", "baseline", "surrogate", "gaussian", "copula", "empirical")
+#: the conditional games named by a string, built with their default settings
+_CONDITIONAL = ("gaussian", "copula", "empirical")
 #: the ``verbose`` parameter of every explainer that shows progress
 VERBOSE = pv.any_of(pv.options("auto"), pv.boolean(), pv.positive_int(minimum=0))
 
@@ -38,6 +44,19 @@ def _check_surrogate_params(value, name):
                          f"{sorted(SURROGATE_DEFAULTS)}.")
 
 
+def _check_game(value, name):
+    if isinstance(value, ConditionalGame):
+        return
+    pv.options(*_GAMES)(value, name)
+
+
+def _named_game(name):
+    """A conditional game named by ``game=``, with its default settings."""
+    from sklxai.games import CopulaGame, EmpiricalGame, GaussianGame
+
+    return {"gaussian": GaussianGame, "copula": CopulaGame, "empirical": EmpiricalGame}[name]()
+
+
 class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
     """Base of the explainers that estimate Shapley values of a game over the features.
 
@@ -53,11 +72,18 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
     ----------
     model, background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
-    game : {"marginal", "baseline", "surrogate"}
+    game : {"marginal", "baseline", "surrogate", "gaussian", "copula", "empirical"} or \
+ConditionalGame
         "marginal": v_x(S) = mean over the background of f(x_S, b_not S) (the default, the game
         of ``shap.KernelExplainer``); "baseline": one reference row, the background mean;
         "surrogate": FastSHAP's masked surrogate network, trained on ``fit``'s X (see
-        :class:`~sklxai.games.surrogate.SurrogateGame`).
+        :class:`~sklxai.games.surrogate.SurrogateGame`). The conditional games,
+        v_x(S) = E[f(x_S, X_not S) | X_S = x_S], fitted on ``fit``'s X: "gaussian"
+        (:class:`~sklxai.games.GaussianGame`), "copula" (:class:`~sklxai.games.CopulaGame`)
+        and "empirical" (:class:`~sklxai.games.EmpiricalGame`, weights on the background rows),
+        each with its default settings; pass one of those objects, e.g.
+        ``game=GaussianGame(n_samples=500)``, to choose its settings (the explainer fits a
+        copy). See :ref:`which_game`.
     feature_groups : dict, list of lists or None
         Explain groups of columns as single players (one-hot blocks, image patches: see
         :func:`~sklxai.games.grouped.image_patch_groups`); every column in exactly one group.
@@ -90,7 +116,7 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
-        "game": pv.options(*_GAMES),
+        "game": pv.Constraint(_check_game, f"one of {list(_GAMES)} or a ConditionalGame"),
         "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
         "surrogate_params": pv.Constraint(_check_surrogate_params, "dict or None"),
         "n_jobs": pv.unchecked("int or None (joblib's n_jobs)"),
@@ -129,6 +155,8 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         X is fit's validated data (games that learn something, e.g. a surrogate, train on it,
         in model space; the others do not need it, so it is only transformed when used).
         """
+        if isinstance(self.game, ConditionalGame) or self.game in _CONDITIONAL:
+            return self._conditional_game(X)
         if self.game == "surrogate":
             from sklxai.games.surrogate import SURROGATE_DEFAULTS, SurrogateGame
             from sklxai.utils.validation import resolve_device
@@ -155,6 +183,52 @@ class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
         if self.game == "marginal":
             return MarginalGame(self.adapter_, background, batch_size=self.batch_size)
         return BaselineGame(self.adapter_, background[0], batch_size=self.batch_size)
+
+    def _conditional_game(self, X):
+        """A fitted copy of the conditional game ``game`` names or is, in the model's space
+        (on a Pipeline's fast path, groups of model columns stand for each raw column)."""
+        game = (copy.deepcopy(self.game) if isinstance(self.game, ConditionalGame)
+                else _named_game(self.game))
+        if game.random_state is None and game.samples:
+            game.random_state = self._seed
+        if game.batch_size is None:
+            game.batch_size = self.batch_size
+        if not game.accepts_categorical:
+            self._refuse_categorical(type(game).__name__)
+        return game.fit(self.adapter_, self._model_rows(X), self._background_model)
+
+    def _refuse_categorical(self, name):
+        """A Gaussian or copula game cannot condition on categorical raw columns."""
+        prep = self.prepared_
+        found = set()
+        if prep.encoder is not None:
+            found |= set(np.flatnonzero(prep.encoder.is_categorical_).tolist())
+        if prep.column_map is not None:  # a raw column encoded into several model columns
+            found |= {j for j, cols in enumerate(prep.column_map.groups) if len(cols) > 1}
+        if found:
+            names = [str(prep.feature_names[j]) if prep.feature_names is not None else str(j)
+                     for j in sorted(found)]
+            raise ValueError(
+                f"game={name} models numeric columns with a normal law, but columns {names} are "
+                "categorical (encoded categories or one-hot blocks). Use game='empirical' or "
+                "game='surrogate' for data with categorical columns.")
+
+    def _sampling_game(self):
+        """The feature game when it draws (a conditional game with Monte Carlo noise), else
+        None."""
+        game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_
+        return game if isinstance(game, ConditionalGame) and game.samples else None
+
+    def _centered_values_and_variances(self, X, masks):
+        """:meth:`_centered_values` and the variance of each value's Monte Carlo mean, (n, m, k)
+        float64, where the game draws; None in its place where the game is exact."""
+        game = self._sampling_game()
+        if game is None:
+            return self._centered_values(X, masks), None
+        if isinstance(self.game_, GroupedGame):  # coalitions of groups -> of their columns
+            masks = self.game_.expand(torch.as_tensor(masks, device=self.game_.device).bool())
+        values, variances = game.values_and_variances(X, masks)
+        return values.double() - self._null, variances.double()
 
     def _get_state(self):
         meta, tensors = super()._get_state()

@@ -82,17 +82,33 @@ class ExactShapley(ShapleyExplainer):
         self.index_ = resolve_index(self.index)
         self._masks, self._a, self._b = enumeration_weights(d, self.game_.device)
         self.coalitions_ = all_masks(d).numpy()
+        game = self._sampling_game()
+        if game is not None:  # standard errors of the game's draws
+            self.std_errors_dof_ = float(game.n_samples - 1)
 
     def _coalitions_per_row(self, d):
         return 2**d
 
     def _shapley_values(self, X, fx, rng):
-        v = self._centered_values(X, self._masks)  # (n, m, k)
+        v, var = self._centered_values_and_variances(X, self._masks)  # (n, m, k)
+        d = self._masks.shape[1]
         if self.index_ == "BV":  # +v(T) where i is in T, -v(T) elsewhere; v(N) counts +
             signs = 2.0 * self._masks.double() - 1.0
             phi = torch.einsum("nmk,md->ndk", v, signs) + (fx - self._null)[:, None, :]
-            return phi / 2.0 ** (self._masks.shape[1] - 1)
-        return combine_exact(v, self._masks, self._a, self._b, fx - self._null)
+            phi = phi / 2.0 ** (d - 1)
+            coef2, null_coef = torch.ones_like(signs) / 4.0 ** (d - 1), 2.0 ** (1 - d)
+        else:
+            phi = combine_exact(v, self._masks, self._a, self._b, fx - self._null)
+            m = self._masks.double()
+            coef2, null_coef = (m * self._a[:, None] - self._b[:, None]) ** 2, 1.0 / d
+        if var is None:
+            return phi
+        # a sampling game's draws are independent across coalitions: the values' variance is
+        # the sum of the squared combination weights times each coalition value's variance,
+        # plus the base value's (its weight in every value is -1/d, or -2**(1-d) for Banzhaf)
+        var_null = self._sampling_game().empty_variance().double()
+        var_phi = torch.einsum("nmk,md->ndk", var, coef2) + null_coef**2 * var_null
+        return phi, var_phi.sqrt()
 
     def _make_explanation(self, X, **fields):
         return super()._make_explanation(X, index=self.index_, **fields)

@@ -1,0 +1,184 @@
+"""What the conditional (observational) games share: fitting on data, and seeded draws.
+
+A conditional game values a coalition S by the model's expected output when the features
+outside S follow their distribution *given* x_S, v_x(S) = E[f(x_S, X_not S) | X_S = x_S],
+instead of their marginal distribution (:class:`~sklxai.games.MarginalGame`). The
+distribution is estimated at :meth:`ConditionalGame.fit` from the rows passed to the
+explainer's ``fit``: a Gaussian (:class:`~sklxai.games.GaussianGame`), a Gaussian copula
+(:class:`~sklxai.games.CopulaGame`) or kernel weights on the background rows
+(:class:`~sklxai.games.EmpiricalGame`).
+
+Games that draw the removed features report, with the values, the variance of each value's
+Monte Carlo mean (:meth:`ConditionalGame.values_and_variances`), from which explainers derive
+the part of their standard errors that the game's own draws cause. The draws are a fixed
+function of the row, the coalition and ``random_state`` (a counter-based generator): a
+coalition value does not depend on the batch, the chunk of rows or the device it was computed
+in, and the same (row, coalition) pair always gets the same value.
+"""
+
+import torch
+
+from sklxai.games.marginal import Game
+
+#: the odd constants of splitmix64's finalizer, as signed 64-bit integers
+_C1 = 0xBF58476D1CE4E5B9 - 2**64
+_C2 = 0x94D049BB133111EB - 2**64
+_GOLDEN = 0x9E3779B97F4A7C15 - 2**64
+
+
+def _signed(value):
+    """A Python integer modulo 2**64 as a signed 64-bit integer."""
+    value %= 2**64
+    return value - 2**64 if value >= 2**63 else value
+
+
+def _shift_right(z, s):
+    """Logical right shift of int64 tensors (torch's ``>>`` is arithmetic)."""
+    return (z >> s) & ((1 << (64 - s)) - 1)
+
+
+def _mix(z):
+    """splitmix64's finalizer on an int64 tensor: a bijection whose output bits all depend on
+    every input bit (wrapping arithmetic)."""
+    z = (z ^ _shift_right(z, 30)) * _C1
+    z = (z ^ _shift_right(z, 27)) * _C2
+    return z ^ _shift_right(z, 31)
+
+
+def pair_keys(X, rows, masks, seed):
+    """One int64 key per (row, coalition) pair: a hash of the row's values, the coalition and
+    ``seed``. X (n, d), rows (P,), masks (P, d) -> (P,)."""
+    bits = X.contiguous()
+    bits = bits.view(torch.int64 if bits.element_size() == 8 else torch.int32).long()
+    key = torch.full((X.shape[0],), _signed(int(seed) * _GOLDEN), dtype=torch.int64, device=X.device)
+    for j in range(X.shape[1]):
+        key = _mix(key ^ (bits[:, j] + _signed((j + 1) * _GOLDEN)))
+    key = key[rows]
+    for j in range(masks.shape[1]):
+        key = _mix(key ^ (masks[:, j].long() * _signed((j + 1) * _C1)))
+    return key
+
+
+def standard_normals(keys, n_samples, columns):
+    """Standard normal draws (P, n_samples, len(columns)), float64, each a fixed function of
+    its pair's key, its draw and its column (columns: int64 tensor of feature indices)."""
+    draw = torch.arange(n_samples, device=keys.device, dtype=torch.int64)
+    z = keys[:, None, None] + _mix(draw * _GOLDEN + 1)[None, :, None]
+    z = _mix(z ^ _mix(columns.to(keys.device) * _C2 + 7)[None, None, :])
+    u = (_shift_right(z, 11).double() + 0.5) * 2.0**-53  # uniform on (0, 1)
+    return torch.special.ndtri(u)
+
+
+class ConditionalGame(Game):
+    """Base of the games fitted on data: v_x(S) = E[f(x_S, X_not S) | X_S = x_S].
+
+    Built unfitted with its settings, so that it can be passed to an explainer as ``game=``;
+    the explainer fits a copy on its model's adapter, the rows passed to its ``fit`` and its
+    background (:meth:`fit`). Subclasses implement :meth:`_fit_distribution` and
+    :meth:`_evaluate_chunk`, which returns the values and, for a game that draws, the variance
+    of each value's mean over its draws, concatenated on the last axis.
+
+    Parameters
+    ----------
+    random_state : int or None
+        Seed of the draws; None takes the explainer's ``random_state``.
+    batch_size : int or None
+        Model rows per forward call; None takes the explainer's (or the adapter's default).
+    """
+
+    #: whether values carry Monte Carlo noise (and variances are reported)
+    samples = False
+    #: whether the game models categorical columns (one-hot blocks, encoded categories)
+    accepts_categorical = True
+
+    def __init__(self, *, random_state=None, batch_size=None):
+        self.random_state = random_state
+        self.batch_size = batch_size
+        self.adapter = None
+
+    def fit(self, adapter, X, background):
+        """Estimate the game's distribution.
+
+        Parameters
+        ----------
+        adapter : ModelAdapter
+            The model.
+        X : array-like of shape (n, d)
+            Rows in the model's space (fit's data).
+        background : array-like of shape (b, d)
+            The explainer's background rows in the model's space.
+
+        Returns
+        -------
+        self
+        """
+        Game.__init__(self, adapter, batch_size=self.batch_size)
+        X = self.as_tensor(X).double()
+        if X.dim() != 2 or X.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__} needs at least two rows to fit its "
+                             f"distribution; got shape {tuple(X.shape)}.")
+        if not torch.isfinite(X).all():
+            raise ValueError(f"{type(self).__name__} needs finite data to fit its "
+                             "distribution; the rows passed to fit hold NaN or infinite values. "
+                             "Impute them first, or use game='marginal'.")
+        self.seed_ = 0 if self.random_state is None else int(self.random_state)
+        self._fit_distribution(X, self.as_tensor(background).double())
+        return self
+
+    def _fit_distribution(self, X, background):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _check_fitted(self):
+        if self.adapter is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(adapter, X, "
+                               "background) first (explainers do it in their fit).")
+
+    def full(self, X):
+        self._check_fitted()
+        return super().full(X)
+
+    def _check_width(self, d):
+        if d != self.n_features_:
+            raise ValueError(f"X has {d} features but the game was fitted on "
+                             f"{self.n_features_}.")
+
+    def values(self, X, masks, *, groups=None):
+        return self.values_and_variances(X, masks, groups=groups)[0]
+
+    def values_and_variances(self, X, masks, *, groups=None):
+        """Coalition values (n, m, k) and the variance of each value's Monte Carlo mean
+        (n, m, k): zeros for a game that does not draw; v(N) is exact."""
+        self._check_fitted()
+        both = Game.values(self, X, masks, groups=groups)
+        if both.shape[0] * both.shape[1] == 0:
+            return both, torch.zeros_like(both)
+        k = both.shape[-1] // 2
+        return both[..., :k], both[..., k:]
+
+    def empty_value(self):
+        """v(empty), the expected model output under the fitted distribution, shape (k,)."""
+        return self._empty[0]
+
+    def empty_variance(self):
+        """The variance of :meth:`empty_value`'s Monte Carlo mean, shape (k,)."""
+        return self._empty[1]
+
+    def _pairs_per_chunk(self):
+        return max(1, self.batch_size // self._rows_per_pair())
+
+    def _rows_per_pair(self):
+        """Model rows behind one coalition value."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _mean_and_variance(self, inputs, weights=None):
+        """The model on ``inputs`` (P, s, d): the (weighted) mean over s per pair and the
+        variance of that mean (zeros when weighted: the weighted mean is no sample), (P, 2k)."""
+        P, s, d = inputs.shape
+        out = self._call_model(inputs.reshape(P * s, d), report=True).double()
+        out = out.reshape(P, s, -1)
+        if weights is not None:
+            mean = (out * weights[..., None]).sum(dim=1)
+            return torch.cat([mean, torch.zeros_like(mean)], dim=-1)
+        mean = out.mean(dim=1)
+        var = out.var(dim=1) / s if s > 1 else torch.full_like(mean, float("nan"))
+        return torch.cat([mean, var], dim=-1)
