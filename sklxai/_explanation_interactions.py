@@ -370,21 +370,35 @@ def _single_output(exp, what):
                          f"{exp.values.shape[-1]}: pick one with exp.select_output(output).")
 
 
-def _top_pairs(exp, k, per_row):
-    pd = _import_pandas()
+def _pair_terms(exp, k):
+    """The pairs' positions i < j and full terms (n, number of pairs) of one output, after
+    checking ``k``."""
     _single_output(exp, "top_pairs")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an int >= 1; got {k!r}.")
-    d = len(exp.feature_names)
-    i, j = np.triu_indices(d, 1)
-    pairs = exp.pair_values[:, i, j]  # (n, number of pairs)
+    i, j = np.triu_indices(len(exp.feature_names), 1)
+    return i, j, exp.pair_values[:, i, j]
+
+
+def ranked_pairs(exp, k):
+    """The k pairs with the largest mean ``|pair term|`` over the rows, as arrays (no pandas):
+    positions ``i``, ``j`` (i < j), ``mean_abs`` and ``mean``, largest first (ties: the first
+    pair in (i, j) order). For one output; :meth:`InteractionExplanation.top_pairs` as a
+    DataFrame."""
+    i, j, pairs = _pair_terms(exp, k)
+    mean_abs = np.abs(pairs).mean(axis=0)
+    top = np.argsort(-mean_abs, kind="stable")[:k]
+    return i[top], j[top], mean_abs[top], pairs.mean(axis=0)[top]
+
+
+def _top_pairs(exp, k, per_row):
+    pd = _import_pandas()
     names = np.asarray(exp.feature_names, dtype=object)
     if not per_row:
-        mean_abs = np.abs(pairs).mean(axis=0)
-        top = np.argsort(-mean_abs, kind="stable")[:k]
-        return pd.DataFrame({"i": i[top], "j": j[top], "feature_i": names[i[top]],
-                             "feature_j": names[j[top]], "mean_abs": mean_abs[top],
-                             "mean": pairs.mean(axis=0)[top]})
+        i, j, mean_abs, mean = ranked_pairs(exp, k)
+        return pd.DataFrame({"i": i, "j": j, "feature_i": names[i], "feature_j": names[j],
+                             "mean_abs": mean_abs, "mean": mean})
+    i, j, pairs = _pair_terms(exp, k)
     top = np.argsort(-np.abs(pairs), axis=1, kind="stable")[:, :k]  # (n, k)
     n, kk = top.shape
     return pd.DataFrame({"row": np.repeat(np.arange(n), kk), "rank": np.tile(np.arange(1, kk + 1), n),

@@ -4,7 +4,7 @@ imported inside each one, networkx (for the network's layout) only when it is in
 import numpy as np
 
 from sklxai._explanation_index import output_position
-from sklxai._explanation_interactions import InteractionExplanation
+from sklxai._explanation_interactions import InteractionExplanation, ranked_pairs
 
 from ._plots import (
     FEATURE_CMAP,
@@ -265,15 +265,14 @@ def interaction_network(explanation, *, top=10, output=None, ax=None):
     d = len(names)
     if d < 2:
         raise ValueError(f"interaction_network needs d >= 2 features; this explanation has {d}.")
-    pairs = exp.top_pairs(top)
-    strength = pairs["mean_abs"].to_numpy()
+    first, second, strength, mean = ranked_pairs(exp, top)
     widest = strength.max() if len(strength) and strength.max() > 0 else 1.0
-    pos = _layout(d, pairs)
     ax = _new_axes(ax, (6.4, 6.0))  # first: without matplotlib, its ImportError
     from matplotlib.collections import LineCollection
 
-    segments = [(pos[i], pos[j]) for i, j in zip(pairs["i"], pairs["j"])]
-    colors = [POSITIVE_COLOR if m >= 0 else NEGATIVE_COLOR for m in pairs["mean"]]
+    pos = _layout(d, zip(first, second))
+    segments = [(pos[i], pos[j]) for i, j in zip(first, second)]
+    colors = [POSITIVE_COLOR if m >= 0 else NEGATIVE_COLOR for m in mean]
     ax.add_collection(LineCollection(segments, linewidths=0.5 + 7.5 * strength / widest,
                                      colors=colors, alpha=0.75, zorder=1))
     own = np.abs(np.diagonal(exp.values, axis1=1, axis2=2)).mean(axis=0)
@@ -287,11 +286,11 @@ def interaction_network(explanation, *, top=10, output=None, ax=None):
     ax.set_ylim(pos[:, 1].min() - 0.3, pos[:, 1].max() + 0.3)
     ax.set_aspect("equal")
     ax.axis("off")
-    _title(ax, f"Top {len(pairs)} interactions ({exp.index})", out_name)
+    _title(ax, f"Top {len(strength)} interactions ({exp.index})", out_name)
     return ax
 
 
-def _layout(d, pairs):
+def _layout(d, edges):
     """(d, 2) node positions: networkx's Kamada-Kawai layout when installed, else a circle."""
     try:
         import networkx as nx
@@ -299,7 +298,7 @@ def _layout(d, pairs):
         return _circle(d)
     graph = nx.Graph()
     graph.add_nodes_from(range(d))
-    graph.add_edges_from((int(i), int(j)) for i, j in zip(pairs["i"], pairs["j"]))
+    graph.add_edges_from((int(i), int(j)) for i, j in edges)
     where = nx.kamada_kawai_layout(graph, pos=dict(enumerate(_circle(d))), weight=None)
     pos = np.array([where[k] for k in range(d)], dtype=float)
     return pos / np.abs(pos).max()

@@ -158,6 +158,7 @@ def test_network_edges_are_the_top_pairs(networkx, monkeypatch):
         monkeypatch.setitem(sys.modules, "networkx", None)  # import fails: circle by hand
     else:
         pytest.importorskip("networkx")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # the plots need no pandas
     exp, terms, sets = _terms(seed=11)
     strength = {frozenset(NAMES[p] for p in s): np.mean(np.abs(terms[:, col]))
                 for col, s in enumerate(sets) if len(s) == 2}
