@@ -133,7 +133,9 @@ class InterventionalValues:
         widest = np.zeros(n_trees, dtype=np.int64)
         np.maximum.at(widest, owner, n_slots)
         cost = np.zeros(n_trees)
-        np.add.at(cost, owner, np.where(n_slots > 0, 2.0**n_slots * n_slots, 0.0))
+        # a leaf's share of its group's table: about 2**U entries per slot and output
+        np.add.at(cost, owner, np.where(n_slots > 0, 2.0**n_slots * n_slots, 0.0)
+                  * self.trees.n_outputs)
         left, method = _TABLE_ELEMENTS, np.empty(n_trees, dtype=object)
         for t in range(n_trees):
             if widest[t] <= _TABLE_MAX_SLOTS and cost[t] <= left:
