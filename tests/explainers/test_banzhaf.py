@@ -47,8 +47,9 @@ def test_tree_banzhaf_values_equal_brute_force(data, monkeypatch, how):
         monkeypatch.setattr(interventional, "_WALK_MAX_PLAYERS", 0)
     model = GradientBoostingRegressor(n_estimators=8, max_depth=4, random_state=0).fit(X, y)
     background = X[:7]
-    exp = TreeShapley(model, background=background, index="BV", device="cpu").fit(X) \
-        .explain(X[20:23])
+    est = TreeShapley(model, background=background, index="BV", device="cpu").fit(X)
+    assert (est._values.walked is not None) == (how == "walks")
+    exp = est.explain(X[20:23])
     for r, x in enumerate(X[20:23]):
         expected, empty = brute_force_banzhaf(model.predict, x, background)
         np.testing.assert_allclose(exp.values[r], expected[:, 0], rtol=0, atol=1e-10)
