@@ -268,7 +268,9 @@ class AmortizedShapley(ShapleyExplainer):
         meta["fit_time"] = self.fit_time_
         meta["refresh_every_used"] = self.refresh_every_
         meta["validation"] = report_state(self.validation_report_)
-        meta["training"] = {name: getattr(self, name) for name in _TRAINING_ATTRIBUTES}
+        # every fitted attribute that is a plain value (the training's budget, targets, rows...)
+        meta["fitted"] = {name: value for name, value in vars(self).items()
+                          if _plain_fitted(name, value)}
         meta["history"] = list(self.history_)  # the epochs' losses, as skorch recorded them
         tensors.update({f"module.{k}": v for k, v in self.module_.state_dict().items()})
         return meta, tensors
@@ -298,10 +300,10 @@ class AmortizedShapley(ShapleyExplainer):
         self.validation_error_ = (None if self.validation_report_ is None
                                   else self.validation_report_.error)
         self.history_ = History(meta.get("history", []))
-        training = meta.get("training")  # absent from older files
-        if training is not None:
-            for name in _TRAINING_ATTRIBUTES:
-                setattr(self, name, training[name])
+        fitted = meta.get("fitted")  # absent from older files
+        if fitted is not None:
+            for name, value in fitted.items():
+                setattr(self, name, value)
             self.net_ = self._restored_net()
 
     def _restored_net(self):
@@ -314,11 +316,12 @@ class AmortizedShapley(ShapleyExplainer):
         return net
 
 
-#: the fitted attributes that describe a training, saved with the explainer (besides the network,
-#: its history, ``fit_time_``, ``refresh_every_``, the validation report, and ``tree_inputs_``,
-#: which load finds again as it builds the network)
-_TRAINING_ATTRIBUTES = ("targets_", "exact_target_rows_", "n_synthetic_rows_", "max_epochs_",
-                        "max_time_", "background_samples_", "validation_rows_")
+def _plain_fitted(name, value):
+    """Whether a fitted explainer's attribute is saved as it is: public, fitted (``name_``)
+    and a plain value (the others, the network, its history, the game, are saved or rebuilt
+    on their own)."""
+    plain = (str, bool, int, float, type(None), np.integer, np.floating)
+    return name.endswith("_") and not name.startswith("_") and isinstance(value, plain)
 
 #: "auto" budgets: epochs without a time budget, and with one (the budget ends training)
 _UNBOUNDED_EPOCHS = 10**6

@@ -204,6 +204,11 @@ def test_amortized_load_restores_every_fitted_attribute(case, data, tmp_path):
     loaded = type(est).load(tmp_path / "a.pt", model, device="cpu")
 
     assert _fitted_attributes(loaded) == _fitted_attributes(est)
+    plain = (str, bool, int, float, type(None), np.integer, np.floating)
+    for name in _fitted_attributes(est):  # every plain one as it was, whatever fit adds
+        value = getattr(est, name)
+        if isinstance(value, plain):
+            assert getattr(loaded, name) == value, name
     # the training's description, as fit resolved it
     for name in ("max_time_", "background_samples_", "validation_rows_", "targets_",
                  "exact_target_rows_", "max_epochs_", "n_synthetic_rows_", "refresh_every_",
@@ -237,7 +242,7 @@ def test_files_without_the_training_attributes_still_load(data, tmp_path):
                   verbose=0).fit(X)
     est.save(tmp_path / "new.pt")
     meta, tensors = persistence.read_state(tmp_path / "new.pt", "SimSHAP")
-    for key in ("training", "history", "checksums", "format", "sklxai_version"):
+    for key in ("fitted", "history", "checksums", "format", "sklxai_version"):
         meta.pop(key)  # what files written before these were saved lack
     persistence.write_state(tmp_path / "old.pt", meta, tensors)
     loaded = SimSHAP.load(tmp_path / "old.pt", net, device="cpu")
