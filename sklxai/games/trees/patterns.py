@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from sklxai.games.trees.closed_form import value_tables
+from sklxai.models.trees.walk import NodeDecisions
 
 #: a group holds the leaves below a node with at most this many inner nodes...
 GROUP_NODES = 3
@@ -102,7 +103,7 @@ class _Part:
             return torch.as_tensor(np.asarray(a), device=device)
 
         self._inner = as_t(s.inner)
-        self._segments = s.segments
+        self._decide = NodeDecisions(trees, self._inner)  # the inner nodes are by feature
         self._levels = [tuple(as_t(a) for a in level) for level in s.key_levels]
         self._n_upper = s.n_upper
         n_columns = np.bincount(s.col_group, minlength=self.n_groups)
@@ -205,15 +206,9 @@ class _Part:
     # ------------------------------------------------------------------ explain
     def _decisions(self, Z):
         """Whether rows Z go left at the inner nodes: bool (inner nodes + 1, n), node-major,
-        the last row False. A feature's nodes compare the one column they read."""
-        Zt = Z.T.contiguous()
-        dec = torch.zeros(len(self._inner) + 1, len(Z), dtype=torch.bool, device=Z.device)
-        for f, a, b, expand in self._segments:
-            z = Zt[f][None]
-            if expand:
-                z = z.expand(b - a, -1)
-            dec[a:b] = self.trees.values_go_left(z, self._inner[a:b, None])
-        return dec
+        the last row False (where a group without that inner node reads)."""
+        dec = self._decide(Z)
+        return torch.cat([dec, dec.new_zeros(1, len(Z))])
 
     def add_values(self, phi, Zx, budget, P):
         """Add these trees' values of encoded rows Zx to phi (n, P + 1, k)."""
@@ -392,15 +387,6 @@ class _Structure:
         self.inner = inner[np.argsort(feature[inner], kind="stable")]
         dec_row = np.full(N, len(self.inner), dtype=np.int64)
         dec_row[self.inner] = np.arange(len(self.inner))
-        f_inner = feature[self.inner]
-        bounds = np.flatnonzero(np.diff(f_inner)) + 1
-        starts = np.concatenate([[0], bounds]).astype(np.int64)
-        ends = np.concatenate([bounds, [len(f_inner)]]).astype(np.int64)
-        # with categorical splits anywhere, the routing rule looks categories up by (node,
-        # row): the column is expanded to one row per node
-        expand = bool(trees.categorical.any())
-        self.segments = [(int(f_inner[a]), int(a), int(b), expand)
-                         for a, b in zip(starts, ends, strict=True) if b > a]
         # each group's inner nodes' decision rows, by their place in its key
         self.group_dec_row = np.full((len(group_root), max(1, GROUP_NODES)), len(self.inner),
                                      dtype=np.int64)

@@ -75,11 +75,11 @@ class TreeWalk:
         self.n_background = len(background)
         # bitsets of the background rows going left at each node (N, W), packed chunk by chunk
         # (unpacked it is m x N), kept as W vectors
-        step = chunk_size(16 * max(len(background), 1), device)  # decisions, then float64
-        b_left = torch.cat([
-            pack_rows(trees.rows_go_left(background, torch.arange(
-                start, min(start + step, n_nodes), device=device)))
-            for start in range(0, n_nodes, step)])
+        self._decide = NodeDecisions(trees, torch.arange(n_nodes, device=device))
+        # rows at once, whole words of them: decisions, then float64
+        step = max(1, chunk_size(16 * n_nodes, device) // WORD_BITS) * WORD_BITS
+        b_left = torch.cat([pack_rows(self._decide(background[start : start + step]).T)
+                            for start in range(0, len(background), step)], dim=1)
         self.b_left = [word.contiguous() for word in b_left.unbind(1)]
 
     def _set_players(self, player_of_input, n_players):
@@ -126,14 +126,13 @@ class TreeWalk:
         sink.finish()
 
     def decisions(self, Z):
-        """Whether each row of Z goes left at each node: bool (n, N), every node at once."""
-        trees = self.trees
-        n_nodes = len(trees.feature)
+        """Whether each row of Z goes left at each node: bool (n, N), every node at once
+        (False at leaves)."""
+        n_nodes = len(self.trees.feature)
         out = torch.empty(len(Z), n_nodes, dtype=torch.bool, device=Z.device)
-        step = chunk_size(16 * max(len(Z), 1), Z.device)  # nodes at once: (rows, nodes)
-        for start in range(0, n_nodes, step):
-            nodes = torch.arange(start, min(start + step, n_nodes), device=Z.device)
-            out[:, start : start + len(nodes)] = trees.rows_go_left(Z, nodes)
+        step = chunk_size(16 * n_nodes, Z.device)  # rows at once
+        for start in range(0, len(Z), step):
+            out[start : start + step] = self._decide(Z[start : start + step]).T
         return out
 
     def _walk(self, sink, x_flat, state):
@@ -246,6 +245,47 @@ _ID_MASK = (1 << _RIGHT_SHIFT) - 1
 def _child(word, right):
     """The child of each node word: the right one where ``right`` is all ones, else the left."""
     return (word >> (right & _RIGHT_SHIFT)) & _ID_MASK
+
+
+class NodeDecisions:
+    """Whether rows go left at some nodes, node-major: the nodes that split on one feature
+    compare the one column they read (a broadcast, not a gather of rows x nodes values).
+
+    Parameters
+    ----------
+    trees : TreeEnsemble
+    nodes : int tensor (N',)
+        Node ids; leaves among them decide False.
+    """
+
+    def __init__(self, trees, nodes):
+        self.trees, self.nodes = trees, nodes
+        feature = trees.feature.index_select(0, nodes).cpu().numpy()
+        order = np.argsort(feature, kind="stable")
+        self._order = torch.as_tensor(order, device=nodes.device)
+        self._sorted = nodes.index_select(0, self._order)
+        f = feature[order]
+        cut = np.flatnonzero(np.diff(f)) + 1
+        starts, ends = np.concatenate([[0], cut]), np.concatenate([cut, [len(f)]])
+        # with categorical splits anywhere, the routing rule looks categories up by (node,
+        # row): the column is expanded to one row per node
+        self._expand = bool(trees.categorical.any())
+        self._segments = [(int(f[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)
+                          if b > a and f[a] >= 0]
+        self._identity = bool((order == np.arange(len(order))).all())
+
+    def __call__(self, Z):
+        """Whether the rows of Z (n, n_features) go left at the nodes: bool (N', n)."""
+        Zt = Z.T.contiguous()
+        dec = torch.zeros(len(self.nodes), len(Z), dtype=torch.bool, device=Z.device)
+        for f, a, b in self._segments:
+            z = Zt[f][None]
+            if self._expand:
+                z = z.expand(b - a, -1)
+            dec[a:b] = self.trees.values_go_left(z, self._sorted[a:b, None])
+        if not self._identity:  # back to the nodes' order
+            dec = torch.empty_like(dec).index_copy_(0, self._order, dec)
+        return dec
 
 
 def _nonzero(mask):
