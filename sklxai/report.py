@@ -33,6 +33,7 @@ MAX_REPR = 160
 
 _SECTIONS = (
     ("summary", "Summary"),
+    ("interactions", "Interactions"),
     ("importance", "Global importance"),
     ("beeswarm", "Attributions per row"),
     ("waterfalls", "Single rows"),
@@ -75,7 +76,12 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
 
     The report has these sections (each an ``<h2>`` with the ``id`` in brackets): a summary
     (``summary``: method, rows, features, the output shown, the efficiency gap, and for an
-    explanation with standard errors the largest one relative to its row's mean ``|phi|``), global
+    explanation with standard errors the largest one relative to its row's mean ``|phi|``), the
+    interactions of an :class:`~sklxai.InteractionExplanation` (``interactions``: its
+    :func:`~sklxai.plotting.interaction_heatmap`, :func:`~sklxai.plotting.interaction_network`,
+    the :func:`~sklxai.plotting.interaction_dependence` plot of the feature with the largest
+    mean ``|row sum|`` and a table of the strongest pairs; the later sections then show each
+    feature's row sum of the interaction matrix, for k-SII of order 2 its Shapley value), global
     importance (``importance``: the bar plot and a table of mean ``|phi|`` per feature), the
     beeswarm (``beeswarm``), waterfalls of a few rows (``waterfalls``), the accuracy against
     ``reference`` (``accuracy``: relative error, max abs error, efficiency gaps), the model and
@@ -91,8 +97,9 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
 
     Parameters
     ----------
-    explanation : Explanation
-        Tabular attributions of shape (n, d) or (n, d, k), or one row (``exp[0]``). Image
+    explanation : Explanation or InteractionExplanation
+        Tabular attributions of shape (n, d) or (n, d, k), or one row (``exp[0]``), or
+        interaction terms of shape (n, d, d) or (n, d, d, k). Image
         attributions are not supported as images: flattened ones are treated as one feature
         per pixel/patch, and values that keep a spatial shape are refused (draw them with
         :func:`sklxai.plotting.image`).
@@ -101,9 +108,11 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
     explainer : BaseExplainer, optional
         The (fitted) explainer that produced ``explanation``, for the settings and timing
         sections.
-    reference : Explanation or array-like, optional
+    reference : Explanation, InteractionExplanation or array-like, optional
         Reference attributions of the same rows, e.g. from :class:`sklxai.ExactShapley`: either
-        of the same shape as ``explanation.values``, or of the shape of the output shown.
+        of the same shape as ``explanation.values``, or of the shape of the output shown. For an
+        InteractionExplanation, attributions compared with its row sums (an
+        InteractionExplanation given as the reference is compared by its row sums too).
     output : int, str or None
         For (n, d, k) values, the output (index or name) the figures and tables show. None:
         the last output, as in :mod:`sklxai.plotting` (for a binary classifier, the positive
@@ -155,12 +164,20 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
 
     Write it to a file with ``make_report(exp, "report.html", explainer=explainer)``.
     """
+    from sklxai._explanation_interactions import InteractionExplanation
+
     _matplotlib()
+    interactions = None
+    if isinstance(explanation, InteractionExplanation):
+        interactions, explanation = explanation, _row_sums(explanation)
+        if isinstance(reference, InteractionExplanation):
+            reference = _row_sums(reference)
     view = _View(explanation, output)
     acc = _accuracy(view, reference) if reference is not None else None
     rows = _waterfall_rows(view, n_waterfalls, waterfall_rows)
 
     parts = [_summary(view, explainer, title),
+             _interactions(interactions, view, max_display, dpi),
              _importance(view, acc, max_display, dpi),
              _beeswarm(view, max_display, dpi),
              _waterfalls(view, rows, max_display, dpi),
@@ -175,6 +192,19 @@ def make_report(explanation, path=None, *, explainer=None, reference=None, outpu
 
 
 # ---------------------------------------------------------------------- the data shown
+def _row_sums(exp):
+    """The Explanation the sections after ``interactions`` show for an InteractionExplanation:
+    each feature's row sum of ``values`` (its own term plus half of each of its pairs'; for
+    k-SII of order 2, its Shapley value), with the model output only where these add up to it
+    (an efficient index without terms of order 3 or more)."""
+    from sklxai._explanation_interactions import EFFICIENT
+    from sklxai.explanation import Explanation
+
+    adds_up = exp.index in EFFICIENT and not exp.higher_order
+    return Explanation(exp.values.sum(axis=2), exp.base_values, exp.data, exp.feature_names,
+                       exp.output_names, exp.output if adds_up else None, exp.method)
+
+
 class _View:
     """The explanation normalised to what the report shows: one output, rows on axis 0."""
 
@@ -422,6 +452,52 @@ def _measured_error(explainer):
     from sklxai.explainers._amortized import AmortizedShapley
 
     return explainer.validation_report_ if isinstance(explainer, AmortizedShapley) else None
+
+
+def _interactions(inter, view, max_display, dpi):
+    """The heatmap, network and dependence plot of an InteractionExplanation, and its top pairs."""
+    if inter is None:
+        return _section("interactions", '<p class="muted">This explanation holds no interaction '
+                        "terms: explain with <code>ExactInteractions</code> or "
+                        "<code>KernelInteractions</code> to see which pairs of features act "
+                        "together.</p>")
+    from sklxai._explanation_interactions import ranked_pairs
+    from sklxai.plotting import interaction_dependence, interaction_heatmap, interaction_network
+
+    one = inter.select_output(-1 if view.plot_output is None else view.plot_output)
+    gap = one.efficiency_gap
+    order = "" if not one.higher_order else (
+        f" and {len(one.higher_order)} terms of order 3 to {one.max_order} (not drawn)")
+    intro = (f"<p>Index <b>{_e(one.index)}</b>: each feature's own term and each pair's"
+             f"{_e(order)}; "
+             + (f"all terms add up to the model output within {_num(gap)}. " if gap is not None
+                else "")
+             + "The sections below show each feature's row sum of the interaction matrix (its "
+             "own term plus half of each of its pairs'"
+             + ("; for k-SII of order 2, its Shapley value" if one.index == "k-SII" else "")
+             + ").</p>")
+    shown = min(view.d, max(1, int(max_display)))
+    first, second, mean_abs, mean = ranked_pairs(one, max(1, int(max_display)))
+    heat = _figure(lambda ax: interaction_heatmap(one, max_display=max_display, ax=ax),
+                   (1.6 + 0.5 * shown, 1.2 + 0.45 * shown), dpi, "interaction heatmap")
+    net = _figure(lambda ax: interaction_network(one, top=max(1, int(max_display)), ax=ax),
+                  (6.0, 5.6), dpi, "interaction network")
+    strongest = int(np.argmax(np.abs(view.values).mean(axis=0)))
+    dep = _figure(lambda ax: interaction_dependence(one, strongest, ax=ax), (6.4, 4.0), dpi,
+                  "interaction dependence plot")
+    rows = [(str(r), _e(view.names[i]), _e(view.names[j]), _num(a), _num(m))
+            for r, (i, j, a, m) in enumerate(zip(first, second, mean_abs, mean), 1)]
+    table = _table(("#", "feature", "feature", "mean |term|", "mean term"), rows, num_from=3)
+    name = view.names[strongest]
+    body = (intro
+            + f'<div class="flex"><figure>{heat}<figcaption>Mean |term| of every pair over the '
+            f"{view.n} rows (the whole pair term; diagonal left blank).</figcaption></figure>\n"
+            f"<figure>{net}<figcaption>The strongest pairs: edges as wide as their mean "
+            "|term|, red when the mean term is positive, blue when negative.</figcaption>"
+            f"</figure></div>\n<figure>{dep}<figcaption>{_e(name)} (the largest mean |row sum|)"
+            " against its row sum, coloured by the feature it interacts with most."
+            f"</figcaption></figure>\n<h3>Strongest pairs</h3>\n{table}")
+    return _section("interactions", body)
 
 
 def _importance(view, acc, max_display, dpi):
