@@ -121,8 +121,19 @@ class PathDependentValues:
     def values(self, Zx, budget):
         """Values (n, P + 1, k) of encoded rows Zx (the last player column is padding and
         collects nothing), temporaries of at most about ``budget`` elements."""
-        trees, n, k = self.trees, len(Zx), self.trees.n_outputs
-        phi = torch.zeros(n, self.n_players + 1, k, dtype=torch.float64, device=trees.device)
+        trees, k = self.trees, self.trees.n_outputs
+        phi = torch.zeros(len(Zx), self.n_players + 1, k, dtype=torch.float64,
+                          device=trees.device)
+        nodes = torch.arange(len(trees.feature), device=trees.device)
+        step = max(1, budget // max(len(nodes), 1))
+        for start in range(0, len(Zx), step):  # every node's decision, rows at a time
+            decisions = trees.rows_go_left(Zx[start : start + step], nodes)  # (n, N)
+            self._add_values(phi[start : start + step], decisions, budget)
+        return phi
+
+    def _add_values(self, phi, decisions, budget):
+        """Add the values of rows whose decisions at every node are ``decisions`` to phi."""
+        trees, n, k = self.trees, len(phi), self.trees.n_outputs
         depth = max(trees.depth, 1)
         for bucket in self.buckets:
             U = bucket.n_slots
@@ -131,21 +142,26 @@ class PathDependentValues:
             for start in range(0, len(bucket.leaves), per_pass):
                 sl = slice(start, start + per_pass)
                 leaves, slot = bucket.leaves[sl], bucket.slot[sl]
-                follows = trees.follows(Zx, leaves)  # (n, Lc, D)
-                fails = torch.zeros(n, len(leaves), U + 1, dtype=torch.int32, device=Zx.device)
-                fails.scatter_add_(2, slot[None].expand(n, -1, -1), (~follows).to(torch.int32))
-                a = fails[..., :U] == 0  # (n, Lc, U)
+                path = trees.path_node[leaves]  # (Lc, D), -1 padded
+                went = decisions.index_select(1, path.clamp(min=0).reshape(-1))
+                failed = (went.reshape(n, *path.shape) != trees.path_left[leaves]) & (path >= 0)
                 if bucket.table is not None:  # look the values up by x's pattern
-                    bits = (a.long() << torch.arange(U, device=a.device)).sum(dim=2)
-                    at = bits + (torch.arange(start, start + len(leaves), device=a.device)
+                    missed = torch.zeros(n, len(leaves), dtype=torch.long, device=phi.device)
+                    for d in range(path.shape[1]):  # the slots x fails (bit U: padding)
+                        missed |= failed[..., d].long() << slot[:, d]
+                    bits = ~missed & (2**U - 1)
+                    at = bits + (torch.arange(start, start + len(leaves), device=phi.device)
                                  << U)[None, :]
                     per_slot = bucket.table.index_select(0, at.reshape(-1))
                 else:
-                    contrib = self._solve(a.double(), bucket.zero[sl][None].expand(n, -1, -1))
+                    fails = torch.zeros(n, len(leaves), U + 1, dtype=torch.int32,
+                                        device=phi.device)
+                    fails.scatter_add_(2, slot[None].expand(n, -1, -1), failed.to(torch.int32))
+                    a = (fails[..., :U] == 0).double()  # (n, Lc, U)
+                    contrib = self._solve(a, bucket.zero[sl][None].expand(n, -1, -1))
                     per_slot = contrib[..., None] * trees.leaf_value[leaves][None, :, None, :]
                 phi.index_add_(1, bucket.slot_player[sl].reshape(-1),
                                per_slot.reshape(n, -1, k))
-        return phi
 
 
 class _Leaves:
