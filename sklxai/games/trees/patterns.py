@@ -6,9 +6,9 @@ leaves below it). A row's *pattern* at a leaf is the set of slots it fails (some
 slot's player along the path sends it the other way). The Shapley values of a leaf's indicator
 game, averaged over the background (:func:`~sklxai.games.trees.closed_form.value_tables`),
 depend on x only through x's pattern and on the background only through the share of its rows
-with each pattern: counted once at ``fit`` (one pass of the background down the trees, a row's
-failed slots carried from each node to its children), the per-leaf tables (2**U patterns x U
-slots) hold every value ``explain`` can need, so its cost does not depend on the background.
+with each pattern. Counted once at ``fit``, the per-leaf tables (2**U patterns x U slots, one
+matrix product of the shares) hold every value ``explain`` can need, so its cost does not
+depend on the background.
 
 Leaves are looked up in *groups*: the subtree below a node with at most :data:`GROUP_NODES`
 inner nodes (a pair of sibling leaves below their parent, or four below their grandparent). A
@@ -16,7 +16,10 @@ row's key for a group is its pattern at the group's root with its decisions at t
 inner nodes: that fixes its pattern at every leaf of the group, so one table indexed by the key
 holds the group's leaves' values summed per player (leaf values and outputs folded in). A row
 then costs, per group and player of the group, one gather: the keys come from one comparison per
-node and row, the patterns carried down from the roots as for the background.
+node and row, the failed slots carried from each node to its children down to the groups' roots.
+The background goes through the same keys once at ``fit``: counted per group key, they give each
+leaf's pattern shares (a key fixes the leaf's pattern). This is the idea of WOODELF (Nadel et
+al.), which keys each leaf by the row's decisions along its path.
 """
 
 import numpy as np
@@ -68,6 +71,26 @@ class PatternTables:
         decisions at every node of a part).
     n_groups, n_leaves : int
         Groups and leaves tabulated.
+
+    Examples
+    --------
+    The values of every row add up to its output minus the background's mean output:
+
+    >>> import numpy as np, torch
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from sklxai.games.trees.patterns import PatternTables
+    >>> from sklxai.models.trees import read_trees
+    >>> X = np.random.default_rng(0).normal(size=(200, 4))
+    >>> model = GradientBoostingRegressor(n_estimators=10, max_depth=3).fit(X, X[:, 0] * X[:, 1])
+    >>> trees = read_trees(model)
+    >>> Zb, Zx = trees.encode(torch.as_tensor(X[:50])), trees.encode(torch.as_tensor(X[50:53]))
+    >>> tables = PatternTables(trees, np.arange(10), trees.node_players(np.arange(4), 4), 4, 10,
+    ...                        Zb, budget=2**20)
+    >>> phi = torch.zeros(3, 5, 1, dtype=torch.float64)  # rows, players + 1, outputs
+    >>> tables.add_values(phi, Zx, 2**20)
+    >>> gap = phi.sum(dim=1) + trees.raw_encoded(Zb).mean(dim=0) - trees.raw_encoded(Zx)
+    >>> bool(gap.abs().max() < 1e-12)
+    True
     """
 
     def __init__(self, trees, tree_ids, node_player, n_players, max_slots, background, *,
