@@ -91,7 +91,11 @@ def build_parser():
         description="Fit an explainer on DATA for the fitted model in MODEL, explain the first "
         "--rows rows of DATA and write the attributions (one column per feature, or "
         "'output__feature' columns when several outputs are explained) plus the base value(s) "
-        "and the model output(s) as CSV or Parquet. " + _PICKLE_WARNING,
+        "and the model output(s) as CSV or Parquet. An interaction explainer "
+        "(exact_interactions, kernel_interactions) writes one line per row and term instead: "
+        "columns [output,] row, i, j (i == j for a feature's own term), value (the whole term), "
+        "[std_error,] base_value, model_output; its strongest pairs are printed on stderr. "
+        + _PICKLE_WARNING,
         epilog="Example: sklxai explain model.joblib data.csv --method kernelshap "
         "--param n_coalitions=512 --rows 100 --output values.csv --report report.html. "
         "Exit codes: 0 ok, 1 "
@@ -112,7 +116,7 @@ def build_parser():
     p_exp.add_argument(
         "--method", "-m", required=True, metavar="NAME",
         help="registered explainer name, e.g. exact, kernelshap, permutation, simshap, "
-        "fastshap (see 'sklxai list')",
+        "fastshap, exact_interactions (see 'sklxai list')",
     )
     bg = p_exp.add_mutually_exclusive_group()
     bg.add_argument(
@@ -372,9 +376,8 @@ def _write_report(path, write):
 
 
 def _explain_chunks(est, X, args):
-    """Explain X in chunks of rows (progress after each); return one Explanation."""
-    from sklxai.explanation import Explanation
-
+    """Explain X in chunks of rows (progress after each); return one explanation (of the class
+    the explainer returns: an Explanation, or an InteractionExplanation)."""
     n = len(X)
     parts = []
     t0 = time.perf_counter()
@@ -383,7 +386,56 @@ def _explain_chunks(est, X, args):
         parts.append(est.explain(X.iloc[start:stop]))
         if n > args.chunk_size:
             _progress(args, f"explained {stop}/{n} rows ({time.perf_counter() - t0:.1f} s)")
-    return parts[0] if len(parts) == 1 else Explanation.concat(parts)
+    return parts[0] if len(parts) == 1 else type(parts[0]).concat(parts)
+
+
+def _is_interactions(exp):
+    from sklxai._explanation_interactions import InteractionExplanation
+
+    return isinstance(exp, InteractionExplanation)
+
+
+def _interaction_frame(exp):
+    """The long table written for interaction terms: one line per row and term of order 1 or
+    2 (``to_frame``), with its standard error where there are some, then the row's base value
+    and model output."""
+    import numpy as np
+    import pandas as pd
+
+    frame = exp.to_frame()
+    if exp.std_errors is not None:  # the same terms, in the same order, as full terms
+        frame["std_error"] = exp._replace(values=exp.std_errors, higher_order={},
+                                          std_errors=None).to_frame()["value"].to_numpy()
+    n = len(exp)
+    several = exp._has_output_axis()
+    outs = (exp.output_names or list(range(exp.values.shape[-1]))) if several else [None]
+    per_row = {"row": np.tile(np.arange(n), len(outs)),
+               "base_value": np.asarray(exp.base_values).T.ravel()}
+    if exp.output is not None:
+        per_row["model_output"] = np.asarray(exp.output).T.ravel()
+    if several:
+        per_row = {"output": np.repeat(np.asarray(outs), n), **per_row}
+    keys = ["output", "row"] if several else ["row"]
+    return frame.merge(pd.DataFrame(per_row), on=keys, how="left", validate="many_to_one")
+
+
+def _print_top_pairs(args, exp, k=5):
+    """The strongest pairs (mean |term| over the rows), per output, on stderr."""
+    from sklxai._explanation_interactions import ranked_pairs
+
+    several = exp._has_output_axis()
+    outs = range(exp.values.shape[-1]) if several else [None]
+    names = exp.output_names or list(outs)
+    for out in outs:
+        one = exp if out is None else exp.select_output(out)
+        which = "" if out is None else f" of output {names[out]}"
+        _progress(args, f"strongest pairs{which} (mean |term| over {len(exp)} rows):")
+        for rank, (i, j, mean_abs, mean) in enumerate(zip(*ranked_pairs(one, k)), 1):
+            _progress(args, f"  {rank}. {exp.feature_names[i]} x {exp.feature_names[j]}: "
+                      f"{mean_abs:.4g} (mean {mean:+.4g})")
+    if exp.higher_order:
+        _progress(args, f"{len(exp.higher_order)} terms of order 3 to {exp.max_order} are not "
+                  "written (the table holds the terms of order 1 and 2)")
 
 
 def _values_frame(est, exp):
@@ -391,6 +443,8 @@ def _values_frame(est, exp):
     import numpy as np
     import pandas as pd
 
+    if _is_interactions(exp):
+        return _interaction_frame(exp)
     values = exp.values
     if values.ndim == 2:
         columns = {name: values[:, j] for j, name in enumerate(exp.feature_names)}
@@ -417,7 +471,10 @@ def _print_std_errors(method, exp):
     stderr (always shown, as the self-measured error: the values' own accuracy)."""
     from sklxai.report import _describe_relative, relative_std_error
 
-    relative = relative_std_error(exp.values, exp.std_errors)
+    values, errors = exp.values, exp.std_errors
+    if _is_interactions(exp) and errors is not None:  # every term of the d x d as a column
+        values, errors = (a.reshape(len(a), -1, *a.shape[3:]) for a in (values, errors))
+    relative = relative_std_error(values, errors)
     if relative is not None:
         print(f"sklxai: {method}'s largest standard error relative to its row's mean |value|: "
               f"{_describe_relative(relative)}", file=sys.stderr, flush=True)
@@ -476,6 +533,8 @@ def _cmd_explain(args):
         explain_s = time.perf_counter() - t0
         _print_std_errors(args.method, exp)
         frame = _values_frame(est, exp)
+        if _is_interactions(exp) and len(exp.feature_names) > 1:
+            _print_top_pairs(args, exp)
     except (ValueError, TypeError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise CLIError(f"{message}", EXIT_DATA) from None

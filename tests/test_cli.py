@@ -429,3 +429,79 @@ def test_explain_prints_an_amortized_explainers_self_measured_error(fitted, work
     assert res.returncode == 0, res.stderr
     assert "simshap's self-measured error:" in res.stderr
     assert "held-out rows" in res.stderr and "AccuracyWarning" in res.stderr  # 1 epoch: bad
+
+
+def test_explain_writes_interaction_terms_and_prints_the_strongest_pairs(workdir):
+    """An interaction explainer: one line per row and term; each row's terms and base value add
+    up to the model's predict_proba; stderr ranks the pairs as the table's mean |term| does."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a", "b", "c", "d"])
+    y = ((X.a * X.b > 0) ^ (X.c > 0.5)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, max_depth=3, random_state=0).fit(X, y)
+    joblib.dump(model, workdir / "gbdt.joblib")
+    X.to_csv(workdir / "gbdt.csv", index=False)
+    out, report = workdir / "interactions.csv", workdir / "interactions.html"
+    with_report = importlib.util.find_spec("matplotlib") is not None
+    res = run_cli("explain", workdir / "gbdt.joblib", workdir / "gbdt.csv", "--method",
+                  "exact_interactions", "--n-background", 10, "--rows", 4, "--output", out,
+                  *(["--report", report] if with_report else []), cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["output", "row", "i", "j", "value", "base_value",
+                                   "model_output"]
+    assert len(frame) == 2 * 4 * (4 + 6)  # outputs x rows x (own terms + pairs)
+    proba = model.predict_proba(X.iloc[:4])
+    for (o, r), part in frame.groupby(["output", "row"]):
+        assert part["value"].sum() + part["base_value"].iloc[0] == pytest.approx(
+            proba[r, o], abs=1e-9)
+        assert part["model_output"].iloc[0] == pytest.approx(proba[r, o], abs=1e-12)
+    pairs = frame[(frame.i != frame.j) & (frame.output == 1)]
+    strength = pairs.groupby(["i", "j"])["value"].apply(lambda v: v.abs().mean())
+    ranked = [f"{i} x {j}: " for i, j in strength.sort_values(ascending=False).index[:5]]
+    printed = [line.split(". ", 1)[1].split(": ")[0] + ": "
+               for line in res.stderr.split("strongest pairs of output 1")[1].splitlines()[1:6]]
+    assert printed == ranked
+    if with_report:
+        text = Path(report).read_text(encoding="utf-8")
+        inter = text.split('<section id="interactions">')[1].split("</section>")[0]
+        assert inter.count('<img src="data:image/png;base64,') == 3
+
+
+def test_interaction_frame_carries_std_errors_base_values_and_chunks(capsys):
+    """In process: chunks of an interaction explainer are stacked with its concat, and the
+    long table puts each term's standard error and its row's base value and output beside it."""
+    from argparse import Namespace
+
+    from sklxai import InteractionExplanation
+    from sklxai.cli import _explain_chunks, _interaction_frame
+
+    class Rows:  # terms made from the rows: own terms x, pair (a, b) a * b, per output
+        def explain(self, X):
+            x = X.to_numpy()
+            values = np.zeros((len(x), 2, 2, 2))
+            values[:, 0, 0], values[:, 1, 1] = x[:, :1], x[:, 1:] * 2
+            values[:, 0, 1] = values[:, 1, 0] = (x[:, 0] * x[:, 1])[:, None] / 2
+            base = np.stack([x[:, 0], -x[:, 0]], axis=1)
+            return InteractionExplanation(values, base, x, list(X.columns), ["no", "yes"],
+                                          values.sum(axis=(1, 2)) + base, "Rows",
+                                          std_errors=np.abs(values) / 10)
+
+    X = pd.DataFrame(np.arange(10.0).reshape(5, 2), columns=["a", "b"])
+    exp = _explain_chunks(Rows(), X, Namespace(chunk_size=2, quiet=False))
+    assert "explained 5/5 rows" in capsys.readouterr().err
+    whole = Rows().explain(X)
+    np.testing.assert_array_equal(exp.std_errors, whole.std_errors)
+    frame = _interaction_frame(exp)
+    assert list(frame.columns) == ["output", "row", "i", "j", "value", "std_error",
+                                   "base_value", "model_output"]
+    for out, sign in (("no", 1), ("yes", -1)):
+        for r in range(5):
+            a, b = X.iloc[r]
+            part = frame[(frame.output == out) & (frame.row == r)].set_index(["i", "j"])
+            assert part.loc[("a", "b"), "value"] == a * b
+            assert part.loc[("a", "b"), "std_error"] == pytest.approx(a * b / 10)
+            assert part.loc[("b", "b"), "std_error"] == pytest.approx(2 * b / 10)
+            assert (part["base_value"] == sign * a).all()
+            assert (part["model_output"] == a + 2 * b + a * b + sign * a).all()
