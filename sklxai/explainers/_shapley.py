@@ -47,7 +47,9 @@ def _check_surrogate_params(value, name):
 def _check_game(value, name):
     if isinstance(value, ConditionalGame):
         return
-    pv.options(*_GAMES)(value, name)
+    if not (isinstance(value, str) and value in _GAMES):
+        raise ValueError(f"{name} must be one of {list(_GAMES)} or a ConditionalGame (e.g. "
+                         f"sklxai.games.GaussianGame(n_samples=500)); got {value!r}.")
 
 
 def _named_game(name):

@@ -11,6 +11,8 @@ _JITTER = 1e-10
 #: the per-coalition matrices kept between calls (an exact enumeration revisits every
 #: coalition for each chunk of rows)
 _CACHE_SIZE = 4096
+#: the least number of draws of the base value v(empty)
+_EMPTY_DRAWS = 10_000
 
 
 class GaussianGame(ConditionalGame):
@@ -81,10 +83,11 @@ class GaussianGame(ConditionalGame):
         self._cache = {}
         d = self.n_features_
         empty = torch.zeros(1, d, dtype=torch.bool, device=self.device)
-        # the base value: the same draws for every row (keyed on a row of zeros), more of them
+        # the base value, shared by every row's values: its error shifts them all alike, so it
+        # gets many more draws (keyed on a row of zeros)
         draws = self._draws(torch.zeros(1, d, dtype=torch.float64, device=self.device),
                             torch.zeros(1, dtype=torch.long, device=self.device), empty,
-                            max(self.n_samples, 1000))
+                            max(10 * self.n_samples, _EMPTY_DRAWS))
         both = self._mean_and_variance(draws)
         k = both.shape[-1] // 2
         self._empty = (both[0, :k], both[0, k:])

@@ -1,0 +1,230 @@
+"""The Shapley explainers on the conditional games: closed-form values of a linear model on
+Gaussian data, credit moved by correlation, every estimator on the same game, the refusals."""
+
+import itertools
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from sklxai import (
+    ExactInteractions,
+    ExactShapley,
+    KernelSHAP,
+    LeverageSHAP,
+    PermutationSHAP,
+    RegressionMSR,
+    ShapleySampler,
+    TreeShapley,
+)
+from sklxai.games import CopulaGame, EmpiricalGame, GaussianGame
+
+CORR = np.array([[1.0, 0.8, 0.3, 0.0],
+                 [0.8, 1.0, 0.5, 0.0],
+                 [0.3, 0.5, 1.0, 0.2],
+                 [0.0, 0.0, 0.2, 1.0]])
+CONDITIONAL = ("gaussian", "copula", "empirical")
+
+
+def _data(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.multivariate_normal(np.zeros(4), CORR, size=n)
+    return X, LinearRegression().fit(X, X @ [1.0, -2.0, 0.5, 1.5] + 0.3)
+
+
+def _closed_form_shapley(coef, intercept, mean, cov, x, groups):
+    """Shapley values of v(S) = coef . E[X | x_S] + intercept under N(mean, cov), players the
+    column groups, by enumerating every coalition in numpy."""
+    p = len(groups)
+
+    def v(players):
+        s = np.array(sorted(c for j in players for c in groups[j]), dtype=int)
+        r = np.setdiff1d(np.arange(len(x)), s)
+        z = x.astype(float).copy()
+        z[r] = mean[r]
+        if len(s) and len(r):
+            z[r] += cov[np.ix_(r, s)] @ np.linalg.solve(cov[np.ix_(s, s)], x[s] - mean[s])
+        return coef @ z + intercept
+
+    phi = np.zeros(p)
+    for i in range(p):
+        others = [j for j in range(p) if j != i]
+        for size in range(p):
+            w = factorial(size) * factorial(p - size - 1) / factorial(p)
+            for S in itertools.combinations(others, size):
+                phi[i] += w * (v(S + (i,)) - v(S))
+    return phi
+
+
+@pytest.mark.parametrize("groups", [None, [[0, 1], [2], [3]]])
+def test_exact_shapley_on_the_gaussian_game_equals_the_closed_form(groups):
+    X, model = _data()
+    game = GaussianGame(n_samples=300)
+    est = ExactShapley(model, game=game, feature_groups=groups, random_state=0,
+                       device="cpu").fit(X)
+    rows = X[:6]
+    exp = est.explain(rows)
+    fitted = est.game_.game if groups is not None else est.game_
+    players = groups if groups is not None else [[j] for j in range(4)]
+    truth = np.array([_closed_form_shapley(model.coef_, model.intercept_, fitted.mean_,
+                                           fitted.covariance_, x, players) for x in rows])
+    z = (exp.values - truth) / exp.std_errors
+    assert np.abs(z).max() < 3, np.abs(z).max()
+    assert 0.3 < np.mean(z**2) < 2.0  # the standard errors are of the right size
+    assert est.std_errors_dof_ == 299
+    # the base value is E f(X) under the game's normal, and efficiency holds exactly
+    base = model.coef_ @ fitted.mean_ + model.intercept_
+    assert abs(est.expected_value_[0] - base) < 3 * float(fitted.empty_variance()[0]) ** 0.5
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                               model.predict(rows), atol=1e-9)
+    assert game.adapter is None  # the explainer fitted a copy; the parameter is unchanged
+
+
+def test_correlation_moves_credit_to_the_unused_feature():
+    """x0 and x1 correlate at 0.95, the model is x0 + x2: the marginal game gives x1 nothing;
+    the conditional games give it about half of x0's credit, rho x1 / 2 under the normal."""
+    rng = np.random.default_rng(1)
+    C = np.array([[1.0, 0.95, 0.0], [0.95, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    X = rng.multivariate_normal(np.zeros(3), C, size=3000)
+    model = LinearRegression().fit(X[:, [0, 2]], X[:, 0] + X[:, 2])
+    model = LinearRegression().fit(X, model.predict(X[:, [0, 2]]))  # coef of x1: 0
+    rows = X[:100]
+    marginal = ExactShapley(model, device="cpu").fit(X).explain(rows).values
+    assert np.abs(marginal[:, 1]).max() < 1e-9
+    share = {}
+    for g in CONDITIONAL:
+        # the empirical game weights the background rows: 1,000 of them
+        exp = ExactShapley(model, game=g, n_background=1000, random_state=0,
+                           device="cpu").fit(X).explain(rows)
+        share[g] = np.abs(exp.values[:, 1]).mean() / np.abs(exp.values[:, 0]).mean()
+        if g == "gaussian":  # the closed form under the game's fitted normal
+            fitted = ExactShapley(model, game=g, device="cpu").fit(X).game_
+            truth = np.array([_closed_form_shapley(model.coef_, model.intercept_, fitted.mean_,
+                                                   fitted.covariance_, x, [[0], [1], [2]])
+                              for x in rows])
+            assert np.abs((exp.values - truth) / exp.std_errors).max() < 3.5
+        # about rho x1 / 2 for each game
+        assert np.sqrt(np.mean((exp.values[:, 1] - 0.95 * rows[:, 1] / 2) ** 2)) < 0.1, g
+    # x1 takes 0.45 to 1 of x0's credit (rho x1 / 2 against x0 - rho x1 / 2)
+    assert all(0.6 < s < 1.1 for s in share.values()), share
+
+
+@pytest.mark.parametrize("game", CONDITIONAL)
+def test_every_estimator_explains_the_same_game(game):
+    X, model = _data(n=1500, seed=2)
+    rows = X[:4]
+    exact = ExactShapley(model, game=game, random_state=0, device="cpu").fit(X).explain(rows)
+    # a full budget enumerates every coalition: the same coalition values, the same Shapley
+    # values (the draws are a function of the row and the coalition)
+    kernel = KernelSHAP(model, game=game, n_coalitions=2**4, random_state=0,
+                        device="cpu").fit(X).explain(rows)
+    np.testing.assert_allclose(kernel.values, exact.values, atol=1e-9)
+    pairwise = ExactInteractions(model, game=game, random_state=0, device="cpu").fit(X)
+    inter = pairwise.explain(rows)
+    assert inter.efficiency_gap < 1e-8  # k-SII terms add up to f(x) - v(empty)
+    # a linear model has no interactions in the marginal game; it has in a conditional one
+    assert np.abs(np.asarray(inter.values) * (1 - np.eye(4))).max() > 0.01
+    scale = np.abs(exact.values).max()
+    for cls in (PermutationSHAP, LeverageSHAP, RegressionMSR, ShapleySampler):
+        est = cls(model, game=game, n_coalitions=64, random_state=0, device="cpu").fit(X)
+        exp = est.explain(rows)
+        np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                                   model.predict(rows), atol=1e-8)
+        np.testing.assert_allclose(exp.base_values, exact.base_values, atol=1e-12)
+        assert np.abs(exp.values - exact.values).max() < 0.25 * scale, cls.__name__
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.lin = torch.nn.Linear(d, 1)
+
+    def forward(self, X):
+        return self.lin(X.float())
+
+
+def _net_pipeline(pre, X, y):
+    """``pre`` then a linear torch regressor (a Pipeline the fast path takes)."""
+    from skorch import NeuralNetRegressor
+
+    torch.manual_seed(0)
+    width = clone(pre).fit_transform(X).shape[1]
+    net = NeuralNetRegressor(_Linear(width), max_epochs=3, lr=0.05, train_split=None,
+                             verbose=0)
+    return make_pipeline(pre, net).fit(X, np.asarray(y, dtype=np.float32).reshape(-1, 1))
+
+
+def test_a_pipeline_on_its_fast_path_conditions_on_its_raw_columns():
+    X, _ = _data(n=2000, seed=3)
+    pipe = _net_pipeline(StandardScaler(), X, X @ [1.0, -2, 0.5, 1.5])
+    est = ExactShapley(pipe, game=GaussianGame(n_samples=300), random_state=0,
+                       device="cpu").fit(X)
+    assert est.prepared_.fast_path
+    rows = X[:5]
+    exp = est.explain(rows)
+    # the game lives in the scaled columns: the closed form there, one player per raw column
+    Z = pipe[0].transform(rows)
+    game = est.game_.game if hasattr(est.game_, "groups") else est.game_
+    lin = pipe[-1].module_.lin
+    coef, intercept = lin.weight.detach().double().numpy()[0], float(lin.bias.detach())
+    truth = np.array([_closed_form_shapley(coef, intercept, game.mean_, game.covariance_, z,
+                                           [[j] for j in range(4)]) for z in Z])
+    assert np.abs((exp.values - truth) / exp.std_errors).max() < 3
+
+
+def test_categorical_columns_are_refused_by_the_normal_games():
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                       "c": rng.choice(["x", "y", "z"], size=200)})
+    y = df["a"] + (df["c"] == "x")
+    pre = ColumnTransformer([("num", "passthrough", ["a", "b"]),
+                             ("cat", OneHotEncoder(sparse_output=False), ["c"])])
+    generic = make_pipeline(pre, LinearRegression()).fit(df, y)  # encoded categories
+    fast = _net_pipeline(pre, df, y)  # one-hot blocks in model space
+    for pipe in (generic, fast):
+        for game in ("gaussian", "copula", CopulaGame()):
+            with pytest.raises(ValueError, match=r"\['c'\] are categorical.*game='empirical'"):
+                ExactShapley(pipe, game=game, device="cpu").fit(df)
+        est = ExactShapley(pipe, game="empirical", device="cpu").fit(df)
+        exp = est.explain(df[:3])
+        assert exp.values.shape[:2] == (3, 3)  # players: the raw columns
+        np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                                   np.ravel(pipe.predict(df[:3])), atol=1e-5)
+
+
+def test_tree_shapley_refuses_the_conditional_games():
+    X, _ = _data(n=200)
+    forest = RandomForestRegressor(n_estimators=3, max_depth=2, random_state=0).fit(X, X[:, 0])
+    for game in CONDITIONAL:
+        with pytest.raises(ValueError, match="game must be one of"):
+            TreeShapley(forest, game=game, device="cpu").fit(X)
+
+
+def test_game_parameter_validation_and_clone():
+    X, model = _data(n=200)
+    with pytest.raises(ValueError, match="game must be one of .* or a ConditionalGame"):
+        KernelSHAP(model, game="normal", device="cpu").fit(X)
+    game = EmpiricalGame(sigma=0.2)
+    est = KernelSHAP(model, game=game, device="cpu")
+    assert clone(est).get_params()["game"].sigma == 0.2
+    assert est.fit(X).game_ is not game and game.adapter is None
+
+
+def test_same_random_state_same_values_whatever_the_rows_explained_with():
+    X, model = _data(n=500, seed=5)
+    rows = X[:6]
+    est = PermutationSHAP(model, game="gaussian", n_coalitions=32, random_state=3,
+                          device="cpu").fit(X)
+    a = est.explain(rows).values
+    again = clone(est).fit(X).explain(rows).values
+    np.testing.assert_array_equal(a, again)
+    other = clone(est).set_params(random_state=4).fit(X).explain(rows).values
+    assert not np.allclose(a, other)
