@@ -39,6 +39,12 @@ def _sii_coefficients(d, a, t, o):
     return (-1.0) ** (a - o) * np.exp(log)
 
 
+def _binomials(d):
+    """C(n, k) for 0 <= n, k <= d as a float64 table (0 where k > n)."""
+    return np.array([[math.comb(n, k) for k in range(d + 1)] for n in range(d + 1)],
+                    dtype=np.float64)
+
+
 def index_coefficients(index, d, max_order, a, t, o):
     """The coefficient c_S(T) of v(T) in the value of a set S of ``a`` players, for a coalition
     T of ``t`` players of which ``o`` are in S (arrays of equal shape), for every index but
@@ -62,9 +68,9 @@ def index_coefficients(index, d, max_order, a, t, o):
         return _sii_coefficients(d, a, t, o)
     if index == "BII":
         return sign * 2.0 ** (a - d).astype(np.float64)
+    comb = _binomials(d)
     if index == "STII":
-        comb = np.vectorize(math.comb, otypes=[np.float64])
-        top = sign * max_order / (d * comb(d - 1, np.clip(t - o, 0, d - 1)))
+        top = sign * max_order / (d * comb[d - 1, np.clip(t - o, 0, d - 1)])
         below = np.where(o == t, (-1.0) ** (a - t), 0.0)
         return np.where(a == max_order, top, below)
     # k-SII: sum over supersets U of S with |U| <= k of B_(|U|-|S|) SII(U); of the j players
@@ -73,9 +79,7 @@ def index_coefficients(index, d, max_order, a, t, o):
     out = np.zeros(a.shape)
     for j in range(max_order + 1):
         for q in range(j + 1):
-            ways = (np.vectorize(math.comb, otypes=[np.float64])(t - o, q)
-                    * np.vectorize(math.comb, otypes=[np.float64])(
-                        np.maximum(d - a - t + o, 0), j - q))
+            ways = comb[t - o, q] * comb[np.maximum(d - a - t + o, 0), j - q]
             ok = (a + j <= max_order) & (ways > 0)  # else the arguments may be out of range
             sii = _sii_coefficients(d, np.where(ok, a + j, a), t, np.where(ok, o + q, o))
             out += np.where(ok, bern[j] * ways * sii, 0.0)
@@ -230,7 +234,7 @@ class KernelInteractions(ExactInteractions):
             influence = (w[:, None] * Z) @ M.T  # (m, p): a coalition's pull on the fit per unit
         else:
             mass = kernel_size_mass(d)
-            kernel = mass[t - 1] / np.array([math.comb(d, int(s)) for s in t])
+            kernel = mass[t - 1] / _binomials(d)[d, t]
             C = index_coefficients(self.index_, d, self.max_order, sizes[None, :], t[:, None],
                                    overlap.astype(np.int64)) * (w / kernel)[:, None]  # (m, p)
             full = index_coefficients(self.index_, d, self.max_order, sizes, d, sizes)
