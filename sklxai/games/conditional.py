@@ -84,6 +84,20 @@ class ConditionalGame(Game):
         Seed of the draws; None takes the explainer's ``random_state``.
     batch_size : int or None
         Model rows per forward call; None takes the explainer's (or the adapter's default).
+
+    Examples
+    --------
+    A fitted game, used on its own (explainers fit theirs):
+
+    >>> import numpy as np, torch
+    >>> from sklxai.models import make_adapter
+    >>> from sklxai.games import GaussianGame
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> game = GaussianGame(n_samples=50, random_state=0).fit(
+    ...     make_adapter(torch.nn.Linear(2, 1), device="cpu"), X, X[:10])
+    >>> values, variances = game.values_and_variances(X[:3], torch.tensor([[True, False]]))
+    >>> values.shape, variances.shape
+    (torch.Size([3, 1, 1]), torch.Size([3, 1, 1]))
     """
 
     #: whether values carry Monte Carlo noise (and variances are reported)
@@ -113,7 +127,9 @@ class ConditionalGame(Game):
         self
         """
         Game.__init__(self, adapter, batch_size=self.batch_size)
-        X = self.as_tensor(X).double()
+        X = self.as_tensor(X)
+        self._input_dtype = X.dtype  # the model's input dtype: draws are cast to it
+        X = X.double()
         if X.dim() != 2 or X.shape[0] < 2:
             raise ValueError(f"{type(self).__name__} needs at least two rows to fit its "
                              f"distribution; got shape {tuple(X.shape)}.")

@@ -73,7 +73,7 @@ class EmpiricalGame(ConditionalGame):
         self.covariance_ = cov.cpu().numpy()
         self._cov = cov
         self.background = background
-        self._bg = background.to(self.adapter.to_input(background[:1]).dtype)
+        self._bg = background.to(self._input_dtype)
         out = self._call_model(self._bg).double().mean(dim=0)
         self._empty = (out, torch.zeros_like(out))
 

@@ -156,7 +156,7 @@ class GaussianGame(ConditionalGame):
             block = inputs[sel]
             block[:, :, removed] = self._from_scores(z, removed)
             inputs[sel] = block
-        return inputs.to(X.dtype)
+        return inputs.to(self._input_dtype)
 
     def _evaluate_chunk(self, X, rows, masks):
         full = masks.all(dim=1)

@@ -162,6 +162,20 @@ def _net_pipeline(pre, X, y):
     return make_pipeline(pre, net).fit(X, np.asarray(y, dtype=np.float32).reshape(-1, 1))
 
 
+@pytest.mark.parametrize("game", CONDITIONAL)
+def test_a_float32_torch_model_on_every_conditional_game(game, nets):
+    X, _ = _data(n=600, seed=6)
+    X = np.column_stack([X, X[:, 0] * X[:, 1]])  # 5 features for the MLP
+    net = nets.mlp(d=5)
+    rows = X[:3]
+    exact = ExactShapley(net, game=game, random_state=0, device="cpu").fit(X).explain(rows)
+    kernel = KernelSHAP(net, game=game, n_coalitions=2**5, random_state=0,
+                        device="cpu").fit(X).explain(rows)
+    out = net(torch.as_tensor(rows, dtype=torch.float32)).detach().double().numpy()
+    np.testing.assert_allclose(exact.values.sum(axis=1) + exact.base_values, out, atol=1e-5)
+    np.testing.assert_allclose(kernel.values, exact.values, atol=1e-6)
+
+
 def test_a_pipeline_on_its_fast_path_conditions_on_its_raw_columns():
     X, _ = _data(n=2000, seed=3)
     pipe = _net_pipeline(StandardScaler(), X, X @ [1.0, -2, 0.5, 1.5])
