@@ -358,3 +358,19 @@ def test_a_pipeline_gets_the_values_of_its_trees_per_raw_column(data):
     for r, x in enumerate(scaled):
         shapley, _ = enumerate_values(coalition_values(pipe[-1], x, groups), len(groups))
         np.testing.assert_allclose(exp.values[r], shapley[:, 0], rtol=0, atol=1e-12)
+
+
+def test_needs_no_background_rows_and_keeps_dataframe_names(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    X = X.copy()
+    X[:, 4] = 1.5  # a constant column: no split uses it, its value is 0
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "const"])
+    model = _fit("forest", frame, y)
+    exp = TreeShapley(model, game="path_dependent", device="cpu").fit(frame.iloc[:1]) \
+        .explain(frame.iloc[:6])
+    assert exp.feature_names == ["a", "b", "c", "d", "const"]
+    np.testing.assert_array_equal(exp.values[:, 4], 0.0)
+    assert exp.efficiency_gap < 1e-12
+    full = TreeShapley(model, game="path_dependent", device="cpu").fit(frame).explain(frame[:6])
+    np.testing.assert_array_equal(exp.values, full.values)  # fit's rows change nothing
