@@ -505,3 +505,19 @@ def test_interaction_frame_carries_std_errors_base_values_and_chunks(capsys):
             assert part.loc[("b", "b"), "std_error"] == pytest.approx(2 * b / 10)
             assert (part["base_value"] == sign * a).all()
             assert (part["model_output"] == a + 2 * b + a * b + sign * a).all()
+
+
+def test_interaction_std_errors_are_read_over_every_term(capsys):
+    """The standard-error line of an interaction explainer: the largest se over the d x d
+    terms (every output) divided by its row's mean |term|."""
+    from sklxai import InteractionExplanation
+    from sklxai.cli import _print_std_errors
+
+    values = np.ones((3, 2, 2, 2))
+    errors = np.full((3, 2, 2, 2), 0.5)
+    errors[1, 0, 1, 0] = 2.0  # row 1: 2 / mean |term| 1
+    exp = InteractionExplanation(values, np.zeros((3, 2)), np.zeros((3, 2)), ["a", "b"],
+                                 std_errors=errors)
+    _print_std_errors("kernel_interactions", exp)
+    assert capsys.readouterr().err.strip().endswith(
+        "relative to its row's mean |value|: 200.0% (row 1); median over rows 50.0%")
