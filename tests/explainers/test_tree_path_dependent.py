@@ -309,7 +309,8 @@ def test_matches_catboost_shap_values(kind):
     catboost = pytest.importorskip("catboost")
     X, y = _booster_data(kind, nan=False)
     cls = catboost.CatBoostRegressor if kind == "regression" else catboost.CatBoostClassifier
-    model = cls(iterations=15, depth=4, verbose=0, random_seed=0, thread_count=1).fit(X, y)
+    model = cls(iterations=15, depth=4, verbose=0, random_seed=0, thread_count=1,
+                allow_writing_files=False).fit(X, y)
     exp = TreeShapley(model, game="path_dependent", device="cpu").fit(X).explain(X[:40])
     contribs = model.get_feature_importance(catboost.Pool(X[:40]), type="ShapValues")
     contribs = contribs if contribs.ndim == 3 else contribs[:, None, :]
@@ -374,3 +375,19 @@ def test_needs_no_background_rows_and_keeps_dataframe_names(data):
     assert exp.efficiency_gap < 1e-12
     full = TreeShapley(model, game="path_dependent", device="cpu").fit(frame).explain(frame[:6])
     np.testing.assert_array_equal(exp.values, full.values)  # fit's rows change nothing
+
+
+def test_categorical_splits_route_as_the_model():
+    # HistGradientBoosting's categorical splits and missing values: a leaf's x-indicators come
+    # from the model's own routing, so the values add up to its decision_function
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4))
+    X[:, 0] = rng.integers(0, 6, size=500)
+    X[::9, 1] = np.nan
+    y = ((X[:, 0] % 2 == 0) ^ (np.nan_to_num(X[:, 1]) > 0)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, categorical_features=[0]).fit(X, y)
+    exp = TreeShapley(model, game="path_dependent", device="cpu").fit(X).explain(X[:100])
+    np.testing.assert_allclose(exp.output, model.decision_function(X[:100]), rtol=0, atol=1e-12)
+    assert exp.efficiency_gap < 1e-12

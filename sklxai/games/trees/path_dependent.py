@@ -36,6 +36,8 @@ import math
 import numpy as np
 import torch
 
+from sklxai.models.trees.walk import NodeDecisions
+
 #: leaves whose paths hold at most this many players get, at construction, a table of their
 #: values for each of the 2**U patterns of the splits x satisfies (a look-up per row)...
 _TABLE_MAX_SLOTS = 10
@@ -125,9 +127,10 @@ class PathDependentValues:
         phi = torch.zeros(len(Zx), self.n_players + 1, k, dtype=torch.float64,
                           device=trees.device)
         nodes = torch.arange(len(trees.feature), device=trees.device)
+        decide = NodeDecisions(trees, nodes)
         step = max(1, budget // max(len(nodes), 1))
         for start in range(0, len(Zx), step):  # every node's decision, rows at a time
-            decisions = trees.rows_go_left(Zx[start : start + step], nodes)  # (n, N)
+            decisions = decide(Zx[start : start + step]).T.contiguous()  # (n, N)
             self._add_values(phi[start : start + step], decisions, budget)
         return phi
 
