@@ -1,5 +1,7 @@
 """LeverageSHAP: the KernelSHAP regression on coalitions drawn by their leverage scores."""
 
+import numpy as np
+
 from sklxai.explainers.kernel import KernelSHAP
 from sklxai.games.coalitions import LeverageDesign
 
@@ -52,8 +54,16 @@ class LeverageSHAP(KernelSHAP):
     """
 
     def _draw_coalitions(self, d, rng):
-        if d == 1:
-            return super()._draw_coalitions(d, rng)
-        design = LeverageDesign(d, self.n_coalitions, paired=self.paired)
-        masks, weights = design.draw(generator=rng)  # independent draws: no correction
-        return masks, weights, len(masks) if design.exact else 0, 1.0
+        # independent draws: no finite-population correction of the standard errors
+        return (*leverage_coalitions(d, self.n_coalitions, self.paired, rng), 1.0)
+
+
+def leverage_coalitions(d, n_coalitions, paired, rng):
+    """LeverageSHAP's coalitions: (masks (m, d), weights (m,), how many of them, the first
+    ones, are enumerated: all of them when the budget covers every coalition, else none), drawn
+    from :class:`~sklxai.games.coalitions.LeverageDesign` with ``rng``; none for one player."""
+    if d == 1:
+        return np.zeros((0, 1), dtype=bool), np.zeros(0), 0
+    design = LeverageDesign(d, n_coalitions, paired=paired)
+    masks, weights = design.draw(generator=rng)
+    return masks, weights, len(masks) if design.exact else 0
