@@ -6,6 +6,7 @@ method's objective, fits it on fit's rows, and keeps the trained network. Explai
 then one model call (for v(N)) and one forward pass of the network.
 """
 
+import math
 import time
 
 import numpy as np
@@ -18,6 +19,7 @@ from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_param
 from sklxai.explainers._trainer import (
     efficient_attributions,
     explainer_trainer,
+    resolve_validation_coalitions,
     training_rows,
 )
 from sklxai.explainers._self_check import (
@@ -60,6 +62,7 @@ class AmortizedShapley(ShapleyExplainer):
         "train_batch_size": pv.positive_int(),
         "min_epoch_rows": pv.positive_int(),
         "validation_fraction": pv.real_in(0.0, 0.5),
+        "validation_coalitions": pv.any_of(pv.options("auto"), pv.positive_int()),
         "patience": pv.positive_int(allow_none=True),
         "rollback_factor": pv.real_in(1.0, np.inf, inclusive=(False, False), allow_none=True),
         "callbacks": pv.unchecked("list of skorch callbacks or None"),
@@ -75,7 +78,7 @@ class AmortizedShapley(ShapleyExplainer):
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples="auto",
                  refresh_every="auto", max_epochs="auto", max_time="auto", lr=3e-3,
                  optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
-                 validation_fraction=0.1,
+                 validation_fraction=0.1, validation_coalitions="auto",
                  patience=30, rollback_factor=8.0, callbacks=None, targets="auto",
                  tree_inputs="auto", augment="auto",
                  validation_reference="auto",
@@ -95,6 +98,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.train_batch_size = train_batch_size
         self.min_epoch_rows = min_epoch_rows
         self.validation_fraction = validation_fraction
+        self.validation_coalitions = validation_coalitions
         self.patience = patience
         self.rollback_factor = rollback_factor
         self.callbacks = callbacks
@@ -152,6 +156,10 @@ class AmortizedShapley(ShapleyExplainer):
         rows, train, valid = training_rows(X, validation_fraction=self.validation_fraction,
                                            seed=self._seed, target_rows=target, groups=groups)
         self.n_synthetic_rows_ = len(rows) - len(X)
+        n_valid = (len(valid) if valid is not None
+                   else math.ceil(len(X) * self.validation_fraction))
+        self.validation_coalitions_ = resolve_validation_coalitions(
+            self.validation_coalitions, self.n_coalitions, n_valid)
         X = self._model_rows(rows)
         device = self.game_.device
         tree = TreeReference(self)  # exact values on the game, for this fit only

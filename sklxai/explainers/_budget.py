@@ -97,7 +97,8 @@ def plan_fit(est, X, train, valid, start):
     if samples == "auto":
         samples = None
         size = len(est._background_model)
-        epoch = (n_train * m + 2 * n_valid * m) * cost  # the first epoch's draws, whole background
+        # the first epoch's draws, whole background (validation: validation_coalitions_ each)
+        epoch = (n_train * m + n_valid * est.validation_coalitions_) * cost
         if (max_time is not None and sampled and est.game_.supports_sampled_values
                 and epoch > DRAW_SHARE * max_time):
             fewer = max(1, int(size * DRAW_SHARE * max_time / epoch))

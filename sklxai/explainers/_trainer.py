@@ -17,6 +17,7 @@ trainer's, set up in ``on_train_begin``.
 """
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -187,6 +188,10 @@ class AmortizedTrainer(NeuralNet):
         Exact Shapley values of fit's rows (e.g. from :class:`~sklxai.TreeShapley`): the
         network then regresses on them (mean squared error, training and validation alike)
         instead of on coalitions drawn from the game.
+    valid_draws : int
+        Draws (of twice ``n_coalitions`` coalitions each) whose statistics a validation row's
+        loss averages: drawn once and stored with a store, else drawn at every validation
+        step. More draws make valid_loss less noisy where the validation rows are few.
     criterion : unused
         Required by skorch; the loss is :meth:`get_loss`'s.
     **kwargs
@@ -214,8 +219,8 @@ class AmortizedTrainer(NeuralNet):
 
     def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
                  background_samples=None, valid_background_samples=None, refresh_every="auto",
-                 seed=0, min_epoch_rows=1, exact_targets=None, criterion=torch.nn.MSELoss,
-                 **kwargs):
+                 seed=0, min_epoch_rows=1, exact_targets=None, valid_draws=1,
+                 criterion=torch.nn.MSELoss, **kwargs):
         self.game = game
         self.objective = objective
         self.n_players = n_players
@@ -227,6 +232,7 @@ class AmortizedTrainer(NeuralNet):
         self.seed = seed
         self.min_epoch_rows = min_epoch_rows
         self.exact_targets = exact_targets
+        self.valid_draws = valid_draws
         kwargs.setdefault("dataset", IndexedRows)
         kwargs.setdefault("iterator_train__shuffle", True)
         kwargs.setdefault("iterator_train__collate_fn", _batch_as_is)
@@ -343,16 +349,22 @@ class AmortizedTrainer(NeuralNet):
         """
         if training:
             gen, design, samples = self.train_gen_, self.design_, self.background_samples
+            draws = 1
         else:
             gen, design = self.valid_gen_, self.valid_design_
-            samples = self.valid_background_samples
+            samples, draws = self.valid_background_samples, self.valid_draws
         if self.stats_ is None:
-            return self.draw(X, gen, design, samples)
+            stats = self.draw(X, gen, design, samples)
+            for _ in range(draws - 1):
+                stats.add(torch.arange(len(X), device=X.device),
+                          self.draw(X, gen, design, samples))
+            return stats
         if training:
             self.seen_[rows] = True
         new = self.stats_.count[rows] == 0
         if bool(new.any()):
-            self.stats_.add(rows[new], self.draw(X[new], gen, design, samples))
+            for _ in range(draws):
+                self.stats_.add(rows[new], self.draw(X[new], gen, design, samples))
         return self.stats_.take(rows)
 
     # ------------------------------------------------------------------ loss
@@ -431,6 +443,23 @@ class DivergenceRollback(Callback):
         stopping.misses_ = 0
         self.rollbacks_.append(len(net.history))
         net.history.record("rollback", True)
+
+
+#: validation_coalitions="auto": validation rows x draws aimed at (one draw per row from this
+#: many validation rows on)
+AUTO_VALIDATION_ROW_DRAWS = 2048
+
+
+def resolve_validation_coalitions(value, n_coalitions, n_valid):
+    """``validation_coalitions`` as used: a multiple of a validation draw's ``2 n_coalitions``
+    coalitions (at least one draw). "auto": one draw per validation row where there are at least
+    :data:`AUTO_VALIDATION_ROW_DRAWS` rows, else as many draws as make that many row draws (a
+    few dozen validation rows of a small fit set get thousands of coalitions each, so that
+    early stopping and the best weights follow the error, not the validation draws' noise)."""
+    per_draw = 2 * n_coalitions
+    if value == "auto":
+        return per_draw * max(1, AUTO_VALIDATION_ROW_DRAWS // max(n_valid, 1))
+    return per_draw * max(1, math.ceil(value / per_draw))
 
 
 def training_rows(X, *, validation_fraction, seed, target_rows, groups=None):
@@ -516,6 +545,7 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
         valid_background_samples=(est.background_samples_
                                   if est.background_samples == "auto" else None),
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
+        valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions),
         optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
         batch_size=est.train_batch_size,
         train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)

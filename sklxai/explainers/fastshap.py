@@ -22,7 +22,7 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     lr, optimizer, train_batch_size, min_epoch_rows, validation_fraction, patience, callbacks
         As in :class:`~sklxai.SimSHAP`.
-    rollback_factor
+    rollback_factor, validation_coalitions
         As in :class:`~sklxai.SimSHAP`.
     targets, augment, validation_reference, validation_rows, tolerance, accelerator, device
         As in :class:`~sklxai.SimSHAP`.
@@ -35,7 +35,7 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
-    max_time_, background_samples_, validation_rows_
+    max_time_, background_samples_, validation_rows_, validation_coalitions_
         As in :class:`~sklxai.SimSHAP` (the default time budget).
 
     Examples

@@ -119,6 +119,15 @@ class SimSHAP(AmortizedShapley):
         Rows of fit's X held out. Their loss drives early stopping: the squared distance of
         the prediction to its own control-variate target on coalitions drawn once (an
         estimate of the squared error plus a noise term that shrinks as the fit improves).
+    validation_coalitions : int or "auto"
+        Coalitions each validation row's loss is computed on (drawn once, in draws of
+        ``2 n_coalitions``; rounded up to a whole number of draws). With few validation rows
+        the loss of a few dozen rows on 64 coalitions each is mostly the draws' noise, and
+        early stopping would pick the best weights by it. "auto": 2 ``n_coalitions`` where the
+        validation split has at least 2048 rows, else 2048 / rows times as many (a 400-row fit
+        set's 40 validation rows get 51 draws, 3264 coalitions, about the cost of one epoch's
+        training draws); ``validation_coalitions_`` is the number used. Exact targets
+        (``targets_`` "tree" or "exact") draw nothing.
     patience : int or None
         Epochs without validation improvement before stopping (the best weights are restored).
         While the learning rate is high the error plateaus for several epochs, longer with
@@ -209,6 +218,8 @@ class SimSHAP(AmortizedShapley):
         ``background_samples`` as used ("auto" resolved).
     validation_rows_ : int
         The held-out rows the validation measured (see ``validation_rows``).
+    validation_coalitions_ : int
+        ``validation_coalitions`` as used.
     targets_ : str
         The targets used ("sampled", "tree" or "exact").
     exact_target_rows_ : int or None
@@ -257,8 +268,8 @@ class SimSHAP(AmortizedShapley):
                  hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples="auto",
                  refresh_every="auto", control_variate=True, max_epochs="auto", max_time="auto",
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
-                 validation_fraction=0.1, patience=30, rollback_factor=8.0, callbacks=None,
-                 targets="auto",
+                 validation_fraction=0.1, validation_coalitions="auto", patience=30,
+                 rollback_factor=8.0, callbacks=None, targets="auto",
                  tree_inputs="auto", augment="auto", validation_reference="auto",
                  validation_rows=32, tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None,
                  device="auto", random_state=None, batch_size=None):

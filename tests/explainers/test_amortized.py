@@ -324,3 +324,35 @@ def test_a_diverging_epoch_is_undone_from_the_best_weights_at_half_the_rate(task
     assert "divergence_rollback" not in dict(off.net_.callbacks_)
     assert not any("rollback" in row for row in off.history_)
     assert not seen["restored"]
+
+
+def test_few_validation_rows_average_several_draws(task):
+    from sklxai.explainers._trainer import draw_stats, resolve_validation_coalitions
+    from sklxai.explainers.networks import MLPExplainerModule
+    from sklxai.games import MarginalGame
+    from sklxai.models import make_adapter
+
+    clf, X, bg, _ = task
+    # "auto": one draw of 2 n_coalitions per row from 2048 validation rows on, else 2048 // rows
+    assert resolve_validation_coalitions("auto", 32, 4000) == 64
+    assert resolve_validation_coalitions("auto", 32, 40) == 51 * 64
+    assert resolve_validation_coalitions(130, 32, 40) == 3 * 64  # whole draws, rounded up
+    game = MarginalGame(make_adapter(clf, device="cpu"), bg)
+    net = AmortizedTrainer(MLPExplainerModule(6, 12, (8,)), game=game, objective=simshap_loss,
+                           n_players=6, n_coalitions=8, refresh_every=1, valid_draws=3, seed=0,
+                           device="cpu", verbose=0).initialize()
+    rows = X[:10]
+    net.on_train_begin(net, X=rows)
+    Xt, ids = torch.as_tensor(rows), torch.arange(10)
+    stats = net.get_stats(Xt, ids, training=False)
+    # the same three draws, made one by one from the validation generator's start
+    gen = torch.Generator().manual_seed(1)
+    draws = [draw_stats(game, net.null_, net.valid_design_, Xt, gen) for _ in range(3)]
+    assert torch.equal(stats.count, torch.full((10,), 3.0))
+    for name in ("C", "b", "q"):
+        expected = sum(getattr(s, name) for s in draws) / 3
+        torch.testing.assert_close(stats._mean(name), expected, rtol=1e-5, atol=1e-7)
+    again = net.get_stats(Xt, ids, training=False)  # stored: drawn once
+    assert torch.equal(again.C, stats.C) and torch.equal(again.count, stats.count)
+    est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=1, validation_reference=None))
+    assert est.fit(X[:400]).validation_coalitions_ == 51 * 64 == 64 * est.net_.valid_draws

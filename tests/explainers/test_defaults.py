@@ -78,8 +78,9 @@ def test_a_slow_game_gets_fewer_background_rows_and_validation_rows(task, monkey
     assert est.background_samples_ == 1
     assert est.net_.background_samples == 1 and est.net_.valid_background_samples == 1
     # the rule's numbers: rows = floor(25 / per_row); rows per coalition = floor(10 * share)
-    n_valid = 20  # 10% of 200 rows
-    epoch = (180 * 32 + 2 * n_valid * 32) * cost
+    n_valid = 20  # 10% of 200 rows, each validated on 2048 // 20 draws of 64 coalitions
+    assert est.validation_coalitions_ == (2048 // n_valid) * 64
+    epoch = (180 * 32 + n_valid * (2048 // n_valid) * 64) * cost
     assert int(10 * budget.DRAW_SHARE * est.max_time_ / epoch) < 1
 
 

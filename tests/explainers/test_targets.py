@@ -111,15 +111,17 @@ def test_refresh_every_draws_again_only_on_schedule(cls, task, monkeypatch):
     monkeypatch.setattr(AmortizedTrainer, "draw", counting)
     n_valid = round(0.1 * len(X))
     n_train = len(X) - n_valid
-    cls(model, refresh_every=2, **FAST).fit(X)
-    # epoch 0 draws every row once (training and validation); epochs 1..3 redraw the training
-    # rows with (i + epoch) even: half of them in each
-    assert sum(drawn) == pytest.approx(len(X) + 3 * n_train / 2, abs=3 * 2)
+    est = cls(model, refresh_every=2, **FAST).fit(X)
+    k = est.net_.valid_draws  # a validation row's draws ("auto": 2048 // n_valid of them)
+    assert k == 2048 // n_valid
+    # epoch 0 draws every training row once and every validation row k times; epochs 1..3
+    # redraw the training rows with (i + epoch) even: half of them in each
+    assert sum(drawn) == pytest.approx(n_train + k * n_valid + 3 * n_train / 2, abs=3 * 2)
     drawn.clear()
     est = cls(model, refresh_every=None, **FAST).fit(X)
     assert est.refresh_every_ is None
-    # nothing stored: every training batch draws, and every validation pass draws again
-    assert sum(drawn) == 4 * len(X)
+    # nothing stored: every training batch draws, and every validation pass draws k times
+    assert sum(drawn) == 4 * (n_train + k * n_valid)
     assert cls(model, **FAST).fit(X).refresh_every_ == 8  # "auto" on the CPU
 
 
