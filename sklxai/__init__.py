@@ -32,6 +32,7 @@ _LAZY = {
     "SmoothGrad": "sklxai.explainers.smoothgrad",
     "GradientExplainer": "sklxai.explainers.gradient",
     "TreeShapley": "sklxai.explainers.tree",
+    "TreeInteractions": "sklxai.explainers.tree_interactions",
     "ShapleySelector": "sklxai.selection",
     "MarginalGame": "sklxai.games",
     "BaselineGame": "sklxai.games",

@@ -35,7 +35,7 @@ WRAPPERS = {"smoothgrad": "saliency"}
 
 
 def _model(name, X):
-    if name == "tree":  # explains tree models only
+    if name in ("tree", "tree_interactions"):  # explain tree models only
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(10, max_depth=4, random_state=0).fit(

@@ -91,7 +91,8 @@ def _tree(d=D):
 
 #: explainers of one model family get a model of theirs (scikit-learn tree models compute in
 #: float64 and take no torch dtype, so the float32/float16 variants do not apply)
-FAMILY_MODELS = {"tree": {"f64": _tree(), "d1": _tree(d=1)}}
+FAMILY_MODELS = {"tree": {"f64": _tree(), "d1": _tree(d=1)},
+                 "tree_interactions": {"f64": _tree(), "d1": _tree(d=1)}}
 
 
 def _two_class_mlp(d=D, dtype=torch.float64):

@@ -11,7 +11,7 @@ import sklxai
 from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
-CORE = ["exact", "exact_interactions", "kernel_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree",
+CORE = ["exact", "exact_interactions", "kernel_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree", "tree_interactions",
         "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap",
         "occlusion", "smoothgrad"]
 

@@ -35,6 +35,8 @@
   chunking; subclasses pass the shared parameters with ``shared_params(locals())``);
 - :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
   leaf values, batched over rows, background and leaves);
+- :mod:`~sklxai.explainers.tree_interactions`: TreeInteractions, exact interaction indices of
+  orders 1 and 2 of tree ensembles (closed-form terms of each leaf's product game);
 - :mod:`~sklxai.explainers.gradient`: GradientExplainer, the public base class of the
   explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
@@ -54,7 +56,8 @@ from sklxai.explainers.saliency import Saliency
 from sklxai.explainers.simshap import SimSHAP
 from sklxai.explainers.smoothgrad import SmoothGrad
 from sklxai.explainers.tree import TreeShapley
+from sklxai.explainers.tree_interactions import TreeInteractions
 
 __all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
            "IntegratedGradients", "KernelInteractions", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
-           "SimSHAP", "SmoothGrad", "TreeShapley"]
+           "SimSHAP", "SmoothGrad", "TreeInteractions", "TreeShapley"]

@@ -158,14 +158,10 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         self._check_model_output(final)
         members = self._fit_players(X)
         self._n_players = len(members)
-        self.index_ = resolve_index(self.index)
         self._background_z = None
-        if self.game == "path_dependent":
-            self._values = PathDependentValues(self.trees_, members, index=self.index_)
-        else:
+        if self.game != "path_dependent":
             self._background_z = self.trees_.encode(self._as_tensor(self._reference_rows()))
-            self._values = InterventionalValues(self.trees_, members, self._background_z,
-                                                budget=self._budget(), index=self.index_)
+        self._values = self._algorithm(members)
         names = self.trees_.output_names
         k = self.trees_.n_outputs
         if names is not None and len(names) == 2 and k == 1:
@@ -179,6 +175,14 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
                                 else self.trees_.raw_encoded(self._background_z,
                                                              batch_size=self.batch_size)
                                 .mean(dim=0)).cpu().numpy()
+
+    def _algorithm(self, members):
+        """The values' algorithm (TreeInteractions' hook); sets ``index_`` and ``_width``."""
+        self.index_, self._width = resolve_index(self.index), len(members)
+        if self._background_z is None:
+            return PathDependentValues(self.trees_, members, index=self.index_)
+        return InterventionalValues(self.trees_, members, self._background_z,
+                                    budget=self._budget(), index=self.index_)
 
     def _check_model_output(self, final):
         """Refuse ``model_output="probability"`` where it is not the sum of the trees."""
@@ -207,18 +211,18 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     # ------------------------------------------------------------------ explain
     def _explain(self, X, rng):
-        n, P, k = X.shape[0], self._n_players, self.n_outputs_
+        n, k = X.shape[0], self.n_outputs_
         Zx_all = self.trees_.encode(self._as_tensor(self._model_rows(X)))
         m = 1 if self._background_z is None else len(self._background_z)
         budget = self._budget()
         rows = max(1, min(n, budget // max(m, 1)))
-        values = np.empty((n, P, k))
+        values = np.empty((n, self._width, k))
         output = np.empty((n, k))
         with _progress(self, n) as bar:
             for start in range(0, n, rows):
                 Zx = Zx_all[start : start + rows]
                 phi = self._values.values(Zx, budget)
-                values[start : start + len(Zx)] = phi[:, :P].cpu().numpy()
+                values[start : start + len(Zx)] = phi[:, : self._width].cpu().numpy()
                 output[start : start + len(Zx)] = self.trees_.raw_encoded(
                     Zx, batch_size=self.batch_size).cpu().numpy()
                 bar.update(len(Zx))
