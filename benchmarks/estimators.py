@@ -10,7 +10,7 @@ setting                 d     model                                       exact 
 ``digits-gbdt``         64    GradientBoostingRegressor(100, depth 3)     TreeShapley
 ======================  ====  ==========================================  ============
 
-one background of ``--background`` (50) training rows and ``--rows`` held-out rows are
+one background of ``--background`` (50) training rows and ``--rows`` (12) held-out rows are
 explained at 512, 2048 and 8192 coalitions by sklxai's ``KernelSHAP``, ``PermutationSHAP``,
 ``LeverageSHAP`` and ``RegressionMSR``, and by the installed shapiq's approximators on the
 same game: ``KernelSHAP`` (paired) and Leverage SHAP as shapiq's ``KernelSHAP`` with sampling
@@ -136,7 +136,7 @@ def _shapiq(factory, model, background, rows, target, budget, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/estimators.json")
-    parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=12)
     parser.add_argument("--background", type=int, default=50)
     parser.add_argument("--adult-epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
