@@ -233,6 +233,13 @@ ConditionalGame
         return values.double() - self._null, variances.double()
 
     def _get_state(self):
+        feature_game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_
+        if isinstance(feature_game, ConditionalGame):  # fitted on fit's rows, not stored
+            raise ValueError(
+                f"save() does not store a conditional game's fitted distribution "
+                f"({type(feature_game).__name__}, fitted on the rows passed to fit); loading "
+                "would refit it on the background only. Use joblib.dump (a pickle: load only "
+                "files you trust), or fit the explainer again.")
         meta, tensors = super()._get_state()
         from sklxai.games.surrogate import SurrogateGame
 

@@ -242,3 +242,10 @@ def test_same_random_state_same_values_whatever_the_rows_explained_with():
     np.testing.assert_array_equal(a, again)
     other = clone(est).set_params(random_state=4).fit(X).explain(rows).values
     assert not np.allclose(a, other)
+
+
+def test_save_refuses_a_conditional_game(tmp_path):
+    X, model = _data(n=300, seed=7)
+    est = KernelSHAP(model, game="copula", random_state=0, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="conditional game.*joblib.dump"):
+        est.save(tmp_path / "kernel.sklxai")
