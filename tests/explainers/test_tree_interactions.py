@@ -1,0 +1,264 @@
+"""TreeInteractions: the interaction terms of tree ensembles from the trees, checked against
+ExactInteractions (every coalition of the same game), shap's and XGBoost's path-dependent
+interaction values, and a brute force of the path-dependent game's k-SII from its definition."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklxai import ExactInteractions, TreeInteractions, TreeShapley
+from sklxai.explainers.interaction_indices import interaction_sets, interaction_values
+from sklxai.games.coalitions import all_masks
+
+INDICES = ["k-SII", "SII", "STII", "FSII", "BII"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = X[:, 0] * X[:, 1] + 2 * X[:, 2] * (X[:, 3] > 0) + np.sin(2 * X[:, 4])
+    return X, y
+
+
+def _gbdt(X, y):
+    return GradientBoostingRegressor(n_estimators=8, max_depth=4, random_state=0).fit(X, y)
+
+
+def _forest(X, y):  # three classes: predict_proba, three outputs
+    return RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0).fit(
+        X, np.digitize(y, [-1.0, 1.0]))
+
+
+def _hgb(X, y):
+    X = X.copy()
+    X[::7, 1] = np.nan  # missing values route as the model learned
+    return HistGradientBoostingRegressor(max_iter=6, max_leaf_nodes=10).fit(X, y)
+
+
+def _xgboost(X, y):
+    xgboost = pytest.importorskip("xgboost")
+    return xgboost.XGBRegressor(n_estimators=8, max_depth=4, random_state=0).fit(X, y)
+
+
+def _lightgbm(X, y):
+    lightgbm = pytest.importorskip("lightgbm")
+    return lightgbm.LGBMRegressor(n_estimators=8, num_leaves=12, min_child_samples=5,
+                                  verbose=-1, random_state=0).fit(X, y)
+
+
+MODELS = {"gbdt": _gbdt, "forest-proba": _forest, "hgb-nan": _hgb, "xgboost": _xgboost,
+          "lightgbm": _lightgbm}
+
+
+def _rows(name, X):
+    rows = X[:6].copy()
+    if name == "hgb-nan":
+        rows[::2, 1] = np.nan
+    return rows
+
+
+def _coalition_values(trees, rows, background):
+    """v(S) (n, 2**d, k) of the marginal game, every coalition: the trees' summed outputs on
+    the hybrid rows (x_S, b_not S), averaged over the background rows b."""
+    d = rows.shape[1]
+    masks = all_masks(d, device="cpu").numpy()  # (2**d, d)
+    hybrid = np.where(masks[None, :, None, :], rows[:, None, None, :],
+                      background[None, None, :, :])  # (n, 2**d, m, d)
+    Z = trees.encode(torch.as_tensor(hybrid.reshape(-1, d), dtype=torch.float64))
+    raw = trees.raw_encoded(Z)
+    return raw.reshape(len(rows), len(masks), len(background), -1).mean(dim=2)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("game", ["marginal", "baseline"])
+def test_equals_exact_interactions_on_the_same_game(data, name, game):
+    X, y = data
+    model = MODELS[name](X, y)
+    background, rows = _rows(name, X[40:52]), _rows(name, X)
+    # ExactInteractions calls XGBoost's float32 predictions: against it 1e-6; against the same
+    # game's float64 coalition values (the trees evaluated on every hybrid row) 1e-10
+    atol = 1e-6 if name == "xgboost" else 1e-10
+    for index in INDICES:
+        params = {"index": index, "background": background, "game": game, "device": "cpu"}
+        tree = TreeInteractions(model, **params).fit(X)
+        exact = ExactInteractions(model, **params).fit(X)
+        got, want = tree.explain(rows), exact.explain(rows)
+        assert got.values.shape == want.values.shape
+        np.testing.assert_allclose(got.values, want.values, rtol=0, atol=atol, err_msg=index)
+        np.testing.assert_allclose(got.base_values, want.base_values, rtol=0, atol=atol)
+        reference = background if game == "marginal" else background.mean(0, keepdims=True)
+        coalitions = _coalition_values(tree.trees_, rows, reference)
+        terms = interaction_values(coalitions - coalitions[:, :1], index, 2)  # (n, m, k)
+        np.testing.assert_allclose(tree.transform(rows),
+                                   terms.permute(0, 2, 1).reshape(len(rows), -1).numpy(),
+                                   rtol=0, atol=1e-10, err_msg=index)
+
+
+def test_order_one_terms_and_transform_equal_exact_interactions(data):
+    X, y = data
+    model = _gbdt(X, y)
+    params = {"background": X[:10], "device": "cpu", "max_order": 1}
+    for index in ["SII", "BII", "STII"]:
+        tree = TreeInteractions(model, index=index, **params).fit(X)
+        exact = ExactInteractions(model, index=index, **params).fit(X)
+        np.testing.assert_allclose(tree.transform(X[:5]), exact.transform(X[:5]), rtol=0,
+                                   atol=1e-10)
+        assert list(tree.get_feature_names_out()) == list(exact.get_feature_names_out())
+    # order-1 SII is the Shapley value, order-1 BII the Banzhaf value (TreeShapley's)
+    for index, value_index in [("SII", "SV"), ("BII", "BV")]:
+        terms = TreeInteractions(model, index=index, **params).fit(X).explain(X[:5]).values
+        values = TreeShapley(model, index=value_index, background=X[:10],
+                             device="cpu").fit(X).explain(X[:5]).values
+        np.testing.assert_allclose(np.diagonal(terms, axis1=1, axis2=2), values, atol=1e-12)
+
+
+def test_k_sii_is_efficient_and_rows_sum_to_the_shapley_values(data):
+    X, y = data
+    model = _forest(X, y)
+    exp = TreeInteractions(model, background=X[:20], device="cpu").fit(X).explain(X[:8])
+    shapley = TreeShapley(model, background=X[:20], device="cpu").fit(X).explain(X[:8])
+    np.testing.assert_allclose(exp.values.sum(axis=2), shapley.values, atol=1e-12)
+    total = exp.values.sum(axis=(1, 2)) + exp.base_values
+    np.testing.assert_allclose(total, model.predict_proba(X[:8]), atol=1e-12)
+
+
+def test_feature_groups_and_pipelines_equal_exact_interactions(data):
+    X, y = data
+    model = make_pipeline(StandardScaler(), _gbdt(X, y))
+    model.fit(X, y)
+    groups = {"a": [0, 1], "b": [2], "c": [3, 4]}
+    params = {"background": X[:10], "feature_groups": groups, "device": "cpu"}
+    tree = TreeInteractions(model, **params).fit(X).explain(X[:5])
+    exact = ExactInteractions(model, **params).fit(X).explain(X[:5])
+    assert tree.values.shape == (5, 3, 3)
+    np.testing.assert_allclose(tree.values, exact.values, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------------------ path-dependent game
+def _cover_value(tree_, value, node, x, known):
+    """A scikit-learn tree's output with the features outside ``known`` integrated out along
+    the tree in proportion to the training weight of each child."""
+    left, right = tree_.children_left[node], tree_.children_right[node]
+    if left < 0:
+        return value[node]
+    f = tree_.feature[node]
+    if known[f]:
+        nxt = left if np.float32(x[f]) <= tree_.threshold[node] else right
+        return _cover_value(tree_, value, nxt, x, known)
+    w = tree_.weighted_n_node_samples
+    return (w[left] * _cover_value(tree_, value, left, x, known)
+            + w[right] * _cover_value(tree_, value, right, x, known)) / w[node]
+
+
+def _brute_force_k_sii(model, x):
+    """k-SII (order 2) of a forest's path-dependent game from the definitions: the Shapley
+    values and the Shapley interaction index by enumerating every coalition."""
+    d = len(x)
+    trees = [est.tree_ for est in model.estimators_]
+
+    def v(mask):
+        known = np.array([mask >> i & 1 for i in range(d)], dtype=bool)
+        return np.mean([_cover_value(t, t.value[:, 0, 0], 0, x, known) for t in trees])
+
+    values = {mask: v(mask) for mask in range(2**d)}
+    phi, sii = np.zeros(d), np.zeros((d, d))
+    for i in range(d):
+        for mask in range(2**d):
+            if mask >> i & 1:
+                continue
+            s = mask.bit_count()
+            phi[i] += (math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d)
+                       * (values[mask | 1 << i] - values[mask]))
+            for j in range(i + 1, d):
+                if mask >> j & 1:
+                    continue
+                delta = (values[mask | 1 << i | 1 << j] - values[mask | 1 << i]
+                         - values[mask | 1 << j] + values[mask])
+                sii[i, j] += (math.factorial(s) * math.factorial(d - s - 2)
+                              / math.factorial(d - 1) * delta)
+    sii = sii + sii.T
+    out = sii / 2  # shap's layout: half of each pair's term in each of its cells
+    np.fill_diagonal(out, phi - sii.sum(axis=1) / 2)
+    return out, values[0]
+
+
+def test_path_dependent_k_sii_equals_the_brute_force_game(data):
+    X, y = data
+    model = RandomForestRegressor(n_estimators=3, max_depth=5, random_state=0).fit(X, y)
+    exp = TreeInteractions(model, game="path_dependent", device="cpu").fit(X).explain(X[:4])
+    for row in range(4):
+        truth, empty = _brute_force_k_sii(model, X[row])
+        np.testing.assert_allclose(exp.values[row], truth, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(exp.base_values[row], empty, rtol=0, atol=1e-10)
+
+
+def test_path_dependent_matches_shap_interaction_values(data):
+    shap = pytest.importorskip("shap")
+    X, y = data
+    model = GradientBoostingRegressor(n_estimators=20, max_depth=5, random_state=0).fit(X, y)
+    exp = TreeInteractions(model, game="path_dependent", device="cpu").fit(X).explain(X[:20])
+    reference = shap.TreeExplainer(model).shap_interaction_values(X[:20])
+    np.testing.assert_allclose(exp.values, reference, rtol=0, atol=1e-10)
+
+
+def test_path_dependent_matches_xgboost_pred_interactions(data):
+    xgboost = pytest.importorskip("xgboost")
+    X, y = data
+    model = xgboost.XGBRegressor(n_estimators=15, max_depth=5, random_state=0).fit(X, y)
+    exp = TreeInteractions(model, game="path_dependent", device="cpu").fit(X).explain(X[:30])
+    reference = model.get_booster().predict(xgboost.DMatrix(X[:30]), pred_interactions=True)
+    np.testing.assert_allclose(exp.values, reference[:, :-1, :-1], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(exp.base_values, reference[:, -1, -1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_path_dependent_indices_equal_the_enumerated_game(data, index):
+    # the game's coalition values from the brute-force recursion, every index from them by
+    # ExactInteractions' enumeration of all coalitions
+    X, y = data
+    model = RandomForestRegressor(n_estimators=2, max_depth=4, random_state=0).fit(X, y)
+    x, d = X[3], X.shape[1]
+    trees = [est.tree_ for est in model.estimators_]
+    coalition = torch.zeros(1, 2**d, 1, dtype=torch.float64)
+    for mask in range(2**d):  # all_masks' order: bit i of the position is player i
+        known = np.array([mask >> i & 1 for i in range(d)], dtype=bool)
+        coalition[0, mask, 0] = float(np.mean([_cover_value(t, t.value[:, 0, 0], 0, x, known)
+                                               for t in trees]))
+    terms = interaction_values(coalition - coalition[:, :1], index, 2)[0, :, 0].numpy()
+    exp = TreeInteractions(model, index=index, game="path_dependent",
+                           device="cpu").fit(X).transform(X[3:4])[0]
+    assert len(terms) == len(interaction_sets(d, 2))
+    np.testing.assert_allclose(exp, terms, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------------------ parameters
+def test_refuses_orders_above_two_and_unknown_indices(data):
+    X, y = data
+    model = _gbdt(X, y)
+    with pytest.raises(ValueError, match="max_order=3.*ExactInteractions"):
+        TreeInteractions(model, max_order=3, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="index"):
+        TreeInteractions(model, index="SV", device="cpu").fit(X)
+    with pytest.raises(ValueError, match="background= is not used"):
+        TreeInteractions(model, game="path_dependent", background=X[:5], device="cpu").fit(X)
+    with pytest.raises(TypeError):
+        TreeInteractions(StandardScaler().fit(X), device="cpu").fit(X)
+
+
+def test_index_names_any_case_and_records_it(data):
+    X, y = data
+    est = TreeInteractions(_gbdt(X, y), index="k-sii", background=X[:5], device="cpu").fit(X)
+    assert est.index_ == "k-SII"
+    assert est.interactions_[:5] == [(0,), (1,), (2,), (3,), (4,)]
+    assert est.explain(X[:2]).index == "k-SII"
