@@ -28,6 +28,7 @@ _LAZY = {
     "Saliency": "sklxai.explainers.saliency",
     "InputXGradient": "sklxai.explainers.input_x_gradient",
     "GradientSHAP": "sklxai.explainers.gradient_shap",
+    "DeepLIFT": "sklxai.explainers.deeplift",
     "Occlusion": "sklxai.explainers.occlusion",
     "SmoothGrad": "sklxai.explainers.smoothgrad",
     "GradientExplainer": "sklxai.explainers.gradient",

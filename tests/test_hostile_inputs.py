@@ -47,6 +47,7 @@ FAST = {
     "fastshap": {"max_epochs": 1, "hidden_sizes": (8,), "n_coalitions": 4, "train_batch_size": 16},
     "integrated_gradients": {"n_steps": 4},
     "gradient_shap": {"n_samples": 4},
+    "deeplift": {"baseline": "background"},
     "smoothgrad": {"n_samples": 3},
     "samp": {"n_steps": 4},
     "igos": {"n_iter": 2, "ig_steps": 2},
@@ -511,8 +512,9 @@ def test_constant_feature_gets_zero_shapley_value(name):
     amortized = "refresh_every" in est.get_params()
     if _kind(name) == "shapley" and not amortized:  # exact, kernel, permutation: exactly 0
         np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-8)
-    elif name in ("integrated_gradients", "gradient_shap"):
-        # baseline "mean" (every background row for gradient_shap) equals the constant: no path
+    elif name in ("integrated_gradients", "gradient_shap", "deeplift"):
+        # baseline "mean" (every background row for gradient_shap and deeplift) equals the
+        # constant: no path, no difference
         np.testing.assert_allclose(exp.values[:, 2], 0.0, atol=1e-12)
 
 

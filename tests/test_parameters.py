@@ -12,7 +12,7 @@ from sklxai import KernelSHAP, SimSHAP
 from sklxai.utils.param_validation import undeclared_params
 
 CORE = ["exact", "exact_interactions", "kernel_interactions", "kernelshap", "permutation", "simshap", "fastshap", "integrated_gradients", "tree", "tree_interactions",
-        "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap",
+        "leverageshap", "msr", "sampling", "saliency", "input_x_gradient", "gradient_shap", "deeplift",
         "occlusion", "smoothgrad"]
 
 

@@ -27,6 +27,8 @@
   output's gradient, in absolute value by default) and InputXGradient ((x - baseline) * gradient);
 - :mod:`~sklxai.explainers.gradient_shap`: GradientSHAP (expected gradients: IG's integrand at
   random path points from random background rows, averaged; standard errors);
+- :mod:`~sklxai.explainers.deeplift`: DeepLIFT (rescale rule, complete by construction on every
+  operation, :mod:`~sklxai.explainers._deeplift_rules`) and DeepSHAP (``baseline="background"``);
 - :mod:`~sklxai.explainers.occlusion`: Occlusion (outputs only, any model: the output change when
   sliding windows are set to a baseline, averaged over the windows covering each feature);
 - :mod:`~sklxai.explainers.smoothgrad`: SmoothGrad (any gradient explainer averaged over noisy
@@ -41,6 +43,7 @@
   explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
 
+from sklxai.explainers.deeplift import DeepLIFT
 from sklxai.explainers.exact import ExactShapley
 from sklxai.explainers.fastshap import FastSHAP
 from sklxai.explainers.gradient import GradientExplainer
@@ -58,6 +61,6 @@ from sklxai.explainers.smoothgrad import SmoothGrad
 from sklxai.explainers.tree import TreeShapley
 from sklxai.explainers.tree_interactions import TreeInteractions
 
-__all__ = ["ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
+__all__ = ["DeepLIFT", "ExactInteractions", "ExactShapley", "FastSHAP", "GradientExplainer", "GradientSHAP", "InputXGradient",
            "IntegratedGradients", "KernelInteractions", "KernelSHAP", "Occlusion", "PermutationSHAP", "Saliency",
            "SimSHAP", "SmoothGrad", "TreeInteractions", "TreeShapley"]
