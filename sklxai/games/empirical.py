@@ -81,24 +81,25 @@ class EmpiricalGame(ConditionalGame):
         return self.background.shape[0]
 
     def _weights(self, X, rows, masks):
-        """The truncated, normalised weights (P, B) of the background rows for each pair."""
+        """The truncated, normalised weights (P, B) of the background rows for each pair, all
+        pairs at once: with D the kept columns' indicator, the pseudo-inverse of
+        D Sigma D + (I - D), kept block only, is Sigma_SS^+ where Sigma_SS sits."""
         P, d = masks.shape
-        X64, bg = X.double(), self.background
-        weights = torch.empty(P, bg.shape[0], dtype=torch.float64, device=X.device)
+        bg = self.background
         patterns, inverse = torch.unique(masks, dim=0, return_inverse=True)
-        for u in range(patterns.shape[0]):
-            sel = (inverse == u).nonzero().squeeze(1)
-            kept = patterns[u].nonzero().squeeze(1)
-            if len(kept) in (0, d):  # v(empty): the background's mean; v(N): f(x)
-                weights[sel] = 1.0 / bg.shape[0]
-                continue
-            diff = X64[rows[sel]][:, None, kept] - bg[None, :, kept]  # (p, B, |S|)
-            inv = torch.linalg.pinv(self._cov[kept][:, kept], hermitian=True)
-            dist2 = torch.einsum("pbi,ij,pbj->pb", diff, inv, diff) / len(kept) ** 2
-            logw = -dist2 / (2 * self.sigma**2)
-            w = torch.exp(logw - logw.max(dim=1, keepdim=True).values)
-            weights[sel] = _truncate(w / w.sum(dim=1, keepdim=True), self.eta)
-        return weights
+        keep = patterns.double()
+        A = keep[:, :, None] * self._cov * keep[:, None, :] + torch.diag_embed(1.0 - keep)
+        metric = torch.linalg.pinv(A, hermitian=True) * keep[:, :, None] * keep[:, None, :]
+        size = keep.sum(dim=1)  # |S|
+        diff = (X.double()[rows][:, None, :] - bg[None, :, :]) * masks[:, None, :]  # (P, B, d)
+        dist2 = (torch.einsum("pbi,pij->pbj", diff, metric[inverse]) * diff).sum(dim=-1)
+        dist2 = dist2 / size.clamp(min=1)[inverse, None] ** 2
+        logw = -dist2 / (2 * self.sigma**2)
+        w = torch.exp(logw - logw.max(dim=1, keepdim=True).values)
+        w = _truncate(w / w.sum(dim=1, keepdim=True), self.eta)
+        # v(empty): the background's mean; v(N): f(x) (every row alike, no truncation)
+        ends = (size[inverse] == 0) | (size[inverse] == d)
+        return torch.where(ends[:, None], torch.full_like(w, 1.0 / bg.shape[0]), w)
 
     def _evaluate_chunk(self, X, rows, masks):
         w = self._weights(X, rows, masks)

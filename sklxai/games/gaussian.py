@@ -8,9 +8,6 @@ from sklxai.utils import param_validation as pv
 
 #: conditional covariances are factored after adding this multiple of their mean diagonal
 _JITTER = 1e-10
-#: the per-coalition matrices kept between calls (an exact enumeration revisits every
-#: coalition for each chunk of rows)
-_CACHE_SIZE = 4096
 #: the least number of draws of the base value v(empty)
 _EMPTY_DRAWS = 10_000
 
@@ -21,10 +18,11 @@ class GaussianGame(ConditionalGame):
     v_x(S) = E f(x_S, Z) with Z ~ N(mu_R + Sigma_RS Sigma_SS^-1 (x_S - mu_S),
     Sigma_RR - Sigma_RS Sigma_SS^-1 Sigma_SR), R the features outside S, estimated by the mean of
     f over ``n_samples`` draws of Z. The mean mu is fit's column means and Sigma its Ledoit-Wolf
-    shrunk covariance (:class:`sklearn.covariance.LedoitWolf`), in the model's columns. Each
-    coalition's conditional mean map and the Cholesky factor of its conditional covariance are
-    computed once (a solve on Sigma_SS) and applied to all of the batch's rows with that
-    coalition in one tensor operation. Feature groups are conditioned on as blocks (a coalition
+    shrunk covariance (:class:`sklearn.covariance.LedoitWolf`), in the model's columns. The
+    conditional mean maps (Sigma_RS Sigma_SS^-1) and the Cholesky factors of the conditional
+    covariances of every distinct coalition in a batch come from one batched Cholesky solve on
+    the Sigma_SS blocks, and the draws of all of the batch's (row, coalition) pairs from one
+    tensor operation. Feature groups are conditioned on as blocks (a coalition
     of groups keeps all of their columns).
 
     The game suits continuous features whose joint law is roughly normal; for skewed or
@@ -80,7 +78,6 @@ class GaussianGame(ConditionalGame):
         self.n_features_ = X.shape[1]
         self._mu = torch.as_tensor(self.mean_, dtype=torch.float64, device=self.device)
         self._sigma = torch.as_tensor(self.covariance_, dtype=torch.float64, device=self.device)
-        self._cache = {}
         d = self.n_features_
         empty = torch.zeros(1, d, dtype=torch.bool, device=self.device)
         # the base value, shared by every row's values: its error shifts them all alike, so it
@@ -107,55 +104,44 @@ class GaussianGame(ConditionalGame):
     def _rows_per_pair(self):
         return self.n_samples
 
-    def _pattern(self, mask):
-        """Kept and removed columns of one coalition, the map from kept deviations to the
-        removed features' conditional mean, and the Cholesky factor of their conditional
-        covariance."""
-        key = mask.cpu().numpy().tobytes()
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        kept = mask.nonzero().squeeze(1)
-        removed = (~mask).nonzero().squeeze(1)
+    def _patterns(self, patterns):
+        """For U coalitions (U, d): the maps from kept deviations x - mu to the conditional
+        mean, (U, d, d), nonzero only in each coalition's [removed, kept] block
+        (Sigma_RS Sigma_SS^-1), and the Cholesky factors of the conditional covariances, (U, d, d),
+        nonzero only in the [removed, removed] block. One batched solve for all of them: with
+        D the kept columns' indicator, A = D Sigma D + (I - D) is Sigma_SS on the kept block and
+        the identity elsewhere, so A^-1 holds Sigma_SS^-1 where Sigma_SS sits."""
         sigma = self._sigma
-        s_rr = sigma[removed][:, removed]
-        if len(kept):
-            s_ss = sigma[kept][:, kept]
-            s_sr = sigma[kept][:, removed]
-            chol = torch.linalg.cholesky(s_ss)
-            coef = torch.cholesky_solve(s_sr, chol)  # Sigma_SS^-1 Sigma_SR, (|S|, |R|)
-            cond = s_rr - s_sr.T @ coef
-        else:
-            coef = torch.zeros(0, len(removed), dtype=torch.float64, device=sigma.device)
-            cond = s_rr
-        cond = (cond + cond.T) / 2
-        jitter = _JITTER * float(cond.diagonal().mean()) if len(removed) else 0.0
-        eye = torch.eye(len(removed), dtype=torch.float64, device=sigma.device)
-        factor = torch.linalg.cholesky(cond + jitter * eye)
-        if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = hit = (kept, removed, coef, factor)
-        return hit
+        keep = patterns.double()  # (U, d)
+        drop = 1.0 - keep
+        eye = torch.eye(sigma.shape[0], dtype=torch.float64, device=sigma.device)
+        A = keep[:, :, None] * sigma * keep[:, None, :] + torch.diag_embed(drop)
+        inv_a = torch.cholesky_inverse(torch.linalg.cholesky(A)) * keep[:, :, None] * \
+            keep[:, None, :]
+        coef = drop[:, :, None] * (sigma @ inv_a)  # Sigma_RS Sigma_SS^-1 on [R, S]
+        cond = drop[:, :, None] * (sigma - coef @ sigma) * drop[:, None, :]
+        cond = (cond + cond.transpose(1, 2)) / 2
+        scale = (cond.diagonal(dim1=1, dim2=2).sum(dim=1) /
+                 drop.sum(dim=1).clamp(min=1))[:, None, None]
+        factor = torch.linalg.cholesky(cond + _JITTER * scale * eye * drop[:, None, :]
+                                       + torch.diag_embed(keep))
+        return coef, factor * drop[:, :, None] * drop[:, None, :]
 
     def _draws(self, X, rows, masks, n_samples):
-        """Model inputs (P, n_samples, d): x on the kept columns, conditional draws elsewhere."""
-        X64 = X.double()
-        P, d = masks.shape
+        """Model inputs (P, n_samples, d): x on the kept columns, conditional draws elsewhere,
+        every pair's draws at once."""
+        X64 = X.double()[rows]
+        d = masks.shape[1]
         patterns, inverse = torch.unique(masks, dim=0, return_inverse=True)
+        coef, factor = self._patterns(patterns)
         keys = pair_keys(X, rows, masks, self.seed_)
-        inputs = X64[rows][:, None, :].repeat(1, n_samples, 1)
-        for u in range(patterns.shape[0]):
-            kept, removed, coef, factor = self._pattern(patterns[u])
-            if len(removed) == 0:
-                continue
-            sel = (inverse == u).nonzero().squeeze(1)
-            x_s = self._to_scores(X64[rows[sel]][:, kept], kept)
-            mean = self._mu[removed] + (x_s - self._mu[kept]) @ coef  # (p, |R|)
-            eps = standard_normals(keys[sel], n_samples, removed)  # (p, s, |R|)
-            z = mean[:, None, :] + eps @ factor.T
-            block = inputs[sel]
-            block[:, :, removed] = self._from_scores(z, removed)
-            inputs[sel] = block
+        columns = torch.arange(d, device=X.device)
+        kept = masks.double()
+        deviation = (self._to_scores(X64, columns) - self._mu) * kept  # (P, d), scores
+        mean = self._mu + torch.einsum("pij,pj->pi", coef[inverse], deviation)
+        eps = standard_normals(keys, n_samples, columns)  # (P, s, d)
+        z = mean[:, None, :] + torch.einsum("psj,pij->psi", eps, factor[inverse])
+        inputs = torch.where(masks[:, None, :], X64[:, None, :], self._from_scores(z, columns))
         return inputs.to(self._input_dtype)
 
     def _evaluate_chunk(self, X, rows, masks):
