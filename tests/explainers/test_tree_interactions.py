@@ -262,3 +262,22 @@ def test_index_names_any_case_and_records_it(data):
     assert est.index_ == "k-SII"
     assert est.interactions_[:5] == [(0,), (1,), (2,), (3,), (4,)]
     assert est.explain(X[:2]).index == "k-SII"
+
+
+@pytest.mark.parametrize("game", ["marginal", "path_dependent"])
+def test_terms_without_tables_equal_the_tables(data, monkeypatch, game):
+    # leaves beyond the tables' size are computed per row (and background row): the same terms
+    from sklxai.games.trees import interactions
+
+    X, y = data
+    model = _gbdt(X, y)
+    params = {"background": X[:15]} if game == "marginal" else {"game": game}
+    for index in INDICES:
+        tables = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
+        assert all(b.table is not None for b in tables._values.buckets)
+        with monkeypatch.context() as patch:
+            patch.setattr(interactions, "_TABLE_MAX_SLOTS", 0)
+            rows = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
+            assert all(b.table is None for b in rows._values.buckets)
+            np.testing.assert_allclose(rows.explain(X[:6]).values,
+                                       tables.explain(X[:6]).values, rtol=0, atol=1e-12)

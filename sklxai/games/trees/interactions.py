@@ -32,6 +32,15 @@ import torch
 from sklxai.games.trees.path_dependent import _cover_fractions, _slots
 from sklxai.models.trees.walk import NodeDecisions
 
+#: leaves whose paths hold at most this many players get, at construction, a table of their
+#: terms for each of the 2**U patterns of the slots a row satisfies (summed over the
+#: background): explaining a row is then a look-up per leaf...
+_TABLE_MAX_SLOTS = 8
+#: ...while all tables together hold at most this many float64 entries (512 MiB)
+_TABLE_ELEMENTS = 2**26
+#: elements of the temporaries built at once while building the tables
+_CHUNK = 2**22
+
 
 def _count_tables(weights, depth):
     """K[s - 1][a', b'] = sum_u w_s(s + a' + u) (-1)^u C(b', u) for s = 1, 2 and a', b' in
@@ -136,15 +145,47 @@ class InteractionTerms:
             np.multiply.at(zero, (np.nonzero(on)[0], slot[on]), fraction[on])
         else:
             self._background = self._decide(background).T.contiguous()  # (m, N)
-        self.buckets = []
-        for U in np.unique(n_slots[n_slots > 0]):
+        self.buckets, left = [], _TABLE_ELEMENTS
+        for U in np.unique(n_slots[n_slots > 0]):  # U == 0: constant leaves, no terms
             where = np.flatnonzero(n_slots == U)
-            U = int(U)
-            self.buckets.append((
-                U, torch.as_tensor(where, device=device),
-                torch.as_tensor(np.minimum(slot[where], U), device=device),
-                torch.as_tensor(slot_player[where, :U], device=device),
-                None if zero is None else torch.as_tensor(zero[where, :U], device=device)))
+            bucket = _Bucket(int(U), where, np.minimum(slot[where], U), slot_player[where, :U],
+                             None if zero is None else zero[where, :U], self.positions,
+                             max_order, device)
+            size = len(where) * 2 ** int(U) * bucket.keep.sum().item()
+            if U <= _TABLE_MAX_SLOTS and size <= left:
+                bucket.table, left = self._table(bucket), left - size
+            self.buckets.append(bucket)
+
+    def _table(self, bucket):
+        """The terms of each leaf of ``bucket`` for each pattern of the slots a row satisfies
+        (bit j: slot j), summed over the background: (Lb * 2**U, terms kept), row
+        ``leaf * 2**U + pattern``."""
+        U, device = bucket.n_slots, bucket.leaves.device
+        patterns = ((torch.arange(2**U, device=device)[:, None]
+                     >> torch.arange(U, device=device)) & 1).to(torch.float64)  # (2**U, U)
+        step = max(1, _CHUNK // (2**U * U * U * (U + 1)))  # leaves (or patterns) per pass
+        if self._background is None:  # q = the leaf's cover products, p = the pattern
+            return torch.cat([
+                product_game_terms(patterns.expand(len(z), -1, -1),
+                                   z[:, None, :].expand(-1, 2**U, -1), *self._weights)
+                [..., bucket.keep].reshape(-1, int(bucket.keep.sum()))
+                for z in bucket.zero.split(step)])
+        # the terms of every (row pattern, background pattern) pair, then the background's
+        # share of each pattern per leaf
+        matrix = torch.cat([
+            product_game_terms(patterns.expand(len(q), -1, -1),
+                               q[:, None, :].expand(-1, 2**U, -1), *self._weights)
+            [..., bucket.keep] for q in patterns.split(step)])  # (2**U bg, 2**U x, kept)
+        share = torch.zeros(len(bucket.leaves), 2**U, dtype=torch.float64, device=device)
+        m = len(self._background)
+        per = max(1, _CHUNK // max(m * self.trees.path_node.shape[1], 1))
+        bits = 2 ** torch.arange(U, device=device, dtype=torch.float64)
+        for start in range(0, len(bucket.leaves), per):
+            sl = slice(start, start + per)
+            B = self._satisfied(self._background, bucket.leaves[sl], bucket.slot[sl], U)
+            code = (B * bits).sum(dim=-1).long().T  # (Lc, m)
+            share[sl].scatter_add_(1, code, torch.full_like(code, 1.0 / m, dtype=torch.float64))
+        return (share @ matrix.reshape(2**U, -1)).reshape(-1, matrix.shape[-1])
 
     def _satisfied(self, decisions, leaves, slot, U):
         """Whether each row satisfies every split on each slot of ``leaves``: (n, Lc, U)."""
@@ -163,25 +204,33 @@ class InteractionTerms:
         out = torch.zeros(n, self.n_terms + 1, k, dtype=torch.float64, device=trees.device)
         decisions = self._decide(Zx).T.contiguous()
         m = 1 if self._background is None else len(self._background)
-        for U, leaves, slot, slot_player, zero in self.buckets:
-            width = U**3 + U * U * k if self._background is None else (m + k) * (U * U + 2)
+        for bucket in self.buckets:
+            U, leaves, slot, keep = bucket.n_slots, bucket.leaves, bucket.slot, bucket.keep
+            if bucket.table is not None:
+                width = 2 * U + 2 * int(keep.sum()) * (k + 1)
+            elif self._background is None:
+                width = U**3 + U * U * k
+            else:
+                width = (m + k) * (U * U + 2)
             per_pass = max(1, budget // max(n * width + m * U * U * 3, 1))
-            pos = self.positions[slot_player[:, :, None], slot_player[:, None, :]]  # (L, U, U)
             for start in range(0, len(leaves), per_pass):
                 sl = slice(start, start + per_pass)
                 X = self._satisfied(decisions, leaves[sl], slot[sl], U)  # (n, Lc, U)
-                if self._background is None:
-                    terms = product_game_terms(X, zero[sl][None].expand(n, -1, -1),
-                                               *self._weights)
+                if bucket.table is not None:  # look the terms up by the row's pattern
+                    bits = 2 ** torch.arange(U, device=X.device, dtype=torch.float64)
+                    at = (X * bits).sum(dim=-1).long() + (
+                        torch.arange(start, start + X.shape[1], device=X.device) << U)
+                    terms = bucket.table.index_select(0, at.reshape(-1)).reshape(
+                        n, X.shape[1], -1)
+                elif self._background is None:
+                    terms = product_game_terms(X, bucket.zero[sl][None].expand(n, -1, -1),
+                                               *self._weights)[..., keep]
                 else:
                     B = self._satisfied(self._background, leaves[sl], slot[sl], U)
                     terms = self._interventional(X.transpose(0, 1), B.permute(1, 2, 0))
-                    terms = terms.transpose(0, 1)
-                upper = torch.ones(U, U, dtype=torch.bool, device=X.device).triu() \
-                    if self.max_order >= 2 else torch.eye(U, dtype=torch.bool, device=X.device)
-                weighted = terms[..., upper][..., None] * trees.leaf_value[leaves[sl]][
-                    None, :, None, :]  # (n, Lc, pairs, k)
-                out.index_add_(1, pos[sl][:, upper].reshape(-1), weighted.reshape(n, -1, k))
+                    terms = terms.transpose(0, 1)[..., keep]
+                weighted = terms[..., None] * trees.leaf_value[leaves[sl]][None, :, None, :]
+                out.index_add_(1, bucket.pos[sl].reshape(-1), weighted.reshape(n, -1, k))
         return out[:, :-1]
 
     def _interventional(self, X, B):
@@ -218,3 +267,22 @@ class InteractionTerms:
                 - xn * ab - xn.transpose(-1, -2) * ab.transpose(-1, -2))
         eye = torch.eye(U, dtype=torch.bool, device=X.device)
         return torch.where(eye, torch.diag_embed(own), pair)
+
+
+class _Bucket:
+    """Leaves whose paths hold ``n_slots`` players: their ids, each path step's slot
+    (``n_slots`` for padding), each slot's player, the slots' cover products (path-dependent
+    game), which (slot, slot) cells are terms (``keep``: the diagonal, and above it for pairs),
+    their columns (``pos``, (Lb, kept)) and, when built, the leaves' tables of terms."""
+
+    def __init__(self, n_slots, leaves, slot, slot_player, zero, positions, max_order, device):
+        U = n_slots
+        self.table, self.n_slots = None, U
+        self.leaves = torch.as_tensor(leaves, device=device)
+        self.slot = torch.as_tensor(slot, device=device)
+        player = torch.as_tensor(slot_player, device=device)
+        self.zero = None if zero is None else torch.as_tensor(zero, dtype=torch.float64,
+                                                               device=device)
+        eye = torch.eye(U, dtype=torch.bool, device=device)
+        self.keep = torch.ones_like(eye).triu() if max_order >= 2 else eye
+        self.pos = positions[player[:, :, None], player[:, None, :]][:, self.keep]
