@@ -205,3 +205,34 @@ def test_msr_intervals_cover_exact_values_of_a_gbdt():
     assert len(hits) == seeds * rows * d
     assert np.concatenate(errors).max() > 1e-3  # sampled, not exact
     assert COVERAGE_BAND[0] <= hits.mean() <= COVERAGE_BAND[1]
+
+
+def test_msr_design_enumerates_covered_sizes_and_weighs_draws_by_the_kernel():
+    from itertools import combinations
+
+    from sklxai.explainers.msr import _size_uniform_coalitions
+
+    d, budget = 10, 200
+    # equal shares: sizes 1 and 9 (20 coalitions) fit 200 * 2 / 9; sizes 2 and 8 (90) do not
+    # fit 180 * 2 / 7
+    masks, weights, n_enum = _size_uniform_coalitions(d, budget, True, np.random.default_rng(0))
+    expected = {frozenset(c) for s in (1, 9) for c in combinations(range(d), s)}
+    assert n_enum == 20 and {frozenset(np.flatnonzero(m)) for m in masks[:n_enum]} == expected
+    sampled = masks[n_enum:]
+    half = len(sampled) // 2
+    np.testing.assert_array_equal(sampled[half:], ~sampled[:half])
+    assert set(sampled.sum(axis=1)) <= set(range(2, 9))
+    # the weighted sum over a draw is unbiased for the kernel-weighted sum over every coalition
+    rng = np.random.default_rng(1)
+    table = rng.normal(size=2**d)
+    every = ((np.arange(1, 2**d - 1)[:, None] >> np.arange(d)) & 1).astype(bool)
+    sizes = every.sum(axis=1)
+    kernel = (d - 1) / (np.array([math.comb(d, s) for s in sizes]) * sizes * (d - sizes))
+    exact = kernel @ table[1 : 2**d - 1]
+    code = 2 ** np.arange(d)
+    sums = []
+    for seed in range(300):
+        m, w, _ = _size_uniform_coalitions(d, budget, True, np.random.default_rng(seed))
+        sums.append(w @ table[m.astype(int) @ code])
+    sums = np.asarray(sums)
+    assert abs(sums.mean() - exact) < 4 * sums.std() / np.sqrt(len(sums))
