@@ -14,9 +14,10 @@
 #   bash scripts/gpu_run.sh estimators                # sampling estimators per budget (GBDTs)
 #   bash scripts/gpu_run.sh matrix-hgb                # boosted classifier's predict_proba (4 min)
 #   bash scripts/gpu_run.sh interactions              # ExactInteractions vs shapiq (needs shapiq)
+#   bash scripts/gpu_run.sh conditional               # conditional games vs marginal, time per row
 #
 # Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
-# matrix-small, matrix-hgb, estimators, interactions.
+# matrix-small, matrix-hgb, estimators, interactions, conditional.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -80,6 +81,9 @@ for what in "$@"; do
         # ExactInteractions on the GPU against shapiq's ExactComputer (on the same game)
         interactions) python3 -m benchmarks.interactions --device cuda \
                           --out "$OUT/interactions.json" | tee "$OUT/interactions.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators, interactions)" >&2; exit 2 ;;
+        # the Gaussian, copula and empirical games against the marginal game, equal model calls
+        conditional) python3 -m benchmarks.conditional_games --device cuda --rows 200 \
+                         --out "$OUT/conditional_games.json" | tee "$OUT/conditional_games.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators, interactions, conditional)" >&2; exit 2 ;;
     esac
 done
