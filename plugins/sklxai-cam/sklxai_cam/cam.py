@@ -1,0 +1,247 @@
+"""Class activation maps (Grad-CAM family) of image models as sklxai explainers.
+
+One explainer per weighting of :mod:`sklxai_cam.rules`; what they share (the layer, the batches,
+the resizing to the input's size, the explanation's shape) is :class:`BaseCAM`.
+"""
+
+import numpy as np
+import torch
+
+from sklxai import Explanation, GradientExplainer
+from sklxai.utils import param_validation as pv
+from sklxai_cam.layers import ActivationRecorder, get_layer, grad_cam, resize_maps
+from sklxai_cam.rules import grad_cam_plus_plus, hires_cam, layer_cam, score_cam_masks
+
+__all__ = ["BaseCAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "LayerCAM", "ScoreCAM"]
+
+_DOC = """
+    Parameters
+    ----------
+    model : fitted skorch net or torch.nn.Module
+        An image model: fit's X are images (n, C, H, W) (or (n, H, W)), arrays or tensors.
+        For a skorch classifier the explained output is the probability, as
+        ``predict_proba`` returns it; for a module, its raw output.
+    cam_layer : str or None, default=None
+        The layer whose activations are weighted: a name of ``module.named_modules()``
+        (usually the last convolutional layer, or the activation right after it), the same
+        parameter as the sklxai-res training plugin's. None: the last submodule whose output
+        is a 4-D feature map (n, channels, h, w), found by one forward pass at ``fit``.
+    relu : bool, default=True
+        Clip the layer's map at 0 before upsampling, as the papers do. False keeps negative
+        evidence.
+    background, n_background, fast_path, device, random_state, batch_size
+        See :class:`~sklxai.base.BaseExplainer`. No random numbers are drawn.
+    target : None, int, label or array of int
+        Which output to explain: None (default) each row's predicted output, an int or label
+        that output for every row, an array one output index per row.
+    baseline : "zeros", "mean" or array-like, default="zeros"
+        Only for the explanation's ``base_values`` (the explained output at the baseline);
+        see :class:`~sklxai.GradientExplainer`.
+    internal_batch_size : int or None, default=None
+        Images per forward + backward pass (for Score-CAM: masked images per forward pass).
+        None: ``batch_size``, else 4096 (65536 on CUDA).
+
+    Attributes
+    ----------
+    cam_layer_ : str
+        The layer used (``cam_layer``, or the one found).
+    layer_shape_ : tuple of int
+        The layer's output shape for one image (channels, h, w).
+    baseline_ : ndarray
+        See :class:`~sklxai.GradientExplainer`.
+"""
+
+
+class BaseCAM(GradientExplainer):
+    """Base class of the class-activation-map explainers: a map of one layer, per image.
+
+    A subclass implements ``_layer_maps(scores, activation, X, targets)``: the raw maps
+    (n, h, w) at the layer, from each image's explained score (n,), the layer's activations
+    (n, c, h, w) of the same forward pass, the flat images X (n, d) and the explained outputs
+    (n,). The maps are clipped at 0 (``relu``), upsampled bilinearly (``align_corners=False``)
+    to the input's (H, W) and returned as ``values`` of shape (n, 1, H, W) for images
+    (n, C, H, W) or (n, H, W); the raw maps before both steps are the explanation's
+    ``diagnostics["layer_maps"]`` (n, h, w). ``transform`` gives the maps flat (n, H * W).
+    """
+
+    _parameter_constraints = {
+        **GradientExplainer._parameter_constraints,
+        "cam_layer": pv.any_of(pv.unchecked("a layer name"), pv.options(None)),
+        "relu": pv.boolean(),
+    }
+
+    def __init__(self, model, *, cam_layer=None, relu=True, background=None, n_background=100,
+                 target=None, fast_path="auto", baseline="zeros", internal_batch_size=None,
+                 device="auto", random_state=None, batch_size=None):
+        super().__init__(model, background=background, n_background=n_background,
+                         target=target, fast_path=fast_path, baseline=baseline,
+                         internal_batch_size=internal_batch_size, device=device,
+                         random_state=random_state, batch_size=batch_size)
+        self.cam_layer = cam_layer
+        self.relu = relu
+
+    def _check_params(self):
+        super()._check_params()
+        if self.cam_layer is not None and not isinstance(self.cam_layer, str):
+            raise TypeError(f"cam_layer must be a layer name (str) or None; got "
+                            f"{self.cam_layer!r}. Pass a key of dict(module.named_modules()).")
+
+    def _fit(self, X, y):
+        super()._fit(X, y)
+        if self.prepared_.input_shape is None:
+            raise ValueError(
+                f"{type(self).__name__} explains images, but fit's X has shape {X.shape} "
+                "(tabular rows). Pass images of shape (n, C, H, W) or (n, H, W).")
+        module = self.adapter_.module
+        probe = torch.as_tensor(self._model_rows(X[:1]), dtype=self.adapter_.input_dtype,
+                                device=self.adapter_.device)
+        layer = self.cam_layer if self.cam_layer is not None else _last_map_layer(
+            module, lambda: self.adapter_.forward(probe), type(self).__name__)
+        with torch.no_grad(), ActivationRecorder(module, layer) as rec:
+            self.adapter_.forward(probe)
+        self.cam_layer_ = layer
+        self.layer_shape_ = tuple(rec.activation.shape[1:])
+
+    # ------------------------------------------------------------------ maps
+    def _attribute(self, X, B, targets):
+        size = self.prepared_.image_shape[1:]
+        maps, raw, step = [], [], self._points_per_pass()
+        for start in range(0, X.shape[0], step):
+            Xs, ts = X[start:start + step], targets[start:start + step]
+            with torch.enable_grad(), ActivationRecorder(self.adapter_.module,
+                                                         self.cam_layer_) as rec:
+                Q = Xs.detach().requires_grad_(True)  # the graph reaches the layer
+                scores = self.adapter_.forward(Q).gather(1, ts[:, None])[:, 0]
+                layer = self._layer_maps(scores, rec.activation, Xs, ts).detach()
+            raw.append(layer)
+            clipped = layer.clamp_min(0) if self.relu else layer
+            maps.append(resize_maps(clipped, size).flatten(1))
+        return torch.cat(maps), {"layer_maps": torch.cat(raw)}
+
+    def _layer_maps(self, scores, activation, X, targets):
+        """Raw maps (n, h, w) at the layer; see the class."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # ------------------------------------------------------------------ explanation
+    def _players_are_features(self):
+        return False  # one value per pixel of the map, not per input value
+
+    def _feature_names(self):
+        H, W = self.prepared_.image_shape[1:]
+        return [f"px{i}_{j}" for i in range(H) for j in range(W)]
+
+    def _make_explanation(self, X, **fields):
+        """An :class:`~sklxai.Explanation` whose ``values`` are the maps (n, 1, H, W),
+        ``feature_shape`` (1, H, W), ``data`` the images in the input's shape and
+        ``diagnostics["layer_maps"]`` the raw layer maps (n, h, w)."""
+        n = len(fields["values"])
+        H, W = self.prepared_.image_shape[1:]
+        fields["values"] = np.asarray(fields["values"]).reshape(n, 1, H, W)
+        fields["data"] = self.prepared_.to_input_shape(np.asarray(fields["data"]))
+        fields["feature_shape"] = (1, H, W)
+        return Explanation(**fields)
+
+
+def _last_map_layer(module, forward, owner):
+    """The name of the last submodule (in call order) whose output is a 4-D tensor."""
+    seen, handles = [], []
+    for name, sub in module.named_modules():
+        if name:
+            handles.append(sub.register_forward_hook(
+                lambda _m, _i, out, name=name: seen.append(name)
+                if isinstance(out, torch.Tensor) and out.ndim == 4 else None))
+    try:
+        with torch.no_grad():
+            forward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not seen:
+        get_layer(module, None)  # raises, listing the layers
+    if seen.count(seen[-1]) > 1:
+        raise ValueError(f"{owner}: the last layer with a 4-D output, {seen[-1]!r}, runs "
+                         "several times in one forward pass; pass cam_layer.")
+    return seen[-1]
+
+
+class GradCAM(BaseCAM):
+    __doc__ = """Grad-CAM (Selvaraju et al., 2017): channels weighted by their mean gradient.
+
+    ``map = sum_c mean_hw(d y / d A_c) A_c`` at ``cam_layer`` (A its activations, y the
+    explained output), then ReLU and bilinear upsampling to the input's size; see
+    :class:`BaseCAM`.
+""" + _DOC + """
+    Examples
+    --------
+    >>> import torch
+    >>> from sklxai_cam import GradCAM
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.ReLU(),
+    ...                           torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(3, 2))
+    >>> images = torch.randn(4, 1, 6, 6).numpy()
+    >>> cam = GradCAM(cnn, cam_layer="1", device="cpu").fit(images)
+    >>> cam.explain(images).values.shape
+    (4, 1, 6, 6)
+"""
+
+    def _layer_maps(self, scores, activation, X, targets):
+        return grad_cam(scores, activation, create_graph=False)
+
+
+class HiResCAM(BaseCAM):
+    __doc__ = """HiResCAM (Draelos and Carin, 2020): gradient times activation, summed over
+    channels: ``map = sum_c (d y / d A_c) * A_c``; see :class:`BaseCAM`.
+""" + _DOC
+
+    def _layer_maps(self, scores, activation, X, targets):
+        return hires_cam(scores, activation)
+
+
+class LayerCAM(BaseCAM):
+    __doc__ = """LayerCAM (Jiang et al., 2021): positive gradient times activation:
+    ``map = sum_c relu(d y / d A_c) * A_c``; see :class:`BaseCAM`.
+""" + _DOC
+
+    def _layer_maps(self, scores, activation, X, targets):
+        return layer_cam(scores, activation)
+
+
+class GradCAMPlusPlus(BaseCAM):
+    __doc__ = """Grad-CAM++ (Chattopadhay et al., 2018), general form: the weights from the
+    exact second and third derivatives of the explained output y with respect to each element
+    of the layer's activations (:func:`sklxai_cam.rules.grad_cam_plus_plus`), not the
+    exponential shortcut of the paper's eq. 19 (which other implementations apply to any
+    score). For an output that is piecewise linear in the layer (a ReLU network's logit) the
+    second derivatives vanish and so does the map; explain a smooth output (probabilities, as
+    a skorch classifier gives) or ``exp`` of the logit. Cost: two extra backward passes per
+    element of one image's layer output (c * h * w); see :class:`BaseCAM`.
+""" + _DOC
+
+    def _layer_maps(self, scores, activation, X, targets):
+        return grad_cam_plus_plus(scores, activation)
+
+
+class ScoreCAM(BaseCAM):
+    __doc__ = """Score-CAM (Wang et al., 2020): gradient free. Each channel of the layer,
+    upsampled to the input's size and scaled to [0, 1], masks the image; the channel's weight
+    is the softmax over channels of the explained output at the masked images:
+    ``map = sum_c softmax_c(y(x * M_c)) A_c``. One forward pass per channel and image
+    (``internal_batch_size`` masked images at a time); see :class:`BaseCAM`.
+""" + _DOC
+
+    def _layer_maps(self, scores, activation, X, targets):
+        shape = self.prepared_.image_shape
+        n, c = activation.shape[:2]
+        masks = score_cam_masks(activation, shape[1:])  # (n, c, H, W)
+        images = X.detach().view(n, 1, *shape) * masks[:, :, None]
+        flat = images.reshape(n * c, -1)
+        t = targets.repeat_interleave(c)
+        step, out = self._points_per_pass(), []
+        with torch.no_grad():
+            for start in range(0, n * c, step):
+                part = self.adapter_.forward(flat[start:start + step])
+                out.append(part.gather(1, t[start:start + step, None])[:, 0])
+        weights = torch.softmax(torch.cat(out).view(n, c), dim=1)
+        return (weights[:, :, None, None] * activation.detach()).sum(dim=1)
