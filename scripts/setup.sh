@@ -28,4 +28,6 @@ plugins=()
 for p in "$ROOT"/plugins/*/; do
     [ -f "$p/pyproject.toml" ] && plugins+=(-e "$p")
 done
-quiet_pip --no-build-isolation -e "$ROOT[dev]" "${plugins[@]}"
+# the torch spec again, so that the dev extra's grad-cam gets the torchvision of this torch (not a
+# newer one that would replace torch with another build); see docs/getting_started.rst
+quiet_pip --no-build-isolation -e "$ROOT[dev]" "${plugins[@]}" "${SKLXAI_TORCH_SPEC:-torch==2.13.0}"
