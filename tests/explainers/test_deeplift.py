@@ -301,16 +301,62 @@ def test_equals_captum_on_a_module_mlp():
     np.testing.assert_allclose(exp.values, theirs, atol=1e-6)
 
 
-def test_captum_misses_completeness_with_functional_relu():
-    """captum's DeepLift keeps F.relu's gradient (it only hooks nn.Module activations), so its
-    values do not sum to f(x) - f(x'); ours do."""
+@pytest.mark.parametrize("name", ["functional_relu", "gelu", "conv_relu_maxpool", "layernorm",
+                                  "vit_block"])
+def test_captum_misses_completeness_where_ours_holds(name):
+    """captum's DeepLift hooks nn.Module activations of a fixed list: a functional F.relu and
+    nn.GELU keep their plain gradient, max pooling and layer norm have no rule, so its values
+    do not sum to f(x) - f(x'); ours do."""
     torch.manual_seed(0)
-    net = _Functional(F.relu).double()
-    rng = np.random.default_rng(0)
-    X, ref = rng.normal(size=(20, 6)) * 2, rng.normal(size=6) * 2
+    net = _OPS[name]().double().eval()
+    X, ref = _data(name, n=20), _data(name, n=1, seed=1)[0]
     delta = _f(net, X, torch.float64)[:, 0] - _f(net, ref[None], torch.float64)[0, 0]
     theirs = captum_attr.DeepLift(net).attribute(
         torch.as_tensor(X), baselines=torch.as_tensor(ref[None]), target=0).detach().numpy()
     ours = DeepLIFT(net, baseline=ref, device="cpu", target=0).fit(X).explain(X).values
-    assert np.abs(theirs.sum(1) - delta).max() > 1e-2
-    assert np.abs(ours.sum(1) - delta).max() < 1e-12
+    assert np.abs(theirs.reshape(20, -1).sum(1) - delta).max() > 1e-2
+    assert np.abs(ours.reshape(20, -1).sum(1) - delta).max() < 1e-12
+
+
+@pytest.mark.parametrize("name", ["reused_relu_module", "inplace_relu"])
+def test_captum_refuses_a_reused_relu_module(name):
+    torch.manual_seed(0)
+    net = _OPS[name]().double()
+    X = _data(name, n=3)
+    with pytest.raises(RuntimeError, match="detected that does not contain"):
+        captum_attr.DeepLift(net).attribute(torch.as_tensor(X), target=0)
+    exp = DeepLIFT(net, device="cpu", target=0).fit(X).explain(X)
+    np.testing.assert_allclose(exp.values.sum(1), exp.output - exp.base_values, atol=1e-12)
+
+
+def test_deepshap_equals_shap_on_a_module_mlp():
+    """shap's DeepExplainer (modules only, no reuse, no pooling): the same values."""
+    shap = pytest.importorskip("shap")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.Sigmoid(),
+                        nn.Linear(8, 3)).double()
+    rng = np.random.default_rng(0)
+    X, bg = rng.normal(size=(10, 6)), rng.normal(size=(7, 6))
+    theirs = np.asarray(shap.DeepExplainer(net, torch.as_tensor(bg)).shap_values(
+        torch.as_tensor(X)))[..., 1]
+    ours = DeepLIFT(net, background=bg, baseline="background", device="cpu",
+                    target=1).fit(X).explain(X)
+    assert np.abs(theirs).max() > 1e-2
+    np.testing.assert_allclose(ours.values, theirs, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["conv_relu_maxpool", "layernorm", "gelu"])
+def test_shap_misses_additivity_where_ours_holds(name):
+    """shap's DeepExplainer on max pooling, layer norm and GELU: its values miss
+    f(x) - mean f(background); ours (DeepSHAP) do not."""
+    shap = pytest.importorskip("shap")
+    torch.manual_seed(0)
+    net = _OPS[name]().double().eval()
+    X, bg = _data(name, n=6), _data(name, n=4, seed=1)
+    theirs = np.asarray(shap.DeepExplainer(net, torch.as_tensor(bg)).shap_values(
+        torch.as_tensor(X), check_additivity=False))[..., 0].reshape(6, -1)
+    gap = _f(net, X, torch.float64)[:, 0] - _f(net, bg, torch.float64)[:, 0].mean()
+    ours = DeepLIFT(net, background=bg, baseline="background", device="cpu",
+                    target=0).fit(X).explain(X).values.reshape(6, -1)
+    assert np.abs(theirs.sum(1) - gap).max() > 1e-2
+    assert np.abs(ours.sum(1) - gap).max() < 1e-12
