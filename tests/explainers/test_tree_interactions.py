@@ -281,3 +281,14 @@ def test_terms_without_tables_equal_the_tables(data, monkeypatch, game):
             assert all(b.table is None for b in rows._values.buckets)
             np.testing.assert_allclose(rows.explain(X[:6]).values,
                                        tables.explain(X[:6]).values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("game", ["marginal", "path_dependent"])
+def test_terms_on_cuda_equal_the_cpu(data, game):
+    X, y = data
+    model = _gbdt(X, y)
+    params = {"background": X[:15]} if game == "marginal" else {"game": game}
+    cpu = TreeInteractions(model, device="cpu", **params).fit(X).explain(X[:6])
+    cuda = TreeInteractions(model, device="cuda", **params).fit(X).explain(X[:6])
+    np.testing.assert_allclose(cuda.values, cpu.values, rtol=0, atol=1e-12)

@@ -22,6 +22,11 @@ path are dummies: their terms are 0).
 - Path-dependent game: p_j = x's indicator and q_j = the slot's cover product (see
   :mod:`~sklxai.games.trees.path_dependent`); the polynomials without one or two slots are
   built factor by factor (:func:`product_game_terms`), O(U^4) per leaf and row.
+
+Leaves with at most ``_TABLE_MAX_SLOTS`` players get, at construction, their terms for each of
+the 2**U patterns of the slots a row satisfies: for the interventional game the terms of every
+(row pattern, background pattern) pair times the leaf's share of background rows per pattern;
+explaining a row is then one look-up per leaf, whatever the background's size.
 """
 
 import math
