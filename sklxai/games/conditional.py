@@ -13,7 +13,11 @@ Monte Carlo mean (:meth:`ConditionalGame.values_and_variances`), from which expl
 the part of their standard errors that the game's own draws cause. The draws are a fixed
 function of the row, the coalition and ``random_state`` (a counter-based generator): a
 coalition value does not depend on the batch, the chunk of rows or the device it was computed
-in, and the same (row, coalition) pair always gets the same value.
+in, and the same (row, coalition) pair always gets the same value. The draws' standard normal
+vectors are rows of a pool drawn once from the seed (:func:`normal_pool`), picked by a hash of the
+pair and the draw's number (:func:`pool_indices`): d normal numbers cost one hash, and two draws
+share a pool row with probability 1/65,536 (for up to 256 features; the pool has 2**24 numbers
+in all for wider data), a negligible correlation between coalition values.
 """
 
 import torch
@@ -59,14 +63,21 @@ def pair_keys(X, rows, masks, seed):
     return key
 
 
-def standard_normals(keys, n_samples, columns):
-    """Standard normal draws (P, n_samples, len(columns)), float64, each a fixed function of
-    its pair's key, its draw and its column (columns: int64 tensor of feature indices)."""
+def normal_pool(seed, d, device):
+    """A fixed pool of standard normal vectors (rows, d), float64, drawn on the CPU from ``seed``
+    (the same on every device): 2**16 rows, fewer for wide data (at most 2**24 numbers, at least
+    2**12 rows)."""
+    rows = int(min(2**16, max(2**12, 2**24 // max(d, 1))))
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.randn(rows, d, generator=generator, dtype=torch.float64).to(device)
+
+
+def pool_indices(keys, n_samples, pool_rows):
+    """Which pool rows each pair's draws take, (P, n_samples): a hash of the pair's key and the
+    draw's number, uniform over the pool. Two draws share a row with probability 1/pool_rows."""
     draw = torch.arange(n_samples, device=keys.device, dtype=torch.int64)
-    z = keys[:, None, None] + _mix(draw * _GOLDEN + 1)[None, :, None]
-    z = _mix(z ^ _mix(columns.to(keys.device) * _C2 + 7)[None, None, :])
-    u = (_shift_right(z, 11).double() + 0.5) * 2.0**-53  # uniform on (0, 1)
-    return torch.special.ndtri(u)
+    z = _mix(keys[:, None] + _mix(draw * _GOLDEN + 1)[None, :])
+    return _shift_right(z, 1) % pool_rows
 
 
 class ConditionalGame(Game):

@@ -3,7 +3,7 @@ kept ones (Aas, Jullum & Loland 2021)."""
 
 import torch
 
-from sklxai.games.conditional import ConditionalGame, pair_keys, standard_normals
+from sklxai.games.conditional import ConditionalGame, normal_pool, pair_keys, pool_indices
 from sklxai.utils import param_validation as pv
 
 #: conditional covariances are factored after adding this multiple of their mean diagonal
@@ -78,6 +78,7 @@ class GaussianGame(ConditionalGame):
         self.n_features_ = X.shape[1]
         self._mu = torch.as_tensor(self.mean_, dtype=torch.float64, device=self.device)
         self._sigma = torch.as_tensor(self.covariance_, dtype=torch.float64, device=self.device)
+        self._pool = normal_pool(self.seed_, X.shape[1], self.device)
         d = self.n_features_
         empty = torch.zeros(1, d, dtype=torch.bool, device=self.device)
         # the base value, shared by every row's values: its error shifts them all alike, so it
@@ -139,7 +140,7 @@ class GaussianGame(ConditionalGame):
         kept = masks.double()
         deviation = (self._to_scores(X64, columns) - self._mu) * kept  # (P, d), scores
         mean = self._mu + torch.einsum("pij,pj->pi", coef[inverse], deviation)
-        eps = standard_normals(keys, n_samples, columns)  # (P, s, d)
+        eps = self._pool[pool_indices(keys, n_samples, self._pool.shape[0])]  # (P, s, d)
         z = mean[:, None, :] + torch.einsum("psj,pij->psi", eps, factor[inverse])
         inputs = torch.where(masks[:, None, :], X64[:, None, :], self._from_scores(z, columns))
         return inputs.to(self._input_dtype)

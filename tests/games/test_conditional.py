@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn.linear_model import LinearRegression
 
 from sklxai.games import CopulaGame, EmpiricalGame, GaussianGame, MarginalGame
-from sklxai.games.conditional import pair_keys, standard_normals
+from sklxai.games.conditional import normal_pool, pair_keys, pool_indices
 from sklxai.models import make_adapter
 
 CORR = np.array([[1.0, 0.8, 0.3, 0.0],
@@ -40,17 +40,22 @@ def _gaussian_closed_form(model, mean, cov, x, mask):
     return model.coef_ @ z + model.intercept_
 
 
-def test_standard_normals_are_independent_standard_normals():
+def test_draws_take_pool_rows_uniformly_and_the_pool_is_standard_normal():
+    pool = normal_pool(3, 3, "cpu")
+    assert pool.shape == (2**16, 3)
+    assert stats.kstest(pool.numpy().ravel(), "norm").pvalue > 1e-3
+    assert np.abs(np.corrcoef(pool.numpy().T) - np.eye(3)).max() < 4 / np.sqrt(len(pool))
     rows = torch.arange(600, dtype=torch.float64).reshape(300, 2)
     keys = pair_keys(rows, torch.arange(300), torch.zeros(300, 2, dtype=torch.bool), seed=3)
-    eps = standard_normals(keys, 40, torch.arange(3)).reshape(-1, 3).numpy()
-    assert stats.kstest(eps.ravel(), "norm").pvalue > 1e-3
-    corr = np.corrcoef(eps.T)
-    assert np.abs(corr - np.eye(3)).max() < 4 / np.sqrt(len(eps))
-    # draws are a fixed function of (row, coalition, seed): another seed or coalition, others
+    idx = pool_indices(keys, 40, 64).numpy().ravel()  # 12,000 picks of 64 rows
+    counts = np.bincount(idx, minlength=64)
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # a fixed function of (row, coalition, seed): another seed or coalition, other keys
     other = pair_keys(rows[:1], torch.arange(1), torch.zeros(1, 2, dtype=torch.bool), seed=4)
     kept = pair_keys(rows[:1], torch.arange(1), torch.ones(1, 2, dtype=torch.bool), seed=3)
     assert len({int(keys[0]), int(other[0]), int(kept[0])}) == 3
+    # the pool is drawn on the CPU: the same numbers wherever the game runs
+    np.testing.assert_array_equal(normal_pool(3, 3, "cpu").numpy(), pool.numpy())
 
 
 def test_gaussian_game_equals_the_closed_form_within_its_standard_errors():
