@@ -17,14 +17,15 @@ covers functional, reused and in-place activations alike. Each operation is one 
   (``B(a, b) - B(a', b') = B((a + a') / 2, b - b') + B(a - a', (b + b') / 2)``);
 * a division by a varying tensor: ``a / b - a' / b' = (a - a') (1/b + 1/b') / 2 + (a + a') / 2
   * (-(b - b') / (b b'))``, exact;
-* grouped (softmax, log-softmax, layer norm, RMS norm, max pooling, amax): each output y_o
-  depends on a group S_o of inputs; the multipliers are the Jacobian at the midpoint plus a
-  rank-one correction inside each group,
+* grouped (softmax, log-softmax, layer, RMS and group norm, vector norms, max pooling, amax):
+  each output y_o depends on a group S_o of inputs; the multipliers are the Jacobian at the
+  midpoint plus a rank-one correction inside each group,
   ``m_ok = J_ok + [k in S_o] r_o (v_k - v'_k) / sum_{j in S_o} (v_j - v'_j)^2`` with
   ``r_o = (y_o - y'_o) - sum_k J_ok (v_k - v'_k)``, so ``sum_k m_ok (v_k - v'_k) = y_o - y'_o``
   exactly;
-* attention (``scaled_dot_product_attention``, ``multi_head_attention_forward``): run as its
-  parts (products, softmax, linear layers), each under its rule.
+* attention (``scaled_dot_product_attention``, ``multi_head_attention_forward``) and the other
+  Python functions of ``torch.nn.functional`` (``F.normalize``, ``F.glu``, ...): run as their
+  parts, each under its rule.
 
 Every other operation on a varying tensor raises a NotImplementedError naming it: none is let
 through with a rule that would break completeness.
@@ -128,7 +129,9 @@ _MAXPOOLS = set(_resolve("F.max_pool1d F.max_pool2d F.max_pool3d torch.max_pool1
                          "F.max_pool2d_with_indices F.max_pool3d_with_indices"))
 _AMAX = set(_resolve("torch.amax Tensor.amax torch.amin Tensor.amin torch.logsumexp "
                      "Tensor.logsumexp"))
-_BATCH_NORM = set(_resolve("F.batch_norm torch.batch_norm F.instance_norm F.group_norm"))
+_BATCH_NORM = set(_resolve("F.batch_norm torch.batch_norm F.instance_norm"))
+_GROUP_NORM = set(_resolve("F.group_norm torch.group_norm"))
+_VECTOR_NORMS = set(_resolve("linalg.vector_norm Tensor.norm"))
 _ATTENTION = set(_resolve("F.scaled_dot_product_attention"))
 _MHA = set(_resolve("F.multi_head_attention_forward"))
 
@@ -178,7 +181,8 @@ def _kind(func, args, kwargs, n_varying):
         return None
     if func in _ELEMENTWISE:
         return "elementwise" if n_varying == 1 else "unsupported"
-    if func in _SOFTMAX or func in _NORMS or func in _MAXPOOLS or func in _AMAX:
+    if func in _SOFTMAX or func in _NORMS or func in _MAXPOOLS or func in _AMAX or (
+            func in _GROUP_NORM or func in _VECTOR_NORMS):
         return "grouped" if n_varying == 1 else "unsupported"
     if func in _BATCH_NORM:
         return "batch_norm"
@@ -219,6 +223,9 @@ class _Recorder(TorchFunctionMode):
         if kind == "mha":
             with self:
                 return _MHA_BODY(*args, **kwargs)
+        if kind == "unknown" and _composite(func):
+            with self:  # a Python function of torch.nn.functional: run as its parts
+                return _without_dispatch(func)(*args, **kwargs)
         if kind in ("unknown", "unsupported"):
             out = func(*args, **kwargs)
             if any(_varies(v) for v in tree_flatten(out)[0]):
@@ -486,9 +493,17 @@ def _group_sum(func, args, kwargs):
         shape = _arg(func, args, kwargs, "normalized_shape", 1, None)
         dims = tuple(range(-len(tuple(shape)), 0))
         return lambda t: t.sum(dims, keepdim=True).expand_as(t)
-    if func in _AMAX:
-        dim = _arg(func, args, kwargs, "dim", 1, ())
-        keep = _arg(func, args, kwargs, "keepdim", 2, False)
+    if func in _GROUP_NORM:
+        groups = _arg(func, args, kwargs, "num_groups", 1, None)
+
+        def group_sum(t):
+            g = t.reshape(t.shape[0], groups, -1)
+            return g.sum(-1, keepdim=True).expand_as(g).reshape(t.shape)
+        return group_sum
+    if func in _AMAX or func in _VECTOR_NORMS:
+        pos = 2 if func in _VECTOR_NORMS else 1
+        dim = _arg(func, args, kwargs, "dim", pos, ())
+        keep = _arg(func, args, kwargs, "keepdim", pos + 1, False)
         dim = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,) if isinstance(
             dim, int) else ()
         if not dim:
@@ -542,13 +557,27 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sca
     return torch.softmax(scores, dim=-1) @ value
 
 
+def _composite(func):
+    """Whether ``func`` is a Python function of torch.nn.functional (made of other torch
+    operations, which the mode sees once its own dispatch is off)."""
+    return isinstance(func, types.FunctionType) and func.__module__ == "torch.nn.functional"
+
+
+_COPIES = {}
+
+
 def _without_dispatch(f):
-    """A copy of a Python torch function whose own ``has_torch_function`` check is off, so
+    """A copy of a Python torch function whose own ``has_torch_function`` checks are off, so
     that it runs as its parts under the mode (each part is intercepted)."""
+    if f in _COPIES:
+        return _COPIES[f]
     g = dict(f.__globals__)
-    g["has_torch_function"] = lambda *a, **k: False
+    for name in ("has_torch_function", "has_torch_function_unary",
+                 "has_torch_function_variadic"):
+        g[name] = lambda *a, **k: False
     copy = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
     copy.__kwdefaults__ = f.__kwdefaults__
+    _COPIES[f] = copy
     return copy
 
 

@@ -35,11 +35,12 @@ class DeepLIFT(GradientExplainer):
       gates): the gradient at the midpoints ``(a + a') / 2``, ``(b + b') / 2``, exact for
       bilinear maps;
     * division by such a tensor: ``(a - a') (1/b + 1/b') / 2 - (a + a') / 2 (b - b') / (b b')``;
-    * softmax, log-softmax, layer norm, RMS norm, max pooling, amax/amin, logsumexp: the
-      Jacobian at the midpoint plus, for each output, a rank-one correction along
-      ``v - v'`` inside the inputs it depends on, so that the output's multipliers give its
-      exact difference;
-    * attention (``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``): as its parts.
+    * softmax, log-softmax, layer, RMS and group norm, vector norms, max pooling,
+      amax/amin, logsumexp: the Jacobian at the midpoint plus, for each output, a rank-one
+      correction along ``v - v'`` inside the inputs it depends on, so that the output's
+      multipliers give its exact difference;
+    * attention (``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``) and the other
+      Python functions of ``torch.nn.functional`` (``F.normalize``, ...): as their parts.
 
     Any other operation on tensors that depend on the input raises a NotImplementedError
     naming it (no silent break of completeness); so do selections whose mask differs between

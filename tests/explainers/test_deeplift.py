@@ -133,6 +133,22 @@ class _Gated(nn.Module):
         return self.b(h / (1 + torch.abs(self.g(x))))
 
 
+class _Norms(nn.Module):
+    """GroupNorm on a conv map, RMSNorm, and F.normalize (a Python function of
+    torch.nn.functional, run as its parts: a vector norm, clamp_min, a division)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.gn = nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4)
+        self.rms = nn.RMSNorm(16)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = F.silu(self.gn(self.conv(x)))
+        h = F.adaptive_avg_pool2d(h, 2).flatten(1)
+        return self.out(F.normalize(self.rms(h), dim=1))
+
+
 def _mlp(act):
     return nn.Sequential(nn.Linear(6, 8), act, nn.Linear(8, 8), act, nn.Linear(8, 3))
 
@@ -156,6 +172,7 @@ _OPS = {
     "vit_block": lambda: _ViTBlock(),
     "torch_transformer_layer": lambda: _TorchEncoder(),
     "gates_and_division": lambda: _Gated(),
+    "group_rms_norm_normalize": lambda: _Norms(),
 }
 
 
@@ -168,7 +185,7 @@ def _mlp_bn():
 
 def _data(name, n=5, seed=0):
     rng = np.random.default_rng(seed)
-    if name in ("conv_relu_maxpool", "resnet_block"):
+    if name in ("conv_relu_maxpool", "resnet_block", "group_rms_norm_normalize"):
         return rng.normal(size=(n, 1, 8, 8))
     if name in ("vit_block", "torch_transformer_layer"):
         return rng.normal(size=(n, 12))
