@@ -166,6 +166,9 @@ _OPS = {
     "tanh": lambda: _Functional(torch.tanh),
     "softplus_elu_selu": lambda: _Functional(lambda t: F.selu(F.elu(F.softplus(t)))),
     "conv_relu_maxpool": lambda: _ConvPool(),
+    "conv_relu_maxpool_modules": lambda: nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
+        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 3)),
     "resnet_block": lambda: _ResBlock(),
     "layernorm": lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Linear(8, 3)),
     "batchnorm_eval": lambda: _mlp_bn(),
@@ -185,7 +188,8 @@ def _mlp_bn():
 
 def _data(name, n=5, seed=0):
     rng = np.random.default_rng(seed)
-    if name in ("conv_relu_maxpool", "resnet_block", "group_rms_norm_normalize"):
+    if name in ("conv_relu_maxpool", "conv_relu_maxpool_modules", "resnet_block",
+                "group_rms_norm_normalize"):
         return rng.normal(size=(n, 1, 8, 8))
     if name in ("vit_block", "torch_transformer_layer"):
         return rng.normal(size=(n, 12))
@@ -318,12 +322,12 @@ def test_equals_captum_on_a_module_mlp():
     np.testing.assert_allclose(exp.values, theirs, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["functional_relu", "gelu", "conv_relu_maxpool", "layernorm",
-                                  "vit_block"])
+@pytest.mark.parametrize("name", ["functional_relu", "gelu", "conv_relu_maxpool",
+                                  "conv_relu_maxpool_modules", "layernorm", "vit_block"])
 def test_captum_misses_completeness_where_ours_holds(name):
     """captum's DeepLift hooks nn.Module activations of a fixed list: a functional F.relu and
-    nn.GELU keep their plain gradient, max pooling and layer norm have no rule, so its values
-    do not sum to f(x) - f(x'); ours do."""
+    nn.GELU keep their plain gradient, its max-pooling rule misses with conv biases, layer
+    norm has no rule, so its values do not sum to f(x) - f(x'); ours do."""
     torch.manual_seed(0)
     net = _OPS[name]().double().eval()
     X, ref = _data(name, n=20), _data(name, n=1, seed=1)[0]
