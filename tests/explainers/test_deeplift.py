@@ -121,6 +121,23 @@ class _TorchEncoder(nn.Module):
         return self.out(self.enc(x.view(-1, 3, 4)).flatten(1))
 
 
+class _MaskedAttention(nn.Module):
+    """Attention with -inf masks: a pre-norm encoder layer with a causal src_mask, then
+    F.scaled_dot_product_attention(is_causal=True) (masked scores are -inf for x and x')."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True,
+                                              norm_first=True)
+        self.out = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = x.view(-1, 3, 4)
+        h = self.enc(h, src_mask=nn.Transformer.generate_square_subsequent_mask(3).to(h.dtype))
+        h = h + F.scaled_dot_product_attention(h, h, h, is_causal=True)
+        return self.out(h.flatten(1))
+
+
 class _Gated(nn.Module):
     """Products and a division of two input-dependent tensors: a GLU-like gate, x / (1 + |h|)."""
 
@@ -174,6 +191,7 @@ _OPS = {
     "batchnorm_eval": lambda: _mlp_bn(),
     "vit_block": lambda: _ViTBlock(),
     "torch_transformer_layer": lambda: _TorchEncoder(),
+    "masked_attention": lambda: _MaskedAttention(),
     "gates_and_division": lambda: _Gated(),
     "group_rms_norm_normalize": lambda: _Norms(),
 }
@@ -191,7 +209,7 @@ def _data(name, n=5, seed=0):
     if name in ("conv_relu_maxpool", "conv_relu_maxpool_modules", "resnet_block",
                 "group_rms_norm_normalize"):
         return rng.normal(size=(n, 1, 8, 8))
-    if name in ("vit_block", "torch_transformer_layer"):
+    if name in ("vit_block", "torch_transformer_layer", "masked_attention"):
         return rng.normal(size=(n, 12))
     return rng.normal(size=(n, 6))
 
