@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklxai import (
     ExactInteractions,
     ExactShapley,
+    KernelInteractions,
     KernelSHAP,
     LeverageSHAP,
     PermutationSHAP,
@@ -130,6 +131,9 @@ def test_every_estimator_explains_the_same_game(game):
     pairwise = ExactInteractions(model, game=game, random_state=0, device="cpu").fit(X)
     inter = pairwise.explain(rows)
     assert inter.efficiency_gap < 1e-8  # k-SII terms add up to f(x) - v(empty)
+    enumerated = KernelInteractions(model, game=game, n_coalitions=2**4, random_state=0,
+                                    device="cpu").fit(X).explain(rows)
+    np.testing.assert_allclose(enumerated.values, inter.values, atol=1e-8)
     # a linear model has no interactions in the marginal game; it has in a conditional one
     assert np.abs(np.asarray(inter.values) * (1 - np.eye(4))).max() > 0.01
     scale = np.abs(exact.values).max()
