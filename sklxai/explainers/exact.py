@@ -42,6 +42,11 @@ class ExactShapley(ShapleyExplainer):
         v(empty), the base value.
     index_ : {"SV", "BV"}
         The index computed.
+    std_errors_dof_ : float
+        Only on a game that draws (:class:`~sklxai.games.GaussianGame`,
+        :class:`~sklxai.games.CopulaGame`): ``n_samples - 1``, the degrees of freedom of the
+        standard errors of the game's draws that ``explain`` then reports
+        (:ref:`which_game`).
 
     Examples
     --------
