@@ -109,7 +109,7 @@ def test_order_one_terms_and_transform_equal_exact_interactions(data):
     X, y = data
     model = _gbdt(X, y)
     params = {"background": X[:10], "device": "cpu", "max_order": 1}
-    for index in ["SII", "BII", "STII"]:
+    for index in INDICES:
         tree = TreeInteractions(model, index=index, **params).fit(X)
         exact = ExactInteractions(model, index=index, **params).fit(X)
         np.testing.assert_allclose(tree.transform(X[:5]), exact.transform(X[:5]), rtol=0,
