@@ -6,6 +6,7 @@ import torch
 
 import sklxai
 
+CAMS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
 #: small settings per registered name, so that every explainer runs in about a second
 FAST = {
     "kernelshap": {"n_coalitions": 16},
@@ -28,6 +29,8 @@ FAST = {
             "seed_params": {"n_iter": 3, "ig_steps": 4, "noise": 0.1}},
     "c3lt": {"latent_dim": 2, "hidden_size": 8, "autoencoder_steps": 20, "map_steps": 20},
     "xnn": {"max_steps": 20, "hidden_size": 8},
+    # class activation maps: the 5 columns are a flattened 1 x 5 image (a CNN, see _model)
+    **{name: {"image_shape": (1, 1, -1)} for name in CAMS},
 }
 NAMES = sorted(sklxai.list_explainers())
 #: explainers that wrap another (SmoothGrad) are built around the one named here
@@ -48,6 +51,10 @@ def _model(name, X):
             linear.weight[0, 0], linear.weight[1, 0] = -1.0, 1.0
             linear.bias.copy_(torch.tensor([0.0, 0.0, -10.0]))
         return linear
+    if name in CAMS:  # a layer with feature maps: a 1x1 convolution of the 1 x 5 image
+        return torch.nn.Sequential(torch.nn.Unflatten(1, (1, 1, 5)), torch.nn.Conv2d(1, 2, 1),
+                                   torch.nn.Tanh(), torch.nn.Flatten(),
+                                   torch.nn.Linear(10, 3)).double()
     return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(),
                                torch.nn.Linear(8, 3)).double()
 

@@ -59,6 +59,9 @@ FAST = {
     # values are one per x-feature: n_xfeatures=D gives the D players several tests expect
     # (the column count and names are read from get_feature_names_out, PLAYERS_NOT_FEATURES)
     "xnn": {"max_steps": 4, "hidden_size": 8, "validation_fraction": 0.0, "n_xfeatures": D},
+    # class activation maps: the D columns are a flattened 1 x D image (IMAGE_MODELS' CNN)
+    **{name: {"image_shape": (1, 1, -1)}
+       for name in ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")},
 }
 
 #: explainers that wrap another explainer (SmoothGrad) are built around the one named here,
@@ -115,6 +118,31 @@ def _two_class_mlp(d=D, dtype=torch.float64):
 CLASS_MODELS = {"c3lt": {"f64": _two_class_mlp(), "f32": _two_class_mlp(dtype=torch.float32),
                          "f16": _two_class_mlp(dtype=torch.float16), "d1": _two_class_mlp(d=1)}}
 
+
+
+class _RowCNN(torch.nn.Module):
+    """A CNN on the last axis read as a 1 x d image: a 1x1 convolution ("conv", a 4-D output)
+    and a linear head; like an MLP, it maps (..., d) to (..., 2)."""
+
+    def __init__(self, d, act):
+        super().__init__()
+        self.conv, self.act, self.head = torch.nn.Conv2d(1, 2, 1), act, torch.nn.Linear(2 * d, 2)
+
+    def forward(self, X):
+        maps = self.act(self.conv(X.reshape(-1, 1, 1, X.shape[-1])))
+        return self.head(maps.flatten(1)).reshape(*X.shape[:-1], 2)
+
+
+def _row_cnn(d=D, dtype=torch.float64, act=None):
+    torch.manual_seed(0)
+    return _RowCNN(d, torch.nn.Tanh() if act is None else act).to(dtype)
+
+
+#: explainers of a layer's feature maps (CAMs) get a CNN with one
+IMAGE_MODELS = {name: {"f64": _row_cnn(), "f32": _row_cnn(dtype=torch.float32),
+                       "f16": _row_cnn(dtype=torch.float16), "d1": _row_cnn(d=1)}
+                for name in ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")}
+
 #: explainers that train on fit's rows and need at least two of them (a training and a
 #: validation row, or a row of each class), beyond the amortized Shapley explainers
 NEEDS_TWO_ROWS = {"c3lt"}
@@ -142,7 +170,7 @@ def _make(name, model="f64", **params):
         if model not in FAMILY_MODELS[name]:
             pytest.skip(f"{name}: no {model} variant of its model family")
         return cls(FAMILY_MODELS[name][model], **kw)
-    return cls(CLASS_MODELS.get(name, MODELS)[model], **kw)
+    return cls({**CLASS_MODELS, **IMAGE_MODELS}.get(name, MODELS)[model], **kw)
 
 
 def _with_model(name, est, model):
@@ -358,11 +386,22 @@ class _Exp(torch.nn.Module):
         return torch.exp(X)
 
 
+class _Square(torch.nn.Module):
+    def forward(self, X):
+        return X * X
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_a_model_whose_output_overflows_is_reported_not_returned_as_inf(name):
     _torch_only(name)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(D, 2), _Exp()).double()  # finite for |x| ~ 1
+    if name in IMAGE_MODELS:  # a CAM needs feature maps: exp(mean of x^2) through a 1x1 conv
+        cnn = _row_cnn(act=_Square())
+        with torch.no_grad():
+            cnn.conv.weight.fill_(1.0), cnn.conv.bias.zero_()
+            cnn.head.weight.fill_(1.0 / (2 * D)), cnn.head.bias.zero_()
+        model = torch.nn.Sequential(cnn, _Exp()).double()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = _with_model(name, _make(name), model).fit(X_TRAIN)

@@ -29,6 +29,11 @@ _DOC = """
     relu : bool, default=True
         Clip the layer's map at 0 before upsampling, as the papers do. False keeps negative
         evidence.
+    image_shape : tuple (C, H, W), (H, W) or None, default=None
+        For rows that are flattened images which the model takes as rows (it reshapes them
+        itself): their shape, in (C, H, W) order; one entry may be -1, inferred from the number
+        of features as in ``numpy.reshape``. None for images passed as images (their shape is
+        read from X).
     background, n_background, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`. No random numbers are drawn.
     target : None, int, label or array of int
@@ -45,6 +50,8 @@ _DOC = """
     ----------
     cam_layer_ : str
         The layer used (``cam_layer``, or the one found).
+    image_shape_ : tuple of int (C, H, W)
+        The images' shape (from fit's X, or ``image_shape``).
     layer_shape_ : tuple of int
         The layer's output shape for one image (channels, h, w).
     baseline_ : ndarray
@@ -60,7 +67,8 @@ class BaseCAM(GradientExplainer):
     (n, c, h, w) of the same forward pass, the flat images X (n, d) and the explained outputs
     (n,). The maps are clipped at 0 (``relu``), upsampled bilinearly (``align_corners=False``)
     to the input's (H, W) and returned as ``values`` of shape (n, 1, H, W) for images
-    (n, C, H, W) or (n, H, W); the raw maps before both steps are the explanation's
+    (n, C, H, W) or (n, H, W) (for flattened rows and ``image_shape``: (n, H * W), rows as
+    the input); the raw maps before both steps are the explanation's
     ``diagnostics["layer_maps"]`` (n, h, w). ``transform`` gives the maps flat (n, H * W).
     """
 
@@ -68,9 +76,11 @@ class BaseCAM(GradientExplainer):
         **GradientExplainer._parameter_constraints,
         "cam_layer": pv.any_of(pv.unchecked("a layer name"), pv.options(None)),
         "relu": pv.boolean(),
+        "image_shape": pv.unchecked("None or a tuple (C, H, W) or (H, W) of positive ints"),
     }
 
-    def __init__(self, model, *, cam_layer=None, relu=True, background=None, n_background=100,
+    def __init__(self, model, *, cam_layer=None, relu=True, image_shape=None, background=None,
+                 n_background=100,
                  target=None, fast_path="auto", baseline="zeros", internal_batch_size=None,
                  device="auto", random_state=None, batch_size=None):
         super().__init__(model, background=background, n_background=n_background,
@@ -79,19 +89,25 @@ class BaseCAM(GradientExplainer):
                          random_state=random_state, batch_size=batch_size)
         self.cam_layer = cam_layer
         self.relu = relu
+        self.image_shape = image_shape
 
     def _check_params(self):
         super()._check_params()
         if self.cam_layer is not None and not isinstance(self.cam_layer, str):
             raise TypeError(f"cam_layer must be a layer name (str) or None; got "
                             f"{self.cam_layer!r}. Pass a key of dict(module.named_modules()).")
+        shape = self.image_shape
+        if shape is not None and not (
+                isinstance(shape, (tuple, list)) and len(shape) in (2, 3)
+                and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                        and (v >= 1 or v == -1) for v in shape)
+                and list(shape).count(-1) <= 1):
+            raise ValueError(f"image_shape must be None or a tuple (C, H, W) or (H, W) of "
+                             f"positive ints (one may be -1); got {shape!r}.")
 
     def _fit(self, X, y):
         super()._fit(X, y)
-        if self.prepared_.input_shape is None:
-            raise ValueError(
-                f"{type(self).__name__} explains images, but fit's X has shape {X.shape} "
-                "(tabular rows). Pass images of shape (n, C, H, W) or (n, H, W).")
+        self.image_shape_ = self._fit_image_shape(X.shape[1])
         module = self.adapter_.module
         probe = torch.as_tensor(self._model_rows(X[:1]), dtype=self.adapter_.input_dtype,
                                 device=self.adapter_.device)
@@ -102,9 +118,33 @@ class BaseCAM(GradientExplainer):
         self.cam_layer_ = layer
         self.layer_shape_ = tuple(rec.activation.shape[1:])
 
+    def _fit_image_shape(self, d):
+        """(C, H, W): that of fit's images, or ``image_shape`` for flattened rows."""
+        seen = self.prepared_.image_shape
+        if self.image_shape is None:
+            if seen is None:
+                raise ValueError(
+                    f"X is 2-D (n_samples, {d}): {type(self).__name__} explains images, so "
+                    "pass X as images (n, C, H, W) or (n, H, W), or, if the rows are "
+                    "flattened images that the model takes as rows, give image_shape=(C, H, W).")
+            return tuple(seen)
+        shape = tuple(int(v) for v in self.image_shape)
+        shape = (1, *shape) if len(shape) == 2 else shape
+        if -1 in shape:
+            known = -int(np.prod(shape))
+            shape = tuple(d // known if v == -1 and d % known == 0 else v for v in shape)
+        if seen is not None and shape != tuple(seen):
+            raise ValueError(f"image_shape={tuple(self.image_shape)}, but X holds images of "
+                             f"shape {tuple(seen)}; leave image_shape=None for images.")
+        if int(np.prod(shape)) != d:
+            raise ValueError(f"image_shape={tuple(self.image_shape)} holds {int(np.prod(shape))} "
+                             f"values but rows of X have {d} features; X must hold images "
+                             "flattened in (C, H, W) order.")
+        return shape
+
     # ------------------------------------------------------------------ maps
     def _attribute(self, X, B, targets):
-        size = self.prepared_.image_shape[1:]
+        size = self.image_shape_[1:]
         maps, raw, step = [], [], self._points_per_pass()
         for start in range(0, X.shape[0], step):
             Xs, ts = X[start:start + step], targets[start:start + step]
@@ -127,15 +167,20 @@ class BaseCAM(GradientExplainer):
         return False  # one value per pixel of the map, not per input value
 
     def _feature_names(self):
-        H, W = self.prepared_.image_shape[1:]
+        if self.prepared_.image_shape is None and self.image_shape_[0] == 1:
+            return super()._feature_names()  # flattened one-channel rows: a value per column
+        H, W = self.image_shape_[1:]
         return [f"px{i}_{j}" for i in range(H) for j in range(W)]
 
     def _make_explanation(self, X, **fields):
         """An :class:`~sklxai.Explanation` whose ``values`` are the maps (n, 1, H, W),
         ``feature_shape`` (1, H, W), ``data`` the images in the input's shape and
-        ``diagnostics["layer_maps"]`` the raw layer maps (n, h, w)."""
+        ``diagnostics["layer_maps"]`` the raw layer maps (n, h, w). For flattened rows
+        (``image_shape``) values and data stay rows, as the input: maps (n, H * W)."""
+        if self.prepared_.image_shape is None:
+            return Explanation(**fields)
         n = len(fields["values"])
-        H, W = self.prepared_.image_shape[1:]
+        H, W = self.image_shape_[1:]
         fields["values"] = np.asarray(fields["values"]).reshape(n, 1, H, W)
         fields["data"] = self.prepared_.to_input_shape(np.asarray(fields["data"]))
         fields["feature_shape"] = (1, H, W)
@@ -157,7 +202,10 @@ def _last_map_layer(module, forward, owner):
         for handle in handles:
             handle.remove()
     if not seen:
-        get_layer(module, None)  # raises, listing the layers
+        names = ", ".join(repr(n) for n, _ in module.named_modules() if n) or "none"
+        raise ValueError(f"{owner} needs a layer with a 4-D output (n, channels, h, w), but no "
+                         f"submodule of {type(module).__name__} returns one (submodules: "
+                         f"{names}); pass a CNN, or cam_layer for a layer that does.")
     if seen.count(seen[-1]) > 1:
         raise ValueError(f"{owner}: the last layer with a 4-D output, {seen[-1]!r}, runs "
                          "several times in one forward pass; pass cam_layer.")
@@ -232,7 +280,7 @@ class ScoreCAM(BaseCAM):
 """ + _DOC
 
     def _layer_maps(self, scores, activation, X, targets):
-        shape = self.prepared_.image_shape
+        shape = self.image_shape_
         n, c = activation.shape[:2]
         masks = score_cam_masks(activation, shape[1:])  # (n, c, H, W)
         images = X.detach().view(n, 1, *shape) * masks[:, :, None]

@@ -159,3 +159,28 @@ def test_bad_input_is_refused_naming_it():
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="X"):
         est.explain(bad)
+
+
+class _FlatCNN(torch.nn.Module):
+    """The CNN of _cnn() on flattened rows (n, 25)."""
+
+    def __init__(self, cnn):
+        super().__init__()
+        self.cnn = cnn
+
+    def forward(self, X):
+        return self.cnn(X.reshape(-1, 1, 5, 5))
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 5), (5, 5), (1, -1, 5)])
+def test_flattened_rows_with_image_shape_give_the_maps_of_the_images(shape):
+    cnn, images = _cnn(), _images().numpy()
+    on_images = LayerCAM(cnn, cam_layer="act1", device="cpu").fit(images).explain(images)
+    flat = LayerCAM(_FlatCNN(cnn), cam_layer="cnn.act1", image_shape=shape, device="cpu")
+    exp = flat.fit(images.reshape(4, 25)).explain(images.reshape(4, 25))
+    assert flat.image_shape_ == (1, 5, 5) and exp.values.shape == (4, 25)
+    np.testing.assert_allclose(exp.values, on_images.values.reshape(4, 25), rtol=1e-12)
+    with pytest.raises(ValueError, match="image_shape=\\(1, 4, 4\\) holds 16 values"):
+        LayerCAM(_FlatCNN(cnn), image_shape=(1, 4, 4), device="cpu").fit(images.reshape(4, 25))
+    with pytest.raises(ValueError, match="image_shape must be None or a tuple"):
+        LayerCAM(cnn, image_shape=(1, 0, 5), device="cpu").fit(images)
