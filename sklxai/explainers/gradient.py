@@ -163,9 +163,7 @@ class GradientExplainer(BaseExplainer):
         rows = np.arange(n)
         output, base = fx[rows, rows_t], self._base_outputs(B, rows_t)
         Xm = np.asarray(Xm)
-        if not Xm.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
-            Xm = Xm.copy()
-        Xt = torch.as_tensor(Xm, dtype=dtype, device=dev)
+        Xt = adapter.to_input(Xm)  # copies read-only and reversed views
         Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
         tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
         for name, rows_np, points in (("X", Xm, Xt), ("baseline", B, Bt)):

@@ -78,7 +78,9 @@ class ModelAdapter:
                 "an explainer, adapter_.predict(prepared_.model_rows(X)) on the validated rows "
                 "the hooks get (prepared_.validate(data) validates raw data)."
             )
-        if not arr.flags.writeable:  # e.g. a view of a DataFrame: torch warns on those
+        # a read-only view (e.g. of a DataFrame) makes torch warn; a reversed view (negative
+        # strides) cannot be wrapped at all: both are copied
+        if not arr.flags.writeable or any(s < 0 for s in arr.strides):
             arr = arr.copy()
         return torch.as_tensor(arr, dtype=self.input_dtype, device=self.device)
 
