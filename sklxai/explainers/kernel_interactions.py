@@ -23,9 +23,8 @@ from sklxai.explainers.interaction_indices import (
     moebius_weights,
 )
 from sklxai.explainers.interactions import ExactInteractions
-from sklxai.explainers.kernel import kernel_coalitions
 from sklxai.explainers.solvers import solve_kernel_shap, with_rounding
-from sklxai.games.coalitions import kernel_size_mass
+from sklxai.games.coalitions import StratifiedDesign, kernel_size_mass
 from sklxai.utils import param_validation as pv
 
 
@@ -43,6 +42,56 @@ def _binomials(d):
     """C(n, k) for 0 <= n, k <= d as a float64 table (0 where k > n)."""
     return np.array([[math.comb(n, k) for k in range(d + 1)] for n in range(d + 1)],
                     dtype=np.float64)
+
+
+def _distinct_draws(d, n_coalitions, paired, rng):
+    """KernelSHAP's design (:class:`~sklxai.games.coalitions.StratifiedDesign`, rule
+    ``"coverage"``) drawn until its sampled part holds as many *distinct* coalitions as the
+    budget leaves, as shapiq's coalition sampler does: a repeated draw costs no model call.
+
+    Returns (masks (m, d) of the distinct coalitions, the enumerated ones first; their weights,
+    each the sum over its draws; how many are enumerated; the index into ``masks`` of every
+    draw, its complements after it when ``paired``; the weight of one draw). The draws are
+    independent kernel draws with equal weights, so the estimate is KernelSHAP's with more
+    draws than model calls, and the standard errors follow the draws.
+    """
+    if d == 1:
+        return np.zeros((0, 1), dtype=bool), np.zeros(0), 0, np.zeros(0, dtype=np.int64), 0.0
+    design = StratifiedDesign(d, n_coalitions, rule="coverage", paired=paired)
+    enum, e = design.enumerated, len(design.enumerated)
+    batch = target = design.n_sampled // 2 if paired else design.n_sampled
+    if target == 0:
+        return enum, design.enumerated_weights, e, np.zeros(0, dtype=np.int64), 0.0
+    available = sum(math.comb(d, int(s)) for s in design.sizes)
+    target = min(target, available // 2 if paired else available)
+    bits = 2 ** np.arange(d, dtype=np.int64)
+    full = int(bits.sum())
+    first, seen, draws, flips = [], {}, [], []
+    max_draws = 50 * target  # near-full budgets: stop collecting rare coalitions
+    while len(seen) < target and len(draws) < max_draws:
+        sampled = design.draw(1, generator=rng)[0][0, e:e + batch]
+        for mask, key in zip(sampled, sampled @ bits):
+            key = int(key)
+            unit = min(key, full - key) if paired else key
+            if unit not in seen:
+                seen[unit] = len(first)
+                first.append(mask)
+            draws.append(seen[unit])
+            flips.append(paired and not np.array_equal(first[seen[unit]], mask))
+            if len(seen) >= target:
+                break
+    units, draws, flips = len(first), np.asarray(draws), np.asarray(flips, dtype=bool)
+    distinct = np.asarray(first, dtype=bool).reshape(-1, d)
+    if paired:  # distinct: the first of each pair, then their complements
+        distinct = np.concatenate([distinct, ~distinct])
+        index = np.concatenate([draws + units * flips, draws + units * ~flips])
+    else:
+        index = draws
+    weight = design.rest_mass / len(index)
+    merged = np.bincount(index, minlength=len(distinct)) * weight
+    masks = np.concatenate([enum, distinct])
+    weights = np.concatenate([design.enumerated_weights, merged])
+    return masks, weights, e, index + e, weight
 
 
 def index_coefficients(index, d, max_order, a, t, o):
@@ -91,8 +140,10 @@ class KernelInteractions(ExactInteractions):
     """Shapley interaction indices from a budget of sampled coalitions (regression-adjusted).
 
     For d beyond :class:`ExactInteractions`' reach. The coalitions are KernelSHAP's
-    (:func:`~sklxai.explainers.kernel.kernel_coalitions`: the extreme sizes enumerated, the
-    rest drawn from the Shapley kernel with their complements), one draw for every row, each
+    (:class:`~sklxai.games.coalitions.StratifiedDesign`: the extreme sizes enumerated, the
+    rest drawn from the Shapley kernel with their complements), drawn until the sampled part
+    holds as many distinct coalitions as the budget leaves (as shapiq's sampler does: a
+    repeated draw counts in the fit and costs no model call), one draw for every row, each
     evaluated on the same games as every Shapley explainer (feature groups, pipelines,
     ``target``, devices). On them:
 
@@ -146,9 +197,9 @@ class KernelInteractions(ExactInteractions):
     interactions_ : list of tuple of int
         The sets of players with a term (the columns of ``transform``).
     coalitions_ : bool ndarray of shape (m, d)
-        The coalitions used (drawn once in ``fit`` from ``random_state``).
+        The distinct coalitions evaluated (drawn once in ``fit`` from ``random_state``).
     weights_ : ndarray of shape (m,)
-        Their kernel weights.
+        Their kernel weights (a sampled coalition's summed over the draws that hit it).
     n_enumerated_ : int
         How many of ``coalitions_`` (the first ones) are enumerated; the rest are sampled.
     std_errors_dof_ : float
@@ -171,7 +222,7 @@ class KernelInteractions(ExactInteractions):
     >>> est = KernelInteractions(Product(), background=np.zeros((1, 14)), n_coalitions=200,
     ...                          random_state=0, device="cpu")
     >>> exp = est.fit(np.zeros((1, 14))).explain(np.ones((1, 14)) * 2)
-    >>> np.round(exp.values[0, :2, :2], 8)
+    >>> np.round(exp.values[0, :2, :2], 8) + 0.0  # + 0.0: no negative zeros
     array([[0., 2.],
            [2., 0.]])
     """
@@ -197,20 +248,27 @@ class KernelInteractions(ExactInteractions):
     def _fit_shapley(self, d):
         self.index_ = canonical_index(self.index)
         self.interactions_ = interaction_sets(d, self.max_order)
-        masks, weights, self.n_enumerated_ = kernel_coalitions(
+        masks, weights, e, index, weight = _distinct_draws(
             d, self.n_coalitions, self.paired, np.random.default_rng(self._seed))
-        self.coalitions_, self.weights_ = masks, weights
-        n_sampled = len(masks) - self.n_enumerated_
+        self.coalitions_, self.weights_, self.n_enumerated_ = masks, weights, e
+        n_sampled = len(index)
         units = n_sampled // 2 if self.paired else n_sampled
         self.std_errors_dof_ = (float("inf") if n_sampled == 0
                                 else float(max(units - (len(self.interactions_) - 1), 0)))
-        self._prepare(d, masks, weights)
+        self._draws = torch.as_tensor(index, device=self.game_.device)
+        # every draw as a row of its own (the enumerated coalitions, then each draw)
+        self._prepare(d, masks, np.concatenate([np.arange(e), index]),
+                      np.concatenate([weights[:e], np.full(n_sampled, weight)]))
 
-    def _prepare(self, d, masks, weights):
+    def _prepare(self, d, masks, draws, draw_weights):
         """The coalition-only parts of the estimate, shared by every row: the design of the
         surrogate's terms, the index's coefficients with inverse-probability weights, and
-        the matrices of the estimate and of its standard errors."""
+        the matrices of the estimate and of its standard errors. ``draws`` lists the draws (an
+        index into ``masks``) with their weights ``draw_weights``: the fit on the distinct
+        coalitions with their summed weights is the fit on the draws."""
         device = self.game_.device
+        unique_masks, n_unique = masks, len(masks)
+        masks, weights = masks[draws], draw_weights
         sets = self.interactions_
         p = len(sets)
         members = np.zeros((d, p))
@@ -221,9 +279,12 @@ class KernelInteractions(ExactInteractions):
         overlap = masks.astype(np.float64) @ members  # (m, p): |T n S|
         Z = (overlap == sizes[None, :]).astype(np.float64)  # 1[S subset of T]
         w = np.asarray(weights, dtype=np.float64)
-        self._masks = torch.as_tensor(masks, device=device)
-        self._design = torch.as_tensor(Z, device=device)
-        self._weights = torch.as_tensor(w, device=device)
+        self._masks = torch.as_tensor(unique_masks, device=device)
+        Zu = np.zeros((n_unique, p))
+        Zu[draws] = Z
+        self._design = torch.as_tensor(Zu, device=device)
+        self._weights = torch.as_tensor(self.weights_, device=device)
+        self._draw_design = torch.as_tensor(Z[self.n_enumerated_:], device=device)
         if len(masks) == 0:
             return
         # the constrained inverse of the weighted normal equations (see kernel_shap_std_errors)
@@ -247,7 +308,9 @@ class KernelInteractions(ExactInteractions):
                 contains = (members[:, rows].T @ members) == size  # S (rows) subset of R
                 L[rows] = contains * np.asarray(mw)[sizes][None, :]
             D = L - C.T @ Z - np.outer(full, np.ones(p))
-            self._estimate = (torch.as_tensor(C, device=device),
+            Cu = np.zeros((n_unique, p))
+            np.add.at(Cu, draws, C)  # C.T @ (the draws' values) = Cu.T @ (the distinct ones')
+            self._estimate = (torch.as_tensor(Cu, device=device),
                               torch.as_tensor(D, device=device),
                               torch.as_tensor(full, device=device))
             influence = C + (w[:, None] * Z) @ M.T @ D.T
@@ -272,14 +335,14 @@ class KernelInteractions(ExactInteractions):
 
     def _std_errors(self, y, beta):
         """Delta-method standard errors (n, p, k) from the sampled draws' contributions."""
-        n_sampled = len(self.coalitions_) - self.n_enumerated_
+        n_sampled = len(self._draws)
         dof = self.std_errors_dof_
         if n_sampled == 0 or dof < 1:
             fill = 0.0 if n_sampled == 0 else float("nan")
             return torch.full_like(beta, fill)
         units = n_sampled // 2 if self.paired else n_sampled
-        e = self.n_enumerated_
-        r = y[:, e:] - torch.einsum("mp,npk->nmk", self._design[e:], beta)  # residuals
+        r = (y[:, self._draws]  # the residual of every draw
+             - torch.einsum("mp,npk->nmk", self._draw_design, beta))
         G = self._influence  # (ms, p): each sampled coalition's contribution per residual
         if self.paired:  # a coalition and its complement: one draw, the sum of both
             parts = [(r[:, :units], G[:units]), (r[:, units:], G[units:])]
