@@ -13,7 +13,8 @@ import torch
 
 from sklxai.base import BaseExplainer
 from sklxai.explainers._groups import FeatureGroupsMixin
-from sklxai.explainers._shapley import VERBOSE, _progress
+from sklxai.explainers._shapley import _CONDITIONAL, VERBOSE, _progress
+from sklxai.games.conditional import ConditionalGame
 from sklxai.games.indices import INDEX, resolve_index
 from sklxai.games.trees.interventional import InterventionalValues
 from sklxai.games.trees.path_dependent import PathDependentValues
@@ -22,6 +23,19 @@ from sklxai.utils.memory import element_budget
 from sklxai.utils.validation import check_target, resolve_device
 
 _MODEL_OUTPUTS = ("auto", "raw", "probability")
+_TREE_GAMES = pv.options("marginal", "baseline", "path_dependent")
+
+
+def _check_tree_game(value, name):
+    """The tree games; a conditional game gets its own message (no tree algorithm computes it)."""
+    if isinstance(value, ConditionalGame) or (isinstance(value, str) and value in _CONDITIONAL):
+        shown = type(value).__name__ if isinstance(value, ConditionalGame) else repr(value)
+        raise ValueError(f"{name}={shown}: the tree explainers compute the marginal, baseline and "
+                         "path-dependent games from the trees' structure; no tree algorithm "
+                         "computes a conditional game. Explain the tree model with ExactShapley "
+                         f"or KernelSHAP and {name}={shown}, or use {name}='marginal' or "
+                         "'path_dependent'.")
+    _TREE_GAMES.check(value, name)
 
 
 class TreeShapley(FeatureGroupsMixin, BaseExplainer):
@@ -120,7 +134,7 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
-        "game": pv.options("marginal", "baseline", "path_dependent"),
+        "game": pv.Constraint(_check_tree_game, _TREE_GAMES.description),
         "index": INDEX,
         "feature_groups": pv.unchecked("dict, list of lists or None (checked against X)"),
         "model_output": pv.options(*_MODEL_OUTPUTS),

@@ -221,9 +221,18 @@ def test_categorical_columns_are_refused_by_the_normal_games():
 def test_tree_shapley_refuses_the_conditional_games():
     X, _ = _data(n=200)
     forest = RandomForestRegressor(n_estimators=3, max_depth=2, random_state=0).fit(X, X[:, 0])
-    for game in CONDITIONAL:
-        with pytest.raises(ValueError, match="game must be one of"):
+    for game in (*CONDITIONAL, GaussianGame(n_samples=50)):
+        shown = "GaussianGame" if isinstance(game, GaussianGame) else repr(game)
+        with pytest.raises(ValueError, match=rf"game={shown}: .*no tree algorithm computes a "
+                           r"conditional game.*ExactShapley or KernelSHAP.*game='marginal' or "
+                           "'path_dependent'"):
             TreeShapley(forest, game=game, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="game must be one of"):
+        TreeShapley(forest, game="normal", device="cpu").fit(X)
+    # the fix the message names works: ExactShapley explains the forest on the Gaussian game
+    exp = ExactShapley(forest, game="gaussian", random_state=0, device="cpu").fit(X).explain(X[:2])
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                               np.ravel(forest.predict(X[:2])), atol=1e-6)
 
 
 def test_game_parameter_validation_and_clone():
