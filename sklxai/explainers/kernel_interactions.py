@@ -173,7 +173,7 @@ class KernelInteractions(ExactInteractions):
     background row: 4096 x ``n_background`` model calls by default, plus one for the row. The
     default enumerates every coalition (exact) up to d = 12 players; beyond, the error of the
     pair terms against the budget is in ``docs/benchmarks.rst`` (at 2,048 coalitions, half the
-    default, 0.8-2.5% at d = 12; at d = 16, 8,192 coalitions give 0.9-1.9%).
+    default, 0.7-2.1% at d = 12; at d = 16, 8,192 coalitions give 0.8-1.8%).
 
     Parameters
     ----------
