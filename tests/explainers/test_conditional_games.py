@@ -262,3 +262,30 @@ def test_save_refuses_a_conditional_game(tmp_path):
     est = KernelSHAP(model, game="copula", random_state=0, device="cpu").fit(X)
     with pytest.raises(ValueError, match="conditional game.*joblib.dump"):
         est.save(tmp_path / "kernel.sklxai")
+
+
+@pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")  # two epochs
+@pytest.mark.parametrize("name", ["SimSHAP", "FastSHAP"])
+def test_amortized_explainers_on_the_gaussian_game(name, nets):
+    import sklxai
+
+    X, _ = _data(n=400, seed=8)
+    net = nets.mlp(d=4)
+    rows = X[:5]
+    est = getattr(sklxai, name)(net, game=GaussianGame(n_samples=64), hidden_sizes=(16,),
+                                n_coalitions=8, max_epochs=2, max_time=5.0, n_background=20,
+                                min_epoch_rows=1, train_batch_size=64, device="cpu",
+                                random_state=0).fit(X[:200])
+    assert len(est.history_) >= 1  # trained
+    exp = est.explain(rows)
+    out = net(torch.as_tensor(rows, dtype=torch.float32)).detach().double().numpy()
+    # efficient: the values sum to f(x) minus the base value
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values, out, atol=1e-5)
+    game = est.game_
+    np.testing.assert_allclose(est.expected_value_, game.empty_value().numpy())
+    # v(empty) = E f(X) under the game's fitted normal, by 200,000 independent numpy draws; the
+    # game's 64-draw mean lies within four of its standard errors (and the reference's) of it
+    draws = np.random.default_rng(1).multivariate_normal(game.mean_, game.covariance_, 200_000)
+    f = net(torch.as_tensor(draws, dtype=torch.float32)).detach().double().numpy()
+    se = np.sqrt(game.empty_variance().numpy() + f.var(axis=0) / len(f))
+    assert np.all(np.abs(est.expected_value_ - f.mean(axis=0)) <= 4 * se)
