@@ -172,3 +172,18 @@ def test_refuses_orders_above_two():
     X = _data(4)
     with pytest.raises(ValueError, match="max_order must be one of"):
         KernelInteractions(_mlp(4), max_order=3, background=X[:5]).fit(X)
+
+
+def test_sampled_coalitions_are_distinct_and_keep_the_kernel_mass():
+    d, budget = 12, 500
+    X = _data(d)
+    est = KernelInteractions(_mlp(d), n_coalitions=budget, background=X[:4], random_state=0,
+                             device="cpu").fit(X)
+    keys = est.coalitions_ @ (2 ** np.arange(d))
+    assert len(np.unique(keys)) == len(keys) == budget  # every model call a new coalition
+    assert est.coalitions_.sum(axis=1).min() >= 1 and est.coalitions_.sum(axis=1).max() < d
+    sizes = np.arange(1, d)
+    mass = np.sum((d - 1) / (sizes * (d - sizes)))  # the Shapley kernel's total weight
+    np.testing.assert_allclose(est.weights_.sum(), mass, rtol=1e-12)
+    # more draws than coalitions: the residual degrees of freedom count the draws
+    assert est.std_errors_dof_ > (budget - est.n_enumerated_) // 2 - (d * (d + 1) // 2 - 1)
