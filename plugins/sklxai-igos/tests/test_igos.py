@@ -199,13 +199,19 @@ def test_blur_baseline_is_a_gaussian_blur_of_each_image():
                                         truncate=3.0).ravel() for x in X])
     expected = lin(torch.as_tensor(blurred)).detach().numpy()[:, 0]
     np.testing.assert_allclose(exp.base_values, expected, rtol=1e-10)
-    # "auto" is the blur for images (default sigma: a tenth of the side), the mean for tables
-    auto = IGOS(lin, image_shape=(1, 8, 8), **FAST).fit(X)
-    assert auto.baseline_ is None
+    # the default sigma is a tenth of the side
+    default = IGOS(lin, image_shape=(1, 8, 8), baseline="blur", **FAST).fit(X)
+    assert default.baseline_ is None
     blurred = np.stack([gaussian_filter(x.reshape(8, 8), sigma=0.8, mode="nearest",
                                         truncate=3.75).ravel() for x in X])
-    np.testing.assert_allclose(auto.explain(X).base_values,
+    np.testing.assert_allclose(default.explain(X).base_values,
                                lin(torch.as_tensor(blurred)).detach().numpy()[:, 0], rtol=1e-10)
+    # "auto" is a black image for images (the metrics' default baseline), the mean for tables
+    auto = IGOS(lin, image_shape=(1, 8, 8), **FAST).fit(X)
+    np.testing.assert_array_equal(auto.baseline_, np.zeros(64))
+    np.testing.assert_allclose(auto.explain(X).base_values,
+                               lin(torch.zeros(1, 64, dtype=torch.float64)).detach().numpy()[0, 0],
+                               rtol=1e-10)
     tab = IGOS(_softmax_linear(d=64), **FAST).fit(X)
     np.testing.assert_allclose(tab.baseline_, tab.background_.mean(axis=0))
 
