@@ -9,8 +9,6 @@ explanation (an :class:`~sklxai.InteractionExplanation`) and output names.
 
 import math
 
-import numpy as np
-
 from sklxai.explainers.interaction_indices import (
     INDICES,
     canonical_index,
@@ -24,7 +22,7 @@ from sklxai.utils import param_validation as pv
 
 
 class TreeInteractions(TreeShapley):
-    """Exact interaction indices of tree ensembles and tree Pipelines, of orders 1 and 2.
+    """Exact interaction indices of tree ensembles and tree Pipelines, of any order.
 
     Computes the terms of :class:`~sklxai.ExactInteractions` (the same index of the same
     marginal or baseline game over the background) without evaluating any coalition: each
@@ -38,9 +36,11 @@ class TreeInteractions(TreeShapley):
     the terms of the path-dependent game (no background: the trees' training covers), whose
     k-SII is shap's ``shap_interaction_values`` and XGBoost's ``pred_interactions``.
 
-    Supported: the indices k-SII, SII, STII, FSII and BII (Banzhaf interactions) of orders 1 and
-    2 (``max_order`` 1 or 2); the models of :class:`~sklxai.TreeShapley`. Higher orders: use
-    :class:`~sklxai.ExactInteractions` (every coalition, any model).
+    Supported: the indices k-SII, SII, STII, FSII and BII (Banzhaf interactions) of any order
+    (``max_order``: a leaf has terms for the sets of 1 to ``max_order`` of the players on its
+    path, so the work grows with the trees' depth, not with the number of players); the models
+    of :class:`~sklxai.TreeShapley`. Terms of order 3 and more are in the explanation's
+    ``higher_order``, as :class:`~sklxai.ExactInteractions` gives them.
 
     Parameters
     ----------
@@ -49,8 +49,9 @@ class TreeInteractions(TreeShapley):
     index : {"k-SII", "SII", "STII", "FSII", "BII"}
         The interaction index (any letter case), as for :class:`~sklxai.ExactInteractions`.
         k-SII, STII and FSII are efficient (all terms sum to the output minus the base value).
-    max_order : {1, 2}
-        Largest interaction order.
+    max_order : int
+        Largest interaction order (2: players and pairs; 3 and more: the explanation's
+        ``higher_order`` holds those terms, ``transform`` has a column for each).
     background, n_background, target, fast_path, device, random_state, batch_size
         See :class:`~sklxai.base.BaseExplainer`.
     game : {"marginal", "baseline", "path_dependent"}
@@ -104,28 +105,15 @@ class TreeInteractions(TreeShapley):
         self.index = index
         self.max_order = max_order
 
-    def _check_params(self):
-        super()._check_params()
-        if self.max_order > 2:
-            raise ValueError(
-                f"max_order={self.max_order}: TreeInteractions computes terms of orders 1 and 2 "
-                "(max_order=1 or 2). For higher orders use ExactInteractions, which enumerates "
-                "every coalition (it computes a tree model's coalition values from its trees)."
-            )
-
     def _algorithm(self, members):
-        P = len(members)
         self.index_ = canonical_index(self.index)
-        self.interactions_ = interaction_sets(P, self.max_order)
+        self.interactions_ = interaction_sets(len(members), self.max_order)
         self._width = len(self.interactions_)
-        positions = np.full((P + 1, P + 1), self._width, dtype=np.int64)
-        for column, players in enumerate(self.interactions_):
-            i, j = players[0], players[-1]
-            positions[i, j] = positions[j, i] = column
-        n = 2 * self.trees_.path_node.shape[1] + 2
-        weights = [index_weights(self.index_, self.max_order, s, n) for s in (1, 2)]
+        n = self.trees_.path_node.shape[1] + 1
+        weights = [index_weights(self.index_, self.max_order, s, n)
+                   for s in range(1, self.max_order + 1)]
         return InteractionTerms(self.trees_, members, self._background_z, weights=weights,
-                                max_order=self.max_order, positions=positions)
+                                interactions=self.interactions_)
 
     def _players_are_features(self):
         return False  # values are per set of players

@@ -82,7 +82,8 @@ def _coalition_values(trees, rows, background):
 
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("game", ["marginal", "baseline"])
-def test_equals_exact_interactions_on_the_same_game(data, name, game):
+@pytest.mark.parametrize("max_order", [2, 3, 4])
+def test_equals_exact_interactions_on_the_same_game(data, name, game, max_order):
     X, y = data
     model = MODELS[name](X, y)
     background, rows = _rows(name, X[40:52]), _rows(name, X)
@@ -90,16 +91,22 @@ def test_equals_exact_interactions_on_the_same_game(data, name, game):
     # game's float64 coalition values (the trees evaluated on every hybrid row) 1e-10
     atol = 1e-6 if name == "xgboost" else 1e-10
     for index in INDICES:
-        params = {"index": index, "background": background, "game": game, "device": "cpu"}
+        params = {"index": index, "background": background, "game": game, "device": "cpu",
+                  "max_order": max_order}
         tree = TreeInteractions(model, **params).fit(X)
         exact = ExactInteractions(model, **params).fit(X)
         got, want = tree.explain(rows), exact.explain(rows)
         assert got.values.shape == want.values.shape
         np.testing.assert_allclose(got.values, want.values, rtol=0, atol=atol, err_msg=index)
         np.testing.assert_allclose(got.base_values, want.base_values, rtol=0, atol=atol)
+        # terms of order 3 and more: in higher_order, as ExactInteractions puts them
+        assert sorted(got.higher_order) == sorted(want.higher_order)
+        assert len(got.higher_order) == sum(math.comb(5, s) for s in range(3, max_order + 1))
+        for key, value in want.higher_order.items():
+            np.testing.assert_allclose(got.higher_order[key], value, rtol=0, atol=atol)
         reference = background if game == "marginal" else background.mean(0, keepdims=True)
         coalitions = _coalition_values(tree.trees_, rows, reference)
-        terms = interaction_values(coalitions - coalitions[:, :1], index, 2)  # (n, m, k)
+        terms = interaction_values(coalitions - coalitions[:, :1], index, max_order)
         np.testing.assert_allclose(tree.transform(rows),
                                    terms.permute(0, 2, 1).reshape(len(rows), -1).numpy(),
                                    rtol=0, atol=1e-10, err_msg=index)
@@ -223,7 +230,8 @@ def test_path_dependent_matches_xgboost_pred_interactions(data):
 
 
 @pytest.mark.parametrize("index", INDICES)
-def test_path_dependent_indices_equal_the_enumerated_game(data, index):
+@pytest.mark.parametrize("max_order", [2, 3, 4])
+def test_path_dependent_indices_equal_the_enumerated_game(data, index, max_order):
     # the game's coalition values from the brute-force recursion, every index from them by
     # ExactInteractions' enumeration of all coalitions
     X, y = data
@@ -235,19 +243,19 @@ def test_path_dependent_indices_equal_the_enumerated_game(data, index):
         known = np.array([mask >> i & 1 for i in range(d)], dtype=bool)
         coalition[0, mask, 0] = float(np.mean([_cover_value(t, t.value[:, 0, 0], 0, x, known)
                                                for t in trees]))
-    terms = interaction_values(coalition - coalition[:, :1], index, 2)[0, :, 0].numpy()
-    exp = TreeInteractions(model, index=index, game="path_dependent",
+    terms = interaction_values(coalition - coalition[:, :1], index, max_order)[0, :, 0].numpy()
+    exp = TreeInteractions(model, index=index, game="path_dependent", max_order=max_order,
                            device="cpu").fit(X).transform(X[3:4])[0]
-    assert len(terms) == len(interaction_sets(d, 2))
+    assert len(terms) == len(interaction_sets(d, max_order))
     np.testing.assert_allclose(exp, terms, rtol=0, atol=1e-10)
 
 
 # ------------------------------------------------------------------ parameters
-def test_refuses_orders_above_two_and_unknown_indices(data):
+def test_refuses_bad_orders_and_unknown_indices(data):
     X, y = data
     model = _gbdt(X, y)
-    with pytest.raises(ValueError, match="max_order=3.*ExactInteractions"):
-        TreeInteractions(model, max_order=3, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="max_order"):
+        TreeInteractions(model, max_order=0, device="cpu").fit(X)
     with pytest.raises(ValueError, match="index"):
         TreeInteractions(model, index="SV", device="cpu").fit(X)
     with pytest.raises(ValueError, match="background= is not used"):
@@ -265,13 +273,15 @@ def test_index_names_any_case_and_records_it(data):
 
 
 @pytest.mark.parametrize("game", ["marginal", "path_dependent"])
-def test_terms_without_tables_equal_the_tables(data, monkeypatch, game):
+@pytest.mark.parametrize("max_order", [2, 3])
+def test_terms_without_tables_equal_the_tables(data, monkeypatch, game, max_order):
     # leaves beyond the tables' size are computed per row (and background row): the same terms
     from sklxai.games.trees import interactions
 
     X, y = data
     model = _gbdt(X, y)
     params = {"background": X[:15]} if game == "marginal" else {"game": game}
+    params["max_order"] = max_order
     for index in INDICES:
         tables = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
         assert all(b.table is not None for b in tables._values.buckets)
@@ -279,8 +289,8 @@ def test_terms_without_tables_equal_the_tables(data, monkeypatch, game):
             patch.setattr(interactions, "_TABLE_MAX_SLOTS", 0)
             rows = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
             assert all(b.table is None for b in rows._values.buckets)
-            np.testing.assert_allclose(rows.explain(X[:6]).values,
-                                       tables.explain(X[:6]).values, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(rows.transform(X[:6]), tables.transform(X[:6]),
+                                       rtol=0, atol=1e-12)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
