@@ -167,7 +167,8 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
         if self.prepared_.trees is None:
             from sklxai.models.trees import read_trees
 
-            read_trees(final)  # raises the TypeError that names the supported models
+            # raises the TypeError that names the supported models or the setting refused
+            read_trees(final, categories=self.prepared_.categories)
         self.trees_ = self.prepared_.trees.to(resolve_device(self.device))
         self._check_model_output(final)
         members = self._fit_players(X)

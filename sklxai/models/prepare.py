@@ -87,6 +87,12 @@ class PreparedModel:
     final_takes_nan : bool
         On the fast path, whether the final model routes missing values itself (a tree model):
         preprocessed rows may then hold NaN, never infinite values.
+    categories : dict or None
+        For a model that takes some columns as raw categories (a CatBoost model's
+        ``cat_features``), the categories of those columns in the data it was prepared on,
+        ``{column: {code: category}}`` (the code rows hold, the category the model is given):
+        what :func:`~sklxai.models.trees.read_trees` matches its one-hot splits with. None
+        for other models.
     """
 
     def __init__(self, model, adapter, *, n_features, feature_names=None, encoder=None,
@@ -103,6 +109,7 @@ class PreparedModel:
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.trees = trees
         self.final_takes_nan = False  # on the fast path: whether the last step routes NaN
+        self.categories = None  # the known categories of a model's categorical columns
 
     @property
     def fast_path(self):
@@ -331,26 +338,47 @@ def prepare_model(model, X, y=None, *, fast_path="auto", device="auto", owner="t
     prepared = PreparedModel(fitted, None, n_features=X_arr.shape[1], feature_names=names,
                              encoder=encoder, allow_nan=allow_nan)
     prepared.adapter = _make_adapter(prepared, X, fast_path, device, owner)
-    prepared.trees = _final_trees(prepared)
+    prepared.trees = _final_trees(prepared, X_arr)
     return prepared, X_arr
 
 
-def _final_trees(prepared):
+def _final_trees(prepared, X_arr):
     """The :class:`~sklxai.models.trees.TreeEnsemble` of the model the adapter runs (a
     fast-path Pipeline's last step, or the model), or None when it is not a tree model the
-    layout expresses. A compiled-trees adapter's trees are taken as they are (read once)."""
+    layout expresses. A compiled-trees adapter's trees are taken as they are (read once).
+    A model that takes raw categories gets those of fit's rows ``X_arr`` (``categories``)."""
     from sklxai.models.trees import is_tree_model, read_trees
     from sklxai.models.trees.adapter import TreeAdapter
+    from sklxai.models.trees.readers import categorical_inputs
 
     if isinstance(prepared.adapter, TreeAdapter):
         return prepared.adapter.trees
     final = prepared.model[-1] if prepared.fast_path else prepared.model
     if not is_tree_model(final):
         return None
+    columns = categorical_inputs(final)
+    if columns and prepared.encoder is not None and not prepared.fast_path:
+        prepared.categories = _known_categories(prepared.encoder, X_arr, columns)
     try:
-        return read_trees(final)
+        return read_trees(final, categories=prepared.categories)
     except TypeError:  # a tree model the layout cannot express (e.g. a non-constant init)
         return None
+
+
+def _known_categories(encoder, X_arr, columns):
+    """{column: {code: category}} of the categorical input ``columns``: each code fit's rows
+    hold there, and the raw value the encoder decodes it to (missing values left out)."""
+    import pandas as pd
+
+    known = {}
+    for j in columns:
+        codes = np.unique(X_arr[:, j])
+        rows = np.repeat(X_arr[:1], len(codes), axis=0)
+        rows[:, j] = codes
+        values = encoder.inverse_transform(rows).iloc[:, j].tolist()
+        known[int(j)] = {float(c): v for c, v in zip(codes, values, strict=True)
+                         if not pd.isna(v)}
+    return known
 
 
 def _prepare_images(model, X, y, *, device, owner):
@@ -467,11 +495,25 @@ def _takes_nan(model):
 def _raw_encoder(X, model):
     """A fitted TabularEncoder when X is a DataFrame with non-numeric or missing values and the
     model can take such columns (not a torch module or skorch net: those take numbers, and
-    ``check_tabular`` then names the columns to encode)."""
-    if not is_dataframe(X) or takes_tensors(model):
+    ``check_tabular`` then names the columns to encode), or when the model takes some columns
+    as raw categories (a CatBoost model's ``cat_features``: integers or strings, which float
+    rows would not give it back)."""
+    from sklxai.models.trees.readers import categorical_inputs
+
+    if takes_tensors(model):
+        return None
+    categorical = categorical_inputs(model)
+    if not is_dataframe(X):
+        if categorical:
+            raise ValueError(
+                f"X is an array, but {type(model).__name__} takes the columns {categorical} "
+                "as categories (cat_features), which must reach it as the integers or strings "
+                "it was given, never as an array's float rows. Pass X as a pandas DataFrame "
+                "with those columns as the model was given them."
+            )
         return None
     numeric = all(getattr(dt, "kind", None) in ("b", "i", "u", "f") for dt in X.dtypes)
-    if numeric and not X.isna().to_numpy().any():
+    if numeric and not X.isna().to_numpy().any() and not categorical:
         return None
     from sklxai.models.tabular import TabularEncoder
 
@@ -489,13 +531,16 @@ def _torch_final_step(model):
     from sklearn.pipeline import Pipeline
 
     from sklxai.models.trees import is_tree_model
+    from sklxai.models.trees.readers import categorical_inputs
 
     if not isinstance(model, Pipeline) or len(model.steps) < 2:
         return None
     final = model.steps[-1][1]
     if isinstance(final, ModelAdapter):
         return None
-    return final if takes_tensors(final) or is_tree_model(final) else None
+    # a model taking raw categories needs them decoded, which the fast path does not do
+    tree = is_tree_model(final) and not categorical_inputs(final)
+    return final if takes_tensors(final) or tree else None
 
 
 def is_fitted_model(model):

@@ -158,17 +158,113 @@ def test_dispatch_and_compiled_adapter(loaded, tmp_path):
                                atol=TOL)
 
 
+# ------------------------------------------------------------------ categorical columns
+PD = pytest.importorskip("pandas")
+STRINGS = ["w", "x", "y", "z"]
+FRAME = PD.DataFrame({"a": X[:, 0], "s": RNG.choice(STRINGS, len(X)),
+                      "i": RNG.integers(0, 3, len(X)), "b": X[:, 1]})
+Y_CAT = (FRAME["a"] + 2 * (FRAME["s"] == "y") - (FRAME["i"] == 1)
+         + FRAME["b"] * (FRAME["s"] == "z")).to_numpy()
+#: the codes input rows hold: a string's position in this list ("v": never seen in training),
+#: an integer category itself (7: never seen in training)
+KNOWN = {1: {float(k): v for k, v in enumerate(STRINGS + ["v"])},
+         2: {0.0: 0, 1.0: 1, 2.0: 2, 7.0: 7}}
+CAT_KINDS = {
+    "regressor": (catboost.CatBoostRegressor, {}, Y_CAT),
+    "binary": (catboost.CatBoostClassifier, {}, Y_CAT > 0.5),
+    "multiclass": (catboost.CatBoostClassifier, {}, np.digitize(Y_CAT, [0.0, 1.5])),
+    "ranker": (catboost.CatBoostRanker, {}, Y_CAT),
+    "base_logloss": (catboost.CatBoost, {"loss_function": "Logloss"}, Y_CAT > 0.5),
+}
+
+
+def _fit_categorical(kind, frame=FRAME, **options):
+    cls, params, y = CAT_KINDS[kind]
+    params = {"iterations": 10, "depth": 4, "learning_rate": 0.3, "random_seed": 0,
+              "thread_count": 1, "verbose": 0, "allow_writing_files": False,
+              "cat_features": [1, 2], "one_hot_max_size": 10, **params, **options}
+    if cls is catboost.CatBoost:
+        return cls(params).fit(frame, y)
+    fit = {"group_id": np.arange(len(frame)) // 10} if kind == "ranker" else {}
+    return cls(**params).fit(frame, y, **fit)
+
+
+def _categorical_rows():
+    """Rows of FRAME with, in turn, a string category never seen in training that the known
+    categories hold ("v") and one they do not ("u"), an integer category never seen in
+    training that they hold (7) and one they do not (9); and those rows' codes."""
+    rows = FRAME.iloc[:50].copy()
+    rows["i"] = rows["i"].astype(object)
+    rows.loc[0:4, "s"], rows.loc[5:9, "s"] = "v", "u"
+    rows.loc[10:14, "i"], rows.loc[15:19, "i"] = 7, 9
+    strings = STRINGS + ["v"]
+    codes = rows.assign(s=[float(strings.index(v)) if v in strings else 99.0
+                           for v in rows["s"]]).to_numpy(dtype=np.float64)
+    return rows, codes
+
+
+@pytest.mark.parametrize("kind", ["regressor", "binary", "multiclass", "ranker",
+                                  "base_logloss"])
+def test_compiled_trees_equal_predict_on_categories(kind):
+    model = _fit_categorical(kind)
+    trees = read_trees(model, categories=KNOWN)
+    assert bool(trees.categorical.any())
+    rows, codes = _categorical_rows()
+    raw = trees.raw(torch.as_tensor(codes)).numpy()
+    if kind in ("ranker", "base_logloss"):  # predict is the raw output
+        assert trees.link == "identity" and trees.raw_method == "predict"
+        np.testing.assert_allclose(raw.ravel(), model.predict(rows), rtol=0, atol=TOL)
+        return
+    margin = model.predict(rows, prediction_type="RawFormulaVal").reshape(len(rows), -1)
+    np.testing.assert_allclose(raw, margin, rtol=0, atol=TOL)
+    out = trees.inverse_link(torch.as_tensor(raw)).numpy()
+    expected = model.predict(rows).reshape(len(rows), -1) if kind == "regressor" \
+        else model.predict_proba(rows)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=TOL)
+
+
+def test_covers_of_categorical_splits_are_the_training_weight_reaching_each_node():
+    model = _fit_categorical("regressor")
+    trees = read_trees(model, categories=KNOWN)
+    codes = FRAME.assign(s=[float(STRINGS.index(v)) for v in FRAME["s"]]).to_numpy(float)
+    reached = trees.follows(trees.encode(torch.as_tensor(codes))).all(dim=2).numpy()
+    leaf_tree = trees.leaf_tree.numpy()
+    theirs = model.calc_leaf_indexes(FRAME)
+    for tree in range(theirs.shape[1]):  # oblivious trees: the layout keeps CatBoost's order
+        mine = reached[:, leaf_tree == tree].argmax(axis=1)
+        np.testing.assert_array_equal(mine, theirs[:, tree])
+        leaves = trees.leaf_node[leaf_tree == tree]
+        np.testing.assert_allclose(trees.node_cover.numpy()[leaves],
+                                   np.bincount(mine, minlength=len(leaves)), rtol=1e-6)
+
+
+def test_one_hot_splits_need_their_categories():
+    model = _fit_categorical("regressor")
+    with pytest.raises(TypeError, match=r"one-hot splits on the categorical column\(s\) "
+                       r"\['s', 'i'\].*categories="):
+        read_trees(model)
+    with pytest.raises(TypeError, match=r"one-hot splits.*\['i'\].*categories="):
+        read_trees(model, categories={1: KNOWN[1]})
+    # the model splits on "y" (and on "z"): data without it cannot route its rows
+    without_y = {1: {0.0: "w", 1.0: "x", 3.0: "z"}, 2: KNOWN[2]}
+    with pytest.raises(TypeError, match="category of column 's'.*'w', 'x', 'z'.*training data"):
+        read_trees(model, categories=without_y)
+    with pytest.raises(TypeError, match=r"categories\[2\] must map distinct finite codes"):
+        read_trees(model, categories={1: KNOWN[1], 2: {0.0: 0, 1.0: 1, 2**25 + 1.0: 2,
+                                                        2.0**25: 3}})
+
+
 def test_refusals_name_the_way_out():
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"a": X[:, 0], "c": RNG.integers(0, 4, len(X))})
-    y = frame["a"] + (frame["c"] == 2)
-    for one_hot_max_size in (10, 1):  # one-hot splits, then CTR splits
-        model = catboost.CatBoostRegressor(iterations=5, depth=2, cat_features=[1],
-                                           one_hot_max_size=one_hot_max_size, verbose=0,
-                                           thread_count=1, allow_writing_files=False).fit(frame, y)
-        with pytest.raises(TypeError, match="categorical features.*OneHotEncoder.*"
-                           "ExactShapley or KernelSHAP"):
-            read_trees(model)
+    # CTR splits: a categorical column with more categories than one_hot_max_size
+    model = _fit_categorical("regressor", one_hot_max_size=3)  # "s" has 4, "i" 3
+    with pytest.raises(TypeError, match=r"categorical column\(s\) \['s'\] by target "
+                       "statistics.*one_hot_max_size above the number of categories.*"
+                       "ExactShapley or KernelSHAP"):
+        read_trees(model, categories=KNOWN)
+    model = _fit_categorical("regressor", grow_policy="Depthwise")
+    with pytest.raises(TypeError, match="Depthwise or Lossguide.*grow_policy='SymmetricTree'"
+                       ".*ExactShapley"):
+        read_trees(model, categories=KNOWN)
     with pytest.raises(NotFittedError, match="not fitted"):
         read_trees(catboost.CatBoostRegressor())
     for loss, y in (("RMSEWithUncertainty", Y), ("MultiClassOneVsAll", Y > 0)):
@@ -178,3 +274,21 @@ def test_refusals_name_the_way_out():
                     thread_count=1, allow_writing_files=False).fit(X, y)
         with pytest.raises(TypeError, match=f"{loss}.*ExactShapley or KernelSHAP"):
             read_trees(model)
+
+
+def test_ranker_and_base_class_are_dispatched():
+    assert {"CatBoostRanker (catboost)", "CatBoost (catboost)"} <= set(SUPPORTED)
+    for model in (catboost.CatBoostRanker(iterations=5, depth=3, verbose=0, thread_count=1,
+                                          allow_writing_files=False, loss_function="QueryRMSE")
+                  .fit(X_NAN, Y, group_id=np.arange(len(X)) // 10),
+                  catboost.CatBoost({"iterations": 5, "depth": 3, "verbose": 0,
+                                     "thread_count": 1, "allow_writing_files": False,
+                                     "loss_function": "MultiClass"})
+                  .fit(X_NAN, np.digitize(Y, [0.0, 1.5]))):
+        assert is_tree_model(model)
+        trees = read_trees(model)
+        rows = _rows(trees)
+        raw = trees.raw(torch.as_tensor(rows)).numpy()
+        np.testing.assert_allclose(raw, model.predict(rows).reshape(len(rows), -1), rtol=0,
+                                   atol=TOL)
+        assert trees.link == "identity"

@@ -31,7 +31,8 @@ _READERS = {
 _OPTIONAL = {
     "xgboost": ("boosters", "read_xgboost", ("XGBRegressor", "XGBClassifier", "Booster")),
     "lightgbm": ("boosters", "read_lightgbm", ("LGBMRegressor", "LGBMClassifier", "Booster")),
-    "catboost": ("catboost", "read_catboost", ("CatBoostRegressor", "CatBoostClassifier")),
+    "catboost": ("catboost", "read_catboost", ("CatBoostRegressor", "CatBoostClassifier",
+                                               "CatBoostRanker", "CatBoost")),
 }
 
 SUPPORTED = sorted(_READERS) + [f"{name} ({library})" for library, (_, _, names) in
@@ -65,13 +66,23 @@ def is_tree_model(model):
     return type(model).__name__ == "Booster" or getattr(model, "n_features_in_", None) is not None
 
 
-def read_trees(model):
+def read_trees(model, *, categories=None):
     """The trees of a fitted ``model`` as a :class:`~sklxai.models.trees.TreeEnsemble`.
+
+    Parameters
+    ----------
+    model : fitted tree model
+    categories : dict {input column: dict {code: category}} or None
+        The known categories of the columns that ``model`` takes as raw categories
+        (:func:`categorical_inputs`, a CatBoost model's ``cat_features``): the float code
+        input rows hold for each category, and the category as the model was given it. Only
+        CatBoost models with one-hot splits need them; other readers take none.
 
     Raises
     ------
     TypeError
-        For a model no reader supports, naming those supported.
+        For a model no reader supports, naming those supported, and for a setting of a
+        supported model its reader cannot express.
     """
     reader = _reader(model)
     if reader is None:
@@ -79,4 +90,20 @@ def read_trees(model):
             f"{type(model).__name__} is not a supported tree model; supported: "
             f"{', '.join(SUPPORTED)}. Explain other models with ExactShapley or KernelSHAP."
         )
-    return reader(model)
+    if categories is None or not categorical_inputs(model):
+        return reader(model)
+    return reader(model, categories=categories)
+
+
+def categorical_inputs(model):
+    """The input columns that ``model`` takes as raw categories, not numbers: a CatBoost
+    model's ``cat_features`` (indices when fitted, as given when not); empty for other models.
+
+    Rows must reach such a model with their own dtypes (strings or integers, never floats),
+    and :func:`read_trees` needs those columns' ``categories``.
+    """
+    if _reader(model) is None or type(model).__module__.partition(".")[0] != "catboost":
+        return []
+    from sklxai.models.trees.catboost import categorical_inputs as catboost_inputs
+
+    return catboost_inputs(model)
