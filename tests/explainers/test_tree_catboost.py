@@ -1,12 +1,15 @@
 """TreeShapley on CatBoost models against brute force through CatBoost's own ``predict``
 (independent of sklxai's trees): the marginal game of regressors (NaN included), binary and
-multiclass margins, non-symmetric trees and a log-link regressor's raw output."""
+multiclass margins, non-symmetric trees and a log-link regressor's raw output; one-hot
+categorical columns (strings and integers in a DataFrame, categories never seen in training
+included) of regressors, classifiers, rankers and the base CatBoost class, brute force on the
+raw rows through predict; the path-dependent game against CatBoost's ShapValues."""
 
 import numpy as np
 import pytest
-from sklxai_reference import marginal_reference
+from sklxai_reference import brute_force_shapley, marginal_reference
 
-from sklxai import TreeShapley
+from sklxai import ExactShapley, TreeShapley
 
 catboost = pytest.importorskip("catboost")
 
@@ -144,3 +147,123 @@ def test_path_dependent_values_of_non_symmetric_trees_equal_brute_force():
     exp = TreeShapley(model, game="path_dependent", device="cpu").fit(X_NAN).explain(rows)
     ref = _path_dependent_reference(model, rows)
     np.testing.assert_allclose(exp.values.reshape(ref.shape), ref, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------------------ categorical columns
+pd = pytest.importorskip("pandas")
+FRAME = pd.DataFrame({"a": X[:, 0], "s": RNG.choice(["w", "x", "y", "z"], len(X)),
+                      "i": RNG.integers(0, 3, len(X)), "b": X[:, 1]})
+Y_CAT = (FRAME["a"] + 2 * (FRAME["s"] == "y") - (FRAME["i"] == 1)
+         + FRAME["b"] * (FRAME["s"] == "z")).to_numpy()
+CAT_CASES = {
+    "regressor": (catboost.CatBoostRegressor, Y_CAT),
+    "binary_margin": (catboost.CatBoostClassifier, Y_CAT > 0.5),
+    "multiclass_margin": (catboost.CatBoostClassifier, np.digitize(Y_CAT, [0.0, 1.5])),
+    "ranker": (catboost.CatBoostRanker, Y_CAT),
+    "base_class": (catboost.CatBoost, Y_CAT),
+}
+
+
+def _fit_categorical(name, frame=FRAME, **options):
+    cls, y = CAT_CASES[name]
+    cat = [j for j, column in enumerate(frame.columns) if column in ("s", "i")]
+    params = {"iterations": 8, "depth": 3, "learning_rate": 0.3, "random_seed": 0,
+              "thread_count": 1, "verbose": 0, "allow_writing_files": False,
+              "cat_features": cat, "one_hot_max_size": 10, **options}
+    if cls is catboost.CatBoost:
+        return cls(params).fit(frame, y)
+    fit = {"group_id": np.arange(len(frame)) // 10} if name == "ranker" else {}
+    return cls(**params).fit(frame, y, **fit)
+
+
+def _output(model):
+    """The explained output through CatBoost's own predict: a classifier's margin, a
+    regressor's, ranker's or the base class's predict."""
+    if isinstance(model, (catboost.CatBoostClassifier, catboost.CatBoostRegressor)):
+        return lambda rows: model.predict(rows, prediction_type="RawFormulaVal")
+    return model.predict
+
+
+def _raw_marginal_reference(predict, x, background):
+    """Brute-force Shapley values of the marginal game on raw rows (DataFrames with their
+    strings and integers, as CatBoost takes them): (d, k)."""
+    def value(S):
+        rows = background.copy()
+        for j in S:
+            rows[rows.columns[j]] = [x.iloc[j]] * len(rows)
+        return np.asarray(predict(rows), dtype=np.float64).reshape(len(rows), -1).mean(axis=0)
+
+    return brute_force_shapley(value, background.shape[1])
+
+
+def _explained_rows(frame):
+    """Rows of ``frame`` with, in turn, a string and an integer category never seen in
+    training (nor in the data given to fit)."""
+    rows = frame.iloc[:4].copy()
+    if "s" in rows:
+        rows.loc[0, "s"] = "v"
+    rows["i"] = rows["i"].astype(object)
+    rows.loc[1, "i"] = 7
+    return rows
+
+
+@pytest.mark.parametrize("columns", [["a", "s", "i", "b"], ["a", "i", "b"]],
+                         ids=["strings_and_integers", "integers_only"])
+@pytest.mark.parametrize("name", sorted(CAT_CASES))
+def test_one_hot_categories_equal_brute_force_through_predict(name, columns):
+    frame = FRAME[columns]
+    model = _fit_categorical(name, frame)
+    background = frame.iloc[100:108]
+    est = TreeShapley(model, background=background, device="cpu").fit(frame)
+    assert bool(est.trees_.categorical.any())
+    rows = _explained_rows(frame)
+    exp = est.explain(rows)
+    predict = _output(model)
+    ref = np.stack([_raw_marginal_reference(predict, rows.iloc[r], background)
+                    for r in range(len(rows))])
+    np.testing.assert_allclose(exp.values.reshape(ref.shape), ref, rtol=0, atol=1e-8)
+    out = np.asarray(predict(rows)).reshape(len(rows), -1)
+    np.testing.assert_allclose(exp.output.reshape(out.shape), out, rtol=0, atol=1e-9)
+    exact = ExactShapley(model, background=background, device="cpu").fit(frame).explain(rows)
+    if name in ("regressor", "ranker", "base_class"):  # ExactShapley explains predict
+        np.testing.assert_allclose(exact.values.reshape(ref.shape), ref, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["regressor", "binary_margin", "multiclass_margin"])
+def test_path_dependent_values_with_categories_equal_catboosts_shap_values(name):
+    model = _fit_categorical(name)
+    rows = _explained_rows(FRAME)
+    theirs = model.get_feature_importance(catboost.Pool(rows, cat_features=[1, 2]),
+                                          type="ShapValues")
+    exp = TreeShapley(model, game="path_dependent", device="cpu").fit(FRAME).explain(rows)
+    if theirs.ndim == 2:  # (n, d + 1): the values, then the expected value
+        theirs = theirs[:, None, :]
+    values = np.moveaxis(theirs[:, :, :-1], 1, 2)  # (n, d, k)
+    np.testing.assert_allclose(exp.values.reshape(values.shape), values, rtol=0, atol=1e-10)
+    base = np.asarray(exp.base_values).reshape(len(rows), -1)
+    np.testing.assert_allclose(base, theirs[:, :, -1], rtol=0, atol=1e-10)
+
+
+def test_categorical_refusals_name_the_fix():
+    # CTR splits ("s" has 4 categories, above one_hot_max_size): refused, ExactShapley works
+    model = _fit_categorical("regressor", one_hot_max_size=3)
+    with pytest.raises(TypeError, match=r"\['s'\] by target statistics.*one_hot_max_size "
+                       "above the number of categories.*ExactShapley or KernelSHAP"):
+        TreeShapley(model, n_background=5, device="cpu").fit(FRAME)
+    exp = ExactShapley(model, n_background=5, device="cpu").fit(FRAME).explain(FRAME[:2])
+    assert exp.efficiency_gap < 1e-9
+    # the data given to fit lacks a category the model splits on
+    model = _fit_categorical("regressor")
+    lacking = FRAME[FRAME["s"] != "y"]
+    with pytest.raises(TypeError, match="category of column 's'.*training data"):
+        TreeShapley(model, n_background=5, device="cpu").fit(lacking)
+    # one-hot splits of non-symmetric trees
+    model = _fit_categorical("regressor", grow_policy="Lossguide")
+    with pytest.raises(TypeError, match="grow_policy='SymmetricTree'"):
+        TreeShapley(model, n_background=5, device="cpu").fit(FRAME)
+    # rows as an array's floats cannot give CatBoost its categories back
+    numbers = FRAME[["a", "i", "b"]]
+    with pytest.raises(ValueError, match=r"X is an array.*columns \[1\] as categories.*"
+                       "Pass X as a pandas DataFrame"):
+        TreeShapley(_fit_categorical("regressor", numbers), device="cpu").fit(
+            numbers.to_numpy())
