@@ -18,6 +18,7 @@ import torch
 import sklxai
 from sklxai import GradientExplainer
 from sklxai.explainers._shapley import ShapleyExplainer
+from torchvision_loader import import_torchvision
 
 # dev dependencies: skip (not fail collection) where they are absent, e.g. on the GPU machine
 pytest.importorskip("hypothesis")
@@ -148,6 +149,9 @@ IMAGE_MODELS = {name: {"f64": _row_cnn(), "f32": _row_cnn(dtype=torch.float32),
 NEEDS_TWO_ROWS = {"c3lt"}
 #: explainers whose players are not the input features (XNN: its x-features)
 PLAYERS_NOT_FEATURES = {"xnn"}
+#: explainers whose library imports torchvision when they are fitted (LRP: zennit), loaded
+#: first through the test loader (torchvision's C ops need not load)
+NEEDS_TORCHVISION = {"lrp"}
 
 
 def _takes_nan(name):
@@ -163,6 +167,8 @@ def _torch_only(name):
 
 def _make(name, model="f64", **params):
     cls = sklxai.get_explainer(name)
+    if name in NEEDS_TORCHVISION:
+        import_torchvision()
     if name in WRAPPERS:
         return cls(_make(WRAPPERS[name], model, **params), random_state=0, **FAST[name])
     kw = {"device": "cpu", "random_state": 0, "n_background": 8, **FAST.get(name, {}), **params}
