@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import sklxai
+from torchvision_loader import import_torchvision
 
 CAMS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
 #: small settings per registered name, so that every explainer runs in about a second
@@ -35,6 +36,9 @@ FAST = {
 NAMES = sorted(sklxai.list_explainers())
 #: explainers that wrap another (SmoothGrad) are built around the one named here
 WRAPPERS = {"smoothgrad": "saliency"}
+#: explainers whose library imports torchvision when they are fitted (LRP: zennit), loaded
+#: first through the test loader (torchvision's C ops need not load)
+NEEDS_TORCHVISION = {"lrp"}
 
 
 def _model(name, X):
@@ -62,6 +66,8 @@ def _model(name, X):
 @pytest.mark.parametrize("name", NAMES)
 def test_same_random_state_same_values(name):
     cls = sklxai.get_explainer(name)
+    if name in NEEDS_TORCHVISION:
+        import_torchvision()
     X = np.random.default_rng(0).normal(size=(120, 5))
     model = _model(name, X)
 
