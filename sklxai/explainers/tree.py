@@ -55,7 +55,9 @@ class TreeShapley(FeatureGroupsMixin, BaseExplainer):
 
     Supported models: scikit-learn's DecisionTree*, ExtraTree*, RandomForest*, ExtraTrees*,
     GradientBoosting*, HistGradientBoosting* (categorical splits and missing values included)
-    and IsolationForest, and XGBoost, LightGBM and CatBoost models when installed; and
+    and IsolationForest, and XGBoost, LightGBM and CatBoost models when installed (CatBoost's
+    one-hot categorical columns too, given as a DataFrame that holds every category the model
+    splits on; its CTR-encoded columns and one-hot Depthwise/Lossguide trees are refused); and
     Pipelines whose preprocessing is column-wise and whose last step is one of these (values
     per raw column).
     Other models raise a TypeError: use ExactShapley or KernelSHAP for them.
