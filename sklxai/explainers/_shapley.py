@@ -3,10 +3,10 @@
 import copy
 
 import numpy as np
-import torch
 
 from sklxai._explain_results import select_target
 from sklxai.base import BaseExplainer
+from sklxai.explainers._game_noise import GameNoiseMixin
 from sklxai.explainers._groups import FeatureGroupsMixin
 from sklxai.games import BaselineGame, MarginalGame
 from sklxai.games.conditional import ConditionalGame
@@ -59,7 +59,7 @@ def _named_game(name):
     return {"gaussian": GaussianGame, "copula": CopulaGame, "empirical": EmpiricalGame}[name]()
 
 
-class ShapleyExplainer(FeatureGroupsMixin, BaseExplainer):
+class ShapleyExplainer(FeatureGroupsMixin, GameNoiseMixin, BaseExplainer):
     """Base of the explainers that estimate Shapley values of a game over the features.
 
     Adds to :class:`~sklxai.base.BaseExplainer` what every Shapley explainer takes: the game,
@@ -214,23 +214,6 @@ ConditionalGame
                 f"game={name} models numeric columns with a normal law, but columns {names} are "
                 "categorical (encoded categories or one-hot blocks). Use game='empirical' or "
                 "game='surrogate' for data with categorical columns.")
-
-    def _sampling_game(self):
-        """The feature game when it draws (a conditional game with Monte Carlo noise), else
-        None."""
-        game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_
-        return game if isinstance(game, ConditionalGame) and game.samples else None
-
-    def _centered_values_and_variances(self, X, masks):
-        """:meth:`_centered_values` and the variance of each value's Monte Carlo mean, (n, m, k)
-        float64, where the game draws; None in its place where the game is exact."""
-        game = self._sampling_game()
-        if game is None:
-            return self._centered_values(X, masks), None
-        if isinstance(self.game_, GroupedGame):  # coalitions of groups -> of their columns
-            masks = self.game_.expand(torch.as_tensor(masks, device=self.game_.device).bool())
-        values, variances = game.values_and_variances(X, masks)
-        return values.double() - self._null, variances.double()
 
     def _get_state(self):
         feature_game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_

@@ -111,9 +111,8 @@ class ExactShapley(ShapleyExplainer):
         # a sampling game's draws are independent across coalitions: the values' variance is
         # the sum of the squared combination weights times each coalition value's variance,
         # plus the base value's (its weight in every value is -1/d, or -2**(1-d) for Banzhaf)
-        var_null = self._sampling_game().empty_variance().double()
-        var_phi = torch.einsum("nmk,md->ndk", var, coef2) + null_coef**2 * var_null
-        return phi, var_phi.sqrt()
+        return phi, self._with_game_noise(None, torch.einsum("nmk,md->ndk", var, coef2),
+                                          null_coef)
 
     def _make_explanation(self, X, **fields):
         return super()._make_explanation(X, index=self.index_, **fields)

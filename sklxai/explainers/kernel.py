@@ -11,7 +11,9 @@ import torch
 from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.solvers import (
     kernel_shap_dof,
+    kernel_shap_map,
     kernel_shap_std_errors,
+    shared_noise_weights,
     solve_kernel_shap,
 )
 from sklxai.games.coalitions import StratifiedDesign
@@ -34,13 +36,19 @@ class KernelSHAP(ShapleyExplainer):
     own variance: the sampled coalitions are independent draws (a coalition and its complement
     one draw when ``paired``), and the sandwich estimate of the constrained regression
     (:func:`~sklxai.explainers.solvers.kernel_shap_std_errors`) gives each value's variance
-    over them, for each row, with no extra model calls. The residuals hold the game's own noise
-    on the sampled coalitions where a game samples. A 95% interval is ``values ± t *
+    over them, for each row, with no extra model calls. Where the game draws
+    (:class:`~sklxai.games.GaussianGame`, :class:`~sklxai.games.CopulaGame`), the residuals
+    hold its noise on the sampled coalitions as independent draws; what they miss (the
+    enumerated coalitions, a coalition drawn more than once, which is one game value, and
+    v(empty)) is added from the game's variance of each value through the values' weights in
+    the solution (:func:`~sklxai.explainers.solvers.kernel_shap_map`; :ref:`which_game`).
+    A 95% interval is ``values ± t *
     std_errors`` with t the 97.5% quantile of Student's t with ``std_errors_dof_`` degrees of
     freedom (``scipy.stats.t.ppf(0.975, std_errors_dof_)``; hundreds at the usual budgets, so
     t is about 1.96, the normal quantile); ``docs/benchmarks.rst`` reports how often such
     intervals cover the exact values. The standard errors are 0 when every coalition is
-    enumerated (exact values) and NaN when fewer than d draws are sampled. The coalitions are
+    enumerated (exact values; the game's noise alone where it draws) and NaN when fewer than d
+    draws are sampled. The coalitions are
     shared by every row, so the rows' errors are correlated: each interval covers its value at
     the stated rate, but the rows of one fit are not independent trials.
 
@@ -109,6 +117,14 @@ class KernelSHAP(ShapleyExplainer):
         device = self.game_.device
         self._masks = torch.as_tensor(masks, device=device)
         self._weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
+        self._noise = None
+        if self._sampling_game() is not None and len(masks):
+            # the values' weights in the solution: the game's noise on a coalition listed twice
+            # is one draw, on an enumerated one the sandwich does not see, and v(empty)'s is in
+            # every value
+            L, t = kernel_shap_map(self._masks, self._weights)
+            counted = torch.arange(len(masks), device=device) >= self.n_enumerated_
+            self._noise = (shared_noise_weights(L, self._masks, counted), -(L.sum(dim=0) + t))
 
     def _draw_coalitions(self, d, rng):
         """The coalitions (m, d), their kernel weights (m,), how many of them (the first ones)
@@ -122,12 +138,17 @@ class KernelSHAP(ShapleyExplainer):
     def _shapley_values(self, X, fx, rng):
         total = fx - self._null
         if self._n_players == 1:  # one feature takes all of f(x) - E[f], exactly
-            return total[:, None, :], torch.zeros_like(total[:, None, :])
-        values = self._centered_values(X, self._masks)
+            return total[:, None, :], self._one_player_errors(total)
+        values, var = self._centered_values_and_variances(X, self._masks)
         phi = solve_kernel_shap(self._masks, self._weights, values, total)
         errors = kernel_shap_std_errors(self._masks, self._weights, values, phi,
                                         n_enumerated=self.n_enumerated_, paired=self.paired)
-        return phi, errors * self._error_scale
+        errors = errors * self._error_scale
+        if var is not None:  # the game's draws: what the sandwich does not count
+            coef2, null_coef = self._noise
+            errors = self._with_game_noise(errors, torch.einsum("nmk,md->ndk", var, coef2),
+                                           null_coef)
+        return phi, errors
 
 
 def kernel_coalitions(d, n_coalitions, paired, rng):

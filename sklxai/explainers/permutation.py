@@ -20,8 +20,11 @@ class PermutationSHAP(ShapleyExplainer):
     Every value comes with its standard error (``Explanation.std_errors``), from the
     permutations' own variance: the sample standard deviation of the independent estimates
     (each antithetic pair's average, or each permutation when ``antithetic=False``) over the
-    square root of their count, per row. Each permutation calls the game afresh, so the game's
-    own noise is counted where a game samples. A 95% interval is ``values ± t * std_errors``
+    square root of their count, per row. Where the game draws
+    (:class:`~sklxai.games.GaussianGame`, :class:`~sklxai.games.CopulaGame`), that spread holds
+    the noise of each coalition value as an independent draw; a prefix that recurs in several
+    permutations is one game value, and v(empty)'s draws are in every permutation, so their
+    share is added from the game's variance of each value (:ref:`which_game`). A 95% interval is ``values ± t * std_errors``
     with t the 97.5% quantile of Student's t with ``std_errors_dof_`` (the count of independent
     estimates less one) degrees of freedom, ``scipy.stats.t.ppf(0.975, std_errors_dof_)``:
     the count is small at a large d (16 pairs for d = 64 at 2048 coalitions, t = 2.13), where
@@ -98,7 +101,7 @@ class PermutationSHAP(ShapleyExplainer):
         P = self.n_permutations_
         total = fx - self._null  # (n, k)
         if d == 1:  # exact
-            return total[:, None, :], torch.zeros_like(total[:, None, :])
+            return total[:, None, :], self._one_player_errors(total)
         n_draw = P // 2 if self.antithetic else P
         # drawn on the CPU from numpy so that CPU and GPU runs use the same permutations
         order = np.argsort(rng.random((n, n_draw, d)), axis=2)
@@ -109,7 +112,7 @@ class PermutationSHAP(ShapleyExplainer):
         steps = torch.arange(1, d, device=X.device)
         # prefix of length t holds the features whose rank is < t
         masks = rank[:, :, None, :] < steps[None, None, :, None]  # (n, P, d-1, d)
-        v = self._centered_values(X, masks.reshape(n, P * (d - 1), d))
+        v, var = self._centered_values_and_variances(X, masks.reshape(n, P * (d - 1), d))
         k = v.shape[-1]
         v = v.reshape(n, P, d - 1, k)
         zero = torch.zeros(n, P, 1, k, dtype=v.dtype, device=v.device)
@@ -121,4 +124,40 @@ class PermutationSHAP(ShapleyExplainer):
             units = (per_feature[:, :n_draw] + per_feature[:, n_draw:]) / 2
         else:
             units = per_feature
-        return per_feature.mean(dim=1), with_rounding(mean_and_std_error(units, 1)[1], path)
+        errors = with_rounding(mean_and_std_error(units, 1)[1], path)
+        if var is not None:  # the game's draws: what the spread over permutations misses
+            order = torch.as_tensor(order, device=X.device)
+            first = (rank == 0).double().mean(dim=1)  # (n, d): v(empty)'s weight is -first
+            errors = self._with_game_noise(errors, _repeated_coalition_variance(order, masks, var),
+                                           -first)
+        return per_feature.mean(dim=1), errors
+
+
+def _repeated_coalition_variance(order, masks, var):
+    """The variance (n, d, k) that the game's noise adds to the permutation estimate through
+    coalitions that recur in a row's permutations, beyond the spread over permutations.
+
+    A prefix S of a permutation enters the estimate of the feature that completes it (+1/P)
+    and of the next one (-1/P). The same (S, i) pair met c times in a row's P permutations
+    carries one draw of S's noise c times: variance c**2 sigma_S**2 / P**2, of which the spread
+    over permutations, which takes every occurrence as independent, counts c sigma_S**2 / P**2.
+    order (n, P, d) the permutations, masks (n, P, d - 1, d) their prefixes, var
+    (n, P (d - 1), k) the variance of each prefix's value. Coalitions are told apart by a
+    random 64-bit code of each feature summed over its members (wrapping): two distinct ones
+    share a key with probability 2**-64.
+    """
+    n, P, steps, d = masks.shape
+    k = var.shape[-1]
+    generator = torch.Generator().manual_seed(0)
+    codes = torch.randint(-2**62, 2**62, (2, d), generator=generator).to(masks.device)
+    keys = (masks.long() * codes[0]).sum(dim=-1)  # (n, P, steps): the prefix's key
+    features = torch.stack([order[:, :, :steps], order[:, :, 1:]], dim=-1)  # (n, P, steps, 2)
+    entries = torch.stack([torch.arange(n, device=masks.device)[:, None, None, None]
+                           .expand_as(features), keys[..., None] + codes[1][features]], dim=-1)
+    _, inverse, counts = torch.unique(entries.reshape(-1, 2), dim=0, return_inverse=True,
+                                      return_counts=True)
+    repeats = (counts[inverse] - 1).double().reshape(n, P, steps, 2, 1)
+    extra = repeats * var.reshape(n, P, steps, 1, k)
+    out = torch.zeros(n, d, k, dtype=torch.float64, device=var.device)
+    out.scatter_add_(1, features.reshape(n, -1, 1).expand(-1, -1, k), extra.reshape(n, -1, k))
+    return out / P**2

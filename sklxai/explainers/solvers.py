@@ -123,10 +123,7 @@ def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired)
     if dof < 1:
         fill = 0.0 if n_sampled == 0 else float("nan")
         return torch.full_like(phi, fill, dtype=torch.float64)
-    A_inv = torch.linalg.pinv(Z.T @ (w[:, None] * Z))
-    ones = torch.ones(d, dtype=torch.float64, device=Z.device)
-    a1 = A_inv @ ones
-    M = A_inv - torch.outer(a1, a1) / (ones @ a1)
+    M = _constrained_inverse(Z, w)[0]
     drawn = slice(n_enumerated, n_enumerated + units)
     G = Z[drawn] @ M  # (U, d): M z_S of each draw
     y = values.double()
@@ -137,6 +134,69 @@ def kernel_shap_std_errors(masks, weights, values, phi, *, n_enumerated, paired)
     squares = torch.einsum("nuk,ud->ndk", q**2, G**2)
     var = (squares - total**2 / units) * (units / dof)
     return with_rounding(var.clamp(min=0.0).sqrt(), y)
+
+
+def _constrained_inverse(Z, w):
+    """``M = A^-1 - A^-1 1 1' A^-1 / (1' A^-1 1)`` with ``A = Z' W Z`` (the constrained inverse
+    of :func:`solve_kernel_shap`), and ``A^-1 1 / (1' A^-1 1)``, the weight of the constraint's
+    total in the solution."""
+    A_inv = torch.linalg.pinv(Z.T @ (w[:, None] * Z))
+    ones = torch.ones(Z.shape[1], dtype=torch.float64, device=Z.device)
+    a1 = A_inv @ ones
+    return A_inv - torch.outer(a1, a1) / (ones @ a1), a1 / (ones @ a1)
+
+
+def kernel_shap_map(masks, weights):
+    """The linear map of :func:`solve_kernel_shap`: its solution is
+    ``phi[n, :, k] = values[n, :, k] @ L + total[n, k] * t``.
+
+    Parameters
+    ----------
+    masks : tensor (m, d) of 0/1
+    weights : tensor (m,)
+
+    Returns
+    -------
+    L : float64 tensor (m, d)
+        The weight of each coalition's value in each player's value, ``W Z M``.
+    t : float64 tensor (d,)
+        The weight of the total (the efficiency constraint's right-hand side).
+    """
+    Z, w = masks.double(), weights.double()
+    M, t = _constrained_inverse(Z, w)
+    return (w[:, None] * Z) @ M, t
+
+
+def shared_noise_weights(coef, masks, counted):
+    """Squared weights that give the variance of a linear estimate ``sum_j coef[j] y_j`` when
+    the noise of y_j is one draw per distinct coalition (a coalition listed twice carries the
+    same noise twice), less the part an estimator's own variance already counts: its spread
+    over independent draws counts the noise of the draws' coalitions (``counted``) as if each
+    occurrence had its own.
+
+    The variance is ``sum_j out[j] sigma_j**2``, sigma_j**2 the variance of y_j's noise (the same
+    for every occurrence of a coalition): ``out[j] = (sum of coef over j's coalition)**2 /
+    (its occurrences) - counted[j] * coef[j]**2``.
+
+    Parameters
+    ----------
+    coef : float64 tensor (m, p)
+        The weight of each listed coalition's value in each of p estimates.
+    masks : tensor (m, d)
+        The coalitions (repeats allowed).
+    counted : bool tensor (m,)
+        Whether the estimator's own variance counts the coalition's noise (a sampled draw's).
+
+    Returns
+    -------
+    weights : float64 tensor (m, p)
+    """
+    _, inverse, counts = torch.unique(masks.bool(), dim=0, return_inverse=True,
+                                      return_counts=True)
+    summed = torch.zeros(len(counts), coef.shape[1], dtype=torch.float64, device=coef.device)
+    summed.index_add_(0, inverse, coef.double())
+    shared = summed[inverse] ** 2 / counts[inverse, None].double()
+    return shared - counted.double()[:, None] * coef.double() ** 2
 
 
 def kernel_shap_dof(n_sampled, d, *, paired):
