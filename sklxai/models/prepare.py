@@ -464,7 +464,7 @@ def _fit_model(model, X, X_arr, y, owner, image_shape=None):
             f"({type(model).__name__}) is not fitted. Fit it before explaining it, or pass y to "
             "the explainer's fit so that a clone of it is fitted on (X, y)."
         )
-    fitted = clone(model)
+    fitted = _clone(model)
     if is_skorch_net(fitted):
         from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 
@@ -478,6 +478,15 @@ def _fit_model(model, X, X_arr, y, owner, image_shape=None):
         rows = X_arr if image_shape is None else X_arr.reshape(-1, *image_shape)
         return fitted.fit(rows.astype(np.float32), y)
     return fitted.fit(X, y)
+
+
+def _clone(model):
+    """An unfitted copy of ``model`` with its parameters: scikit-learn's ``clone``, or a
+    CatBoost model's own ``copy`` (``clone`` refuses CatBoost's list parameters, such as
+    ``cat_features``, which its constructor copies)."""
+    if type(model).__module__.partition(".")[0] == "catboost" and hasattr(model, "copy"):
+        return model.copy()
+    return clone(model)
 
 
 def _takes_nan(model):

@@ -244,6 +244,21 @@ def test_path_dependent_values_with_categories_equal_catboosts_shap_values(name)
     np.testing.assert_allclose(base, theirs[:, :, -1], rtol=0, atol=1e-10)
 
 
+def test_an_unfitted_model_with_categories_is_fitted_on_x_and_y():
+    # scikit-learn's clone refuses CatBoost's list parameters: the model copies itself
+    model = catboost.CatBoostClassifier(iterations=6, depth=3, cat_features=["s", "i"],
+                                        one_hot_max_size=10, random_seed=0, thread_count=1,
+                                        verbose=0, allow_writing_files=False)
+    background = FRAME.iloc[:6]
+    est = TreeShapley(model, background=background, device="cpu").fit(FRAME, Y_CAT > 0.5)
+    assert not model.is_fitted() and est.model_.is_fitted()
+    rows = _explained_rows(FRAME)
+    ref = np.stack([_raw_marginal_reference(_output(est.model_), rows.iloc[r], background)
+                    for r in range(len(rows))])
+    np.testing.assert_allclose(est.explain(rows).values.reshape(ref.shape), ref, rtol=0,
+                               atol=1e-8)
+
+
 def test_categorical_refusals_name_the_fix():
     # CTR splits ("s" has 4 categories, above one_hot_max_size): refused, ExactShapley works
     model = _fit_categorical("regressor", one_hot_max_size=3)
