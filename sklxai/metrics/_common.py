@@ -140,7 +140,8 @@ def attribution_matrix(attributions, n, d, targets, *, target_given, image_shape
     """Attributions as a float64 (n, d) array of columns, or (n, H*W) for spatial-only maps.
 
     Accepts an :class:`Explanation` (its ``values``) or an array or tensor of shape (n, d),
-    (n, d, k) (the slice of each row's target is taken; needs ``target``), and for images
+    (n, d, k) (the slice of each row's entry of ``targets`` is taken: the given target, or
+    without one the output the caller resolved, each row's predicted output), and for images
     (n, C, H, W), (n, H, W) or (n, H * W), each with an output axis k last where several
     outputs are explained (as explainers return them for image input).
     """
@@ -170,14 +171,12 @@ def attribution_matrix(attributions, n, d, targets, *, target_given, image_shape
         k = values.shape[2]
         if k == 1:
             out = values[:, :, 0]
-        elif not target_given:
-            raise ValueError(
-                f"{name} has shape {values.shape}: {k} outputs per feature. Pass target= (an "
-                "output index, or one per row such as the predicted class) to pick the "
-                "attributions of the output being scored."
-            )
         elif targets.max() >= k:
-            raise ValueError(f"target indices go up to {targets.max()} but {name} has {k} outputs.")
+            given = "target indices go" if target_given else "the predicted outputs go"
+            raise ValueError(
+                f"{given} up to {targets.max()} but {name} has {k} outputs; pass the "
+                "attributions of every model output, or target= naming the scored output."
+            )
         else:
             out = values[np.arange(n), :, targets]
     else:

@@ -79,7 +79,8 @@ def cross_testing(models, explanations, X, *, metric="deletion", target=None, ba
         The output scored. None: each scoring model's own predicted class at the intact row
         (so the diagonal equals ``deletion_auc(model, X, its explanation)``). Pass the true
         labels ``y`` to score every model on the true class. Explanations with several outputs,
-        (n, d, k), need ``target`` to pick their slice.
+        (n, d, k), are ranked by the slice of ``target``, or without it of the class their own
+        model predicts.
     baseline, n_steps, step_size, image_shape, patch_size, device, batch_size
         As in :func:`~sklxai.metrics.deletion_curve`.
 

@@ -58,9 +58,10 @@ def deletion_curve(model, X, attributions, *, target=None, baseline=0.0, n_steps
         shape (n, C, H, W) or (n, H, W) (the image shape is then read from X), or flattened in
         (C, H, W) order with ``image_shape`` (for a model that starts with an ``Unflatten``).
     attributions : Explanation or array-like
-        Attributions of these rows: shape (n, d); (n, d, k) when ``target`` is given (the
-        target's slice is used); for images also (n, C, H, W) (or (n, C, H, W, k) with
-        ``target``, as explainers return them for image input), or a spatial map (n, H, W).
+        Attributions of these rows: shape (n, d); (n, d, k) for several outputs (the slice of
+        each row's scored output is used: ``target``'s, or the predicted one); for images also
+        (n, C, H, W) (or (n, C, H, W, k), as explainers return them for image input), or a
+        spatial map (n, H, W).
     target : None, int, label or array of int (n,)
         The output scored. None: each row's predicted output at the intact row.
     baseline : float or array-like of shape (d,) or (n, d), default=0.0

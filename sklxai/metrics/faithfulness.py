@@ -36,7 +36,7 @@ def faithfulness_correlation(model, X, attributions, *, target=None, baseline=0.
         Rows in the model's input space: images (n, C, H, W) or (n, H, W), or flattened in
         (C, H, W) order with ``image_shape``.
     attributions : Explanation or array-like
-        As in :func:`~sklxai.metrics.deletion_curve`: (n, d), (n, d, k) with ``target``, or for
+        As in :func:`~sklxai.metrics.deletion_curve`: (n, d), (n, d, k) (the scored output's slice), or for
         images (n, C, H, W) or a spatial map (n, H, W).
     target : None, int, label or array of int (n,)
         The output scored. None: each row's predicted output.

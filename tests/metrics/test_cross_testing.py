@@ -86,8 +86,10 @@ def test_three_dim_explanations_take_the_target_slice(setup):
     res = cross_testing(models, full, X, target=y, device="cpu")
     np.testing.assert_allclose(res.scores, cross_testing(models, exps, X, target=y,
                                                          device="cpu").scores, atol=1e-12)
-    with pytest.raises(ValueError, match="target"):
-        cross_testing(models, full, X, device="cpu")
+    # without a target: each explanation's slice is the class its own model predicts
+    own = {k: full[k][np.arange(len(X)), :, (X @ Ws[k].T).argmax(axis=1)] for k in full}
+    np.testing.assert_allclose(cross_testing(models, full, X, device="cpu").scores,
+                               cross_testing(models, own, X, device="cpu").scores, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

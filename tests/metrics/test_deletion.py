@@ -96,11 +96,12 @@ def test_targets_and_three_dim_explanations():
     for target, t in [(None, pred), (2, np.full(n, 2)), (np.arange(n) % k, np.arange(n) % k)]:
         c = contrib[np.arange(n), :, t]
         ref, _ = reference_curves(c, c, out[np.arange(n), t], b[t])
-        attributions = exp if target is not None else c
-        _, curve = deletion_curve(model, X, attributions, target=target, device="cpu")
-        np.testing.assert_allclose(curve, ref, atol=1e-12)
-    with pytest.raises(ValueError, match="target"):
-        deletion_auc(model, X, exp, device="cpu")
+        for attributions in (exp, c):  # without a target: the predicted output's slice
+            _, curve = deletion_curve(model, X, attributions, target=target, device="cpu")
+            np.testing.assert_allclose(curve, ref, atol=1e-12)
+    assert pred.max() == k - 1  # attributions of the first k - 1 outputs miss a predicted one
+    with pytest.raises(ValueError, match="predicted outputs go up to 2"):
+        deletion_auc(model, X, contrib[:, :, :k - 1], device="cpu")
     with pytest.raises(ValueError, match="target"):
         deletion_auc(model, X, contrib[:, :, 0], target=k, device="cpu")
 

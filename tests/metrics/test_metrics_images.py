@@ -53,13 +53,19 @@ def test_image_baselines_and_a_mismatched_image_shape(setup):
         deletion_auc(cnn, X, exp, baseline=np.zeros((2, 2)), device="cpu")
 
 
-def test_several_outputs_per_pixel_need_a_target(setup):
+def test_several_outputs_per_pixel_score_the_target_or_the_predicted_output(setup):
     cnn, _, X, exp = setup
     k3 = np.repeat(exp.values[..., None], 3, axis=-1)  # (n, C, H, W, k)
     np.testing.assert_allclose(deletion_auc(cnn, X, k3, target=1, device="cpu"),
                                deletion_auc(cnn, X, exp.values, target=1, device="cpu"))
-    with pytest.raises(ValueError, match="Pass target="):
-        deletion_auc(cnn, X, k3, device="cpu")
+    # without a target: each row's predicted output, and its slice of the attributions
+    pred = cnn(torch.as_tensor(X)).argmax(dim=1).numpy()
+    rng = np.random.default_rng(0)
+    kk = rng.normal(size=(*exp.values.shape, 3))
+    picked = kk[np.arange(len(X)), ..., pred]
+    np.testing.assert_allclose(deletion_auc(cnn, X, kk, device="cpu"),
+                               deletion_auc(cnn, X, picked, target=pred, device="cpu"))
+
 
 
 def test_faithfulness_cross_testing_and_sub_explanations_on_images(setup):
