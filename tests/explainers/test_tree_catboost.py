@@ -115,6 +115,16 @@ def _path_dependent_reference(model, rows):
     return np.stack(out)
 
 
+def _assert_equals_shap_values(exp, theirs):
+    """The values and expected value of an Explanation equal CatBoost's ShapValues."""
+    if theirs.ndim == 2:  # (n, d + 1): the values, then the expected value
+        theirs = theirs[:, None, :]
+    values = np.moveaxis(theirs[:, :, :-1], 1, 2)  # (n, d, k)
+    np.testing.assert_allclose(exp.values.reshape(values.shape), values, rtol=0, atol=1e-10)
+    base = np.asarray(exp.base_values).reshape(len(theirs), -1)
+    np.testing.assert_allclose(base, theirs[:, :, -1], rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("name", ["regressor_nan_min", "regressor_nan_max", "binary_margin",
                                   "multiclass_margin", "weighted"])
 def test_path_dependent_values_equal_catboosts_shap_values(name):
@@ -130,12 +140,7 @@ def test_path_dependent_values_equal_catboosts_shap_values(name):
     rows = X_NAN[:6]
     theirs = model.get_feature_importance(catboost.Pool(rows), type="ShapValues")
     exp = TreeShapley(model, game="path_dependent", device="cpu").fit(X_NAN).explain(rows)
-    if theirs.ndim == 2:  # (n, d + 1): the values, then the expected value
-        theirs = theirs[:, None, :]
-    values = np.moveaxis(theirs[:, :, :-1], 1, 2)  # (n, d, k)
-    np.testing.assert_allclose(exp.values.reshape(values.shape), values, rtol=0, atol=1e-10)
-    base = np.asarray(exp.base_values).reshape(len(rows), -1)
-    np.testing.assert_allclose(base, theirs[:, :, -1], rtol=0, atol=1e-10)
+    _assert_equals_shap_values(exp, theirs)
 
 
 def test_path_dependent_values_of_non_symmetric_trees_equal_brute_force():
@@ -239,12 +244,7 @@ def test_path_dependent_values_with_categories_equal_catboosts_shap_values(name)
     theirs = model.get_feature_importance(catboost.Pool(rows, cat_features=[1, 2]),
                                           type="ShapValues")
     exp = TreeShapley(model, game="path_dependent", device="cpu").fit(FRAME).explain(rows)
-    if theirs.ndim == 2:  # (n, d + 1): the values, then the expected value
-        theirs = theirs[:, None, :]
-    values = np.moveaxis(theirs[:, :, :-1], 1, 2)  # (n, d, k)
-    np.testing.assert_allclose(exp.values.reshape(values.shape), values, rtol=0, atol=1e-10)
-    base = np.asarray(exp.base_values).reshape(len(rows), -1)
-    np.testing.assert_allclose(base, theirs[:, :, -1], rtol=0, atol=1e-10)
+    _assert_equals_shap_values(exp, theirs)
 
 
 def test_an_unfitted_model_with_categories_is_fitted_on_x_and_y():
