@@ -29,7 +29,7 @@ def import_zennit(owner):
         if exc.name == "zennit":
             raise ImportError(
                 f"{owner} computes layer-wise relevance propagation with zennit, which is not "
-                "installed: pip install zennit (or pip install 'sklxai-lrp')."
+                "installed: pip install zennit."
             ) from exc
         if exc.name is not None and exc.name.split(".")[0] == "torchvision":
             raise ImportError(

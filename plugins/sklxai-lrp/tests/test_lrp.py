@@ -163,42 +163,35 @@ def test_a_scikit_learn_model_is_refused():
         LRP(model).fit(X)
 
 
-def _run(code):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
 def test_without_zennit_the_plugin_imports_registers_and_fit_says_what_to_install():
-    out = _run("""
+    # one fresh interpreter: zennit missing, then a torchvision whose import fails as it does
+    # when its C ops were built for another torch
+    code = textwrap.dedent("""
         import sys
         sys.modules["zennit"] = None  # import zennit raises ModuleNotFoundError
         import numpy as np, torch, sklxai, sklxai_lrp
         cls = sklxai.get_explainer("lrp")
         assert cls is sklxai_lrp.LRP
+        X, model = np.zeros((4, 3)), torch.nn.Linear(3, 2)
         try:
-            cls(torch.nn.Linear(3, 2), device="cpu").fit(np.zeros((4, 3)))
+            cls(model, device="cpu").fit(X)
         except ImportError as exc:
             print(exc)
-    """)
-    assert "pip install zennit" in out
-
-
-def test_a_torchvision_built_for_another_torch_is_named_at_fit():
-    out = _run("""
-        import sys
-        class Broken:  # as torchvision's import fails when its C ops do not load
+        del sys.modules["zennit"]
+        class Broken:
             def find_spec(self, name, path=None, target=None):
                 if name == "torchvision":
                     raise RuntimeError("operator torchvision::nms does not exist")
         sys.meta_path.insert(0, Broken())
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "zennit")]:
-            del sys.modules[name]
-        import numpy as np, torch, sklxai_lrp
+        assert "torchvision" not in sys.modules
         try:
-            sklxai_lrp.LRP(torch.nn.Linear(3, 2), device="cpu").fit(np.zeros((4, 3)))
+            cls(model, device="cpu").fit(X)
         except ImportError as exc:
             print(exc)
     """)
-    assert "torchvision failed to load" in out and "torchvision made for it" in out
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    missing, broken = result.stdout.strip().splitlines()
+    assert "zennit, which is not installed: pip install zennit" in missing
+    assert "torchvision failed to load" in broken and "torchvision made for it" in broken
