@@ -113,7 +113,7 @@ class TreeInteractions(TreeShapley):
         weights = [index_weights(self.index_, self.max_order, s, n)
                    for s in range(1, self.max_order + 1)]
         return InteractionTerms(self.trees_, members, self._background_z, weights=weights,
-                                interactions=self.interactions_)
+                                interactions=self.interactions_, budget=self._budget())
 
     def _players_are_features(self):
         return False  # values are per set of players

@@ -275,22 +275,27 @@ def test_index_names_any_case_and_records_it(data):
 @pytest.mark.parametrize("game", ["marginal", "path_dependent"])
 @pytest.mark.parametrize("max_order", [2, 3])
 def test_terms_without_tables_equal_the_tables(data, monkeypatch, game, max_order):
-    # leaves beyond the tables' size are computed per row (and background row): the same terms
+    # trees whose paths hold at most _TABLE_MAX_SLOTS players are tabulated by groups of
+    # leaves; in the other trees, leaves within that size get a table of their own and longer
+    # paths are computed per row (and background row): the same terms every way
     from sklxai.games.trees import interactions
 
     X, y = data
-    model = _gbdt(X, y)
+    model = _gbdt(X, y)  # depth 4: paths of up to 4 players
     params = {"background": X[:15]} if game == "marginal" else {"game": game}
     params["max_order"] = max_order
     for index in INDICES:
-        tables = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
-        assert all(b.table is not None for b in tables._values.buckets)
-        with monkeypatch.context() as patch:
-            patch.setattr(interactions, "_TABLE_MAX_SLOTS", 0)
-            rows = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
-            assert all(b.table is None for b in rows._values.buckets)
-            np.testing.assert_allclose(rows.transform(X[:6]), tables.transform(X[:6]),
-                                       rtol=0, atol=1e-12)
+        grouped = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
+        assert grouped._values.patterns is not None and not grouped._values.buckets
+        want = grouped.transform(X[:6])
+        for limit in (3, 0):
+            with monkeypatch.context() as patch:
+                patch.setattr(interactions, "_TABLE_MAX_SLOTS", limit)
+                est = TreeInteractions(model, index=index, device="cpu", **params).fit(X)
+            buckets = est._values.buckets
+            assert {b.table is not None for b in buckets} == ({True, False} if limit else {False})
+            assert limit or est._values.patterns is None
+            np.testing.assert_allclose(est.transform(X[:6]), want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -41,6 +41,7 @@ import torch
 
 from sklxai.games.trees.closed_form import rows_of
 from sklxai.games.trees.path_dependent import _cover_fractions, _slots
+from sklxai.games.trees.patterns import PatternTables
 from sklxai.models.trees.walk import NodeDecisions
 
 #: leaves whose paths hold at most this many players get, at construction, a table of their
@@ -193,15 +194,23 @@ class InteractionTerms:
     interactions : list of tuple of int
         The sets of players with a term, in the order of the terms' columns (every set of 1 to
         ``max_order`` players that a path can hold).
+    budget : int
+        Elements of the temporaries built at once while building the tables.
 
     Attributes
     ----------
     expected_value : float64 tensor (k,) or None
         For the path-dependent game, v(empty): the trees' output averaged over their covers.
     n_terms : int
+    patterns : PatternTables or None
+        Interventional game: the trees whose paths hold at most ``_TABLE_MAX_SLOTS`` players
+        (while their tables fit ``_TABLE_ELEMENTS``), in pattern tables of leaf groups (a
+        look-up per group of leaves and column instead of per leaf and set of slots).
+    buckets : list of _Bucket
+        The other leaves, by the number of players on their paths.
     """
 
-    def __init__(self, trees, members, background, *, weights, interactions):
+    def __init__(self, trees, members, background, *, weights, interactions, budget):
         self.trees, self.n_players = trees, len(members)
         P = self.n_players
         player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
@@ -234,9 +243,21 @@ class InteractionTerms:
             np.multiply.at(zero, (np.nonzero(on)[0], slot[on]), fraction[on])
         else:
             self._background = self._decide(background).T.contiguous()  # (m, N)
-        self.buckets, left = [], _TABLE_ELEMENTS
-        for U in np.unique(n_slots[n_slots > 0]):  # U == 0: constant leaves, no terms
-            where = np.flatnonzero(n_slots == U)
+        # trees of short paths: tables of leaf groups
+        covers = None if zero is None else (self._weights, torch.as_tensor(zero, device=device),
+                                            torch.as_tensor(slot_player, device=device))
+        terms = _SetTerms(column, self.max_order, self._tables, covers)
+        owner = trees.leaf_tree.cpu().numpy()
+        tabled, left = self._choose_tabled(n_slots, owner, terms, _TABLE_ELEMENTS)
+        self.patterns, listed = None, n_slots > 0
+        if len(tabled):
+            self.patterns = PatternTables(
+                trees, tabled, node_player, P, int(n_slots[np.isin(owner, tabled)].max()),
+                background, budget=budget, terms=terms)
+            listed &= ~np.isin(owner, tabled)
+        self.buckets = []
+        for U in np.unique(n_slots[listed]):  # U == 0: constant leaves, no terms
+            where = np.flatnonzero(listed & (n_slots == U))
             bucket = _Bucket(int(U), where, np.minimum(slot[where], U), slot_player[where, :U],
                              None if zero is None else zero[where, :U], column,
                              self.max_order, device)
@@ -244,6 +265,23 @@ class InteractionTerms:
             if U <= _TABLE_MAX_SLOTS and size <= left:
                 bucket.table, left = self._table(bucket), left - size
             self.buckets.append(bucket)
+
+    def _choose_tabled(self, n_slots, owner, terms, left):
+        """The trees whose paths hold at most ``_TABLE_MAX_SLOTS`` players, while their
+        tables (about 2**U entries per leaf, term and output) fit ``left`` entries; and what
+        is left."""
+        n_trees = int(owner.max()) + 1 if len(owner) else 0
+        widest = np.zeros(n_trees, dtype=np.int64)
+        np.maximum.at(widest, owner, n_slots)
+        cost = np.zeros(n_trees)
+        sets = np.array([terms.n_sets(int(U)) for U in range(int(n_slots.max(initial=0)) + 1)])
+        np.add.at(cost, owner, 2.0**n_slots * sets[n_slots] * self.trees.n_outputs)
+        tabled = []
+        for t in np.flatnonzero((widest <= _TABLE_MAX_SLOTS) & (widest > 0)):
+            if cost[t] <= left:
+                tabled.append(t)
+                left -= cost[t]
+        return np.asarray(tabled, dtype=np.int64), left
 
     def _table(self, bucket):
         """The terms of each leaf of ``bucket`` for each pattern of the slots a row satisfies
@@ -285,14 +323,20 @@ class InteractionTerms:
 
     def values(self, Zx, budget):
         """Terms (n, n_terms, k) of encoded rows Zx, temporaries of about ``budget`` elements."""
+        k = self.trees.n_outputs
+        out = torch.zeros(len(Zx), self.n_terms + 1, k, dtype=torch.float64,
+                          device=self.trees.device)
+        if self.patterns is not None:
+            self.patterns.add_values(out, Zx, budget)
         step = _ROWS if Zx.device.type == "cpu" else len(Zx)
-        return torch.cat([self._block(Zx[start : start + step], budget)
-                          for start in range(0, len(Zx), step)])
+        if self.buckets:
+            for start in range(0, len(Zx), step):
+                self._block(out[start : start + step], Zx[start : start + step], budget)
+        return out[:, :-1]
 
-    def _block(self, Zx, budget):
-        """:meth:`values` of a block of rows."""
+    def _block(self, out, Zx, budget):
+        """Add the buckets' terms of a block of rows to ``out`` (n, n_terms + 1, k)."""
         trees, n, k = self.trees, len(Zx), self.trees.n_outputs
-        out = torch.zeros(n, self.n_terms + 1, k, dtype=torch.float64, device=trees.device)
         decisions = self._decide(Zx).T.contiguous()
         m = 1 if self._background is None else len(self._background)
         for bucket in self.buckets:
@@ -322,7 +366,6 @@ class InteractionTerms:
                     terms = terms.transpose(0, 1)
                 weighted = terms[..., None] * trees.leaf_value[leaves[sl]][None, :, None, :]
                 out.index_add_(1, bucket.pos[sl].reshape(-1), weighted.reshape(n, -1, k))
-        return out[:, :-1]
 
     def _interventional(self, X, B, bucket):
         """Mean over the background of the terms of each leaf's indicator game, (Lc, n, sets):
@@ -354,6 +397,54 @@ class InteractionTerms:
             sign = -1.0 if (s - alpha) % 2 else 1.0
             out.index_add_(2, sets, sign * x_side * torch.bmm(c, b_side))
         return out
+
+
+class _SetTerms:
+    """What :class:`~sklxai.games.trees.patterns.PatternTables` tabulates for the terms: a
+    leaf of U slots has a term for each set of 1 to ``max_order`` of them
+    (:func:`slot_subsets`), in the column of its players' set (``column``). Interventional
+    game: its table is the background's share of each pattern times the terms of every
+    (row pattern, background pattern) pair (:func:`pattern_pair_terms`, one matrix per U).
+    Path-dependent game (``covers``: the weights, every leaf's cover products and players by
+    slot): the product game's terms of each pattern and the leaf's cover products."""
+
+    def __init__(self, column, max_order, K, covers=None):
+        self.column, self.max_order, self.K, self.covers = column, max_order, K, covers
+        self.n_targets = len(column)
+        self._matrix = {}
+
+    def n_sets(self, U):
+        return sum(math.comb(U, s) for s in range(1, min(self.max_order, U) + 1))
+
+    def targets(self, slot_player, n_slots):
+        L = len(slot_player)
+        out = np.full((L, max(1, self.n_sets(int(n_slots.max(initial=0))))), self.n_targets,
+                      dtype=np.int64)
+        for U in np.unique(n_slots[n_slots > 0]):
+            rows = np.flatnonzero(n_slots == U)
+            member = slot_subsets(int(U), self.max_order)
+            out[rows, : len(member)] = _columns(slot_player[rows, :U], member, self.column)
+        return out
+
+    def tables(self, share, U, leaves, slot_player):
+        device = share.device
+        member = torch.as_tensor(slot_subsets(U, self.max_order), device=device)
+        if self.covers is None:
+            if U not in self._matrix:
+                self._matrix[U] = pattern_pair_terms(U, self.K, member).reshape(2**U, -1)
+            return (share @ self._matrix[U]).reshape(len(share), 2**U, -1)
+        weights, zero, players = self.covers
+        leaves = torch.as_tensor(leaves, device=device)
+        # each slot's cover product, found by its player among the leaf's
+        same = players[leaves][:, None, :] == torch.as_tensor(slot_player, device=device)[..., None]
+        z = (same * zero[leaves][:, None, :]).sum(dim=-1)  # (Lb, U)
+        patterns = ((torch.arange(2**U, device=device)[:, None]
+                     >> torch.arange(U, device=device)) & 1).to(torch.float64)
+        step = max(1, _CHUNK // (2**U * len(member) * (U + 1)))
+        return torch.cat([
+            product_game_terms(patterns.expand(len(part), -1, -1),
+                               part[:, None, :].expand(-1, 2**U, -1), weights, member)
+            for part in z.split(step)])
 
 
 class _Bucket:

@@ -57,12 +57,20 @@ class PatternTables:
     n_players : int
     max_slots : int
         The most players on a path of these trees.
-    background : float64 tensor (m, n_features)
-        Encoded background rows.
+    background : float64 tensor (m, n_features) or None
+        Encoded background rows (None: ``terms`` that need none).
     budget : int
         Elements of the temporaries built at once.
     index : {"SV", "BV"}
         Shapley or Banzhaf values (:func:`~sklxai.games.trees.closed_form.value_tables`).
+    terms : object or None
+        What a leaf's table holds, when not its players' values: ``n_targets`` (the columns
+        of the result), ``targets(slot_player, n_slots)`` (each leaf's column of each of its
+        terms, (L, W), ``n_targets`` beyond), ``n_sets(U)`` (the terms of a leaf of U slots) and
+        ``tables(share, U, leaves, slot_player)`` (each leaf's terms for each pattern of the
+        slots a row satisfies, (Lb, 2**U, n_sets(U)), from the background's share of each
+        pattern, (Lb, 2**U)): :class:`~sklxai.games.trees.interactions.InteractionTerms`'
+        interaction terms. None: the players' values.
 
     Attributes
     ----------
@@ -94,30 +102,49 @@ class PatternTables:
     """
 
     def __init__(self, trees, tree_ids, node_player, n_players, max_slots, background, *,
-                 budget, index="SV"):
+                 budget, index="SV", terms=None):
         self.trees, self.n_players = trees, n_players
+        terms = _PlayerValues(index, n_players) if terms is None else terms
+        self.n_targets = terms.n_targets
         sizes = np.bincount(np.cumsum(_parents(trees.children) < 0) - 1)[tree_ids]
         cut = np.cumsum(sizes) // _PART_NODES
         self.parts = []
         for c in np.unique(cut):
             structure = _Structure(trees, tree_ids[cut == c], node_player, n_players,
-                                   max_slots)
+                                   max_slots, terms)
             if len(structure.group_root):
-                self.parts.append(_Part(trees, structure, background, budget, index))
+                self.parts.append(_Part(trees, structure, background, budget, terms))
         self.n_groups = sum(part.n_groups for part in self.parts)
         self.n_leaves = sum(part.n_leaves for part in self.parts)
 
     def add_values(self, phi, Zx, budget):
-        """Add the tabulated trees' values of encoded rows Zx to phi (n, P + 1, k), the
-        temporaries within ``budget`` elements."""
+        """Add the tabulated trees' values of encoded rows Zx to phi (n, P + 1, k) (with
+        ``terms``: (n, n_targets + 1, k)), the temporaries within ``budget`` elements."""
         for part in self.parts:
-            part.add_values(phi, Zx, budget, self.n_players)
+            part.add_values(phi, Zx, budget, self.n_targets)
+
+
+class _PlayerValues:
+    """The tables of :class:`PatternTables` by default: each leaf's players' Shapley (or
+    Banzhaf) values, one column per player."""
+
+    def __init__(self, index, n_players):
+        self.index, self.n_targets = index, n_players
+
+    def targets(self, slot_player, n_slots):
+        return slot_player  # n_players beyond each leaf's slots
+
+    def n_sets(self, U):
+        return U
+
+    def tables(self, share, U, leaves, slot_player):
+        return value_tables(share, U, self.index)
 
 
 class _Part:
     """The tables of some trees (one :class:`_Structure`) and what explaining reads."""
 
-    def __init__(self, trees, s, background, budget, index):
+    def __init__(self, trees, s, background, budget, terms):
         self.trees, device = trees, trees.device
         self.k = k = trees.n_outputs
         self.n_leaves, self.n_groups = len(s.leaves), len(s.group_root)
@@ -146,9 +173,11 @@ class _Part:
                 as_t(s.group_inner_count[g].astype(np.int16))[:, None],
                 as_t(offset[g])[:, None], as_t(n_columns[g] * k)[:, None],
                 as_t(s.group_dec_row[g].T.copy()), columns))
-        counts = self._key_counts(s, background, budget)
-        self.table = self._tables(s, counts / max(len(background), 1), budget, index, offset,
-                                  n_columns)
+        if background is None:  # terms that do not depend on a background
+            share = torch.zeros(int(s.key_offset[-1]), dtype=torch.float64, device=device)
+        else:
+            share = self._key_counts(s, background, budget) / max(len(background), 1)
+        self.table = self._tables(s, share, budget, terms, offset, n_columns)
         if device.type == "cpu":
             self._table_np = self.table.numpy()
 
@@ -171,7 +200,7 @@ class _Part:
                     minlength=last - first).to(torch.float64)
         return counts
 
-    def _tables(self, s, share, budget, index, offset, n_columns):
+    def _tables(self, s, share, budget, terms, offset, n_columns):
         """The groups' tables, flat: for group g, key q, column c and output o the entry
         ``offset[g] + (q * columns[g] + c) * k + o`` (and one entry past them, where slots of
         no player's columns go). ``share``: the background's share of each group key."""
@@ -192,13 +221,14 @@ class _Part:
             bucket = np.flatnonzero(s.leaf_slots == U)
             for bits in np.unique(key_bits[bucket]):
                 same = bucket[key_bits[bucket] == bits]
-                step = max(1, budget // (2**int(bits) * int(U) * k * 4))
+                width = max(terms.n_sets(int(U)), 2 ** int(U))
+                step = max(1, budget // (2**int(bits) * width * k * 4))
                 for first in range(0, len(same), step):
                     self._fill(table, s, same[first : first + step], int(U), int(bits),
-                               share, inside, offset, n_columns, index)
+                               share, inside, offset, n_columns, terms)
         return table
 
-    def _fill(self, table, s, leaves, U, bits, share, inside, offset, n_columns, index):
+    def _fill(self, table, s, leaves, U, bits, share, inside, offset, n_columns, terms):
         """Add the values of ``leaves`` (U slots each, all of groups with ``bits``-bit keys)
         to their groups' tables at every key: each key fixes the leaf's failed slots, so the
         background's share of each of the leaf's patterns is a sum of its keys' shares, and
@@ -214,14 +244,16 @@ class _Part:
         pattern_share = torch.zeros(len(leaves), 2**U, dtype=torch.float64, device=device)
         pattern_share.scatter_add_(1, fail, keys_share)
         # the closed form's patterns are the slots satisfied, ours those failed
-        per_leaf = value_tables(pattern_share.flip(1), U, index).flip(1)  # (Lb, 2**U, U)
-        vals = per_leaf.gather(1, fail[..., None].expand(-1, -1, U))  # (Lb, K, U)
-        cols = torch.as_tensor(s.leaf_col[leaves][:, :U], device=device)  # -1: no player
+        ids = s.leaves[leaves]
+        per_leaf = terms.tables(pattern_share.flip(1), U, ids, s.slot_player[leaves, :U])
+        W = per_leaf.shape[2]  # (Lb, 2**U, W): by the pattern failed
+        vals = per_leaf.flip(1).gather(1, fail[..., None].expand(-1, -1, W))  # (Lb, K, W)
+        cols = torch.as_tensor(s.leaf_col[leaves][:, :W], device=device)  # -1: no player
         stride = torch.as_tensor(n_columns[g] * k, device=device)[:, None, None]
         at = (torch.as_tensor(offset[g], device=device)[:, None, None] + key[..., None] * stride
               + cols[:, None, :] * k)
         player = (cols >= 0)[:, None, :]
-        value = self.trees.leaf_value[torch.as_tensor(s.leaves[leaves], device=device)]
+        value = self.trees.leaf_value[torch.as_tensor(ids, device=device)]
         for o in range(k):
             table.index_add_(0, torch.where(player, at + o, len(table) - 1).reshape(-1),
                              (vals * value[:, o, None, None]).reshape(-1))
@@ -297,7 +329,7 @@ def _carry(dec, levels, n_out, n):
 class _Structure:
     """The tabulated trees' nodes, slots, groups and levels (numpy, built once)."""
 
-    def __init__(self, trees, tree_ids, node_player, P, max_slots):
+    def __init__(self, trees, tree_ids, node_player, P, max_slots, terms):
         children = np.asarray(trees.children)
         N = len(children)
         inner_all = np.flatnonzero(children[:, 0] >= 0)
@@ -356,10 +388,14 @@ class _Structure:
         n_l = len(self.leaves)
         self.leaf_group = group_of[leaf_node]
         slot_player = leaf_seen[:, :max_slots] if n_l else np.zeros((0, max_slots), np.int64)
-        use = (np.arange(max_slots)[None] < self.leaf_slots[:, None]) & (slot_player < P)
-        pair = self.leaf_group[:, None] * (P + 1) + slot_player
+        self.slot_player = slot_player.astype(np.int64)
+        # each leaf's terms' targets (its players for values); T: none
+        T = terms.n_targets
+        target = terms.targets(self.slot_player, self.leaf_slots)
+        use = target < T
+        pair = self.leaf_group[:, None] * (T + 1) + target
         uniq = np.unique(pair[use])
-        col_group, col_player = uniq // (P + 1), uniq % (P + 1)
+        col_group, col_player = uniq // (T + 1), uniq % (T + 1)
         n_columns = np.bincount(col_group, minlength=len(group_root))
         # groups sorted by their number of columns, most first (explain slices them)
         order = np.argsort(-n_columns, kind="stable")
@@ -374,8 +410,8 @@ class _Structure:
         self.col_group, self.col_player = col_group, col_player
         n_columns = np.bincount(col_group, minlength=len(group_root))
         self.col_start = np.concatenate([[0], np.cumsum(n_columns)[:-1]]).astype(np.int64)
-        pair = self.leaf_group[:, None] * (P + 1) + slot_player
-        col_key = col_group * (P + 1) + col_player
+        pair = self.leaf_group[:, None] * (T + 1) + target
+        col_key = col_group * (T + 1) + col_player
         self.leaf_col = np.where(use, np.searchsorted(col_key, pair)
                                  - self.col_start[self.leaf_group][:, None], -1)
         self.group_root = group_root
