@@ -296,8 +296,7 @@ class AmortizedShapley(ShapleyExplainer):
         if meta["custom_module"] and self.module is None:
             raise ValueError("the explainer was trained with a custom module; pass it again: "
                              f"{type(self).__name__}.load(path, model, module=...).")
-        if meta.get("surrogate") is not None:
-            self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
+        self._pick_saved_games(meta, tensors)  # a saved surrogate or conditional game
         ShapleyExplainer._fit(self, X, None)  # the game, without training
         module = self._build_module(self._model_rows(X))
         module.load_state_dict(_prefixed(tensors, "module."))

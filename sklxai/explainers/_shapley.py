@@ -52,6 +52,29 @@ def _check_game(value, name):
                          f"sklxai.games.GaussianGame(n_samples=500)); got {value!r}.")
 
 
+def game_param_state(game):
+    """The ``game`` parameter as JSON: its name, or a conditional game's class and settings
+    (:meth:`~sklxai.games.conditional.ConditionalGame.get_config`)."""
+    if not isinstance(game, ConditionalGame):
+        return game
+    from sklxai.games import CopulaGame, EmpiricalGame, GaussianGame
+
+    if type(game) not in (GaussianGame, CopulaGame, EmpiricalGame):
+        raise ValueError(
+            f"save() stores the conditional games of sklxai.games (GaussianGame, CopulaGame, "
+            f"EmpiricalGame); game={type(game).__name__} is another class. Use joblib.dump "
+            "(a pickle: load only files you trust), or pass the game again when loading "
+            "(load(path, model, game=...)).")
+    return {"class": type(game).__name__, "config": game.get_config()}
+
+
+def game_param_from_state(state):
+    """The conditional game object :func:`game_param_state` describes (unfitted)."""
+    import sklxai.games
+
+    return getattr(sklxai.games, state["class"])(**state["config"])
+
+
 def _named_game(name):
     """A conditional game named by ``game=``, with its default settings."""
     from sklxai.games import CopulaGame, EmpiricalGame, GaussianGame
@@ -197,6 +220,10 @@ ConditionalGame
             game.batch_size = self.batch_size
         if not game.accepts_categorical:
             self._refuse_categorical(type(game).__name__)
+        # a distribution saved with the explainer (see load) is restored, not refitted
+        saved = self.__dict__.pop("_saved_game", None)
+        if saved is not None:
+            return game.restore(self.adapter_, self._background_model, *saved)
         return game.fit(self.adapter_, self._model_rows(X), self._background_model)
 
     def _refuse_categorical(self, name):
@@ -215,14 +242,12 @@ ConditionalGame
                 "categorical (encoded categories or one-hot blocks). Use game='empirical' or "
                 "game='surrogate' for data with categorical columns.")
 
+    def _unsaved_params(self):
+        unsaved = super()._unsaved_params()
+        # a game object is saved as its class and settings (_get_state)
+        return unsaved + ("game",) if isinstance(self.game, ConditionalGame) else unsaved
+
     def _get_state(self):
-        feature_game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_
-        if isinstance(feature_game, ConditionalGame):  # fitted on fit's rows, not stored
-            raise ValueError(
-                f"save() does not store a conditional game's fitted distribution "
-                f"({type(feature_game).__name__}, fitted on the rows passed to fit); loading "
-                "would refit it on the background only. Use joblib.dump (a pickle: load only "
-                "files you trust), or fit the explainer again.")
         meta, tensors = super()._get_state()
         from sklxai.games.surrogate import SurrogateGame
 
@@ -230,12 +255,30 @@ ConditionalGame
             meta["surrogate"] = self.game_.get_config()
             tensors.update({f"surrogate.{k}": v
                             for k, v in self.game_.module.state_dict().items()})
+        feature_game = self.game_.game if isinstance(self.game_, GroupedGame) else self.game_
+        if isinstance(feature_game, ConditionalGame):  # its distribution, fitted on fit's rows
+            meta["game_param"] = game_param_state(self.game)
+            meta["conditional_game"], state = feature_game.get_state()
+            tensors.update({f"game.{k}": v for k, v in state.items()})
         return meta, tensors
 
+    @classmethod
+    def _params_from_state(cls, meta):
+        params = super()._params_from_state(meta)
+        if isinstance(meta.get("game_param"), dict):
+            params["game"] = game_param_from_state(meta["game_param"])
+        return params
+
     def _restore(self, X, meta, tensors):
+        self._pick_saved_games(meta, tensors)
+        super()._restore(X, meta, tensors)
+
+    def _pick_saved_games(self, meta, tensors):
+        """Keep a saved surrogate or conditional game for :meth:`_make_game` to restore."""
         if meta.get("surrogate") is not None:
             self._saved_surrogate = (meta["surrogate"], _prefixed(tensors, "surrogate."))
-        super()._restore(X, meta, tensors)
+        if meta.get("conditional_game") is not None:
+            self._saved_game = (meta["conditional_game"], _prefixed(tensors, "game."))
 
     def _fit_shapley(self, d):
         """Method-specific preparation for d features (coalition designs and the like)."""

@@ -20,6 +20,8 @@ share a pool row with probability 1/65,536 (for up to 256 features; the pool has
 in all for wider data), a negligible correlation between coalition values.
 """
 
+import inspect
+
 import torch
 
 from sklxai.games.marginal import Game
@@ -137,10 +139,7 @@ class ConditionalGame(Game):
         -------
         self
         """
-        Game.__init__(self, adapter, batch_size=self.batch_size)
-        X = self.as_tensor(X)
-        self._input_dtype = X.dtype  # the model's input dtype: draws are cast to it
-        X = X.double()
+        X = self._start(adapter, X)
         if X.dim() != 2 or X.shape[0] < 2:
             raise ValueError(f"{type(self).__name__} needs at least two rows to fit its "
                              f"distribution; got shape {tuple(X.shape)}.")
@@ -152,7 +151,68 @@ class ConditionalGame(Game):
         self._fit_distribution(X, self.as_tensor(background).double())
         return self
 
+    def _start(self, adapter, X):
+        """Bind the model; ``X`` as a float64 tensor (its model dtype is the draws')."""
+        Game.__init__(self, adapter, batch_size=self.batch_size)
+        X = self.as_tensor(X)
+        self._input_dtype = X.dtype  # the model's input dtype: draws are cast to it
+        return X.double()
+
+    def get_config(self):
+        """The game's settings, as its constructor takes them (plain values).
+
+        Returns
+        -------
+        config : dict
+        """
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    def get_state(self):
+        """The fitted distribution, for :meth:`restore` (an explainer's ``save`` stores it).
+
+        Returns
+        -------
+        meta : dict
+            The class, its settings (:meth:`get_config`) and the seed of the draws.
+        tensors : dict of str to tensor
+            The fitted parameters (float64, on the CPU).
+        """
+        self._check_fitted()
+        meta = {"class": type(self).__name__, "config": self.get_config(), "seed": self.seed_}
+        return meta, {k: torch.as_tensor(v).detach().cpu() for k, v in self._state().items()}
+
+    def restore(self, adapter, background, meta, tensors):
+        """Fit the game from :meth:`get_state`'s output instead of data: the same values, for
+        the same model, seed and background, as the game that was saved.
+
+        Parameters
+        ----------
+        adapter : ModelAdapter
+        background : array-like of shape (b, d)
+            The explainer's background rows in the model's space.
+        meta, tensors
+            :meth:`get_state`'s output.
+
+        Returns
+        -------
+        self
+        """
+        background = self._start(adapter, background)
+        self.seed_ = int(meta["seed"])
+        self._set_state({k: torch.as_tensor(v) for k, v in tensors.items()}, background)
+        return self
+
     def _fit_distribution(self, X, background):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _state(self):
+        """The fitted parameters, name -> array or tensor."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _set_state(self, tensors, background):
+        """The fitted parameters from :meth:`_state`'s names (float64 tensors) and the
+        background (float64, model space): what :meth:`_fit_distribution` sets."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _check_fitted(self):

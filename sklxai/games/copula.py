@@ -53,6 +53,13 @@ class CopulaGame(GaussianGame):
         self._sorted = torch.sort(X, dim=0).values  # (n, d): each column's quantile table
         return self._to_scores(X, torch.arange(X.shape[1], device=X.device))
 
+    def _state(self):
+        return {**super()._state(), "quantiles": self._sorted}
+
+    def _set_state(self, tensors, background):
+        self._sorted = tensors["quantiles"].double().to(self.device)
+        super()._set_state(tensors, background)
+
     def _to_scores(self, X, columns):
         """Normal scores of X's columns (rows, len(columns)) under F_j of those columns."""
         table = self._sorted[:, columns].T.contiguous()  # (c, n)

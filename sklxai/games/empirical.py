@@ -64,12 +64,22 @@ class EmpiricalGame(ConditionalGame):
         self.eta = eta
 
     def _fit_distribution(self, X, background):
+        d = X.shape[1]
+        self._prepare(torch.cov(X.T).reshape(d, d), background)
+
+    def _state(self):
+        return {"covariance": self.covariance_}
+
+    def _set_state(self, tensors, background):
+        self._prepare(tensors["covariance"].double().to(self.device), background)
+
+    def _prepare(self, cov, background):
+        """Settings checked, the covariance and background set, v(empty) computed."""
         pv.real_in(0, np.inf)(self.sigma, "sigma")
         pv.real_in(0, 1, inclusive=(False, True))(self.eta, "eta")
         if background.dim() != 2 or background.shape[0] == 0:
             raise ValueError("EmpiricalGame needs a non-empty background of rows to weight.")
-        self.n_features_ = X.shape[1]
-        cov = torch.cov(X.T).reshape(self.n_features_, self.n_features_)
+        self.n_features_ = cov.shape[0]
         self.covariance_ = cov.cpu().numpy()
         self._cov = cov
         self.background = background

@@ -75,10 +75,24 @@ class GaussianGame(ConditionalGame):
         Z = self._scores(X)
         lw = LedoitWolf().fit(Z.cpu().numpy())
         self.mean_, self.covariance_ = lw.location_, lw.covariance_
-        self.n_features_ = X.shape[1]
+        self._prepare()
+
+    def _state(self):
+        return {"mean": self.mean_, "covariance": self.covariance_}
+
+    def _set_state(self, tensors, background):
+        pv.positive_int()(self.n_samples, "n_samples")
+        self.mean_ = tensors["mean"].double().numpy()
+        self.covariance_ = tensors["covariance"].double().numpy()
+        self._prepare()
+
+    def _prepare(self):
+        """The device tensors, the pool of draws and v(empty), from ``mean_`` and
+        ``covariance_``."""
+        self.n_features_ = len(self.mean_)
         self._mu = torch.as_tensor(self.mean_, dtype=torch.float64, device=self.device)
         self._sigma = torch.as_tensor(self.covariance_, dtype=torch.float64, device=self.device)
-        self._pool = normal_pool(self.seed_, X.shape[1], self.device)
+        self._pool = normal_pool(self.seed_, self.n_features_, self.device)
         d = self.n_features_
         empty = torch.zeros(1, d, dtype=torch.bool, device=self.device)
         # the base value, shared by every row's values: its error shifts them all alike, so it
