@@ -171,6 +171,11 @@ default="EpsilonPlusFlat"
             if isinstance(value, numbers.Real) and not (value >= 0 and np.isfinite(value)):
                 raise ValueError(f"composite_params[{key!r}] must be a finite number >= 0; "
                                  f"got {value!r}.")
+        low, high = params.get("low"), params.get("high")
+        if all(isinstance(v, numbers.Real) for v in (low, high)) and not (
+                np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"composite_params' low and high must be finite numbers with low "
+                             f"< high (the inputs' bounds); got low={low!r}, high={high!r}.")
         self.composite_params_ = params
         names = self.canonizers
         self.canonizers_ = tuple([names] if isinstance(names, str) else names or ())
