@@ -195,7 +195,9 @@ def _raw_marginal_reference(predict, x, background):
     def value(S):
         rows = background.copy()
         for j in S:
-            rows[rows.columns[j]] = [x.iloc[j]] * len(rows)
+            column = rows.columns[j]
+            rows[column] = pd.Series([x.iloc[j]] * len(rows), index=rows.index).astype(
+                rows[column].dtype if x.iloc[j] in set(rows[column]) else object)
         return np.asarray(predict(rows), dtype=np.float64).reshape(len(rows), -1).mean(axis=0)
 
     return brute_force_shapley(value, background.shape[1])
@@ -206,17 +208,19 @@ def _explained_rows(frame):
     training (nor in the data given to fit)."""
     rows = frame.iloc[:4].copy()
     if "s" in rows:
+        if isinstance(rows["s"].dtype, pd.CategoricalDtype):
+            rows["s"] = rows["s"].cat.add_categories(["v"])
         rows.loc[0, "s"] = "v"
     rows["i"] = rows["i"].astype(object)
     rows.loc[1, "i"] = 7
     return rows
 
 
-@pytest.mark.parametrize("columns", [["a", "s", "i", "b"], ["a", "i", "b"]],
-                         ids=["strings_and_integers", "integers_only"])
+@pytest.mark.parametrize("columns", [["a", "s", "i", "b"], ["a", "i", "b"], "category"],
+                         ids=["strings_and_integers", "integers_only", "category_dtype"])
 @pytest.mark.parametrize("name", sorted(CAT_CASES))
 def test_one_hot_categories_equal_brute_force_through_predict(name, columns):
-    frame = FRAME[columns]
+    frame = FRAME.astype({"s": "category"}) if columns == "category" else FRAME[columns]
     model = _fit_categorical(name, frame)
     background = frame.iloc[100:108]
     est = TreeShapley(model, background=background, device="cpu").fit(frame)
