@@ -133,3 +133,33 @@ def test_the_reported_gap_is_the_relevance_sum_against_the_output(composite):
             assert gap.max() < 1e-3
         else:  # the biases take their share of the relevance
             assert gap.max() > 1e-2
+
+
+def _epsilon_rule_by_hand(layers, x, target, eps):
+    """The epsilon rule written out in numpy: ``R_j = a_j w_kj R_k / (z_k + eps sign(z_k))``
+    at each linear layer (z including the bias, sign(0) taken as 1), relevance passed through
+    the ReLUs, ``R = f_t(x)`` at the explained output."""
+    acts, a = [], x
+    for i, (W, b) in enumerate(layers):
+        acts.append(a)
+        z = a @ W.T + b
+        a = np.maximum(z, 0.0) if i < len(layers) - 1 else z
+    R = np.zeros_like(a)
+    R[np.arange(len(x)), target] = a[np.arange(len(x)), target]
+    for (W, b), a in zip(reversed(layers), reversed(acts)):
+        z = a @ W.T + b
+        s = R / (z + np.where(z >= 0, 1.0, -1.0) * eps)
+        R = a * (s @ W)
+    return R
+
+
+def test_the_epsilon_rule_with_biases_equals_it_written_by_hand():
+    net, X = _relu_mlp(bias=True), _rows()
+    for eps in (1e-6, 0.25):
+        exp = LRP(net, composite="EpsilonPlus", composite_params={"epsilon": eps}, target=0,
+                  device="cpu").fit(X).explain(X)
+        layers = [(m.weight.detach().numpy(), m.bias.detach().numpy())
+                  for m in net if isinstance(m, torch.nn.Linear)]
+        expected = _epsilon_rule_by_hand(layers, X, np.zeros(len(X), dtype=int), eps)
+        assert np.abs(expected).max() > 1e-2
+        np.testing.assert_allclose(exp.values, expected, rtol=1e-9, atol=1e-12)
