@@ -155,14 +155,20 @@ def interaction_values(values, index, max_order):
     return torch.cat(out, dim=1)
 
 
+def faithful_design(d, sets, device=None):
+    """FSII's regression over the inner coalitions (all_masks' order, the empty and the full
+    one left out): the design 1[S subset of T] (2**d - 2, len(sets)) and the Shapley kernel's
+    weights (2**d - 2,)."""
+    masks = all_masks(d, device=device)[1 : 2**d - 1]
+    design = torch.stack([masks[:, list(s)].all(dim=1) for s in sets], dim=1)
+    sizes = masks.sum(dim=1)
+    mass = torch.as_tensor(kernel_size_mass(d), dtype=torch.float64, device=device)
+    counts = torch.tensor([math.comb(d, s) for s in range(d + 1)], dtype=torch.float64,
+                          device=device)
+    return design, mass[sizes - 1] / counts[sizes]
+
+
 def _faithful_values(values, d, sets):
     """FSII: the constrained Shapley-kernel least-squares fit of order len(sets[-1]) < d."""
-    masks = all_masks(d, device=values.device)
-    inner = slice(1, 2**d - 1)
-    design = torch.stack([masks[inner][:, list(s)].all(dim=1) for s in sets], dim=1)
-    sizes = masks[inner].sum(dim=1)
-    mass = torch.as_tensor(kernel_size_mass(d), dtype=torch.float64, device=values.device)
-    counts = torch.tensor([math.comb(d, s) for s in range(d + 1)], dtype=torch.float64,
-                          device=values.device)
-    weights = mass[sizes - 1] / counts[sizes]
-    return solve_kernel_shap(design, weights, values[:, inner], values[:, -1])
+    design, weights = faithful_design(d, sets, values.device)
+    return solve_kernel_shap(design, weights, values[:, 1 : 2**d - 1], values[:, -1])

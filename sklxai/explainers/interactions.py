@@ -1,18 +1,23 @@
 """ExactInteractions: Shapley interaction indices by enumerating every coalition."""
 
+import math
+
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from sklxai._explanation_interactions import InteractionExplanation
 from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.interaction_indices import (
     INDICES,
     canonical_index,
+    faithful_design,
     interaction_sets,
     interaction_values,
+    moebius_weights,
 )
+from sklxai.explainers.solvers import kernel_shap_map
 from sklxai.games.coalitions import all_masks
-from sklxai._explanation_interactions import InteractionExplanation
 from sklxai.utils import param_validation as pv
 
 
@@ -28,6 +33,12 @@ class ExactInteractions(ShapleyExplainer):
     pair's term in each of the pair's two cells (shap's layout: for k-SII of order 2 a row
     sums to the player's Shapley value); terms of order 3 and more are in ``higher_order``.
     ``transform`` gives one column per term of :attr:`interactions_`.
+
+    On a game that draws (:class:`~sklxai.games.GaussianGame`,
+    :class:`~sklxai.games.CopulaGame`) every term comes with the standard error of the game's
+    draws (``std_errors`` of the explanation, in the values' layout: a pair's cells hold half
+    of its term's standard error), from the game's variance of each coalition value through
+    the index's weights (:func:`term_weights`), v(empty)'s included, as ExactShapley's.
 
     Parameters
     ----------
@@ -53,6 +64,9 @@ class ExactInteractions(ShapleyExplainer):
         ``transform`` (and of :func:`~sklxai.explainers.interaction_indices.interaction_values`).
     expected_value_ : ndarray of shape (n_outputs,)
         v(empty), the base value.
+    std_errors_dof_ : float
+        Only on a game that draws: ``n_samples - 1``, the degrees of freedom of the standard
+        errors (:ref:`which_game`).
 
     Examples
     --------
@@ -99,6 +113,14 @@ class ExactInteractions(ShapleyExplainer):
         self.index_ = canonical_index(self.index)
         self.interactions_ = interaction_sets(d, self.max_order)
         self._masks = all_masks(d, device=self.game_.device)
+        self._noise = None
+        game = self._sampling_game()
+        if game is not None:  # standard errors of the game's draws
+            self.std_errors_dof_ = float(game.n_samples - 1)
+            weights = term_weights(self.index_, d, self.max_order, self.interactions_,
+                                   self.game_.device)
+            # v(empty) is subtracted from every other value (v(N) = f(x) draws nothing)
+            self._noise = (weights[1:-1] ** 2, -weights[1:].sum(dim=0))
 
     def _coalitions_per_row(self, d):
         return 2**d
@@ -111,10 +133,18 @@ class ExactInteractions(ShapleyExplainer):
         # output exactly (efficient indices), as ExactShapley's values do
         n, m, k = X.shape[0], self._masks.shape[0], fx.shape[1]
         values = torch.zeros((n, m, k), dtype=torch.float64, device=fx.device)
+        var = values[:, 1:-1]  # no inner coalition for one player
         if m > 2:
-            values[:, 1:-1] = self._centered_values(X, self._masks[1:-1])
+            values[:, 1:-1], var = self._centered_values_and_variances(X, self._masks[1:-1])
         values[:, -1] = fx - self._null
-        return interaction_values(values, self.index_, self.max_order)
+        terms = interaction_values(values, self.index_, self.max_order)
+        if self._noise is None:
+            return terms
+        # the game's draws are independent across coalitions: each term's variance is the sum
+        # of its squared weights times each coalition value's variance, plus v(empty)'s
+        coef2, null_coef = self._noise
+        return terms, self._with_game_noise(None, torch.einsum("nmk,mp->npk", var, coef2),
+                                            null_coef)
 
     def _players_are_features(self):
         return False  # values are per set of players, never in an image's shape
@@ -144,7 +174,58 @@ class ExactInteractions(ShapleyExplainer):
                           dtype=object)
 
     def _make_explanation(self, X, **fields):
+        errors = fields.pop("std_errors", None)  # where the game draws
         return InteractionExplanation.from_terms(
             fields.pop("values"), self.interactions_, index=self.index_,
-            max_order=self.max_order, **{name: fields[name] for name in (
+            max_order=self.max_order, std_errors=errors, **{name: fields[name] for name in (
                 "base_values", "data", "feature_names", "output_names", "output", "method")})
+
+
+def term_weights(index, d, max_order, sets, device=None):
+    """The weight of each coalition's value v(T) - v(empty) in each term, (2**d, len(sets))
+    float64 in :func:`~sklxai.games.coalitions.all_masks`' order: the linear map of
+    :func:`~sklxai.explainers.interaction_indices.interaction_values` (its terms are
+    ``values[n, :, k] @ weights``).
+
+    For every index but FSII the terms are I(S) = sum over T superset of S of
+    w(|T|, |S|) m(T), m the Moebius coefficients
+    (:func:`~sklxai.explainers.interaction_indices.moebius_weights`), so v(L)'s weight in I(S)
+    is the sum over the supersets T of S and L of w(|T|, |S|) (-1)^(|T| - |L|): with
+    u = |S u L|, sum_j C(d - u, j) w(u + j, |S|) (-1)^(u + j - |L|). For FSII of order below
+    d it is the regression's map
+    (:func:`~sklxai.explainers.solvers.kernel_shap_map`), of order d and more the Moebius
+    transform's signs (-1)^(|S| - |T|) on the subsets T of S.
+    """
+    masks = all_masks(d).numpy()
+    members = np.zeros((d, len(sets)))
+    for col, s in enumerate(sets):
+        members[list(s), col] = 1.0
+    sizes = members.sum(axis=0).astype(np.int64)
+    t = masks.sum(axis=1).astype(np.int64)
+    overlap = (masks.astype(np.float64) @ members).astype(np.int64)  # |T n S|
+    if index != "FSII":
+        table = _moebius_table(index, d, max_order, sorted(set(sizes.tolist())))
+        weights = table[sizes[None, :], t[:, None], overlap]
+        return torch.as_tensor(weights, dtype=torch.float64, device=device)
+    if max_order >= d:  # the Moebius coefficients themselves
+        subset = overlap == t[:, None]
+        weights = np.where(subset, (-1.0) ** (sizes[None, :] - t[:, None]), 0.0)
+        return torch.as_tensor(weights, dtype=torch.float64, device=device)
+    design, kernel = faithful_design(d, sets, device)
+    inner, total = kernel_shap_map(design, kernel)
+    empty = torch.zeros(1, len(sets), dtype=torch.float64, device=inner.device)
+    return torch.cat([empty, inner, total[None, :]])
+
+
+def _moebius_table(index, d, max_order, sizes):
+    """v(L)'s weight in a term of a set S, by (|S|, |L|, |S n L|): (max size + 1, d + 1,
+    d + 1) (see :func:`term_weights`)."""
+    table = np.zeros((max(sizes) + 1, d + 1, d + 1))
+    for a in sizes:
+        w = moebius_weights(index, d, max_order, a)
+        for size in range(d + 1):
+            for o in range(min(a, size) + 1):
+                u = a + size - o  # |S u L|
+                table[a, size, o] = sum(math.comb(d - u, j) * w[u + j] * (-1.0) ** (u + j - size)
+                                        for j in range(d - u + 1))
+    return table
