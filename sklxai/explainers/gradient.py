@@ -213,6 +213,8 @@ class GradientExplainer(BaseExplainer):
         """The explanation's ``base_values``: output ``rows_t[r]`` at each row's baseline
         ``B[r]`` (n,). Override it where the reference is not one point (GradientSHAP's
         expectation over background rows)."""
+        if B.ndim == 2 and B.shape[0] > 1 and B.strides[0] == 0:  # one row for all: once
+            return self._outputs(B[:1])[0, np.asarray(rows_t)]
         return self._outputs(B)[np.arange(len(rows_t)), rows_t]
 
     def _points_per_pass(self):
