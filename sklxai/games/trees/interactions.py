@@ -39,8 +39,9 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from sklxai.games.trees._players import node_players, path_slots
 from sklxai.games.trees.closed_form import rows_of
-from sklxai.games.trees.path_dependent import _cover_fractions, _slots
+from sklxai.games.trees.path_dependent import _cover_fractions
 from sklxai.games.trees.patterns import PatternTables
 from sklxai.models.trees.walk import NodeDecisions
 
@@ -213,13 +214,10 @@ class InteractionTerms:
     def __init__(self, trees, members, background, *, weights, interactions, budget):
         self.trees, self.n_players = trees, len(members)
         P = self.n_players
-        player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
-        for p, cols in enumerate(members):
-            player_of_input[np.asarray(cols, dtype=np.int64)] = p
-        node_player = trees.node_players(player_of_input, P)
+        _, node_player = node_players(trees, members)
         nodes = trees.path_node.cpu().numpy()
         step_player = np.where(nodes >= 0, node_player[np.maximum(nodes, 0)], P)
-        n_slots, slot, slot_player = _slots(step_player, P)
+        n_slots, slot, slot_player = path_slots(step_player, P)
         D, device = nodes.shape[1], trees.device
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 2 or weights.shape[1] <= D:

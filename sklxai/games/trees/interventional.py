@@ -23,6 +23,7 @@ each path step maps to a slot (one per player on the path), each slot to its pla
 import numpy as np
 import torch
 
+from sklxai.games.trees._players import node_players, path_slots
 from sklxai.games.trees.closed_form import leaf_contributions, leaf_weights, rows_of
 from sklxai.games.trees.patterns import PatternTables
 from sklxai.models.trees.walk import LeafSink, TreeWalk, popcount
@@ -72,10 +73,7 @@ class InterventionalValues:
         self.trees, self.background, self.n_players = trees, background, len(members)
         self.index = index
         P = self.n_players
-        player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
-        for p, cols in enumerate(members):
-            player_of_input[np.asarray(cols, dtype=np.int64)] = p
-        node_player = trees.node_players(player_of_input, P)
+        player_of_input, node_player = node_players(trees, members)
         owner = trees.leaf_tree.cpu().numpy()
         if P <= _WALK_MAX_PLAYERS:  # players on each path, as bits of a word
             on_path = trees.path_or(np.where(node_player < P, np.left_shift(1, node_player), 0))
@@ -113,19 +111,7 @@ class InterventionalValues:
             empty = np.zeros((0, 1), dtype=np.int64)
             return np.zeros(0, dtype=np.int64), empty, empty
         nodes = trees.path_node[torch.as_tensor(leaves, device=trees.device)].cpu().numpy()
-        step_player = np.where(nodes >= 0, node_player[np.maximum(nodes, 0)], P)
-        order = np.argsort(step_player, axis=1, kind="stable")
-        ordered = np.take_along_axis(step_player, order, axis=1)
-        first = np.ones_like(ordered, dtype=bool)
-        first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-        first &= ordered < P
-        n_slots = first.sum(axis=1)
-        slot_sorted = np.where(ordered < P, np.cumsum(first, axis=1) - 1, nodes.shape[1])
-        slot = np.empty_like(slot_sorted)
-        np.put_along_axis(slot, order, slot_sorted, axis=1)
-        slot_player = np.full((len(nodes), nodes.shape[1] + 1), P, dtype=np.int64)
-        np.put_along_axis(slot_player, slot, step_player, axis=1)
-        return n_slots, slot, slot_player
+        return path_slots(np.where(nodes >= 0, node_player[np.maximum(nodes, 0)], P), P)
 
     def _choose_methods(self, n_slots, owner):
         """Per tree, "table", "walk" or "dense" (see the module docstring)."""

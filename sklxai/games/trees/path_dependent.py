@@ -36,6 +36,7 @@ import math
 import numpy as np
 import torch
 
+from sklxai.games.trees._players import node_players, path_slots
 from sklxai.models.trees.walk import NodeDecisions
 
 #: leaves whose paths hold at most this many players get, at construction, a table of their
@@ -80,17 +81,14 @@ class PathDependentValues:
                              "the model with game='marginal' and a background instead.")
         self.trees, self.index, self.n_players = trees, index, len(members)
         P = self.n_players
-        player_of_input = np.full(trees.n_inputs, P, dtype=np.int64)
-        for p, cols in enumerate(members):
-            player_of_input[np.asarray(cols, dtype=np.int64)] = p
-        node_player = trees.node_players(player_of_input, P)
+        _, node_player = node_players(trees, members)
         nodes = trees.path_node.cpu().numpy()  # (L, D), -1 padded
         step_player = np.where(nodes >= 0, node_player[np.maximum(nodes, 0)], P)
         fraction = _cover_fractions(trees, nodes, trees.path_left.cpu().numpy())
         value = trees.leaf_value.cpu().numpy()
         self.expected_value = torch.as_tensor(
             trees.base.cpu().numpy() + (fraction.prod(axis=1) @ value), device=trees.device)
-        n_slots, slot, slot_player = _slots(step_player, P)
+        n_slots, slot, slot_player = path_slots(step_player, P)
         zero = np.ones((len(nodes), nodes.shape[1] + 1))  # z_j of each slot (1 beyond U)
         np.multiply.at(zero, (np.nonzero(step_player < P)[0], slot[step_player < P]),
                        fraction[step_player < P])
@@ -248,18 +246,3 @@ def _cover_fractions(trees, nodes, lefts):
         fraction = np.where(parent > 0, cover[np.maximum(after, 0)] / parent, 0.5)
     return np.where(nodes >= 0, fraction, 1.0)
 
-
-def _slots(step_player, P):
-    """Number the distinct players on each path: their count (L,), each step's slot (L, D;
-    D for padding and steps on no player) and each slot's player (L, D + 1; P beyond)."""
-    L, D = step_player.shape
-    on = step_player < P
-    rows = np.nonzero(on)[0]
-    unique, inverse = np.unique(rows * (P + 1) + step_player[on], return_inverse=True)
-    owner = unique // (P + 1)
-    first = np.searchsorted(owner, np.arange(L))  # each leaf's first distinct player
-    slot = np.full((L, D), D, dtype=np.int64)
-    slot[on] = inverse.reshape(-1) - first[rows]
-    slot_player = np.full((L, D + 1), P, dtype=np.int64)
-    slot_player[owner, np.arange(len(unique)) - first[owner]] = unique % (P + 1)
-    return np.bincount(owner, minlength=L), slot, slot_player
