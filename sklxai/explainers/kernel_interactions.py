@@ -1,9 +1,10 @@
 """KernelInteractions: Shapley interaction indices from a budget of sampled coalitions.
 
 Every index but FSII is linear in the game, I(S) = sum_T c_S(T) v(T), with a coefficient that
-depends only on |S|, |T| and |T n S| (:func:`index_coefficients`). The estimator fits the
-order-k Moebius surrogate g of the sampled coalitions by Shapley-kernel least squares (FSII's
-own problem: for FSII the fit is the answer), takes g's index exactly, and adds the index of
+depends only on |S|, |T| and |T n S| (:func:`index_coefficients`). The estimator fits an
+order-k (or k + 1) Moebius surrogate g of the sampled coalitions by Shapley-kernel least
+squares (FSII's own problem: for FSII of order k the fit is the answer), takes g's index
+exactly, and adds the index of
 the residual game v - g, estimated from the same coalitions by inverse-probability weighting
 (regression-adjusted Monte Carlo; a control variate in the spirit of KernelSHAP-IQ). With
 every coalition enumerated both parts are exact.
@@ -24,7 +25,12 @@ from sklxai.explainers.interaction_indices import (
 )
 from sklxai.explainers.interactions import ExactInteractions
 from sklxai.explainers.solvers import solve_kernel_shap, with_rounding
-from sklxai.games.coalitions import StratifiedDesign, kernel_size_mass
+from sklxai.games.coalitions import (
+    StratifiedDesign,
+    coalitions_of_size,
+    kernel_size_mass,
+    uniform_subsets,
+)
 from sklxai.utils import param_validation as pv
 
 
@@ -44,6 +50,13 @@ def _binomials(d):
                     dtype=np.float64)
 
 
+#: the sampled units of each size (with its complement's) are in proportion to its Shapley-kernel
+#: mass times (s (d - s)) ** _SIZE_TILT, halfway between the kernel's sizes (0) and uniform
+#: sizes (1, leverage-score sampling); the weights keep each size's kernel mass, so only the
+#: variance changes (pair terms 2-3% closer at d = 12-16 in ``benchmarks/interactions.py``)
+_SIZE_TILT = 0.5
+
+
 def _distinct_draws(d, n_coalitions, paired, rng):
     """KernelSHAP's design (:class:`~sklxai.games.coalitions.StratifiedDesign`, rule
     ``"coverage"``) drawn until its sampled part holds as many *distinct* coalitions as the
@@ -51,47 +64,183 @@ def _distinct_draws(d, n_coalitions, paired, rng):
 
     Returns (masks (m, d) of the distinct coalitions, the enumerated ones first; their weights,
     each the sum over its draws; how many are enumerated; the index into ``masks`` of every
-    draw, its complements after it when ``paired``; the weight of one draw). The draws are
+    draw, its complements after it when ``paired``; the weight of each draw). The draws are
     independent kernel draws with equal weights, so the estimate is KernelSHAP's with more
-    draws than model calls, and the standard errors follow the draws.
+    draws than model calls, and the standard errors follow the draws. (The design for budgets
+    with fewer units than sampled sizes, and for d = 1; :func:`_stratified_draws` otherwise.)
     """
     if d == 1:
-        return np.zeros((0, 1), dtype=bool), np.zeros(0), 0, np.zeros(0, dtype=np.int64), 0.0
+        empty = np.zeros(0)
+        return np.zeros((0, 1), dtype=bool), empty, 0, np.zeros(0, dtype=np.int64), empty
     design = StratifiedDesign(d, n_coalitions, rule="coverage", paired=paired)
     enum, e = design.enumerated, len(design.enumerated)
     batch = target = design.n_sampled // 2 if paired else design.n_sampled
     if target == 0:
-        return enum, design.enumerated_weights, e, np.zeros(0, dtype=np.int64), 0.0
+        return enum, design.enumerated_weights, e, np.zeros(0, dtype=np.int64), np.zeros(0)
     available = sum(math.comb(d, int(s)) for s in design.sizes)
     target = min(target, available // 2 if paired else available)
     bits = 2 ** np.arange(d, dtype=np.int64)
     full = int(bits.sum())
-    first, seen, draws, flips = [], {}, [], []
+    mass = kernel_size_mass(d)[design.sizes - 1]
+    prob = mass / mass.sum()
+    first, seen, draws, flips, drawn_sizes = [], {}, [], [], []
     max_draws = 50 * target  # near-full budgets: stop collecting rare coalitions
     while len(seen) < target and len(draws) < max_draws:
-        sampled = design.draw(1, generator=rng)[0][0, e:e + batch]
-        for mask, key in zip(sampled, sampled @ bits):
+        sizes = rng.choice(design.sizes, size=batch, p=prob)
+        sampled = uniform_subsets(sizes, d, generator=rng)
+        for mask, key, size in zip(sampled, sampled @ bits, sizes):
             key = int(key)
             unit = min(key, full - key) if paired else key
             if unit not in seen:
                 seen[unit] = len(first)
                 first.append(mask)
             draws.append(seen[unit])
+            drawn_sizes.append(size)
             flips.append(paired and not np.array_equal(first[seen[unit]], mask))
             if len(seen) >= target:
                 break
     units, draws, flips = len(first), np.asarray(draws), np.asarray(flips, dtype=bool)
     distinct = np.asarray(first, dtype=bool).reshape(-1, d)
+    # each draw's weight: its size's kernel mass over its probability, over the draws
+    size_weight = dict(zip(design.sizes.tolist(), (mass / prob).tolist()))
+    weight = np.array([size_weight[int(t)] for t in drawn_sizes]) / len(draws)
     if paired:  # distinct: the first of each pair, then their complements
         distinct = np.concatenate([distinct, ~distinct])
         index = np.concatenate([draws + units * flips, draws + units * ~flips])
+        weight = np.concatenate([weight, weight]) / 2
     else:
         index = draws
-    weight = design.rest_mass / len(index)
-    merged = np.bincount(index, minlength=len(distinct)) * weight
+    merged = np.bincount(index, weights=weight, minlength=len(distinct))
     masks = np.concatenate([enum, distinct])
     weights = np.concatenate([design.enumerated_weights, merged])
     return masks, weights, e, index + e, weight
+
+
+def _allocate(target, mass, population):
+    """Units per stratum: ``target`` split in proportion to ``mass``, none above its
+    ``population``, at least one in each (largest remainders; ``target`` >= the strata)."""
+    n = np.ones(len(mass), dtype=np.int64)
+    while n.sum() < target:
+        open_ = n < population
+        share = np.where(open_, mass, 0.0)
+        want = (target - n.sum() + n[open_].sum()) * share / share.sum()
+        extra = np.minimum(np.floor(want).astype(np.int64), population) - n
+        extra = np.where(open_, np.maximum(extra, 0), 0)
+        if extra.sum() == 0:  # the rest one at a time, largest remainder first
+            gap = np.where(open_, want - n, -np.inf)
+            extra[np.argmax(gap)] = 1
+        n = n + np.minimum(extra, target - n.sum())
+    return n
+
+
+def _stratified_draws(d, n_coalitions, paired, rng):
+    """KernelSHAP's enumerated sizes (:class:`~sklxai.games.coalitions.StratifiedDesign`,
+    rule ``"coverage"``), then the budget left drawn size by size without replacement: each
+    sampled size (with its complement's when ``paired``: one stratum) gets distinct units in
+    proportion to its kernel mass (at least one, at most all), a unit a uniform coalition of
+    that size (with its complement), each sharing its size's mass equally.
+
+    Returns (masks (m, d), the enumerated ones first, then every unit's first coalition, then
+    their complements when ``paired``; their kernel weights; how many are enumerated; the
+    stratum of each unit; each stratum's sampled fraction), or None where the budget leaves
+    fewer units than strata (or d = 1).
+    """
+    if d == 1:
+        return None
+    design = StratifiedDesign(d, n_coalitions, rule="coverage", paired=paired)
+    enum, e = design.enumerated, len(design.enumerated)
+    if len(design.sizes) == 0:  # every coalition enumerated
+        return enum, design.enumerated_weights, e, np.zeros(0, dtype=np.int64), np.zeros(0)
+    mass = kernel_size_mass(d)
+    sizes = [t for t in design.sizes.tolist() if not paired or t <= d - t]
+    target = design.n_sampled // 2 if paired else design.n_sampled
+    if len(sizes) > target:
+        return None
+    population = np.array([math.comb(d, t) // (2 if paired and 2 * t == d else 1)
+                           for t in sizes])
+    stratum_mass = np.array([mass[t - 1] + (mass[d - t - 1] if paired and 2 * t != d else 0)
+                             for t in sizes])
+    tilt = np.array([t * (d - t) for t in sizes], dtype=np.float64) ** _SIZE_TILT
+    counts = _allocate(min(target, int(population.sum())), stratum_mass * tilt, population)
+    bits = 2 ** np.arange(d, dtype=np.int64)
+    full = int(bits.sum())
+    units, weights, complements, strata = [], [], [], []
+    for h, (t, n) in enumerate(zip(sizes, counts)):
+        if 2 * n >= population[h]:  # most of the stratum: choose among all its units
+            block = coalitions_of_size(d, t)
+            if paired and 2 * t == d:
+                block = block[block[:, 0]]  # one of each complementary pair
+            chosen = block[rng.choice(len(block), size=n, replace=False)]
+        else:
+            seen, chosen = set(), []
+            while len(chosen) < n:
+                for mask in uniform_subsets(np.full(n, t), d, generator=rng):
+                    key = int(mask @ bits)
+                    key = min(key, full - key) if paired and 2 * t == d else key
+                    if key not in seen and len(chosen) < n:
+                        seen.add(key)
+                        chosen.append(mask)
+            chosen = np.asarray(chosen)
+        units.append(chosen)
+        if paired and 2 * t == d:
+            weights.append(np.full(n, mass[t - 1] / (2 * n)))
+            complements.append(np.full(n, mass[t - 1] / (2 * n)))
+        else:
+            weights.append(np.full(n, mass[t - 1] / n))
+            complements.append(np.full(n, mass[d - t - 1] / n))
+        strata.append(np.full(n, h))
+    units = np.concatenate(units)
+    parts = [enum, units] + ([~units] if paired else [])
+    w = [design.enumerated_weights, *weights] + (complements if paired else [])
+    return (np.concatenate(parts), np.concatenate(w), e, np.concatenate(strata),
+            counts / population)
+
+
+#: the surrogate takes the terms of one order more than the index's when the sampled draws
+#: number at least this many per fitted term (its residual is then smaller by more than its
+#: extra terms cost; see :class:`KernelInteractions`)
+_DRAWS_PER_TERM = 2.0
+
+
+def _surrogate_order(d, max_order, units):
+    """The order of the fitted surrogate: ``max_order + 1`` (below d) when ``units``
+    independent draws number at least :data:`_DRAWS_PER_TERM` per term of that order, else
+    ``max_order``."""
+    order = max_order + 1
+    if order < d and units >= _DRAWS_PER_TERM * len(interaction_sets(d, order)):
+        return order
+    return max_order
+
+
+def _membership(d, sets):
+    """(d, len(sets)) 0/1 float matrix of the players in each set, and each set's size."""
+    members = np.zeros((d, len(sets)))
+    for col, s in enumerate(sets):
+        members[list(s), col] = 1.0
+    return members, members.sum(axis=0).astype(np.int64)
+
+
+def _faithful_projection(d, unions, sizes):
+    """FSII's terms of a surrogate as a linear map of its Moebius terms: (p, q) for the p
+    terms of sizes ``sizes`` and the surrogate's q sets, given |S u R| for each (``unions``,
+    (p, q); the first p sets of the surrogate are the terms').
+
+    The constrained Shapley-kernel projection over every coalition: with A[S, S'] and
+    K[S, R] = sum over coalitions T containing both of mu(|T|) (a count of coalitions by
+    |S u R|), the terms are M K beta + A^-1 1 (1' beta) / (1' A^-1 1), M the constrained
+    inverse of A; a surrogate of the terms' order is returned unchanged.
+    """
+    mass = kernel_size_mass(d)
+    binom = _binomials(d)
+    per = np.zeros(d + 1)  # the kernel weight of one coalition of size t, 0 for 0 and d
+    per[1:d] = mass / binom[d, 1:d]
+    # f(u) = sum_t mu(t) C(d - u, t - u): the weight of the coalitions holding u given players
+    f = np.array([sum(per[t] * binom[d - u, t - u] for t in range(u, d)) for u in range(d + 1)])
+    K = f[unions]
+    A_inv = np.linalg.inv(K[:, :len(sizes)])
+    a1 = A_inv.sum(axis=1)
+    M = A_inv - np.outer(a1, a1) / a1.sum()
+    return M @ K + np.outer(a1, np.ones(K.shape[1])) / a1.sum()
 
 
 def index_coefficients(index, d, max_order, a, t, o):
@@ -140,17 +289,26 @@ class KernelInteractions(ExactInteractions):
     """Shapley interaction indices from a budget of sampled coalitions (regression-adjusted).
 
     For d beyond :class:`ExactInteractions`' reach. The coalitions are KernelSHAP's
-    (:class:`~sklxai.games.coalitions.StratifiedDesign`: the extreme sizes enumerated, the
-    rest drawn from the Shapley kernel with their complements), drawn until the sampled part
-    holds as many distinct coalitions as the budget leaves (as shapiq's sampler does: a
-    repeated draw counts in the fit and costs no model call), one draw for every row, each
+    (:class:`~sklxai.games.coalitions.StratifiedDesign`: the extreme sizes enumerated), the
+    rest drawn size by size without replacement, each coalition with its complement: every
+    sampled size gets distinct coalitions in proportion to its Shapley-kernel mass times
+    sqrt(s (d - s)) (halfway to uniform sizes, leverage-score sampling), and shares that mass
+    equally (a stratified sample: the sizes' counts carry no noise, and where a size is mostly
+    drawn its finite-population factor shrinks the variance). One draw serves every row, each
     evaluated on the same games as every Shapley explainer (feature groups, pipelines,
     ``target``, devices). On them:
 
-    1. the order-``max_order`` surrogate g(T) = sum of beta_R over the sets R in T of at
-       most ``max_order`` players is fitted by Shapley-kernel weighted least squares with
-       g(N) = v(N) (efficiency). That is FSII's definition over the sampled coalitions, so for
-       ``index="FSII"`` the fit is the answer;
+    1. a surrogate g(T) = sum of beta_R over the sets R in T of at most ``surrogate_order_``
+       players is fitted by Shapley-kernel weighted least squares with g(N) = v(N)
+       (efficiency). ``surrogate_order_`` is ``max_order``, or ``max_order + 1`` when the
+       sampled units number at least two per term of that order. With paired sampling the
+       first-order terms' error comes from the part of the residual that changes sign
+       between a coalition and its complement, which the third-order terms mostly take
+       (12x closer first-order k-SII terms on the d = 12 MLP of ``benchmarks/interactions.py``
+       at 2,048 coalitions); the pair terms depend on the other part only and are unchanged.
+       With ``surrogate_order_ == max_order`` and ``index="FSII"`` the fit is the answer
+       (FSII's definition over the sampled coalitions); with a higher order, FSII's terms are
+       the exact (every-coalition) FSII projection of g;
     2. for the other indices, which are sums I(S) = sum_T c_S(T) v(T)
        (:func:`index_coefficients`), g's index is exact (a sum over its Moebius terms) and the
        index of the residual v - g is estimated by weighting each sampled coalition by its
@@ -165,8 +323,9 @@ class KernelInteractions(ExactInteractions):
     values' layout: a pair's cells hold half of its term's standard error, as they hold half
     of the term): the estimate is a smooth function of independent draws (a coalition and its
     complement one draw), and its delta-method (sandwich) variance is measured from the draws'
-    contributions through the fit's residuals, with no extra model calls; 0 when every
-    coalition is enumerated, NaN without more draws than terms. A 95% interval is ``values ±
+    contributions through the fit's residuals, within each size (with the finite-population
+    factor), with no extra model calls; 0 when every coalition is enumerated, NaN without
+    more draws than the fit's leverage on them. A 95% interval is ``values ±
     scipy.stats.t.ppf(0.975, std_errors_dof_) * std_errors``.
 
     Cost per row: ``n_coalitions`` coalitions (at most 2**d - 2), each evaluated on every
@@ -199,12 +358,15 @@ class KernelInteractions(ExactInteractions):
     coalitions_ : bool ndarray of shape (m, d)
         The distinct coalitions evaluated (drawn once in ``fit`` from ``random_state``).
     weights_ : ndarray of shape (m,)
-        Their kernel weights (a sampled coalition's summed over the draws that hit it).
+        Their kernel weights (each sampled size's mass shared by its sampled coalitions).
     n_enumerated_ : int
         How many of ``coalitions_`` (the first ones) are enumerated; the rest are sampled.
+    surrogate_order_ : int
+        The order of the fitted surrogate g (``max_order`` or ``max_order + 1``, see above).
     std_errors_dof_ : float
-        Degrees of freedom of the standard errors: independent draws less the terms fitted
-        but one (inf when the values are exact, 0 when they cannot be measured).
+        Degrees of freedom of the standard errors: the sampled units less the fit's leverage
+        on them (the trace of its hat matrix over the sampled coalitions) and less one per
+        sampled size but one (inf when the values are exact, 0 when they cannot be measured).
     expected_value_ : ndarray of shape (n_outputs,)
         v(empty), the base value.
 
@@ -248,17 +410,28 @@ class KernelInteractions(ExactInteractions):
     def _fit_shapley(self, d):
         self.index_ = canonical_index(self.index)
         self.interactions_ = interaction_sets(d, self.max_order)
-        masks, weights, e, index, weight = _distinct_draws(
-            d, self.n_coalitions, self.paired, np.random.default_rng(self._seed))
+        rng = np.random.default_rng(self._seed)
+        drawn = _stratified_draws(d, self.n_coalitions, self.paired, rng)
+        if drawn is None:  # fewer units than sizes: independent kernel draws
+            masks, weights, e, index, weight = _distinct_draws(
+                d, self.n_coalitions, self.paired, rng)
+            units = len(index) // 2 if self.paired else len(index)
+            strata, fractions = np.zeros(units, dtype=np.int64), np.zeros(1)
+        else:
+            masks, weights, e, strata, fractions = drawn
+            index = np.arange(e, len(masks))
+            weight = weights[e:]
+        self._strata = (torch.as_tensor(strata, device=self.game_.device),
+                        torch.as_tensor(1.0 - fractions, device=self.game_.device))
         self.coalitions_, self.weights_, self.n_enumerated_ = masks, weights, e
         n_sampled = len(index)
         units = n_sampled // 2 if self.paired else n_sampled
-        self.std_errors_dof_ = (float("inf") if n_sampled == 0
-                                else float(max(units - (len(self.interactions_) - 1), 0)))
+        self.surrogate_order_ = _surrogate_order(d, self.max_order, units)
+        self.std_errors_dof_ = float("inf") if n_sampled == 0 else 0.0
         self._draws = torch.as_tensor(index, device=self.game_.device)
         # every draw as a row of its own (the enumerated coalitions, then each draw)
         self._prepare(d, masks, np.concatenate([np.arange(e), index]),
-                      np.concatenate([weights[:e], np.full(n_sampled, weight)]))
+                      np.concatenate([weights[:e], weight]))
 
     def _prepare(self, d, masks, draws, draw_weights):
         """The coalition-only parts of the estimate, shared by every row: the design of the
@@ -268,19 +441,15 @@ class KernelInteractions(ExactInteractions):
         coalitions with their summed weights is the fit on the draws."""
         device = self.game_.device
         unique_masks, n_unique = masks, len(masks)
-        masks, weights = masks[draws], draw_weights
-        sets = self.interactions_
-        p = len(sets)
-        members = np.zeros((d, p))
-        for col, s in enumerate(sets):
-            members[list(s), col] = 1.0
-        sizes = members.sum(axis=0).astype(np.int64)  # |S| of each term
+        masks, w = masks[draws], np.asarray(draw_weights, dtype=np.float64)
+        sets, fitted = self.interactions_, interaction_sets(d, self.surrogate_order_)
+        p, q = len(sets), len(fitted)
+        members, sizes = _membership(d, sets)
+        fit_members, fit_sizes = _membership(d, fitted)
         t = masks.sum(axis=1)
-        overlap = masks.astype(np.float64) @ members  # (m, p): |T n S|
-        Z = (overlap == sizes[None, :]).astype(np.float64)  # 1[S subset of T]
-        w = np.asarray(weights, dtype=np.float64)
+        Z = (masks.astype(np.float64) @ fit_members == fit_sizes[None, :]).astype(np.float64)
         self._masks = torch.as_tensor(unique_masks, device=device)
-        Zu = np.zeros((n_unique, p))
+        Zu = np.zeros((n_unique, q))
         Zu[draws] = Z
         self._design = torch.as_tensor(Zu, device=device)
         self._weights = torch.as_tensor(self.weights_, device=device)
@@ -291,29 +460,41 @@ class KernelInteractions(ExactInteractions):
         A_inv = np.linalg.pinv(Z.T @ (w[:, None] * Z))
         a1 = A_inv.sum(axis=1)
         M = A_inv - np.outer(a1, a1) / a1.sum()
+        if len(self._draws):
+            # the residual degrees of freedom: the units less the fit's leverage on the sampled
+            # draws (the terms the enumerated coalitions pin down cost the draws nothing) and
+            # the strata's means
+            sampled = slice(self.n_enumerated_, None)
+            leverage = float(np.einsum("mp,pq,mq->", w[sampled, None] * Z[sampled], M,
+                                       Z[sampled]))
+            units = len(self._draws) // 2 if self.paired else len(self._draws)
+            self.std_errors_dof_ = max(units - leverage - (len(self._strata[1]) - 1), 0.0)
+        shared = (members.T @ fit_members).astype(np.int64)  # |S n R|: term S, fitted set R
         if self.index_ == "FSII":
-            self._estimate = None
-            influence = (w[:, None] * Z) @ M.T  # (m, p): a coalition's pull on the fit per unit
+            # the terms are the exact order-max_order FSII of the fitted surrogate g: its
+            # constrained Shapley-kernel projection (the identity when g has no higher terms)
+            C, D = np.zeros((len(masks), p)), _faithful_projection(
+                d, sizes[:, None] + fit_sizes[None, :] - shared, sizes)
+            Cu, full = None, None
         else:
             mass = kernel_size_mass(d)
             kernel = mass[t - 1] / _binomials(d)[d, t]
+            overlap = (masks.astype(np.float64) @ members).astype(np.int64)  # (m, p): |T n S|
             C = index_coefficients(self.index_, d, self.max_order, sizes[None, :], t[:, None],
-                                   overlap.astype(np.int64)) * (w / kernel)[:, None]  # (m, p)
+                                   overlap) * (w / kernel)[:, None]  # (m, p)
             full = index_coefficients(self.index_, d, self.max_order, sizes, d, sizes)
             # g's index from its terms: I(S) = sum_{R superset of S} w(|R|, |S|) beta_R
-            L = np.zeros((p, p))
+            L = np.zeros((p, q))
             for size in range(1, self.max_order + 1):
                 mw = moebius_weights(self.index_, d, self.max_order, size)
                 rows = sizes == size
-                contains = (members[:, rows].T @ members) == size  # S (rows) subset of R
-                L[rows] = contains * np.asarray(mw)[sizes][None, :]
-            D = L - C.T @ Z - np.outer(full, np.ones(p))
+                L[rows] = (shared[rows] == size) * np.asarray(mw)[fit_sizes][None, :]
+            D = L - C.T @ Z - np.outer(full, np.ones(q))
             Cu = np.zeros((n_unique, p))
             np.add.at(Cu, draws, C)  # C.T @ (the draws' values) = Cu.T @ (the distinct ones')
-            self._estimate = (torch.as_tensor(Cu, device=device),
-                              torch.as_tensor(D, device=device),
-                              torch.as_tensor(full, device=device))
-            influence = C + (w[:, None] * Z) @ M.T @ D.T
+            Cu, full = torch.as_tensor(Cu, device=device), torch.as_tensor(full, device=device)
+        self._estimate = (Cu, torch.as_tensor(D, device=device), full)
+        influence = C + (w[:, None] * Z) @ M.T @ D.T  # (m, p): a coalition's pull per unit
         self._influence = torch.as_tensor(influence[self.n_enumerated_:], device=device)
 
     def _coalitions_per_row(self, d):
@@ -325,21 +506,21 @@ class KernelInteractions(ExactInteractions):
             return total[:, None, :], torch.zeros_like(total[:, None, :])
         y = self._centered_values(X, self._masks)
         beta = solve_kernel_shap(self._design, self._weights, y, total)
-        if self._estimate is None:
-            terms = beta
-        else:
-            C, D, full = self._estimate
-            terms = (torch.einsum("mp,nmk->npk", C, y) + full[None, :, None] * total[:, None]
-                     + torch.einsum("pq,nqk->npk", D, beta))
+        C, D, full = self._estimate
+        terms = torch.einsum("pq,nqk->npk", D, beta)
+        if C is not None:
+            terms = (terms + torch.einsum("mp,nmk->npk", C, y)
+                     + full[None, :, None] * total[:, None])
         return terms, self._std_errors(y, beta)
 
     def _std_errors(self, y, beta):
         """Delta-method standard errors (n, p, k) from the sampled draws' contributions."""
         n_sampled = len(self._draws)
         dof = self.std_errors_dof_
+        shape = (beta.shape[0], len(self.interactions_), beta.shape[2])
         if n_sampled == 0 or dof < 1:
             fill = 0.0 if n_sampled == 0 else float("nan")
-            return torch.full_like(beta, fill)
+            return beta.new_full(shape, fill)
         units = n_sampled // 2 if self.paired else n_sampled
         r = (y[:, self._draws]  # the residual of every draw
              - torch.einsum("mp,npk->nmk", self._draw_design, beta))
@@ -348,10 +529,22 @@ class KernelInteractions(ExactInteractions):
             parts = [(r[:, :units], G[:units]), (r[:, units:], G[units:])]
         else:
             parts = [(r, G)]
-        total = sum(torch.einsum("nuk,up->npk", q, g) for q, g in parts)
-        squares = sum(torch.einsum("nuk,up->npk", qa * qb, ga * gb)
-                      for qa, ga in parts for qb, gb in parts)
-        var = (squares - total**2 / units).clamp(min=0.0) * (units / dof)
+        # each unit's contribution, summed and squared within its stratum (sampled without
+        # replacement: the finite-population factor 1 - n_h / N_h)
+        strata, keep = self._strata
+        var = 0.0
+        for h in range(len(keep)):
+            own = strata == h
+            n_h = int(own.sum())
+            if n_h < 2 or float(keep[h]) == 0.0:
+                continue
+            sub = [(q[:, own], g[own]) for q, g in parts]
+            total = sum(torch.einsum("nuk,up->npk", q, g) for q, g in sub)
+            squares = sum(torch.einsum("nuk,up->npk", qa * qb, ga * gb)
+                          for qa, ga in sub for qb, gb in sub)
+            var = var + float(keep[h]) * n_h / (n_h - 1) * (squares - total**2 / n_h)
+        var = torch.as_tensor(var, dtype=beta.dtype).expand(shape).clamp(min=0.0)
+        var = var * ((units - len(keep)) / dof)
         return with_rounding(var.sqrt(), y)
 
     def _make_explanation(self, X, **fields):

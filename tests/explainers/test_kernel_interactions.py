@@ -6,6 +6,8 @@ its budget covers every coalition, approach it as the budget grows, and its stan
 must give intervals that cover its terms at their stated rate.
 """
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 import torch
@@ -142,6 +144,26 @@ def test_95_percent_intervals_cover_about_95_percent(index):
     assert 0.90 <= hits.mean() <= 0.99
 
 
+
+def test_intervals_cover_with_a_third_order_surrogate():
+    # enough draws for the third-order surrogate (2 per term): its leverage, not its term
+    # count, sets the degrees of freedom, so the intervals neither shrink nor swell
+    d, hits = 12, []
+    x = np.ones((1, d))
+    for seed in range(13):  # 13 games and draws x 78 terms: 1,014 intervals
+        game = _TableGame(d, seed).double()
+        kw = {"background": np.zeros((1, d)), "device": "cpu"}
+        exact = ExactInteractions(game, **kw).fit(x).explain(x)
+        est = KernelInteractions(game, n_coalitions=2048, random_state=seed, **kw).fit(x)
+        assert est.surrogate_order_ == 3
+        exp = est.explain(x)
+        t = stats.t.ppf(0.975, est.std_errors_dof_)
+        i, j = np.triu_indices(d)
+        hits.append(np.abs(exp.values - exact.values)[0, i, j] <= t * exp.std_errors[0, i, j])
+    hits = np.concatenate(hits)
+    assert hits.size >= 1000
+    assert 0.90 <= hits.mean() <= 0.99
+
 def test_std_errors_are_in_the_values_layout_and_survive_slicing_and_saving(tmp_path):
     d = 9
     X = _data(d)
@@ -181,9 +203,26 @@ def test_sampled_coalitions_are_distinct_and_keep_the_kernel_mass():
                              device="cpu").fit(X)
     keys = est.coalitions_ @ (2 ** np.arange(d))
     assert len(np.unique(keys)) == len(keys) == budget  # every model call a new coalition
-    assert est.coalitions_.sum(axis=1).min() >= 1 and est.coalitions_.sum(axis=1).max() < d
-    sizes = np.arange(1, d)
-    mass = np.sum((d - 1) / (sizes * (d - sizes)))  # the Shapley kernel's total weight
-    np.testing.assert_allclose(est.weights_.sum(), mass, rtol=1e-12)
-    # more draws than coalitions: the residual degrees of freedom count the draws
-    assert est.std_errors_dof_ > (budget - est.n_enumerated_) // 2 - (d * (d + 1) // 2 - 1)
+    sizes = est.coalitions_.sum(axis=1)
+    assert sizes.min() >= 1 and sizes.max() < d
+    # drawn size by size without replacement: every size keeps its Shapley-kernel mass
+    for s in range(1, d):
+        np.testing.assert_allclose(est.weights_[sizes == s].sum(), (d - 1) / (s * (d - s)),
+                                   rtol=1e-12)
+    # each sampled coalition comes with its complement (paired), as one unit
+    sampled = est.coalitions_[est.n_enumerated_:]
+    units = len(sampled) // 2
+    np.testing.assert_array_equal(sampled[units:], ~sampled[:units])
+    strata = len(np.unique(np.minimum(sizes, d - sizes)[est.n_enumerated_:]))
+    # the residual degrees of freedom: the units less the fit's leverage on the sampled
+    # coalitions (the constrained hat matrix's diagonal, from a basis of the constraint's
+    # null space) and the strata's means
+    sets = [s for k in (1, 2) for s in combinations(range(d), k)]
+    Z = np.stack([est.coalitions_[:, list(s)].all(axis=1) for s in sets], axis=1).astype(float)
+    null = np.linalg.svd(np.ones((1, len(sets))))[2][1:].T  # directions keeping sum(beta)
+    root = np.sqrt(est.weights_)[:, None] * Z @ null
+    hat = np.einsum("mi,ij,mj->m", root, np.linalg.inv(root.T @ root), root)
+    leverage = hat[est.n_enumerated_:].sum()
+    assert 0 < leverage < len(sets) - 1
+    np.testing.assert_allclose(est.std_errors_dof_, units - leverage - (strata - 1),
+                               rtol=1e-9)
