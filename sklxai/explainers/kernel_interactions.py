@@ -457,7 +457,7 @@ class KernelInteractions(ExactInteractions):
         if len(masks) == 0:
             return
         # the constrained inverse of the weighted normal equations (see kernel_shap_std_errors)
-        A_inv = np.linalg.pinv(Z.T @ (w[:, None] * Z))
+        A_inv = torch.linalg.pinv(torch.as_tensor(Z.T @ (w[:, None] * Z))).numpy()
         a1 = A_inv.sum(axis=1)
         M = A_inv - np.outer(a1, a1) / a1.sum()
         if len(self._draws):
@@ -465,8 +465,7 @@ class KernelInteractions(ExactInteractions):
             # draws (the terms the enumerated coalitions pin down cost the draws nothing) and
             # the strata's means
             sampled = slice(self.n_enumerated_, None)
-            leverage = float(np.einsum("mp,pq,mq->", w[sampled, None] * Z[sampled], M,
-                                       Z[sampled]))
+            leverage = float((((w[sampled, None] * Z[sampled]) @ M) * Z[sampled]).sum())
             units = len(self._draws) // 2 if self.paired else len(self._draws)
             self.std_errors_dof_ = max(units - leverage - (len(self._strata[1]) - 1), 0.0)
         shared = (members.T @ fit_members).astype(np.int64)  # |S n R|: term S, fitted set R
