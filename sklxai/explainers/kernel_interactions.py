@@ -24,7 +24,7 @@ from sklxai.explainers.interaction_indices import (
     moebius_weights,
 )
 from sklxai.explainers.interactions import ExactInteractions
-from sklxai.explainers.solvers import solve_kernel_shap, with_rounding
+from sklxai.explainers.solvers import kernel_shap_map, solve_kernel_shap, with_rounding
 from sklxai.games.coalitions import (
     StratifiedDesign,
     coalitions_of_size,
@@ -325,7 +325,11 @@ class KernelInteractions(ExactInteractions):
     complement one draw), and its delta-method (sandwich) variance is measured from the draws'
     contributions through the fit's residuals, within each size (with the finite-population
     factor), with no extra model calls; 0 when every coalition is enumerated, NaN without
-    more draws than the fit's leverage on them. A 95% interval is ``values ±
+    more draws than the fit's leverage on them. Where the game draws
+    (:class:`~sklxai.games.GaussianGame`, :class:`~sklxai.games.CopulaGame`), the game's noise
+    that the draws' spread misses (the enumerated coalitions, v(empty), and the share the
+    finite-population factor removes) is added from the game's variance of each value through
+    its weight in the terms (:ref:`which_game`). A 95% interval is ``values ±
     scipy.stats.t.ppf(0.975, std_errors_dof_) * std_errors``.
 
     Cost per row: ``n_coalitions`` coalitions (at most 2**d - 2), each evaluated on every
@@ -432,6 +436,28 @@ class KernelInteractions(ExactInteractions):
         # every draw as a row of its own (the enumerated coalitions, then each draw)
         self._prepare(d, masks, np.concatenate([np.arange(e), index]),
                       np.concatenate([weights[:e], weight]))
+        self._noise = None
+        if self._sampling_game() is not None and len(masks):
+            self._noise = self._game_noise_weights()
+
+    def _game_noise_weights(self):
+        """For a game that draws: each distinct coalition's squared weight in the terms (m, p),
+        less what the draws' spread counts of its noise (its draws' influence squared, times
+        their stratum's finite-population factor), and v(empty)'s weight (p,)."""
+        beta_map, beta_total = kernel_shap_map(self._design, self._weights)
+        C, D, full = self._estimate
+        L, t = beta_map @ D.T, D @ beta_total
+        if C is not None:
+            L, t = L + C, t + full
+        counted = torch.zeros_like(L)
+        if len(self._draws):
+            strata, keep = self._strata
+            # _std_errors skips a stratum with fewer than two units
+            keep = torch.where(torch.bincount(strata, minlength=len(keep)) >= 2, keep, 0.0)
+            keep = keep[strata]
+            keep = torch.cat([keep, keep]) if self.paired else keep
+            counted.index_add_(0, self._draws, keep[:, None] * self._influence**2)
+        return L**2 - counted, -(L.sum(dim=0) + t)
 
     def _prepare(self, d, masks, draws, draw_weights):
         """The coalition-only parts of the estimate, shared by every row: the design of the
@@ -502,15 +528,20 @@ class KernelInteractions(ExactInteractions):
     def _shapley_values(self, X, fx, rng):
         total = fx - self._null
         if len(self.coalitions_) == 0:  # one player takes all of f(x) - E[f], exactly
-            return total[:, None, :], torch.zeros_like(total[:, None, :])
-        y = self._centered_values(X, self._masks)
+            return total[:, None, :], self._one_player_errors(total)
+        y, var = self._centered_values_and_variances(X, self._masks)
         beta = solve_kernel_shap(self._design, self._weights, y, total)
         C, D, full = self._estimate
         terms = torch.einsum("pq,nqk->npk", D, beta)
         if C is not None:
             terms = (terms + torch.einsum("mp,nmk->npk", C, y)
                      + full[None, :, None] * total[:, None])
-        return terms, self._std_errors(y, beta)
+        errors = self._std_errors(y, beta)
+        if var is not None:  # the game's draws: what the draws' spread does not count
+            coef2, null_coef = self._noise
+            errors = self._with_game_noise(errors, torch.einsum("nmk,mp->npk", var, coef2),
+                                           null_coef)
+        return terms, errors
 
     def _std_errors(self, y, beta):
         """Delta-method standard errors (n, p, k) from the sampled draws' contributions."""
