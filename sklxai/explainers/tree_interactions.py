@@ -29,10 +29,12 @@ class TreeInteractions(TreeShapley):
     leaf's game (for one explained row and one background row, or the path-dependent game's
     product over the players on the leaf's path) is a product game whose Moebius coefficients
     are products, so that every term is a closed form per leaf, summed over leaves and
-    averaged over the background in batched tensor operations. Leaves whose paths hold at most
-    8 players get, at ``fit``, a table of their terms for each pattern of the path's players a
-    row can satisfy (the background folded in), so that ``explain`` costs a look-up per leaf
-    and row whatever the background's size. ``game="path_dependent"`` gives
+    averaged over the background in batched tensor operations. Trees whose paths hold at most
+    8 players get, at ``fit``, tables of their terms for each pattern of the path's players a
+    row can satisfy (the background folded in), summed over small groups of sibling leaves as
+    :class:`~sklxai.TreeShapley`'s value tables are, so that ``explain`` costs a comparison per
+    node and a look-up per group of leaves and set of players, whatever the background's size
+    (other leaves: tables of their own, or the terms per row). ``game="path_dependent"`` gives
     the terms of the path-dependent game (no background: the trees' training covers), whose
     k-SII is shap's ``shap_interaction_values`` and XGBoost's ``pred_interactions``.
 

@@ -29,8 +29,13 @@ its slots (:func:`slot_subsets`).
 Leaves with at most ``_TABLE_MAX_SLOTS`` players get, at construction, their terms for each of
 the 2**U patterns of the slots a row satisfies: for the interventional game the terms of every
 (row pattern, background pattern) pair (:func:`pattern_pair_terms`) times the leaf's share of
-background rows per pattern; explaining a row is then one look-up per leaf, whatever the
-background's size.
+background rows per pattern, for the path-dependent game the product game's terms of each
+pattern. Trees all of whose leaves are within that size are tabulated by groups of sibling
+leaves (:class:`~sklxai.games.trees.patterns.PatternTables`, which :class:`~sklxai.TreeShapley`
+uses for its values: a group's key fixes each of its leaves' patterns, and its table holds the
+leaves' terms summed per set of players), so explaining a row costs one look-up per group and
+set, whatever the background's size; the other trees' leaves get tables of their own (a look-up
+per leaf) or, beyond the size, their terms per row.
 """
 
 import math
