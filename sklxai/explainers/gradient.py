@@ -155,13 +155,16 @@ class GradientExplainer(BaseExplainer):
 
     def _explain_targets(self, Xm, rows_t, fx):
         """Output ``rows_t[r]`` of each row r: values (n, d), f(b) (n,), f(x) (n,) and the
-        per-row diagnostics (a dict of arrays)."""
+        per-row diagnostics (a dict of arrays). ``fx`` holds the outputs at ``Xm`` (n, k); None
+        when only the values and f(b) are wanted (SmoothGrad's noisy copies): no pass for f(x)
+        is made, f(x) is None, and the diagnostics that need it are left out."""
         adapter = self.adapter_
         dev, dtype = adapter.device, adapter.input_dtype
         n = Xm.shape[0]
         B = self._baseline_rows(Xm)
         rows = np.arange(n)
-        output, base = fx[rows, rows_t], self._base_outputs(B, rows_t)
+        output = None if fx is None else fx[rows, rows_t]
+        base = self._base_outputs(B, rows_t)
         Xm = np.asarray(Xm)
         Xt = adapter.to_input(Xm)  # copies read-only and reversed views
         Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
@@ -175,7 +178,8 @@ class GradientExplainer(BaseExplainer):
         values = self._attribute(Xt, Bt, tt)
         values, diagnostics = values if isinstance(values, tuple) else (values, {})
         values = _numpy(values).reshape(n, -1)
-        diagnostics = {**diagnostics, **(self._after_attribute(values, output, base) or {})}
+        if output is not None:
+            diagnostics = {**diagnostics, **(self._after_attribute(values, output, base) or {})}
         if self.prepared_.column_map is not None:  # model columns back to raw columns
             values = self.prepared_.sum_to_players(values)
         return values, base, output, {name: _numpy(v, dtype=None)
