@@ -236,3 +236,24 @@ def test_msr_design_enumerates_covered_sizes_and_weighs_draws_by_the_kernel():
         sums.append(w @ table[m.astype(int) @ code])
     sums = np.asarray(sums)
     assert abs(sums.mean() - exact) < 4 * sums.std() / np.sqrt(len(sums))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.8])
+def test_msr_fold_errors_count_the_folds_correlation(rho):
+    # four exchangeable fold estimates with variance sigma^2 and correlation rho: their mean's
+    # variance is sigma^2 (1 + 3 rho) / 4 (closed form), what the standard errors must estimate
+    import torch
+
+    from sklxai.explainers.msr import _fold_errors
+
+    gen = torch.Generator().manual_seed(0)
+    folds, n, d, k, sigma = 4, 400, 30, 1, 2.0
+    common = torch.randn(1, n, d, k, generator=gen, dtype=torch.float64)
+    own = torch.randn(folds, n, d, k, generator=gen, dtype=torch.float64)
+    estimates = sigma * (math.sqrt(rho) * common + math.sqrt(1 - rho) * own)
+    variances = torch.full_like(estimates, sigma**2)
+    errors = _fold_errors(estimates, variances)
+    expected = sigma**2 * (1 + 3 * rho) / 4
+    assert errors.pow(2).mean().item() == pytest.approx(expected, rel=0.06)
+    # the actual spread of the mean over the rows and players agrees with the closed form
+    assert estimates.mean(dim=0).var().item() == pytest.approx(expected, rel=0.06)
