@@ -300,10 +300,12 @@ def test_terms_without_tables_equal_the_tables(data, monkeypatch, game, max_orde
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("game", ["marginal", "path_dependent"])
-def test_terms_on_cuda_equal_the_cpu(data, game):
+@pytest.mark.parametrize("max_order", [2, 3])
+def test_terms_on_cuda_equal_the_cpu(data, game, max_order):
     X, y = data
     model = _gbdt(X, y)
     params = {"background": X[:15]} if game == "marginal" else {"game": game}
-    cpu = TreeInteractions(model, device="cpu", **params).fit(X).explain(X[:6])
-    cuda = TreeInteractions(model, device="cuda", **params).fit(X).explain(X[:6])
-    np.testing.assert_allclose(cuda.values, cpu.values, rtol=0, atol=1e-12)
+    params["max_order"] = max_order
+    cpu = TreeInteractions(model, device="cpu", **params).fit(X).transform(X[:6])
+    cuda = TreeInteractions(model, device="cuda", **params).fit(X).transform(X[:6])
+    np.testing.assert_allclose(cuda, cpu, rtol=0, atol=1e-12)
