@@ -254,6 +254,9 @@ def test_msr_fold_errors_count_the_folds_correlation(rho):
     variances = torch.full_like(estimates, sigma**2)
     errors = _fold_errors(estimates, variances)
     expected = sigma**2 * (1 + 3 * rho) / 4
-    assert errors.pow(2).mean().item() == pytest.approx(expected, rel=0.06)
+    if rho == 0.0:  # rho is clipped at 0: on independent folds the errors may only be larger
+        assert expected * 0.97 <= errors.pow(2).mean().item() <= expected * 1.25
+    else:
+        assert errors.pow(2).mean().item() == pytest.approx(expected, rel=0.06)
     # the actual spread of the mean over the rows and players agrees with the closed form
     assert estimates.mean(dim=0).var().item() == pytest.approx(expected, rel=0.06)
