@@ -134,6 +134,20 @@ def product_game_terms(p, q, weights, member):
     return (coef * _set_weights(weights, member)).sum(dim=-1) * lead
 
 
+def _cover_terms(z, weights, member):
+    """The path-dependent terms of leaves with cover products z (L, U) for each pattern of the
+    slots a row satisfies (bit j: slot j): (L, 2**U, sets), :func:`product_game_terms` of the
+    pattern and z, in chunks of leaves."""
+    U, device = z.shape[1], z.device
+    patterns = ((torch.arange(2**U, device=device)[:, None]
+                 >> torch.arange(U, device=device)) & 1).to(torch.float64)  # (2**U, U)
+    step = max(1, _CHUNK // (2**U * len(member) * (U + 1)))  # leaves per pass
+    return torch.cat([
+        product_game_terms(patterns.expand(len(part), -1, -1),
+                           part[:, None, :].expand(-1, 2**U, -1), weights, member)
+        for part in z.split(step)])
+
+
 def pattern_pair_terms(U, K, member):
     """The terms of the interventional indicator game of a leaf with U slots for every pair of
     patterns of the slots the background row (first axis) and the row explained (second) satisfy
@@ -209,9 +223,9 @@ class InteractionTerms:
         For the path-dependent game, v(empty): the trees' output averaged over their covers.
     n_terms : int
     patterns : PatternTables or None
-        Interventional game: the trees whose paths hold at most ``_TABLE_MAX_SLOTS`` players
-        (while their tables fit ``_TABLE_ELEMENTS``), in pattern tables of leaf groups (a
-        look-up per group of leaves and column instead of per leaf and set of slots).
+        The trees whose paths hold at most ``_TABLE_MAX_SLOTS`` players (while their tables
+        fit ``_TABLE_ELEMENTS``), in pattern tables of leaf groups (a look-up per group of
+        leaves and column instead of per leaf and set of slots).
     buckets : list of _Bucket
         The other leaves, by the number of players on their paths.
     """
@@ -291,14 +305,8 @@ class InteractionTerms:
         (bit j: slot j), summed over the background: (Lb * 2**U, sets), row
         ``leaf * 2**U + pattern``."""
         U, device, member = bucket.n_slots, bucket.leaves.device, bucket.member
-        patterns = ((torch.arange(2**U, device=device)[:, None]
-                     >> torch.arange(U, device=device)) & 1).to(torch.float64)  # (2**U, U)
         if self._background is None:  # q = the leaf's cover products, p = the pattern
-            step = max(1, _CHUNK // (2**U * len(member) * (U + 1)))  # leaves per pass
-            return torch.cat([
-                product_game_terms(patterns.expand(len(z), -1, -1),
-                                   z[:, None, :].expand(-1, 2**U, -1), self._weights, member)
-                .reshape(-1, len(member)) for z in bucket.zero.split(step)])
+            return _cover_terms(bucket.zero, self._weights, member).reshape(-1, len(member))
         # the terms of every (row pattern, background pattern) pair, then the background's
         # share of each pattern per leaf
         matrix = pattern_pair_terms(U, self._tables, member)  # (2**U bg, 2**U x, sets)
@@ -439,15 +447,9 @@ class _SetTerms:
         weights, zero, players = self.covers
         leaves = torch.as_tensor(leaves, device=device)
         # each slot's cover product, found by its player among the leaf's
-        same = players[leaves][:, None, :] == torch.as_tensor(slot_player, device=device)[..., None]
-        z = (same * zero[leaves][:, None, :]).sum(dim=-1)  # (Lb, U)
-        patterns = ((torch.arange(2**U, device=device)[:, None]
-                     >> torch.arange(U, device=device)) & 1).to(torch.float64)
-        step = max(1, _CHUNK // (2**U * len(member) * (U + 1)))
-        return torch.cat([
-            product_game_terms(patterns.expand(len(part), -1, -1),
-                               part[:, None, :].expand(-1, 2**U, -1), weights, member)
-            for part in z.split(step)])
+        slot_player = torch.as_tensor(slot_player, device=device)
+        same = players[leaves][:, None, :] == slot_player[..., None]
+        return _cover_terms((same * zero[leaves][:, None, :]).sum(dim=-1), weights, member)
 
 
 class _Bucket:
