@@ -38,7 +38,7 @@
 - :mod:`~sklxai.explainers.tree`: TreeShapley, exact values of tree ensembles (closed-form
   leaf values, batched over rows, background and leaves);
 - :mod:`~sklxai.explainers.tree_interactions`: TreeInteractions, exact interaction indices of
-  orders 1 and 2 of tree ensembles (closed-form terms of each leaf's product game);
+  any order of tree ensembles (closed-form terms of each leaf's product game);
 - :mod:`~sklxai.explainers.gradient`: GradientExplainer, the public base class of the
   explainers that follow one output's gradient (IG here; SAMP and I-GOS in their plugins).
 """
