@@ -88,6 +88,17 @@ class TreeInteractions(TreeShapley):
     >>> total = exp.values.sum(axis=(1, 2)) + exp.base_values
     >>> bool(abs(total - gbdt.predict(X[:3])).max() < 1e-9)
     True
+
+    Order 3: the terms of the 10 sets of three players are in ``higher_order``, and k-SII
+    stays efficient:
+
+    >>> exp3 = TreeInteractions(gbdt, max_order=3, n_background=50,
+    ...                         device="cpu").fit(X).explain(X[:3])
+    >>> len(exp3.higher_order)
+    10
+    >>> total3 = exp3.values.sum(axis=(1, 2)) + sum(exp3.higher_order.values()) + exp3.base_values
+    >>> bool(abs(total3 - gbdt.predict(X[:3])).max() < 1e-9)
+    True
     """
 
     _parameter_constraints = {
