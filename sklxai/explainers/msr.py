@@ -13,8 +13,12 @@ import torch
 
 from sklxai.explainers._shapley import ShapleyExplainer, shared_docstring, shared_params
 from sklxai.explainers.leverage import leverage_coalitions
-from sklxai.explainers.solvers import solve_kernel_shap
-from sklxai.games.coalitions import coalitions_of_size, uniform_subsets
+from sklxai.explainers.solvers import shared_noise_weights, solve_kernel_shap
+from sklxai.games.coalitions import (
+    coalitions_of_size,
+    shapley_size_weights,
+    uniform_subsets,
+)
 from sklxai.utils import param_validation as pv
 
 #: shrinkage of each boosted tree and L2 penalty of its leaf values
@@ -76,7 +80,12 @@ class RegressionMSR(ShapleyExplainer):
     more accurate than two (each surrogate then sees half): 1.17% against 1.28% on the digits
     GBDT and 1.00% against 1.21% on the breast-cancer GBDT (d = 30), at 2048 coalitions and
     64 trees; 128 trees (the default) gave 1.07% on the digits GBDT. The surrogate is boosted
-    four times.
+    four times. Where the game draws (:class:`~sklxai.games.GaussianGame`,
+    :class:`~sklxai.games.CopulaGame`), the game's noise that the folds' spread misses (the
+    enumerated coalitions, a coalition drawn twice, v(empty)) is added from the game's variance
+    of each value through its weight in the values: the Shapley weight on an enumerated size,
+    the Monte Carlo coefficient on a sampled one (the surrogates' share left out;
+    :ref:`which_game`).
 
     Efficiency holds exactly (each estimate's size terms sum to zero, the surrogates' Shapley
     values to their full coalition's value). A size with fewer than two draws in a fold gets no
@@ -167,6 +176,12 @@ class RegressionMSR(ShapleyExplainer):
         self._fit_weights = torch.as_tensor(
             np.stack([_fit_weights(weights, self.n_enumerated_, fold, self.paired)
                       for fold in self._folds]), device=device)
+        self._noise = None
+        if self._sampling_game() is not None and len(masks):
+            coef = _value_weights(masks, self.n_enumerated_, self._folds, self.paired)
+            counted = torch.arange(len(masks), device=device) >= self.n_enumerated_
+            coef = torch.as_tensor(coef, device=device)
+            self._noise = (shared_noise_weights(coef, self._masks, counted), -1.0 / d)
 
     def _coalitions_per_row(self, d):
         return max(1, len(self.coalitions_))
@@ -175,8 +190,18 @@ class RegressionMSR(ShapleyExplainer):
         total = fx - self._null
         d = self._n_players
         if d == 1:  # one feature takes all of f(x) - E[f], exactly
-            return total[:, None, :], torch.zeros_like(total[:, None, :])
-        values = self._centered_values(X, self._masks)
+            return total[:, None, :], self._one_player_errors(total)
+        values, var = self._centered_values_and_variances(X, self._masks)
+        phi, errors = self._estimate(values, total)
+        if var is not None:  # the game's draws: what the folds' spread does not count
+            coef2, null_coef = self._noise
+            errors = self._with_game_noise(errors, torch.einsum("nmk,md->ndk", var, coef2),
+                                           null_coef)
+        return phi, errors
+
+    def _estimate(self, values, total):
+        """The values (n, d, k) and their standard errors from the coalition values."""
+        d = self._n_players
         if self.n_enumerated_ == len(self.coalitions_):  # every coalition: the regression is exact
             phi = solve_kernel_shap(self._masks, self._weights, values, total)
             return phi, torch.zeros_like(phi)
@@ -218,6 +243,33 @@ class RegressionMSR(ShapleyExplainer):
             errors = torch.full_like(phi, float("nan"))
         # remove the last rounding residue so efficiency holds to float64 precision
         return phi + ((total - phi.sum(dim=1)) / d)[:, None, :], errors
+
+
+def _value_weights(masks, n_enumerated, folds, paired):
+    """The weight (m, d) of each coalition's value in the values, for the game's noise: an
+    enumerated coalition's Shapley weight (its size's term is exact), a sampled one's Monte
+    Carlo coefficient ([i in S] / s - [i not in S] / (d - s) over its size's draws in its fold
+    less one, over the folds); the surrogates' dependence on the values is left out."""
+    m, d = masks.shape
+    Z = masks.astype(np.float64)
+    sizes = masks.sum(axis=1)
+    w = shapley_size_weights(d)  # w(s) = s! (d - s - 1)! / d!, s = 0..d-1
+    e = n_enumerated
+    coef = np.zeros((m, d))
+    s = sizes[:e]
+    coef[:e] = np.where(Z[:e] > 0, w[np.clip(s - 1, 0, d - 1)][:, None],
+                        -w[np.clip(s, 0, d - 1)][:, None])
+    units = (m - e) // 2 if paired else m - e
+    for fold in folds:
+        for group in fold:
+            draws = np.asarray(group) + e
+            coalitions = np.concatenate([draws, draws + units]) if paired else draws
+            for size in np.unique(sizes[coalitions]):
+                at = coalitions[sizes[coalitions] == size]
+                divisor = len(at) if paired and 2 * size == d else len(at) - 1
+                a = Z[at] / size - (1 - Z[at]) / (d - size)
+                coef[at] = a / divisor / _FOLDS
+    return coef
 
 
 def _fold_errors(estimates, variances):

@@ -18,6 +18,7 @@ from sklxai import (
     KernelSHAP,
     LeverageSHAP,
     PermutationSHAP,
+    RegressionMSR,
     ShapleySampler,
 )
 from sklxai.explainers.interaction_indices import interaction_values
@@ -63,7 +64,7 @@ def test_intervals_cover_the_closed_form_at_the_nominal_rate(cls, params, before
     assert without < before, without
 
 
-@pytest.mark.parametrize("cls", [KernelSHAP, LeverageSHAP, ShapleySampler])
+@pytest.mark.parametrize("cls", [KernelSHAP, LeverageSHAP, ShapleySampler, RegressionMSR])
 def test_at_a_full_budget_the_standard_errors_are_exact_shapleys(cls):
     """Every coalition enumerated: the regression is the Shapley sum, so its standard errors
     are those ExactShapley derives from the Shapley weights (0 from the design, all game)."""
@@ -76,6 +77,33 @@ def test_at_a_full_budget_the_standard_errors_are_exact_shapleys(cls):
     np.testing.assert_allclose(exp.values, exact.values, atol=1e-9)
     np.testing.assert_allclose(exp.std_errors, exact.std_errors, rtol=1e-6)
     assert np.all(exact.std_errors > 1e-3)
+
+
+def test_regression_msr_intervals_cover_the_closed_form():
+    """8 correlated Gaussian features, 60 coalitions (sizes 1 and 7 enumerated), the linear
+    surrogate alone: 2 seeds x 60 rows x 8 features = 960 intervals."""
+    rng = np.random.default_rng(0)
+    d = 8
+    A = rng.normal(size=(d, d))
+    X = rng.multivariate_normal(np.zeros(d), A @ A.T / d + 0.3 * np.eye(d), size=2000)
+    model = LinearRegression().fit(X, X @ rng.normal(size=d))
+    rows = X[:60]
+    counted, ignored = [], []
+    for seed in (0, 1):
+        est = RegressionMSR(model, game=GaussianGame(n_samples=20), n_coalitions=60, n_trees=0,
+                            random_state=seed, device="cpu", verbose=0).fit(X)
+        game = est.game_
+        v = _closed_form_coalitions(model.coef_, model.intercept_, game.mean_,
+                                    game.covariance_, rows)
+        # order-1 SII: the Shapley values
+        truth = interaction_values(torch.as_tensor(v)[:, :, None], "SII", 1)[:, :, 0].numpy()
+        exp = est.explain(rows)
+        t = stats.t.ppf(0.975, est.std_errors_dof_)
+        counted.append(np.abs(exp.values - truth) <= t * exp.std_errors)
+        est._sampling_game = lambda: None  # the folds' spread alone
+        ignored.append(np.abs(exp.values - truth) <= t * est.explain(rows).std_errors)
+    assert 0.9 <= np.mean(counted) <= 0.99, np.mean(counted)
+    assert np.mean(ignored) < 0.9, np.mean(ignored)  # measured 0.865 (0.954 counted)
 
 
 @pytest.mark.parametrize("index", ["k-SII", "FSII"])
