@@ -309,3 +309,29 @@ def test_terms_on_cuda_equal_the_cpu(data, game, max_order):
     cpu = TreeInteractions(model, device="cpu", **params).fit(X).transform(X[:6])
     cuda = TreeInteractions(model, device="cuda", **params).fit(X).transform(X[:6])
     np.testing.assert_allclose(cuda, cpu, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_closed_form_pair_terms_equal_the_product_game_polynomials(monkeypatch, index):
+    # the interventional tables' closed forms in |A| and |B| (bit counts of every row and
+    # background pattern) against the product game's terms built factor by factor, at orders up
+    # to 4 and paths of 6 players; in chunks of background patterns the same
+    from sklxai.explainers.tree_interactions import index_weights
+    from sklxai.games.trees import interactions
+
+    U = 6
+    for k in (1, 2, 4):
+        weights = np.array([index_weights(index, k, s, U + 1) for s in range(1, k + 1)])
+        K = torch.as_tensor(interactions._count_tables(weights, U))
+        member = torch.as_tensor(interactions.slot_subsets(U, k))
+        closed = interactions.pattern_pair_terms(U, K, member)
+        patterns = ((torch.arange(2**U)[:, None] >> torch.arange(U)) & 1).double()
+        polynomial = interactions.product_game_terms(
+            patterns[None].expand(2**U, -1, -1), patterns[:, None].expand(-1, 2**U, -1),
+            torch.as_tensor(weights), member)
+        assert closed.shape == (2**U, 2**U, len(member))
+        np.testing.assert_allclose(closed, polynomial, rtol=0, atol=1e-14)
+        monkeypatch.setattr(interactions, "_CHUNK", 500)
+        np.testing.assert_allclose(interactions.pattern_pair_terms(U, K, member), closed,
+                                   rtol=0, atol=0)
+        monkeypatch.undo()

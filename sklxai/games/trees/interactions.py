@@ -160,17 +160,20 @@ def pattern_pair_terms(U, K, member):
     device = member.device
     every = torch.arange(2**U, device=device)
     count = ((every[:, None] >> torch.arange(U, device=device)) & 1).sum(dim=1)  # popcounts
-    x, b = every[None, :], every[:, None]
-    a_bits, b_bits = x & ~b, b & ~x
-    reach = ((x | b) == 2**U - 1)[..., None]
     sets = (member.long() << torch.arange(U, device=device)).sum(dim=1)  # (n_sets,)
     size = count[sets]
-    in_a, in_b = count[sets & a_bits[..., None]], count[sets & b_bits[..., None]]
-    inside = reach & (in_a + in_b == size)
-    value = K[size - 1, (count[a_bits][..., None] - in_a).clamp(min=0),
-              (count[b_bits][..., None] - in_b).clamp(min=0)]
-    sign = 1.0 - 2.0 * (in_b % 2)
-    return torch.where(inside, sign * value, 0.0)
+    rows = max(1, _CHUNK // (2**U * len(sets)))  # background patterns at once
+    out = []
+    for b in every.split(rows):
+        x, b = every[None, :], b[:, None]
+        a_bits, b_bits = x & ~b, b & ~x
+        reach = ((x | b) == 2**U - 1)[..., None]
+        in_a, in_b = count[sets & a_bits[..., None]], count[sets & b_bits[..., None]]
+        inside = reach & (in_a + in_b == size)
+        value = K[size - 1, (count[a_bits][..., None] - in_a).clamp(min=0),
+                  (count[b_bits][..., None] - in_b).clamp(min=0)]
+        out.append(torch.where(inside, (1.0 - 2.0 * (in_b % 2)) * value, 0.0))
+    return torch.cat(out)
 
 
 def _sided_sets(member):
