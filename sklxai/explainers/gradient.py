@@ -138,7 +138,16 @@ class GradientExplainer(BaseExplainer):
         """
         n = X.shape[0]
         Xm = self._model_rows(X)
-        fx = self._outputs(Xm)
+        Xt = self._rows_pass(Xm)
+        try:
+            return self._explain_rows(Xm, Xt, n, target)
+        finally:
+            self.__dict__.pop("_rows_graph", None)
+
+    def _explain_rows(self, Xm, Xt, n, target):
+        """:meth:`_explain_target` once the rows' pass is set up (see :meth:`_rows_pass`)."""
+        graph = self.__dict__.get("_rows_graph")
+        fx = self._outputs(Xm) if graph is None else _numpy(graph[1].detach())
         if target is None:
             rows_t = np.argmax(fx, axis=1)
             output_names = [self.output_names_[0]] if self.n_outputs_ == 1 else None
@@ -147,17 +156,41 @@ class GradientExplainer(BaseExplainer):
             output_names = [self.output_names_[target]]
         else:
             rows_t, output_names = target, None
-        values, base, output, diagnostics = self._explain_targets(Xm, rows_t, fx)
+        values, base, output, diagnostics = self._explain_targets(Xm, rows_t, fx, Xt)
         return values, base, output, output_names, {"diagnostics": diagnostics}
+
+    def _rows_pass(self, Xm):
+        """Where the gradients are taken at the rows themselves (``_gradient_at_rows``), one
+        forward pass that keeps its graph gives f(x) (and the targets) and then, in
+        :meth:`_target_gradient`, the gradients: no second forward pass. Returns the rows as
+        the model's input tensor (None where not, or over one pass); the outputs wait in
+        ``_rows_graph``, which never outlives :meth:`_explain_target`."""
+        n = Xm.shape[0]
+        if not self._gradient_at_rows or not 0 < n <= min(
+                self._points_per_pass(), self.batch_size or n):
+            return None
+        Xt = self.adapter_.to_input(np.asarray(Xm))
+        try:
+            with torch.enable_grad():
+                Q = Xt.detach().requires_grad_(True)
+                out = self.adapter_.forward(Q)
+        except torch.OutOfMemoryError:  # the passes of _target_gradient split the rows
+            return Xt
+        self._rows_graph = (Xt, out, Q)
+        return Xt
 
     def _n_explained_outputs(self):
         return 1
 
-    def _explain_targets(self, Xm, rows_t, fx):
+    #: whether the gradients are taken at the explained rows themselves (see _rows_pass)
+    _gradient_at_rows = False
+
+    def _explain_targets(self, Xm, rows_t, fx, Xt=None):
         """Output ``rows_t[r]`` of each row r: values (n, d), f(b) (n,), f(x) (n,) and the
         per-row diagnostics (a dict of arrays). ``fx`` holds the outputs at ``Xm`` (n, k); None
         when only the values and f(b) are wanted (SmoothGrad's noisy copies): no pass for f(x)
-        is made, f(x) is None, and the diagnostics that need it are left out."""
+        is made, f(x) is None, and the diagnostics that need it are left out. ``Xt``: the rows
+        as the model's input tensor when they are already there (:meth:`_rows_pass`)."""
         adapter = self.adapter_
         dev, dtype = adapter.device, adapter.input_dtype
         n = Xm.shape[0]
@@ -166,7 +199,8 @@ class GradientExplainer(BaseExplainer):
         output = None if fx is None else fx[rows, rows_t]
         base = self._base_outputs(B, rows_t)
         Xm = np.asarray(Xm)
-        Xt = adapter.to_input(Xm)  # copies read-only and reversed views
+        if Xt is None:
+            Xt = adapter.to_input(Xm)  # copies read-only and reversed views
         Bt = torch.as_tensor(np.array(B, copy=True), dtype=dtype, device=dev)  # B may be a view
         tt = torch.as_tensor(rows_t, dtype=torch.long, device=dev)
         for name, rows_np, points in (("X", Xm, Xt), ("baseline", B, Bt)):
@@ -240,6 +274,12 @@ class GradientExplainer(BaseExplainer):
         split in halves (with a warning), later passes are capped at the size that fitted, and
         the work goes on; nothing computed is lost.
         """
+        if self.__dict__.get("_rows_graph", (None,))[0] is P:  # the rows' pass: its graph
+            _, out, Q = self.__dict__.pop("_rows_graph")
+            with torch.enable_grad():
+                scores = out.gather(1, targets[:, None])[:, 0]
+                (grad,) = torch.autograd.grad(scores.sum(), Q)
+            return scores.detach(), grad
         try:
             with torch.enable_grad():
                 Q = P.detach().requires_grad_(True)
@@ -264,6 +304,8 @@ class GradientExplainer(BaseExplainer):
     def _gradients(self, P, targets):
         """The gradients of output ``targets[j]`` at points ``P[j]`` (m, d_model), in passes of
         at most :meth:`_points_per_pass` points (:meth:`_target_gradient` each)."""
+        if self.__dict__.get("_rows_graph", (None,))[0] is P:  # all in the rows' own pass
+            return self._target_gradient(P, targets)[1]
         grads, start = [], 0
         while start < P.shape[0]:  # the pass size may shrink on the way (out of memory)
             stop = start + self._points_per_pass()

@@ -71,6 +71,8 @@ class InputXGradient(GradientExplainer):
                          internal_batch_size=internal_batch_size, device=device,
                          random_state=random_state, batch_size=batch_size)
 
+    _gradient_at_rows = True  # f(x) and the gradient from one forward pass
+
     def _attribute(self, X, B, targets):
         """(x - b) times the gradient of output ``targets[r]`` at row r."""
         return (X - B).double() * self._gradients(X, targets).double()

@@ -80,6 +80,8 @@ class Saliency(GradientExplainer):
         """All zeros in model space: the reference of ``base_values``."""
         return np.zeros(self._model_rows(self.background_[:1]).shape[1])
 
+    _gradient_at_rows = True  # f(x) and the gradient from one forward pass
+
     def _attribute(self, X, B, targets):
         """The gradient of output ``targets[r]`` at row r, in absolute value if ``abs``."""
         grad = self._gradients(X, targets)
