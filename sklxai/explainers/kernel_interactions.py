@@ -53,7 +53,8 @@ def _binomials(d):
 #: the sampled units of each size (with its complement's) are in proportion to its Shapley-kernel
 #: mass times (s (d - s)) ** _SIZE_TILT, halfway between the kernel's sizes (0) and uniform
 #: sizes (1, leverage-score sampling); the weights keep each size's kernel mass, so only the
-#: variance changes (pair terms 2-3% closer at d = 12-16 in ``benchmarks/interactions.py``)
+#: variance changes (k-SII pair terms 2% closer at d = 16, 512 coalitions, in
+#: ``benchmarks/interactions.py``)
 _SIZE_TILT = 0.5
 
 
@@ -196,9 +197,9 @@ def _stratified_draws(d, n_coalitions, paired, rng):
             counts / population)
 
 
-#: the surrogate takes the terms of one order more than the index's when the sampled draws
-#: number at least this many per fitted term (its residual is then smaller by more than its
-#: extra terms cost; see :class:`KernelInteractions`)
+#: the surrogate takes the terms of one order more than the index's when the sampled units
+#: number at least this many per term of that order (enough to fit them: the first-order
+#: terms then get closer, the pair terms stay as they are; see :class:`KernelInteractions`)
 _DRAWS_PER_TERM = 2.0
 
 
@@ -336,7 +337,7 @@ class KernelInteractions(ExactInteractions):
     background row: 4096 x ``n_background`` model calls by default, plus one for the row. The
     default enumerates every coalition (exact) up to d = 12 players; beyond, the error of the
     pair terms against the budget is in ``docs/benchmarks.rst`` (at 2,048 coalitions, half the
-    default, 0.7-2.1% at d = 12; at d = 16, 8,192 coalitions give 0.8-1.8%).
+    default, 0.7-1.6% at d = 12; at d = 16, 8,192 coalitions give 0.8-1.8%).
 
     Parameters
     ----------

@@ -164,6 +164,37 @@ def test_intervals_cover_with_a_third_order_surrogate():
     assert hits.size >= 1000
     assert 0.90 <= hits.mean() <= 0.99
 
+
+class _Cubic(torch.nn.Module):
+    """A polynomial with terms of one, two and three players: its game (x against a zero
+    background) has Moebius terms up to order three only."""
+
+    def __init__(self, d, seed):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.a = torch.nn.Parameter(torch.as_tensor(rng.normal(size=d)), requires_grad=False)
+        self.register_buffer("b", torch.as_tensor(np.triu(rng.normal(size=(d, d)), 1)))
+        i, j, k = np.indices((d, d, d))
+        c = np.where((i < j) & (j < k), rng.normal(size=(d, d, d)), 0.0)
+        self.register_buffer("c", torch.as_tensor(c))
+
+    def forward(self, X):
+        return (X @ self.a + torch.einsum("ni,ij,nj->n", X, self.b, X)
+                + torch.einsum("ni,ijk,nj,nk->n", X, self.c, X, X))[:, None]
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_third_order_surrogate_is_exact_on_a_third_order_game(index):
+    # the fitted surrogate is the game itself, so every index follows from it exactly: FSII
+    # by the exact projection of its terms, the others by their Moebius weights
+    d = 12
+    x, kw = np.ones((1, d)), {"index": index, "background": np.zeros((1, d)), "device": "cpu"}
+    exact = ExactInteractions(_Cubic(d, 0).double(), **kw).fit(x).explain(x)
+    est = KernelInteractions(_Cubic(d, 0).double(), n_coalitions=2048, random_state=0,
+                             **kw).fit(x)
+    assert est.surrogate_order_ == 3 and est.n_enumerated_ < 2**d - 2
+    np.testing.assert_allclose(est.explain(x).values, exact.values, rtol=0, atol=1e-9)
+
 def test_std_errors_are_in_the_values_layout_and_survive_slicing_and_saving(tmp_path):
     d = 9
     X = _data(d)
