@@ -173,11 +173,16 @@ class GradientExplainer(BaseExplainer):
         try:
             with torch.enable_grad():
                 Q = Xt.detach().requires_grad_(True)
-                out = self.adapter_.forward(Q)
+                out, seen = self._rows_forward(Q)
         except torch.OutOfMemoryError:  # the passes of _target_gradient split the rows
             return Xt
-        self._rows_graph = (Xt, out, Q)
+        self._rows_graph = (Xt, out, Q, seen)
         return Xt
+
+    def _rows_forward(self, Q):
+        """The forward pass of :meth:`_rows_pass`: the outputs at Q, and what a subclass
+        records on the way (Grad-CAM: its layer's activations; here None)."""
+        return self.adapter_.forward(Q), None
 
     def _n_explained_outputs(self):
         return 1
@@ -275,7 +280,7 @@ class GradientExplainer(BaseExplainer):
         the work goes on; nothing computed is lost.
         """
         if self.__dict__.get("_rows_graph", (None,))[0] is P:  # the rows' pass: its graph
-            _, out, Q = self.__dict__.pop("_rows_graph")
+            _, out, Q, _ = self.__dict__.pop("_rows_graph")
             with torch.enable_grad():
                 scores = out.gather(1, targets[:, None])[:, 0]
                 (grad,) = torch.autograd.grad(scores.sum(), Q)

@@ -46,6 +46,10 @@ class ImageAdapter(ModelAdapter):
         """Outputs (n, k) for flat rows ``X`` (n, d), keeping gradients."""
         return self.adapter.forward(X.reshape(X.shape[0], *self.model_shape))
 
+    #: (rows, outputs) of the run that found the images' shape (:func:`image_adapter`), until
+    #: ``PreparedModel.probe`` takes it
+    probed = None
+
     def __getattr__(self, name):  # module, net, ...: those of the wrapped adapter
         if name == "adapter":
             raise AttributeError(name)
@@ -95,6 +99,8 @@ def image_adapter(adapter, rows, image_shape, *, model, name="X"):
             failure = failure or exc
             continue
         if out.dim() <= 2 and out.shape[0] == probe.shape[0]:
+            # what the adapter returns for these rows: PreparedModel.probe needs no second run
+            wrapped.probed = (probe, out if out.dim() == 2 else out[:, None])
             return wrapped
         # e.g. a model of rows (n, d) applied along the images' last axis
         bad_output = bad_output or ValueError(

@@ -111,12 +111,15 @@ class BaseCAM(GradientExplainer):
         module = self.adapter_.module
         probe = torch.as_tensor(self._model_rows(X[:1]), dtype=self.adapter_.input_dtype,
                                 device=self.adapter_.device)
-        layer = self.cam_layer if self.cam_layer is not None else _last_map_layer(
-            module, lambda: self.adapter_.forward(probe), type(self).__name__)
-        with torch.no_grad(), ActivationRecorder(module, layer) as rec:
-            self.adapter_.forward(probe)
+        if self.cam_layer is None:  # the layer and its output's shape from one pass
+            layer, shape = _last_map_layer(module, lambda: self.adapter_.forward(probe),
+                                           type(self).__name__)
+        else:
+            with torch.no_grad(), ActivationRecorder(module, self.cam_layer) as rec:
+                self.adapter_.forward(probe)
+            layer, shape = self.cam_layer, tuple(rec.activation.shape[1:])
         self.cam_layer_ = layer
-        self.layer_shape_ = tuple(rec.activation.shape[1:])
+        self.layer_shape_ = shape
 
     def _fit_image_shape(self, d):
         """(C, H, W): that of fit's images, or ``image_shape`` for flattened rows."""
@@ -143,8 +146,24 @@ class BaseCAM(GradientExplainer):
         return shape
 
     # ------------------------------------------------------------------ maps
+    _gradient_at_rows = True  # f(x) and the layer's activations from one forward pass
+
+    def _rows_forward(self, Q):
+        """The explained rows' forward pass (``GradientExplainer._rows_pass``), recording the
+        layer's activations: f(x) and the maps come from the same pass."""
+        with ActivationRecorder(self.adapter_.module, self.cam_layer_) as rec:
+            out = self.adapter_.forward(Q)
+        return out, rec.activation
+
     def _attribute(self, X, B, targets):
         size = self.image_shape_[1:]
+        if self.__dict__.get("_rows_graph", (None,))[0] is X:  # the rows' own pass
+            _, out, _, activation = self.__dict__.pop("_rows_graph")
+            with torch.enable_grad():
+                scores = out.gather(1, targets[:, None])[:, 0]
+                layer = self._layer_maps(scores, activation, X, targets).detach()
+            clipped = layer.clamp_min(0) if self.relu else layer
+            return resize_maps(clipped, size).flatten(1), {"layer_maps": layer}
         maps, raw, step = [], [], self._points_per_pass()
         for start in range(0, X.shape[0], step):
             Xs, ts = X[start:start + step], targets[start:start + step]
@@ -188,12 +207,13 @@ class BaseCAM(GradientExplainer):
 
 
 def _last_map_layer(module, forward, owner):
-    """The name of the last submodule (in call order) whose output is a 4-D tensor."""
+    """The name of the last submodule (in call order) whose output is a 4-D tensor, and the
+    shape of that output (without the batch axis)."""
     seen, handles = [], []
     for name, sub in module.named_modules():
         if name:
             handles.append(sub.register_forward_hook(
-                lambda _m, _i, out, name=name: seen.append(name)
+                lambda _m, _i, out, name=name: seen.append((name, tuple(out.shape[1:])))
                 if isinstance(out, torch.Tensor) and out.ndim == 4 else None))
     try:
         with torch.no_grad():
@@ -206,8 +226,9 @@ def _last_map_layer(module, forward, owner):
         raise ValueError(f"{owner} needs a layer with a 4-D output (n, channels, h, w), but no "
                          f"submodule of {type(module).__name__} returns one (submodules: "
                          f"{names}); pass a CNN, or cam_layer for a layer that does.")
-    if seen.count(seen[-1]) > 1:
-        raise ValueError(f"{owner}: the last layer with a 4-D output, {seen[-1]!r}, runs "
+    names = [name for name, _ in seen]
+    if names.count(names[-1]) > 1:
+        raise ValueError(f"{owner}: the last layer with a 4-D output, {names[-1]!r}, runs "
                          "several times in one forward pass; pass cam_layer.")
     return seen[-1]
 
