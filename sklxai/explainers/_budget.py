@@ -78,7 +78,7 @@ def plan_fit(est, X, train, valid, start):
     """
     n_valid = len(valid) if valid is not None else math.ceil(len(X) * est.validation_fraction)
     n_train = len(train) if train is not None else len(X) - n_valid
-    d, m = est._n_players, est.n_coalitions
+    d, m = est._n_players, est.n_coalitions_
     reference = (None if est.validation_reference is None else
                  resolve_reference(est.validation_reference, d, tree_reference_ok(est)))
     sampled = est.targets_ == "sampled"

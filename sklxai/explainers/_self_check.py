@@ -62,7 +62,7 @@ def agreement_score(est, Xt):
     model rows ``Xt`` (a tensor on the game's device) and SimSHAP's unbiased per-row
     targets, drawn with a fixed seed from its game (see ``AmortizedShapley.score``)."""
     gen = torch.Generator(device=Xt.device).manual_seed(12345)
-    design = kernel_design(est._n_players, 4 * est.n_coalitions)
+    design = kernel_design(est._n_players, 4 * est.n_coalitions_)
     total_err, count = 0.0, 0
     for start in range(0, len(Xt), est.train_batch_size):
         chunk = Xt[start : start + est.train_batch_size]

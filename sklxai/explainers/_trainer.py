@@ -176,7 +176,8 @@ class AmortizedTrainer(NeuralNet):
     refresh_every : int, "auto" or None
         Epochs between two draws for a training row (row i draws in the epochs e with
         (i + e) % refresh_every == 0); None stores nothing and draws at every step; "auto":
-        8 on a CPU, 2 on a GPU, None when the store would exceed 1 GiB.
+        1 where the rows are fewer than ``min_epoch_rows`` or ``draw_every_epoch``, else 8 on
+        a CPU, 2 on a GPU; None when the store would exceed 1 GiB.
     seed : int
         Seeds the training generator (seed) and the validation one (seed + 1).
     min_epoch_rows : int
@@ -192,6 +193,9 @@ class AmortizedTrainer(NeuralNet):
         Draws (of twice ``n_coalitions`` coalitions each) whose statistics a validation row's
         loss averages: drawn once and stored with a store, else drawn at every validation
         step. More draws make valid_loss less noisy where the validation rows are few.
+    draw_every_epoch : bool
+        With ``refresh_every="auto"``, every row draws in every epoch (hybrid rows completing
+        a small fit set: many rows with few coalitions each).
     criterion : unused
         Required by skorch; the loss is :meth:`get_loss`'s.
     **kwargs
@@ -220,7 +224,7 @@ class AmortizedTrainer(NeuralNet):
     def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
                  background_samples=None, valid_background_samples=None, refresh_every="auto",
                  seed=0, min_epoch_rows=1, exact_targets=None, valid_draws=1,
-                 criterion=torch.nn.MSELoss, **kwargs):
+                 draw_every_epoch=False, criterion=torch.nn.MSELoss, **kwargs):
         self.game = game
         self.objective = objective
         self.n_players = n_players
@@ -233,6 +237,7 @@ class AmortizedTrainer(NeuralNet):
         self.min_epoch_rows = min_epoch_rows
         self.exact_targets = exact_targets
         self.valid_draws = valid_draws
+        self.draw_every_epoch = draw_every_epoch
         kwargs.setdefault("dataset", IndexedRows)
         kwargs.setdefault("iterator_train__shuffle", True)
         kwargs.setdefault("iterator_train__collate_fn", _batch_as_is)
@@ -269,8 +274,8 @@ class AmortizedTrainer(NeuralNet):
             return self.refresh_every
         if CoalitionStats.nbytes(n, self.n_players, k) > _AUTO_CACHE_BYTES:
             return None
-        if n < self.min_epoch_rows:  # rows are visited several times an epoch: new draws
-            return 1                 # every epoch, so no draw is reused for long
+        if n < self.min_epoch_rows or self.draw_every_epoch:  # rows visited several times
+            return 1  # an epoch, or many rows with few coalitions: new draws every epoch
 
         return _AUTO_REFRESH_EVERY["cpu" if device.type == "cpu" else "accelerator"]
 
@@ -450,20 +455,24 @@ class DivergenceRollback(Callback):
 AUTO_VALIDATION_ROW_DRAWS = 2048
 
 
-def resolve_validation_coalitions(value, n_coalitions, n_valid):
+def resolve_validation_coalitions(value, n_coalitions, n_valid, auto_coalitions=None):
     """``validation_coalitions`` as used: a multiple of a validation draw's ``2 n_coalitions``
-    coalitions (at least one draw). "auto": one draw per validation row where there are at least
-    :data:`AUTO_VALIDATION_ROW_DRAWS` rows, else as many draws as make that many row draws (a
+    coalitions (at least one draw). "auto": one draw of ``2 auto_coalitions`` (default
+    ``n_coalitions``) per validation row where there are at least
+    :data:`AUTO_VALIDATION_ROW_DRAWS` rows, else as many as make that many row draws (a
     few dozen validation rows of a small fit set get thousands of coalitions each, so that
-    early stopping and the best weights follow the error, not the validation draws' noise)."""
+    early stopping and the best weights follow the error, not the validation draws' noise),
+    rounded up to whole draws."""
     per_draw = 2 * n_coalitions
     if value == "auto":
-        return per_draw * max(1, AUTO_VALIDATION_ROW_DRAWS // max(n_valid, 1))
+        base = 2 * (n_coalitions if auto_coalitions is None else auto_coalitions)
+        value = base * max(1, AUTO_VALIDATION_ROW_DRAWS // max(n_valid, 1))
     return per_draw * max(1, math.ceil(value / per_draw))
 
 
-def training_rows(X, *, validation_fraction, seed, target_rows, groups=None):
-    """fit's rows, completed with hybrid rows when fewer than ``target_rows`` are for training.
+def training_rows(X, *, validation_fraction, seed, target_rows, groups=None, below=None):
+    """fit's rows, completed with hybrid rows when fewer than ``target_rows`` are for training
+    (and, with ``below``, only when fewer than ``below`` are).
 
     An explainer needs no labels, only rows where the model is explained, so a fit set of fewer
     training rows than ``target_rows`` gets hybrids of its training rows up to that many: each
@@ -485,7 +494,8 @@ def training_rows(X, *, validation_fraction, seed, target_rows, groups=None):
     split = ValidSplit(validation_fraction, stratified=False, random_state=seed)
     train_set, valid_set = split(IndexedRows(X[:, :1]))
     train, valid = np.asarray(train_set.indices), np.asarray(valid_set.indices)
-    extra = 0 if target_rows is None else max(0, target_rows - len(train))
+    small = below is None or len(train) < below
+    extra = 0 if target_rows is None or not small else max(0, target_rows - len(train))
     if not extra:
         return X, None, None
     rng = np.random.default_rng([seed, 7])
@@ -540,12 +550,13 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
             "callbacks__print_log__sink": est.accelerator.print if table else noop}
     return cls(
         module, game=est.game_, objective=est._objective(), n_players=est._n_players,
-        null=est._null, n_coalitions=est.n_coalitions,
+        null=est._null, n_coalitions=est.n_coalitions_,
         background_samples=est.background_samples_, refresh_every=est.refresh_every,
         valid_background_samples=(est.background_samples_
                                   if est.background_samples == "auto" else None),
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
-        valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions),
+        valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions_),
+        draw_every_epoch=est.n_synthetic_rows_ > 0 and est.targets_ == "sampled",
         optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
         batch_size=est.train_batch_size,
         train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)

@@ -33,7 +33,7 @@ class FastSHAP(AmortizedShapley):
     ----------
     module_, net_, history_, refresh_every_, fit_time_, expected_value_
         As in :class:`~sklxai.SimSHAP`.
-    targets_, max_epochs_, n_synthetic_rows_, validation_error_, validation_report_
+    targets_, max_epochs_, n_synthetic_rows_, n_coalitions_, validation_error_, validation_report_
         As in :class:`~sklxai.SimSHAP`.
     max_time_, background_samples_, validation_rows_, validation_coalitions_
         As in :class:`~sklxai.SimSHAP` (the default time budget).

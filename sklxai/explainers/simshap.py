@@ -58,9 +58,15 @@ class SimSHAP(AmortizedShapley):
         :func:`~sklxai.games.grouped.image_patch_groups`). Every column in exactly one group.
     hidden_sizes : tuple of int
         Hidden layers of the default network.
-    n_coalitions : int
+    n_coalitions : int or "auto"
         Coalitions per row and training draw (half of the sampled ones complements);
-        validation draws twice as many, ``score`` four times.
+        validation draws twice as many, ``score`` four times. "auto": 32, or, where hybrid rows
+        complete a small fit set (``augment``), as many as keep an epoch's draws at the cost of
+        4096 rows x 32 coalitions (4 for 32768 rows; at least 2): a network trained on many
+        rows with a few coalitions each ends closer to the truth than one trained on fewer
+        rows with better targets, at the same cost (stochastic amortization: each row's noise
+        is averaged with its neighbours'; :doc:`/benchmarks`, "Amortized"). ``n_coalitions_``
+        is the number used.
     background_samples : int, "auto" or None
         Background rows averaged per coalition in training targets, drawn at random (an
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
@@ -123,10 +129,11 @@ class SimSHAP(AmortizedShapley):
         Coalitions each validation row's loss is computed on (drawn once, in draws of
         ``2 n_coalitions``; rounded up to a whole number of draws). With few validation rows
         the loss of a few dozen rows on 64 coalitions each is mostly the draws' noise, and
-        early stopping would pick the best weights by it. "auto": 2 ``n_coalitions`` where the
-        validation split has at least 2048 rows, else 2048 / rows times as many (a 400-row fit
-        set's 40 validation rows get 51 draws, 3264 coalitions, about the cost of one epoch's
-        training draws); ``validation_coalitions_`` is the number used. Exact targets
+        early stopping would pick the best weights by it. "auto": 2 ``n_coalitions`` (64 with
+        ``n_coalitions="auto"``) where the validation split has at least 2048 rows, else
+        2048 / rows times as many (a 400-row fit set's 40 validation rows get 3264
+        coalitions, about the cost of one epoch's training draws), rounded up to whole draws;
+        ``validation_coalitions_`` is the number used. Exact targets
         (``targets_`` "tree" or "exact") draw nothing.
     patience : int or None
         Epochs without validation improvement before stopping (the best weights are restored).
@@ -167,10 +174,12 @@ class SimSHAP(AmortizedShapley):
         Complete a fit set of fewer training rows than this with hybrids of its training rows
         (each player's columns from one of two random rows) up to that many: an explainer needs
         no labels, only rows where the model is explained, and a few hundred rows are too few
-        for the network to generalise from. "auto": 4096 rows, 32768 with exact tree targets
-        (``targets_="tree"``: they cost no model calls), 8192 with exact game targets. None:
-        fit's rows only. The validation rows are always real ones. ``n_synthetic_rows_`` says
-        how many were added.
+        for the network to generalise from. "auto": with sampled targets, a fit set of fewer
+        than 4096 training rows is completed to 32768 rows (each drawing new coalitions every
+        epoch, ``n_coalitions`` "auto" at a time), larger ones are used as they are; 32768
+        rows with exact tree targets (``targets_="tree"``: they cost no model calls), 8192
+        with exact game targets. None: fit's rows only. The validation rows are always real
+        ones. ``n_synthetic_rows_`` says how many were added.
     validation_reference : {"auto", "exact", "kernel", "tree"} or None
         How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
         (the training's validation split), against reference values of the same game: "exact"
@@ -232,6 +241,8 @@ class SimSHAP(AmortizedShapley):
         Whether the network sees the tree model's splits (``tree_inputs``).
     n_synthetic_rows_ : int
         Hybrid rows added to the training rows (``augment``).
+    n_coalitions_ : int
+        ``n_coalitions`` as used ("auto" resolved).
     validation_error_ : float or None
         The relative error measured at ``fit`` (``docs/design.rst``, "Measuring": mean_i
         ||phi_i - phi*_i|| / mean_i ||phi*_i||, on held-out rows; None without a check):
@@ -265,7 +276,7 @@ class SimSHAP(AmortizedShapley):
 
     def __init__(self, model, *, background=None, n_background=100, target=None, game="marginal",
                  feature_groups=None, surrogate_params=None, fast_path="auto", module=None,
-                 hidden_sizes=(256, 256, 256), n_coalitions=32, background_samples="auto",
+                 hidden_sizes=(256, 256, 256), n_coalitions="auto", background_samples="auto",
                  refresh_every="auto", control_variate=True, max_epochs="auto", max_time="auto",
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, validation_coalitions="auto", patience=30,

@@ -106,7 +106,7 @@ def test_simshap_patch_mode_with_a_cnn_on_digits():
                   module=PatchCNNExplainerModule((8, 8), patch_size=4, n_outputs=10,
                                                  channels=(16, 16)),
                   max_epochs=8, lr=3e-3, train_batch_size=32, n_coalitions=8, random_state=0,
-                  device="cpu").fit(X[:1000])
+                  augment=4096, device="cpu").fit(X[:1000])  # 8 epochs of 256 steps
     exp = sim.explain(X[1000:1040])
     assert exp.values.shape == (40, 4, 10)
     assert exp.efficiency_gap < 1e-6
