@@ -125,10 +125,23 @@ class DeepLIFT(GradientExplainer):
             return self._outputs(self._model_rows(self.background_)).mean(axis=0)[rows_t]
         return super()._base_outputs(B, rows_t)
 
+    @property
+    def _gradient_at_rows(self):  # one reference per row: f(x) from the rules' own pass
+        return not self._deepshap()
+
+    def _rows_forward(self, Q):
+        """The rows' pass with DeepLIFT's rules against their baselines
+        (``GradientExplainer._rows_pass``): its outputs are f(x), so no plain pass is run."""
+        ref = np.array(self._baseline_rows(Q), copy=True)
+        return self._rules_forward(Q, torch.as_tensor(ref, dtype=Q.dtype, device=Q.device)), None
+
     def _attribute(self, X, B, targets):
         """(x - x') times DeepLIFT's multipliers of output ``targets[r]``; with a background
         the mean over its rows."""
         n, d = X.shape
+        if self.__dict__.get("_rows_graph", (None,))[0] is X:  # the rows' own pass
+            _, out, q, _ = self.__dict__.pop("_rows_graph")
+            return self._times_multipliers(X, B, out, q, targets)
         if not self._deepshap():
             pairs = (torch.arange(n, device=X.device), B)
             return self._pairs(X, *pairs, targets)
@@ -154,17 +167,29 @@ class DeepLIFT(GradientExplainer):
     def _multipliers(self, x, ref, targets):
         """One pass: the reference run (recorded), the rows' run with DeepLIFT's rules, and
         the backward pass; returns (x - x') * multipliers in float64."""
+        q = x.detach().requires_grad_(True)
+        return self._times_multipliers(x, ref, self._rules_forward(q, ref), q, targets)
+
+    def _rules_forward(self, q, ref):
+        """The reference run (recorded), then the run at q (which keeps gradients) with
+        DeepLIFT's rules: the outputs at q, whose graph gives the multipliers."""
         forward = self.adapter_.forward
         tape = ReferenceTape()
         with torch.enable_grad():
             r = ref.detach().requires_grad_(True)
             with tape:
                 forward(r.clone())
-            q = x.detach().requires_grad_(True)
             mode = DeepLiftMode(tape)
             with mode:
                 out = forward(q.clone())
             mode.finish()
+        return out
+
+    @staticmethod
+    def _times_multipliers(x, ref, out, q, targets):
+        """(x - x') times the multipliers, the gradient of output ``targets`` of the rules'
+        run ``out`` at q, in float64."""
+        with torch.enable_grad():
             scores = out.gather(1, targets[:, None])[:, 0]
             (grad,) = torch.autograd.grad(scores.sum(), q, allow_unused=True)
         if grad is None:  # the output does not depend on the input
