@@ -197,9 +197,11 @@ class Occlusion(BaseExplainer):
             raise ValueError(
                 f"baseline has {B.shape[0]} rows but X has {n}; give one baseline row per "
                 "explained row, or a single row of shape (d,).")
-        B = np.broadcast_to(B, (n, d))
         fx = self._predict(X)
-        base = self._predict(B)
+        # f(baseline): one model row for a single baseline row (then repeated), else one each
+        base = self._predict(B if B.ndim == 2 else B[None])
+        base = np.repeat(base, n, axis=0) if B.ndim == 1 else base
+        B = np.broadcast_to(B, (n, d))
         P = self.n_windows_
         values = np.zeros((n, d, fx.shape[1]))
         per_chunk = chunk_size(3 * 8 * d, "cpu", maximum=n * P)  # rows, masks, outputs
