@@ -15,9 +15,10 @@
 #   bash scripts/gpu_run.sh matrix-hgb                # boosted classifier's predict_proba (4 min)
 #   bash scripts/gpu_run.sh interactions              # ExactInteractions vs shapiq (needs shapiq)
 #   bash scripts/gpu_run.sh conditional               # conditional games vs marginal, time per row
+#   bash scripts/gpu_run.sh deep                      # CNN attributions vs captum/shap, speed section
 #
 # Names: tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult,
-# matrix-small, matrix-hgb, estimators, interactions, conditional.
+# matrix-small, matrix-hgb, estimators, interactions, conditional, deep.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-results/gpu}"
@@ -84,6 +85,13 @@ for what in "$@"; do
         # the Gaussian, copula and empirical games against the marginal game, equal model calls
         conditional) python3 -m benchmarks.conditional_games --device cuda --rows 200 \
                          --out "$OUT/conditional_games.json" | tee "$OUT/conditional_games.md" ;;
-        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators, interactions, conditional)" >&2; exit 2 ;;
+        # CNN attributions against captum and shap, both on the GPU: the speed section only
+        # (memory measures the CPU's), resnet18 on four times the CPU run's rows; the digits
+        # CNN trains on the CPU with every torch thread (on the CPU the speed section takes
+        # about 3 minutes on one thread at --resnet-scale 1; meant to fit in 5 here)
+        deep) python3 -m benchmarks.deep_attributions --device cuda --sections speed \
+                  --threads 0 --repeats 3 --resnet-scale 4 --out "$OUT/deep_attributions.json" \
+                  | tee "$OUT/deep_attributions.md" ;;
+        *) echo "unknown: $what (tests, kernel, amortized, refresh, pipeline, scale, digits, tree, matrix-adult, matrix-small, matrix-hgb, estimators, interactions, conditional, deep)" >&2; exit 2 ;;
     esac
 done
