@@ -160,20 +160,26 @@ class AmortizedShapley(ShapleyExplainer):
                                            seed=self._seed, target_rows=target, groups=groups,
                                            below=below)
         self.n_synthetic_rows_ = len(rows) - len(X)
-        self.n_coalitions_ = resolve_n_coalitions(self, len(rows) if train is None
-                                                  else len(train))
         n_valid = (len(valid) if valid is not None
                    else math.ceil(len(X) * self.validation_fraction))
-        self.validation_coalitions_ = resolve_validation_coalitions(
-            self.validation_coalitions, self.n_coalitions_, n_valid,
-            auto_coalitions=_AUTO_COALITIONS if self.n_coalitions == "auto" else None)
+        self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(
+            self, n_valid, len(rows) if train is None else len(train))
         X = self._model_rows(rows)
         device = self.game_.device
         tree = TreeReference(self)  # exact values on the game, for this fit only
         exact = self._exact_targets(rows, X, tree)
         self.max_epochs_ = resolve_max_epochs(self.max_epochs, self.max_time)
-        self.max_time_, self.background_samples_, self.validation_rows_ = plan_fit(
-            self, X, train, valid, begin)
+        # a slow game may keep fewer of the hybrid rows "auto" added (plan_fit, _budget)
+        floor = (AUTO_SMALL_FIT_ROWS if self.augment == "auto" and self.n_synthetic_rows_
+                 and self.targets_ == "sampled" else None)
+        self.max_time_, self.background_samples_, self.validation_rows_, n_train = plan_fit(
+            self, X, train, valid, begin, lambda n: _resolve_draws(self, n_valid, n), floor)
+        if train is not None and n_train < len(train):
+            cut = len(train) - n_train  # the last hybrid rows
+            rows, X, train = rows[: len(rows) - cut], X[: len(X) - cut], train[:n_train]
+            self.n_synthetic_rows_ -= cut
+            self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(self, n_valid,
+                                                                             n_train)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)
@@ -360,6 +366,14 @@ _AUTO_AUGMENT_ROWS = {"sampled": 32768, "tree": 32768, "exact": 8192}
 AUTO_SMALL_FIT_ROWS = 4096
 #: n_coalitions="auto" where no hybrids are added
 _AUTO_COALITIONS = 32
+
+
+def _resolve_draws(est, n_valid, n_train):
+    """(``n_coalitions_``, ``validation_coalitions_``) for ``n_train`` training rows."""
+    m = resolve_n_coalitions(est, n_train)
+    return m, resolve_validation_coalitions(
+        est.validation_coalitions, m, n_valid,
+        auto_coalitions=_AUTO_COALITIONS if est.n_coalitions == "auto" else None)
 
 
 def resolve_n_coalitions(est, n_train):

@@ -6,6 +6,17 @@ which says what the validation will cost (its rows are cut to fit
 :data:`VALIDATION_SECONDS`) and how many background rows a training target can average
 (``background_samples="auto"``); training gets what is left of the budget after the work
 before it and the validation's expected cost.
+
+Where the first epoch's draws with the whole background would take more than
+:data:`DRAW_SHARE` of the training budget (a slow game: a generic Pipeline runs on every
+coalition), the draws are planned from a second measurement made with the training's own call
+shape (:func:`draw_cost`: a draw is a ``sampled_values`` call and a ``full`` call, whose fixed
+cost, a Pipeline's per call, is paid once per training batch of the first epoch and once per
+validation draw): the hybrid rows that complete a small fit set are halved first (fewer
+training batches, more coalitions each, the same coalitions per epoch: see ``augment`` and
+``n_coalitions``), down to :data:`~sklxai.explainers._amortized.AUTO_SMALL_FIT_ROWS`, until the
+first epoch's draws with one background row per coalition fit that share; then each target
+averages as many background rows as the share affords (at least 1).
 """
 
 import math
@@ -26,6 +37,9 @@ VALIDATION_SECONDS = 25.0
 DRAW_SHARE = 0.25
 #: rows and coalitions of the measurement of the game's cost
 _PROBE_ROWS, _PROBE_COALITIONS = 8, 256
+#: model rows of the larger draw that :func:`draw_cost` times (a training batch of 256 rows x
+#: 4 coalitions x 4 background rows), and the background rows per coalition it uses
+_PROBE_DRAW_MODEL_ROWS, _PROBE_SAMPLES = 4096, 4
 
 
 def coalition_cost(game, X, n_players):
@@ -53,7 +67,69 @@ def coalition_cost(game, X, n_players):
     return min(max(marginal, average / 20), average)
 
 
-def plan_fit(est, X, train, valid, start):
+def draw_cost(game, X, n_coalitions, samples):
+    """Seconds of a training draw: its fixed cost and its cost per model row.
+
+    A training draw (:func:`~sklxai.explainers._trainer.draw_stats` with background rows
+    sampled) is a ``game.sampled_values`` call on rows x coalitions x background rows and a
+    ``game.full`` call on the rows. Two such draws are timed on the rows of ``X`` (model space;
+    random coalitions from their own generator: the explainer's draws are not touched): one of
+    1 row, 1 background row, and one of ``_PROBE_DRAW_MODEL_ROWS`` model rows
+    (``n_coalitions`` coalitions and ``samples`` background rows a row, a training batch's
+    shape). The fixed cost (a Pipeline's per call: converting the rows, the preprocessing's
+    overhead) is the small draw's time, the cost per model row the difference per additional
+    row, kept at least 1/20 of the large draw's average.
+
+    Returns
+    -------
+    per_draw : float
+        Seconds of a draw however small.
+    per_model_row : float
+        Seconds per additional model row (row x coalition x background row).
+    """
+    gen = torch.Generator(device=game.device).manual_seed(0)
+    rows = max(1, min(len(X), _PROBE_DRAW_MODEL_ROWS // (n_coalitions * samples)))
+    Xt = game.as_tensor(X[:rows])
+    masks = torch.rand(rows, n_coalitions, Xt.shape[1], generator=gen,
+                       device=game.device) < 0.5
+    times = []
+    for n, k in ((1, 1), (rows, samples)):
+        begin = time.perf_counter()
+        with torch.no_grad():
+            game.sampled_values(Xt[:n], masks[:n], k, generator=gen)
+            game.full(Xt[:n])
+        times.append(time.perf_counter() - begin)
+    large = rows * n_coalitions * samples
+    per_row = max(times[1] - times[0], times[1] / 20) / large
+    return times[0], per_row
+
+
+def _first_epoch(est, n_train, n_valid, coalitions, cost):
+    """Draws and model rows per background row of the first epoch: training rows are drawn
+    for batch by batch, each validation batch ``validation_coalitions // (2 m)`` times."""
+    m, validation = coalitions
+    batches = math.ceil(n_train / est.train_batch_size)
+    valid_batches = math.ceil(n_valid / est.train_batch_size) if n_valid else 0
+    draws = batches + valid_batches * max(1, validation // (2 * m))
+    return draws * cost[0], (n_train * m + n_valid * validation) * cost[1]
+
+
+def _plan_draws(est, X, n_train, n_valid, seconds, coalitions, floor):
+    """(training rows, background rows per coalition) whose first epoch's draws fit
+    ``seconds`` on a slow game: the training rows are halved (not below ``floor``) while the
+    draws with 1 background row exceed it, then the background rows are as many as fit (at
+    least 1; None: the whole background)."""
+    size = len(est._background_model)
+    cost = draw_cost(est.game_, X, coalitions(n_train)[0], min(size, _PROBE_SAMPLES))
+    while n_train // 2 >= floor and sum(_first_epoch(est, n_train, n_valid,
+                                                     coalitions(n_train), cost)) > seconds:
+        n_train //= 2
+    fixed, per_sample = _first_epoch(est, n_train, n_valid, coalitions(n_train), cost)
+    fewer = max(1, int((seconds - fixed) / max(per_sample, 1e-12)))
+    return n_train, (fewer if fewer < size else None)
+
+
+def plan_fit(est, X, train, valid, start, coalitions=None, floor=None):
     """The budget of an amortized explainer's training and validation.
 
     Parameters
@@ -66,6 +142,12 @@ def plan_fit(est, X, train, valid, start):
         The training and validation indices into X (None: the trainer's own split).
     start : float
         ``time.perf_counter()`` when ``fit`` began.
+    coalitions : callable or None
+        ``coalitions(n_train) -> (n_coalitions, validation_coalitions)`` as "auto" resolves
+        them for that many training rows; None: the training rows are kept.
+    floor : int or None
+        The fewest training rows a slow game's plan keeps (the hybrid rows that complete a
+        small fit set are the last rows of ``train``; None or ``len(train)``: all are kept).
 
     Returns
     -------
@@ -75,6 +157,9 @@ def plan_fit(est, X, train, valid, start):
         Background rows per coalition in training targets ("auto" resolved).
     validation_rows : int
         Held-out rows the validation measures the error on.
+    n_train : int
+        The training rows to keep: the first ``n_train`` of ``train`` (all but where a slow
+        game's first epoch cannot afford them, see the module's description).
     """
     n_valid = len(valid) if valid is not None else math.ceil(len(X) * est.validation_fraction)
     n_train = len(train) if train is not None else len(X) - n_valid
@@ -101,6 +186,12 @@ def plan_fit(est, X, train, valid, start):
         epoch = (n_train * m + n_valid * est.validation_coalitions_) * cost
         if (max_time is not None and sampled and est.game_.supports_sampled_values
                 and epoch > DRAW_SHARE * max_time):
-            fewer = max(1, int(size * DRAW_SHARE * max_time / epoch))
-            samples = fewer if fewer < size else None
-    return max_time, samples, rows
+            # a slow game: the draws planned with their own cost (see the module)
+            coalitions = coalitions or (lambda n: (m, est.validation_coalitions_))
+            floor = n_train if floor is None else min(floor, n_train)
+            probe = time.perf_counter()
+            n_train, samples = _plan_draws(est, X, n_train, n_valid, DRAW_SHARE * max_time,
+                                           coalitions, floor)
+            if est.max_time == "auto":  # the measurement's own seconds
+                max_time = max(max_time - (time.perf_counter() - probe), 0.0)
+    return max_time, samples, rows, n_train

@@ -74,8 +74,14 @@ class SimSHAP(AmortizedShapley):
         variance. "auto": the whole background, unless, under a time budget, the first epoch's
         draws with it would take more than a quarter of the budget (by the game's cost,
         measured on 8 rows at the start of ``fit``); then as many rows as fit in that quarter
-        (at least 1; the validation draws of training likewise). ``background_samples_`` is
-        the number used. Validation, ``score`` and ``explain`` always use the whole background.
+        (at least 1; the validation draws of training likewise). On such a slow game the
+        draws are planned from their own cost, measured on a training draw's shape at the
+        start of ``fit`` (a draw's fixed cost, a Pipeline's per call, included): the hybrid
+        rows of ``augment="auto"`` are halved first (down to 4096 training rows, more
+        coalitions each: fewer draws, as many coalitions per epoch) while the first epoch's
+        draws with 1 background row would exceed that quarter, then the background rows are
+        as many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the
+        number used. Validation, ``score`` and ``explain`` always use the whole background.
         Games without a background (``game="surrogate"``) have nothing to sample: there it
         changes nothing (``Game.supports_sampled_values`` is False).
     refresh_every : int, "auto" or None
@@ -179,7 +185,8 @@ class SimSHAP(AmortizedShapley):
         epoch, ``n_coalitions`` "auto" at a time), larger ones are used as they are; 32768
         rows with exact tree targets (``targets_="tree"``: they cost no model calls), 8192
         with exact game targets. None: fit's rows only. The validation rows are always real
-        ones. ``n_synthetic_rows_`` says how many were added.
+        ones. ``n_synthetic_rows_`` says how many were added (fewer on a slow game, see
+        ``background_samples``).
     validation_reference : {"auto", "exact", "kernel", "tree"} or None
         How ``fit`` measures the explainer's own error on ``validation_rows`` held-out rows
         (the training's validation split), against reference values of the same game: "exact"

@@ -67,8 +67,10 @@ def test_a_slow_game_gets_fewer_background_rows_and_validation_rows(task, monkey
     # row) fits 3 rows into the validation's 25 s, training gets 120 s minus their 21.4 s and
     # what fit spent before, and the first epoch's draws with the whole background (10 rows)
     # would take far more than a quarter of that, so each target averages 1 background row
+    # (the draws' own measurement says so too: 0.05 s a draw, 1 ms a model row)
     cost = 25.0 / 3.5 / 16
     monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: cost)
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (0.05, 1e-3))
     model, X = task
     est = SimSHAP(model, max_epochs=1, **SMALL).fit(X)
     per_row = cost * 2**4
@@ -77,11 +79,59 @@ def test_a_slow_game_gets_fewer_background_rows_and_validation_rows(task, monkey
     assert est.max_time_ > budget.AUTO_FIT_SECONDS - 3 * per_row - 30  # fit's own preparation
     assert est.background_samples_ == 1
     assert est.net_.background_samples == 1 and est.net_.valid_background_samples == 1
-    # the rule's numbers: rows = floor(25 / per_row); rows per coalition = floor(10 * share)
+    # the rule's numbers: rows = floor(25 / per_row); with the whole background the first
+    # epoch's draws would take more than the share, and with the draws' cost 1 row fits
     n_valid = 20  # 10% of 200 rows, each validated on 2048 // 20 draws of 64 coalitions
     assert est.validation_coalitions_ == (2048 // n_valid) * 64
     epoch = (180 * 32 + n_valid * (2048 // n_valid) * 64) * cost
     assert int(10 * budget.DRAW_SHARE * est.max_time_ / epoch) < 1
+    assert est.n_synthetic_rows_ == 0  # augment=None: no rows to give up
+    draws = -(-180 // 64) + 2048 // n_valid  # training batches, then one batch's validation
+    per_sample = (180 * 32 + n_valid * (2048 // n_valid) * 64) * 1e-3
+    assert int((budget.DRAW_SHARE * est.max_time_ - 0.05 * draws) / per_sample) < 2
+
+
+def _first_epoch_seconds(est, n_train, n_valid, fixed, per_model_row):
+    """The first epoch's draws by the rule in _budget, from what the estimator records."""
+    m, validation, batch = est.n_coalitions_, est.validation_coalitions_, est.train_batch_size
+    draws = -(-n_train // batch) + -(-n_valid // batch) * (validation // (2 * m))
+    samples = est.background_samples_ or len(est._background_model)
+    return draws * fixed + (n_train * m + n_valid * validation) * samples * per_model_row
+
+
+@pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
+@pytest.mark.parametrize("cls", [SimSHAP, FastSHAP])
+def test_a_slow_game_keeps_fewer_hybrid_rows_and_its_first_epoch_fits_the_share(
+        cls, task, monkeypatch):
+    # a small fit set completed to 32768 rows (4 coalitions each), on a game whose draws cost
+    # 0.05 s each and 10 us a model row: the first epoch's 512 training batches and 816
+    # validation draws (20 rows x 6528 coalitions, 8 a draw) take 66 s, more than a quarter of
+    # the budget; halving the training rows (8 coalitions a row: 256 batches, 408 validation
+    # draws) is still 36 s; at 8192 rows (16 coalitions: 128 + 204 draws, 16.6 s, and 2.6 s a
+    # background row) it fits with 5 background rows a coalition
+    monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: 1e-3)
+    fixed, per_model_row = 0.05, 1e-5
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (fixed, per_model_row))
+    model, X = task
+    kw = dict(SMALL, augment="auto", validation_reference=None, max_epochs=1)
+    est = cls(model, **kw).fit(X)
+    n_real, n_valid = 180, 20
+    n_train = n_real + est.n_synthetic_rows_
+    assert n_train == 8192 and est.n_coalitions_ == 16 and est.background_samples_ == 5
+    assert est.validation_coalitions_ == 6528 and len(est.net_.history) == 1
+    assert est.net_.n_coalitions == 16 and est.net_.background_samples == 5
+    assert est.net_.valid_background_samples == 5
+    share = budget.DRAW_SHARE * est.max_time_
+    assert _first_epoch_seconds(est, n_train, n_valid, fixed, per_model_row) <= share + 1e-3
+    # twice the rows (half the coalitions each) with one background row would not have fitted
+    twice = SimSHAP(model, n_coalitions=8, background_samples=1, **kw)
+    twice.n_coalitions_, twice.validation_coalitions_ = 8, 6528
+    twice.background_samples_, twice._background_model = 1, est._background_model
+    assert _first_epoch_seconds(twice, 2 * n_train, n_valid, fixed, per_model_row) > share
+    # without the slow game, the same fit keeps all its hybrids
+    monkeypatch.undo()
+    kept = cls(model, **kw).fit(X)
+    assert n_real + kept.n_synthetic_rows_ == 32768 and kept.n_coalitions_ == 4
 
 
 @pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
