@@ -45,9 +45,13 @@ class RegressionMSR(ShapleyExplainer):
        "these players in, those out", whose Shapley values are exact in closed form, so the
        surrogate's Shapley values cost nothing more;
     3. the Shapley values of what is left, v(S) minus the surrogate, are estimated by Monte
-       Carlo with maximum sample reuse: phi_i = sum over sizes s of the sample covariance,
-       over the sampled coalitions S of size s, of [i in S] / s - [i not in S] / (d - s) with
-       the residual r(S) (exact on the enumerated sizes).
+       Carlo with maximum sample reuse: phi_i = sum over sizes s of the mean, over the sampled
+       coalitions S of size s, of [i in S] / s - [i not in S] / (d - s) times the residual
+       r(S) less its mean over the surrogate's own coalitions of size s (a control variate
+       that the surrogate's draws fix; exact on the enumerated sizes). Centring each size on
+       the mean of the same draws instead costs one draw per size and fold, which doubles the
+       variance at two draws a size and fold: on the digits GBDT (d = 64) at 512 coalitions
+       the error was 4.4%, against 3.6% with the surrogate's means (three seeds of 24 rows).
 
     The coalitions: the Shapley value weighs every size alike (the Monte Carlo sum above has
     one term per size), so every size 1..d-1 gets an equal share of the budget. Size pairs
@@ -233,8 +237,9 @@ class RegressionMSR(ShapleyExplainer):
                 residuals[h] = residuals[h] - fitted[h, :, :m]
         estimates, variances = [], []
         for h, fold in enumerate(self._folds):
+            means = _size_means(Z, residuals[h], self._fit_weights[h] > 0)
             correction, var = _monte_carlo(Z, residuals[h], -fulls[h], self.n_enumerated_,
-                                           fold, self.paired)
+                                           fold, self.paired, means)
             estimates.append(phis[h] + correction)
             variances.append(var)
         phi = sum(estimates) / _FOLDS
@@ -248,8 +253,9 @@ class RegressionMSR(ShapleyExplainer):
 def _value_weights(masks, n_enumerated, folds, paired):
     """The weight (m, d) of each coalition's value in the values, for the game's noise: an
     enumerated coalition's Shapley weight (its size's term is exact), a sampled one's Monte
-    Carlo coefficient ([i in S] / s - [i not in S] / (d - s) over its size's draws in its fold
-    less one, over the folds); the surrogates' dependence on the values is left out."""
+    Carlo coefficient ([i in S] / s - [i not in S] / (d - s) over its size's draws in its
+    fold, over the folds); the surrogates' dependence on the values (their size means
+    included) is left out."""
     m, d = masks.shape
     Z = masks.astype(np.float64)
     sizes = masks.sum(axis=1)
@@ -266,9 +272,8 @@ def _value_weights(masks, n_enumerated, folds, paired):
             coalitions = np.concatenate([draws, draws + units]) if paired else draws
             for size in np.unique(sizes[coalitions]):
                 at = coalitions[sizes[coalitions] == size]
-                divisor = len(at) if paired and 2 * size == d else len(at) - 1
                 a = Z[at] / size - (1 - Z[at]) / (d - size)
-                coef[at] = a / divisor / _FOLDS
+                coef[at] = a / len(at) / _FOLDS
     return coef
 
 
@@ -365,15 +370,29 @@ def _fit_weights(weights, n_enumerated, fold, paired):
     return w
 
 
-def _monte_carlo(Z, residual, residual_full, n_enumerated, groups, paired):
+def _size_means(Z, residual, train):
+    """Mean of the residual (n, m, k) over the coalitions where ``train`` (m,) holds, per size:
+    (n, d + 1, k), 0 for a size without such coalitions."""
+    sizes = Z.sum(dim=1).long()
+    onehot = torch.nn.functional.one_hot(sizes, Z.shape[1] + 1).double() * train[:, None]
+    counts = onehot.sum(dim=0)
+    sums = torch.einsum("nmk,ms->nsk", residual, onehot)
+    return sums / counts.clamp(min=1.0)[None, :, None]
+
+
+def _monte_carlo(Z, residual, residual_full, n_enumerated, groups, paired, means):
     """Shapley values of the residual game by size-stratified Monte Carlo over the draws of
     ``groups``, and their standard errors. Z (m, d) float64, residual (n, m, k) at Z,
-    residual_full (n, k) at the full coalition (0 at the empty one).
+    residual_full (n, k) at the full coalition (0 at the empty one), means (n, d + 1, k) the
+    residual's mean per size over the surrogate's own draws (:func:`_size_means`).
 
-    Each size's estimate is the sample covariance of its coefficients
-    [i in S] / s - [i not in S] / (d - s) (mean 0 over the size) with the residual, unbiased
-    (divisor: draws less one; a size paired with itself has coefficients summing to 0 over its
-    draws, no bias to remove); exact on the enumerated sizes.
+    Each size's estimate is the mean over its draws of the coefficients
+    [i in S] / s - [i not in S] / (d - s) (mean 0 over the size) times the residual less its
+    size's mean over the surrogate's draws: a control variate fixed before this fold's draws
+    (the surrogate and its draws do not see them), so the estimate is unbiased and each draw's
+    term independent of the others. Centring on the fold's own mean instead costs a draw per
+    size (divisor: draws less one), which doubles the variance at two draws a size and fold
+    (d = 64 at 512 coalitions). Exact on the enumerated sizes.
     """
     n, m, k = residual.shape
     d = Z.shape[1]
@@ -392,23 +411,25 @@ def _monte_carlo(Z, residual, residual_full, n_enumerated, groups, paired):
         g = len(group)
         draw_of = torch.arange(g, device=Z.device).repeat(len(coalitions) // g)
         per_draw = torch.zeros(n, g, d, k, dtype=phi.dtype, device=phi.device)
-        for s in torch.unique(sizes[coalitions]).tolist():  # each size its own centred mean
+        for s in torch.unique(sizes[coalitions]).tolist():  # each size its own control
             at = sizes[coalitions] == s
             count = int(at.sum())
-            divisor = count if paired and 2 * s == d else count - 1
-            terms = _size_terms(Z[coalitions[at]], residual[:, coalitions[at]], s, d)
-            per_draw.index_add_(1, draw_of[at], terms / divisor)
+            terms = _size_terms(Z[coalitions[at]], residual[:, coalitions[at]], s, d,
+                                means[:, s])
+            per_draw.index_add_(1, draw_of[at], terms / count)
         phi += per_draw.sum(dim=1)
         spread = per_draw - per_draw.mean(dim=1, keepdim=True)
         var += spread.pow(2).sum(dim=1) * g / (g - 1)
     return phi, var
 
 
-def _size_terms(Z, residual, s, d):
-    """Centred per-coalition terms ([i in S] / s - [i not in S] / (d - s)) (r(S) - mean r) of
-    coalitions of one size s: (n, c, d, k)."""
+def _size_terms(Z, residual, s, d, mean=None):
+    """Per-coalition terms ([i in S] / s - [i not in S] / (d - s)) (r(S) - mean) of coalitions
+    of one size s: (n, c, d, k); ``mean`` (n, k), the coalitions' own mean when None."""
     a = Z / s - (1 - Z) / (d - s)  # (c, d)
-    centred = residual - residual.mean(dim=1, keepdim=True)
+    if mean is None:
+        mean = residual.mean(dim=1)
+    centred = residual - mean[:, None, :]
     return torch.einsum("cd,nck->ncdk", a, centred)
 
 
