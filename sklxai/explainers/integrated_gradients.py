@@ -157,12 +157,14 @@ class IntegratedGradients(GradientExplainer):
         a_t = torch.as_tensor(alphas, dtype=X.dtype, device=dev)
         w_t = torch.as_tensor(weights, dtype=torch.float64, device=dev)
         total = torch.zeros(n, d, dtype=torch.float64, device=dev)
-        chunk = self._points_per_pass()
-        for start in range(0, n * m, chunk):
-            idx = torch.arange(start, min(start + chunk, n * m), device=dev)
+        start = 0
+        while start < n * m:
+            stop = start + self._pass_size(n * m - start)
+            idx = torch.arange(start, stop, device=dev)
             r, s = idx // m, idx % m
             _, grad = self._target_gradient(B[r] + a_t[s, None] * D[r], targets[r])
             total.index_add_(0, r, grad.double() * w_t[s, None])
+            start = stop
         return D.double() * total
 
     def _after_attribute(self, values, output, base):

@@ -6,6 +6,7 @@ import numpy as np
 
 from sklxai.base import BaseExplainer
 from sklxai.explainers._baseline import baseline_rows
+from sklxai.explainers.gradient import _cpu_pass_rows, _even_pass, _largest_layer_bytes
 from sklxai.utils import param_validation as pv
 from sklxai.utils.memory import chunk_size
 from sklxai.utils.validation import check_tabular
@@ -40,7 +41,9 @@ class Occlusion(BaseExplainer):
     ``f(x) - f(x with the window set to the baseline)`` (captum's ``Occlusion``). Only outputs
     are needed, so any model works, scikit-learn estimators included; the occluded rows of
     many (row, window) pairs go to the model in batches (``batch_size`` rows per call), as
-    many at once as the memory budget allows (:mod:`sklxai.utils.memory`).
+    many at once as the memory budget allows (:mod:`sklxai.utils.memory`); for a torch model
+    on the CPU with ``batch_size`` None, as many as keep its largest layer output of a call
+    within 16 MiB (measured in the run that gives f(x)), which runs faster than larger calls.
 
     Windows are taken over the input's layout: for tabular data over the columns, in their
     order (``window=3``: three adjacent columns); for images (n, C, H, W) over (C, H, W), a
@@ -197,9 +200,10 @@ class Occlusion(BaseExplainer):
             raise ValueError(
                 f"baseline has {B.shape[0]} rows but X has {n}; give one baseline row per "
                 "explained row, or a single row of shape (d,).")
-        fx = self._predict(X)
-        # f(baseline): one model row for a single baseline row (then repeated), else one each
-        base = self._predict(B if B.ndim == 2 else B[None])
+        # f(x) and f(baseline) from one run: one model row for a single baseline row (then
+        # repeated), else one each; on the CPU that run measures the largest layer output
+        out, row_bytes = self._first_run(np.concatenate([X, B if B.ndim == 2 else B[None]]))
+        fx, base = out[:n], out[n:]
         base = np.repeat(base, n, axis=0) if B.ndim == 1 else base
         B = np.broadcast_to(B, (n, d))
         P = self.n_windows_
@@ -208,8 +212,12 @@ class Occlusion(BaseExplainer):
         counts = np.zeros(d)  # the windows covering each feature
         for start in range(0, P, per_chunk):
             counts += self._window_masks(np.arange(start, min(start + per_chunk, P))).sum(0)
-        for start in range(0, n * P, per_chunk):
-            pairs = np.arange(start, min(start + per_chunk, n * P))
+        per_call = _cpu_pass_rows(row_bytes, per_chunk)  # occluded rows per model call
+        start = 0
+        while start < n * P:
+            stop = start + _even_pass(n * P - start, per_call)
+            pairs = np.arange(start, stop)
+            start = stop
             r, w = pairs // P, pairs % P
             masks = self._window_masks(w)
             diff = fx[r] - self._predict(np.where(masks, B[r], X[r]))  # (m, k)
@@ -220,3 +228,10 @@ class Occlusion(BaseExplainer):
 
     def _predict(self, rows):
         return self.adapter_.predict(self._model_rows(rows), batch_size=self.batch_size)
+
+    def _first_run(self, rows):
+        """:meth:`_predict` of ``rows``, and the bytes per row of the largest layer output of
+        a torch model run on the CPU with ``batch_size`` None (else None)."""
+        if self.batch_size is not None or self.adapter_.device.type != "cpu":
+            return self._predict(rows), None
+        return _largest_layer_bytes(self.adapter_, lambda: self._predict(rows))

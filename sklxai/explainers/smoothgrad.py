@@ -8,7 +8,7 @@ import torch
 from sklearn.base import clone
 
 from sklxai.base import BaseExplainer
-from sklxai.explainers.gradient import GradientExplainer
+from sklxai.explainers.gradient import GradientExplainer, _sizing_outputs
 from sklxai.utils import param_validation as pv
 from sklxai.utils.memory import chunk_size
 from sklxai.utils.persistence import read_state, write_state
@@ -161,9 +161,9 @@ class SmoothGrad(BaseExplainer):
         explainer's (the one explained at x, or predicted there)."""
         inner = self.explainer_
         X = np.array(X, copy=True)  # a view (reversed rows) is no tensor: a fresh copy is
-        n, d = X.shape
+        n = X.shape[0]
         S = self.n_samples
-        fx = inner.adapter_.predict(self._model_rows(X), batch_size=inner.batch_size)
+        fx = _sizing_outputs(inner, self._model_rows(X))  # sizes the inner passes too
         if target is None:
             rows_t = np.argmax(fx, axis=1)
             names = [self.output_names_[0]] if self.n_outputs_ == 1 else None
@@ -171,6 +171,20 @@ class SmoothGrad(BaseExplainer):
             rows_t, names = np.full(n, target, dtype=np.int64), [self.output_names_[target]]
         else:
             rows_t, names = np.asarray(target, dtype=np.int64), None
+        try:
+            total, squares, base = self._copies(inner, X, rows_t)
+        finally:  # the pass size measured for this call (_sizing_outputs) goes with it
+            inner.__dict__.pop("_row_bytes", None)
+        mean, mean_sq = total / S, squares / S
+        values = {"smoothgrad": mean, "smoothgrad_sq": mean_sq,
+                  "vargrad": np.maximum(mean_sq - mean**2, 0.0)}[self.kind]
+        return values, base, fx[np.arange(n), rows_t], names
+
+    def _copies(self, inner, X, rows_t):
+        """Sums over each row's noisy copies of the wrapped explainer's values and of their
+        squares (n, d), and the mean of the copies' base values (n,)."""
+        n, d = X.shape
+        S = self.n_samples
         sigma = self.noise * (X.max(axis=1) - X.min(axis=1))
         total, squares, base = np.zeros((n, d)), np.zeros((n, d)), np.zeros(n)
         rows_per_call = chunk_size(4 * 8 * d * S, "cpu", maximum=n)
@@ -184,10 +198,7 @@ class SmoothGrad(BaseExplainer):
             total[rows] = values.reshape(len(rows), S, d).sum(axis=1)
             squares[rows] = (values**2).reshape(len(rows), S, d).sum(axis=1)
             base[rows] = np.asarray(b).reshape(len(rows), S).mean(axis=1)
-        mean, mean_sq = total / S, squares / S
-        values = {"smoothgrad": mean, "smoothgrad_sq": mean_sq,
-                  "vargrad": np.maximum(mean_sq - mean**2, 0.0)}[self.kind]
-        return values, base, fx[np.arange(n), rows_t], names
+        return total, squares, base
 
     def _row_noise(self, row, d):
         """Standard normal noise (n_samples, d) of explained row ``row``."""
