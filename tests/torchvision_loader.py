@@ -6,8 +6,10 @@ ops it registers unconditionally (``nms`` and ``qnms``): ``RuntimeError: operato
 torchvision::nms does not exist``. The models (``torchvision.models``) use none of the C ops,
 so :func:`import_torchvision` declares these two schemas (no kernels: calling one raises) and
 torchvision's pure-Python parts load, with ``torchvision.extension._has_ops()`` False. With a
-matching pair nothing is declared. (``plugins/sklxai-cam/tests`` keeps its own copy: plugin
-tests also run on their own, without this folder on the path.)
+matching pair nothing is declared. The plugins' tests that need torchvision (sklxai-cam's peer
+test, sklxai-lrp's zennit loader) import this module from its place in the repository, so that
+they also run on their own; the benchmarks keep their own copy (``benchmarks/_torchvision.py``),
+as they do not depend on the tests.
 """
 
 import sys

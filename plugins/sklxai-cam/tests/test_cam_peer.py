@@ -2,7 +2,9 @@
 :func:`load_pytorch_grad_cam` for how it loads on the CPU build of torch): raw maps at the layer
 to 1e-6, and the maps after its ReLU, resizing and min-max scaling to 1e-4."""
 
+import sys
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,33 +16,21 @@ from sklxai_cam import GradCAM, HiResCAM, LayerCAM, ScoreCAM
 def load_pytorch_grad_cam():
     """Import pytorch-grad-cam (distribution ``grad-cam``), the peer the maps are compared with.
 
-    It imports torchvision at module level. The registries' torchvision that matches the CPU
-    build of torch is built against the CUDA build, so its C ops (``torchvision._C``) do not
-    load, and then its import fails at the two ops it registers unconditionally (``nms`` and
-    ``qnms``): ``RuntimeError: operator torchvision::nms does not exist``. grad-cam's CAMs use
-    none of the C ops, so these schemas are declared here (no kernels: calling one raises) and
-    torchvision's pure-Python parts load with ``torchvision.extension._has_ops()`` False. With
-    a matching pair nothing is declared.
+    It imports torchvision at module level, which fails where torchvision's C ops do not load
+    (a CPU build of torch beside the registries' torchvision); grad-cam's CAMs use none of the
+    C ops, so torchvision is imported first through the core tests' loader
+    (``tests/torchvision_loader.py``, found from this file's place in the repository), which
+    declares the two op schemas it needs. With a matching pair nothing is declared.
     """
-    import sys
+    tests = Path(__file__).resolve().parents[3] / "tests"
+    if str(tests) not in sys.path:
+        sys.path.append(str(tests))
+    from torchvision_loader import import_torchvision
 
-    try:
-        import torchvision  # noqa: F401
-    except RuntimeError as error:
-        if "torchvision::nms does not exist" not in str(error):
-            raise
-        for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
-            del sys.modules[name]
-        _SCHEMAS.append(torch.library.Library("torchvision", "FRAGMENT"))
-        for op in ("nms", "qnms"):
-            _SCHEMAS[-1].define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import torchvision  # noqa: F401
+    import_torchvision()
     import pytorch_grad_cam
 
     return pytorch_grad_cam
-
-
-_SCHEMAS = []  # the declared schemas live as long as their Library object
 
 
 gc = load_pytorch_grad_cam()
