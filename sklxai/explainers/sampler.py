@@ -24,21 +24,21 @@ def choose_method(d, n_coalitions):
     ==================================  ==============  ====================================
     ``n_coalitions >= 2**d - 2``        ``"kernel"``    every coalition: exact, no surrogate
     d = 1                               ``"kernel"``    one player takes all: exact
-    ``n_coalitions >= 12 * d``          ``"msr"``       lowest error where its cross-fitted
-                                                        surrogate has enough draws (measured
-                                                        from 17 coalitions per player: d = 30
-                                                        at 512, and every setting at 2048 and
-                                                        8192 short of enumeration)
-    otherwise                           ``"leverage"``  lowest error at fewer draws per
-                                                        player (d = 64 at 512: 8 a player)
+    ``n_coalitions >= 8 * d``           ``"msr"``       lowest error on every measured setting
+                                                        and budget short of enumeration (from
+                                                        8 coalitions per player: d = 64 at
+                                                        512)
+    otherwise                           ``"leverage"``  fewer draws per player than measured:
+                                                        RegressionMSR's folds then hold under
+                                                        two draws of a size and correct little
     ==================================  ==============  ====================================
 
-    The split at 12 coalitions per player lies between the two measured sides (8 and 17);
-    budgets in between were not measured.
+    Below 8 coalitions per player nothing was measured; there each size pair has fewer than
+    four draws, under the two per fold that RegressionMSR's correction needs.
 
     Examples
     --------
-    >>> choose_method(12, 8192), choose_method(64, 2048), choose_method(64, 512)
+    >>> choose_method(12, 8192), choose_method(64, 512), choose_method(64, 256)
     ('kernel', 'msr', 'leverage')
     """
     if d <= 1 or n_coalitions >= 2**d - 2:
@@ -46,9 +46,9 @@ def choose_method(d, n_coalitions):
     return "msr" if n_coalitions >= _MSR_DRAWS_PER_PLAYER * d else "leverage"
 
 
-#: RegressionMSR needs about this many coalitions per player to beat LeverageSHAP (measured:
-#: it does from 17, not at 8)
-_MSR_DRAWS_PER_PLAYER = 12
+#: RegressionMSR is the most accurate from this many coalitions per player (measured down to 8,
+#: d = 64 at 512 coalitions)
+_MSR_DRAWS_PER_PLAYER = 8
 
 
 class ShapleySampler(ShapleyExplainer):
@@ -57,7 +57,7 @@ class ShapleySampler(ShapleyExplainer):
     ``method="auto"`` picks by :func:`choose_method`'s rule table, derived from the measured
     errors of ``benchmarks/estimators.py`` (:doc:`/benchmarks`, "Sampling estimators"):
     :class:`~sklxai.explainers.kernel.KernelSHAP` where the budget covers every coalition (the
-    values are then exact), :class:`~sklxai.explainers.msr.RegressionMSR` from 12 coalitions
+    values are then exact), :class:`~sklxai.explainers.msr.RegressionMSR` from 8 coalitions
     per player, :class:`~sklxai.explainers.leverage.LeverageSHAP` below; a method name uses
     that estimator. The chosen estimator, with this explainer's settings, computes
     the values and their standard errors.

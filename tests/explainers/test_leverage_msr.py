@@ -111,7 +111,7 @@ def test_msr_refuses_bad_tree_settings():
 @pytest.mark.parametrize("d, budget, method", [
     (1, 2048, "kernel"), (6, 62, "kernel"), (12, 8192, "kernel"), (12, 512, "msr"),
     (30, 2048, "msr"), (30, 512, "msr"), (64, 2048, "msr"), (64, 8192, "msr"),
-    (64, 512, "leverage"), (64, 767, "leverage"), (64, 768, "msr"),
+    (64, 512, "msr"), (64, 511, "leverage"), (64, 256, "leverage"), (30, 240, "msr"),
 ])
 def test_sampler_auto_rule(d, budget, method):
     from sklxai.explainers.sampler import choose_method
