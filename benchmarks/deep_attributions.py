@@ -23,8 +23,9 @@ speed
 memory
     resnet18, GradientSHAP with its default 200 samples on ``--memory-rows`` rows, in a fresh
     process per library: the peak resident memory (``VmHWM``) and the peak before the call,
-    against a 24 GiB limit. sklxai runs at most 4,096 points per pass: ``--memory-rows 21``
-    (4,200 points) fills one.
+    against a 24 GiB limit. sklxai runs at most 4,096 points per pass, on the CPU as many as
+    keep the model's largest layer output within 16 MiB (64 points of resnet18 at 64 x 64), so
+    its peak does not grow with the rows; captum runs all rows x samples in one batch.
 quality
     two CNNs trained on digits (``--epochs``, AdamW, seed ``--seed``): the two-convolution,
     two-linear-layer CNN of ``benchmarks.attribution_digits`` and a CNN of two convolutions,
@@ -43,6 +44,15 @@ quality
     python -m benchmarks.deep_attributions --out results/deep_attributions.json
     python -m benchmarks.deep_attributions --sections quality --images 200
     python -m benchmarks.deep_attributions --sections speed --resnet-scale 4 --repeats 3
+    python -m benchmarks.deep_attributions --sections speed --device cuda --threads 0
+
+``--device`` (``cpu`` by default) is where the speed section runs both sides: the module,
+sklxai's explainers (``device=``) and captum's and shap's tensors, with
+``torch.cuda.synchronize()`` before and after each timed call on CUDA. Both sides start from
+the rows on the host and end with the attributions there: sklxai takes numpy rows and returns
+numpy values, captum's timed call moves the rows to the device and its result back. The
+digits CNN is trained on the CPU either way; the memory section measures the CPU's resident
+memory and the quality section runs on the CPU.
 """
 
 import argparse
@@ -133,11 +143,11 @@ def digits_models(seed, epochs, which=("cnn", "pooled")):
 # ------------------------------------------------------------------------------ speed
 
 
-def _ours(name, module, *, seed, occlusion_window):
+def _ours(name, module, *, seed, occlusion_window, device="cpu"):
     """An unfitted sklxai explainer for a speed-section method."""
     import sklxai
 
-    kw = {"device": "cpu", "random_state": seed}
+    kw = {"device": device, "random_state": seed}
     if name == "smoothgrad":
         return sklxai.SmoothGrad(sklxai.Saliency(module, **kw), random_state=seed)
     if name == "deepshap":
@@ -149,8 +159,17 @@ def _ours(name, module, *, seed, occlusion_window):
     return sklxai.get_explainer(name)(module, **kw)
 
 
-def _captum(name, module, X, bg, *, cam_layer, occlusion_window, noise):
-    """captum's attributions for a speed-section method (None: no captum peer)."""
+def _captum(name, module, X, bg, *, cam_layer, occlusion_window, noise, device="cpu"):
+    """captum's attributions for a speed-section method (None: no captum peer), for host rows
+    ``X`` and background ``bg`` moved to ``device`` and the values moved back."""
+    values = _captum_on_device(name, module, X.to(device), bg.to(device),
+                               cam_layer=cam_layer, occlusion_window=occlusion_window,
+                               noise=noise)
+    return None if values is None else values.cpu()
+
+
+def _captum_on_device(name, module, X, bg, *, cam_layer, occlusion_window, noise):
+    """captum's attributions for a speed-section method, where ``X`` and ``bg`` already are."""
     import torch
     from captum import attr
 
@@ -185,9 +204,12 @@ def _captum(name, module, X, bg, *, cam_layer, occlusion_window, noise):
     return None
 
 
-def _shap(name, module, X, bg):
-    """shap's attributions for a speed-section method (None: no shap peer)."""
+def _shap(name, module, X, bg, *, device="cpu"):
+    """shap's attributions for a speed-section method (None: no shap peer), for host rows
+    ``X`` and background ``bg`` moved to ``device`` (shap returns numpy values)."""
     import shap
+
+    X, bg = X.to(device), bg.to(device)
 
     if name == "gradient_shap":
         values, _ = shap.GradientExplainer(module, bg).shap_values(X, nsamples=200,
@@ -200,20 +222,32 @@ def _shap(name, module, X, bg):
     return None
 
 
-def _timed(fn, repeats):
-    """(fastest seconds, last result) of ``repeats`` calls."""
+def _sync(device):
+    """Wait for the work queued on ``device`` (CUDA); nothing on the CPU."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, repeats, device="cpu"):
+    """(fastest seconds, last result) of ``repeats`` calls, the device synchronized before
+    and after each."""
     best, out = np.inf, None
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         out = fn()
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best, out
 
 
-def _fit_explain(est, bg, X):
+def _fit_explain(est, bg, X, device="cpu"):
     """(fit seconds, explanation) of ``est.fit(bg).explain(X)``."""
     t0 = time.perf_counter()
     est.fit(bg)
+    _sync(device)
     fit_s = time.perf_counter() - t0
     return fit_s, est.explain(X)
 
@@ -238,27 +272,29 @@ def _rel_diff(ours, peer, n, target):
 
 
 def speed_model(label, module, X, bg, methods, *, seed, repeats, occlusion_window,
-                rows_of=None):
-    """Speed rows of one model: per method sklxai's, captum's and shap's seconds and ratios."""
+                rows_of=None, device="cpu"):
+    """Speed rows of one model: per method sklxai's, captum's and shap's seconds and ratios,
+    all on ``device``."""
     import torch
 
-    module = module.eval()
+    module = module.eval().to(device)
     for p in module.parameters():
         p.requires_grad_(False)
     Xt = torch.as_tensor(X)
     bgt = torch.as_tensor(bg)
     with torch.no_grad():
-        target = module(Xt).argmax(dim=1).numpy()
+        target = module(Xt.to(device)).argmax(dim=1).cpu().numpy()
     noise = float(0.15 * (X.max() - X.min()))
     out = {}
     for name in methods:
         n = len(X) if rows_of is None else min(len(X), rows_of(name))
         entry = {"rows": n}
         try:
-            est = _ours(name, module, seed=seed, occlusion_window=occlusion_window)
+            est = _ours(name, module, seed=seed, occlusion_window=occlusion_window,
+                        device=device)
             est.fit(bg).explain(X[:1])  # warm-up
-            seconds, (fit_s, exp) = _timed(functools.partial(_fit_explain, est, bg, X[:n]),
-                                           repeats)
+            seconds, (fit_s, exp) = _timed(
+                functools.partial(_fit_explain, est, bg, X[:n], device), repeats, device)
             ours = exp.values
             entry.update(seconds=seconds, rows_per_s=n / seconds, fit_seconds=fit_s,
                          explain_seconds=seconds - fit_s)
@@ -268,16 +304,16 @@ def speed_model(label, module, X, bg, methods, *, seed, repeats, occlusion_windo
             out[name] = entry
             continue
         captum_kw = {"cam_layer": getattr(est, "cam_layer_", None),
-                     "occlusion_window": occlusion_window, "noise": noise}
+                     "occlusion_window": occlusion_window, "noise": noise, "device": device}
         for peer, call in (("captum", functools.partial(_captum, **captum_kw)),
-                           ("shap", _shap)):
+                           ("shap", functools.partial(_shap, device=device))):
             # a copy per peer: a peer that fails may leave its hooks on the module it was given
             peer_module = copy.deepcopy(module)
             try:
                 if call(name, peer_module, Xt[:1], bgt) is None:
                     continue
                 seconds, values = _timed(
-                    functools.partial(call, name, peer_module, Xt[:n], bgt), repeats)
+                    functools.partial(call, name, peer_module, Xt[:n], bgt), repeats, device)
             except Exception as exc:  # noqa: BLE001 - the peer's failure is reported
                 entry[peer] = {"error": f"{type(exc).__name__}: {exc}"[:400]}
                 log(f"  {label} {name}: {peer} failed: {entry[peer]['error']}")
@@ -297,7 +333,7 @@ def speed_model(label, module, X, bg, methods, *, seed, repeats, occlusion_windo
 
 
 def run_speed(nets, data, *, seed, repeats, n_rows, background, resnet_scale, resnet_methods,
-              digits_methods):
+              digits_methods, device="cpu"):
     import torch
 
     Xtr, Xte, _, _ = data
@@ -305,10 +341,10 @@ def run_speed(nets, data, *, seed, repeats, n_rows, background, resnet_scale, re
     res = {}
     if "cnn" in nets:
         log(f"speed, digits CNN, {n_rows} rows ...")
-        module = nets["cnn"].module_
+        module = copy.deepcopy(nets["cnn"].module_)  # moved to the device, the net kept
         res["digits_cnn"] = speed_model(
             "digits", module, Xte[:n_rows], Xtr[:background], digits_methods, seed=seed,
-            repeats=repeats, occlusion_window=(1, 2, 2))
+            repeats=repeats, occlusion_window=(1, 2, 2), device=device)
     if resnet_methods and resnet_scale > 0:
         from benchmarks._torchvision import resnet18
 
@@ -320,7 +356,7 @@ def run_speed(nets, data, *, seed, repeats, n_rows, background, resnet_scale, re
         res["resnet18_64"] = speed_model(
             "resnet18", model, X, bg, resnet_methods, seed=seed, repeats=repeats,
             occlusion_window=(3, 8, 8),
-            rows_of=lambda name: RESNET_ROWS.get(name, 1) * resnet_scale)
+            rows_of=lambda name: RESNET_ROWS.get(name, 1) * resnet_scale, device=device)
         del model
     torch.set_grad_enabled(True)
     return res
@@ -481,15 +517,19 @@ def run_quality(nets, data, *, n_images, seed, methods):
 def run(*, sections=("speed", "memory", "quality"), n_images=100, epochs=30, seed=0,
         repeats=1, threads=1, speed_rows=64, background=20, resnet_scale=1,
         resnet_methods=tuple(RESNET_ROWS), digits_methods=SPEED_METHODS,
-        quality_methods=QUALITY_METHODS, memory_rows=4):
+        quality_methods=QUALITY_METHODS, memory_rows=4, device="cpu"):
     import torch
 
+    from sklxai.utils.validation import resolve_device
+
+    device = str(resolve_device(device))  # a clear error where CUDA is asked for but absent
     if threads:
         torch.set_num_threads(threads)
     load_before = _loadavg()
     t_start = time.perf_counter()
-    report = {"benchmark": "deep_attributions", "machine": _machine("cpu"),
-              "settings": {"sections": list(sections), "images": n_images, "epochs": epochs,
+    report = {"benchmark": "deep_attributions", "machine": _machine(device),
+              "settings": {"device": device, "sections": list(sections), "images": n_images,
+                           "epochs": epochs,
                            "seed": seed, "repeats": repeats, "threads": threads,
                            "speed_rows": speed_rows, "background": background,
                            "resnet_scale": resnet_scale, "resnet_methods": list(resnet_methods),
@@ -508,7 +548,7 @@ def run(*, sections=("speed", "memory", "quality"), n_images=100, epochs=30, see
         report["speed"] = run_speed(nets, data, seed=seed, repeats=repeats, n_rows=speed_rows,
                                     background=background, resnet_scale=resnet_scale,
                                     resnet_methods=resnet_methods,
-                                    digits_methods=digits_methods)
+                                    digits_methods=digits_methods, device=device)
     if "memory" in sections:
         report["memory"] = run_memory(memory_rows, threads or 1, seed)
     if "quality" in sections:
@@ -528,7 +568,7 @@ def markdown(report):
     m = report["machine"]
     before, after = (_fmt(m[k][0] if m.get(k) else None, ".2f")
                      for k in ("load_before", "load_after"))
-    lines = [(f"Machine: {m['device_name']}, {m['cpu_count']} CPUs, torch threads "
+    lines = [(f"Machine: {m['device_name']} ({m['device']}), {m['cpu_count']} CPUs, torch threads "
               f"{report['settings']['threads']}, load {before} before, {after} after; torch "
               f"{m['torch']}, captum {m.get('captum', '-')}, shap {m.get('shap', '-')}"), ""]
     for label, res in report.get("speed", {}).items():
@@ -607,6 +647,8 @@ def main(argv=None):
                         choices=list(QUALITY_METHODS))
     parser.add_argument("--memory-rows", type=int, default=4)
     parser.add_argument("--memory-child", choices=["sklxai", "captum"], help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu",
+                        help="where the speed section runs: cpu (default) or cuda")
     parser.add_argument("--out", default="results/deep_attributions.json")
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -616,12 +658,19 @@ def main(argv=None):
     unknown = set(sections) - {"speed", "memory", "quality"}
     if unknown:
         parser.error(f"--sections: unknown {sorted(unknown)}; use speed, memory, quality")
+    from sklxai.utils.validation import resolve_device
+
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:  # before minutes of training, not after
+        parser.error(f"--device: {exc}")
     report = run(sections=sections, n_images=args.images, epochs=args.epochs, seed=args.seed,
                  repeats=args.repeats, threads=args.threads, speed_rows=args.speed_rows,
                  background=args.background, resnet_scale=args.resnet_scale,
                  resnet_methods=tuple(args.resnet_methods),
                  digits_methods=tuple(args.digits_methods),
-                 quality_methods=tuple(args.quality_methods), memory_rows=args.memory_rows)
+                 quality_methods=tuple(args.quality_methods), memory_rows=args.memory_rows,
+                 device=args.device)
     _write_json(report, args.out)
     print(markdown(report))
     return 0
