@@ -181,7 +181,6 @@ def plan_fit(est, X, train, valid, start, coalitions=None, floor=None):
     samples = est.background_samples
     if samples == "auto":
         samples = None
-        size = len(est._background_model)
         # the first epoch's draws, whole background (validation: validation_coalitions_ each)
         epoch = (n_train * m + n_valid * est.validation_coalitions_) * cost
         if (max_time is not None and sampled and est.game_.supports_sampled_values
