@@ -109,17 +109,29 @@ class BaseCAM(GradientExplainer):
         super()._fit(X, y)
         self.image_shape_ = self._fit_image_shape(X.shape[1])
         module = self.adapter_.module
-        probe = torch.as_tensor(self._model_rows(X[:1]), dtype=self.adapter_.input_dtype,
+        # one pass finds the layer; run on the single baseline row, it gives f(baseline) too
+        # (the explanations' base values: no model run for them in explain)
+        one = self.baseline_.ndim == 1
+        rows = self.baseline_[None] if one else self._model_rows(X[:1])
+        probe = torch.as_tensor(np.array(rows, copy=True), dtype=self.adapter_.input_dtype,
                                 device=self.adapter_.device)
+        outs = []
         if self.cam_layer is None:  # the layer and its output's shape from one pass
-            layer, shape = _last_map_layer(module, lambda: self.adapter_.forward(probe),
-                                           type(self).__name__)
+            layer, shape = _last_map_layer(
+                module, lambda: outs.append(self.adapter_.forward(probe)), type(self).__name__)
         else:
             with torch.no_grad(), ActivationRecorder(module, self.cam_layer) as rec:
-                self.adapter_.forward(probe)
+                outs.append(self.adapter_.forward(probe))
             layer, shape = self.cam_layer, tuple(rec.activation.shape[1:])
         self.cam_layer_ = layer
         self.layer_shape_ = shape
+        self._baseline_outputs = outs[0][0].detach().double().cpu().numpy() if one else None
+
+    def _base_outputs(self, B, rows_t):
+        """f(baseline) of the explained outputs: from fit's pass for a single baseline row."""
+        if self._baseline_outputs is None:
+            return super()._base_outputs(B, rows_t)
+        return self._baseline_outputs[np.asarray(rows_t)]
 
     def _fit_image_shape(self, d):
         """(C, H, W): that of fit's images, or ``image_shape`` for flattened rows."""
