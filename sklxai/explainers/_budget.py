@@ -9,14 +9,16 @@ before it and the validation's expected cost.
 
 Where the first epoch's draws with the whole background would take more than
 :data:`DRAW_SHARE` of the training budget (a slow game: a generic Pipeline runs on every
-coalition), the draws are planned from a second measurement made with the training's own call
-shape (:func:`draw_cost`: a draw is a ``sampled_values`` call and a ``full`` call, whose fixed
-cost, a Pipeline's per call, is paid once per training batch of the first epoch and once per
-validation draw): the hybrid rows that complete a small fit set are halved first (fewer
-training batches, more coalitions each, the same coalitions per epoch: see ``augment`` and
-``n_coalitions``), down to :data:`~sklxai.explainers._amortized.AUTO_SMALL_FIT_ROWS`, until the
-first epoch's draws with one background row per coalition fit that share; then each target
-averages as many background rows as the share affords (at least 1).
+coalition), the background rows a target averages are cut to what that share affords by this
+measurement, as long as a second one, made with the training's own call shape, agrees
+(:func:`draw_cost`: a draw is a ``sampled_values`` call and a ``full`` call, whose fixed cost,
+a Pipeline's per call, is paid once per training batch of the first epoch and once per
+validation draw). Where it does not, the draws are planned from the second measurement: the
+hybrid rows that complete a small fit set are halved (fewer training batches, more coalitions
+each, the same coalitions per epoch: see ``augment`` and ``n_coalitions``), down to
+:data:`~sklxai.explainers._amortized.AUTO_SMALL_FIT_ROWS`, while the first epoch's draws with
+one background row per coalition exceed that share; then each target averages as many
+background rows as the share affords (at least 1).
 """
 
 import math
@@ -114,13 +116,18 @@ def _first_epoch(est, n_train, n_valid, coalitions, cost):
     return draws * cost[0], (n_train * m + n_valid * validation) * cost[1]
 
 
-def _plan_draws(est, X, n_train, n_valid, seconds, coalitions, floor):
+def _plan_draws(est, X, n_train, n_valid, seconds, coalitions, floor, samples):
     """(training rows, background rows per coalition) whose first epoch's draws fit
-    ``seconds`` on a slow game: the training rows are halved (not below ``floor``) while the
-    draws with 1 background row exceed it, then the background rows are as many as fit (at
-    least 1; None: the whole background)."""
+    ``seconds`` on a slow game: ``samples`` (the rows per coalition that the game values' cost
+    affords) with every training row where the draws' own cost affords them too; else the
+    training rows are halved (not below ``floor``) while the draws with 1 background row
+    exceed it, then the background rows are as many as fit (at least 1; None: the whole
+    background)."""
     size = len(est._background_model)
     cost = draw_cost(est.game_, X, coalitions(n_train)[0], min(size, _PROBE_SAMPLES))
+    fixed, per_sample = _first_epoch(est, n_train, n_valid, coalitions(n_train), cost)
+    if fixed + samples * per_sample <= seconds:
+        return n_train, samples
     while n_train // 2 >= floor and sum(_first_epoch(est, n_train, n_valid,
                                                      coalitions(n_train), cost)) > seconds:
         n_train //= 2
@@ -188,9 +195,10 @@ def plan_fit(est, X, train, valid, start, coalitions=None, floor=None):
             # a slow game: the draws planned with their own cost (see the module)
             coalitions = coalitions or (lambda n: (m, est.validation_coalitions_))
             floor = n_train if floor is None else min(floor, n_train)
+            fewer = max(1, int(len(est._background_model) * DRAW_SHARE * max_time / epoch))
             probe = time.perf_counter()
             n_train, samples = _plan_draws(est, X, n_train, n_valid, DRAW_SHARE * max_time,
-                                           coalitions, floor)
+                                           coalitions, floor, fewer)
             if est.max_time == "auto":  # the measurement's own seconds
                 max_time = max(max_time - (time.perf_counter() - probe), 0.0)
     return max_time, samples, rows, n_train

@@ -232,3 +232,23 @@ def test_cost_measurement_leaves_the_draws_alone(task):
     state = torch.random.get_rng_state()
     cost = budget.coalition_cost(est.game_, X, 4)
     assert cost > 0 and torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
+def test_a_slow_game_whose_draws_agree_keeps_every_row_and_the_values_cost_plan(
+        task, monkeypatch):
+    # the game values' cost (3.2e-4 s a coalition value) cuts the 10 background rows to
+    # floor(10 * share * budget / epoch); the draws' own cost (0.1 ms a draw, 1 us a model
+    # row: 1328 draws and 261,632 model rows a background row, under 1 s) affords that too,
+    # so the 32768 rows (4 coalitions each) stay and the cut is the values' one
+    cost = 3.2e-4
+    monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: cost)
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (1e-4, 1e-6))
+    model, X = task
+    kw = dict(SMALL, augment="auto", validation_reference=None, max_epochs=1)
+    est = SimSHAP(model, **kw).fit(X)
+    assert 180 + est.n_synthetic_rows_ == 32768 and est.n_coalitions_ == 4
+    epoch = (32768 * 4 + 20 * est.validation_coalitions_) * cost
+    expected = int(10 * budget.DRAW_SHARE * est.max_time_ / epoch)
+    assert 2 <= est.background_samples_ in (expected, expected + 1)  # the probe's seconds
+    assert _first_epoch_seconds(est, 32768, 20, 1e-4, 1e-6) <= budget.DRAW_SHARE * est.max_time_
