@@ -74,13 +74,13 @@ class SimSHAP(AmortizedShapley):
         variance. "auto": the whole background, unless, under a time budget, the first epoch's
         draws with it would take more than a quarter of the budget (by the game's cost,
         measured on 8 rows at the start of ``fit``); then as many rows as fit in that quarter
-        (at least 1; the validation draws of training likewise). On such a slow game the
-        draws are planned from their own cost, measured on a training draw's shape at the
-        start of ``fit`` (a draw's fixed cost, a Pipeline's per call, included): the hybrid
-        rows of ``augment="auto"`` are halved first (down to 4096 training rows, more
-        coalitions each: fewer draws, as many coalitions per epoch) while the first epoch's
-        draws with 1 background row would exceed that quarter, then the background rows are
-        as many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the
+        (at least 1; the validation draws of training likewise). On such a slow game that cut
+        is checked with a training draw's own cost, measured at the start of ``fit`` (a
+        draw's fixed cost, a Pipeline's per call, included); where the first epoch's draws
+        would still exceed that quarter, the hybrid rows of ``augment="auto"`` are halved
+        (down to 4096 training rows, more coalitions each: fewer draws, as many coalitions
+        per epoch) while its draws with 1 background row exceed it, then the background rows
+        are as many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the
         number used. Validation, ``score`` and ``explain`` always use the whole background.
         Games without a background (``game="surrogate"``) have nothing to sample: there it
         changes nothing (``Game.supports_sampled_values`` is False).
