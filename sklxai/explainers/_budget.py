@@ -69,7 +69,7 @@ def coalition_cost(game, X, n_players):
     return min(max(marginal, average / 20), average)
 
 
-def draw_cost(game, X, n_coalitions, samples):
+def draw_cost(game, X, n_players, n_coalitions, samples):
     """Seconds of a training draw: its fixed cost and its cost per model row.
 
     A training draw (:func:`~sklxai.explainers._trainer.draw_stats` with background rows
@@ -77,8 +77,8 @@ def draw_cost(game, X, n_coalitions, samples):
     ``game.full`` call on the rows. Two such draws are timed on the rows of ``X`` (model space;
     random coalitions from their own generator: the explainer's draws are not touched): one of
     1 row, 1 background row, and one of ``_PROBE_DRAW_MODEL_ROWS`` model rows
-    (``n_coalitions`` coalitions and ``samples`` background rows a row, a training batch's
-    shape). The fixed cost (a Pipeline's per call: converting the rows, the preprocessing's
+    (``n_coalitions`` coalitions of the ``n_players`` players, feature groups where the game
+    has them, and ``samples`` background rows a row: a training batch's shape). The fixed cost (a Pipeline's per call: converting the rows, the preprocessing's
     overhead) is the small draw's time, the cost per model row the difference per additional
     row, kept at least 1/20 of the large draw's average.
 
@@ -92,8 +92,7 @@ def draw_cost(game, X, n_coalitions, samples):
     gen = torch.Generator(device=game.device).manual_seed(0)
     rows = max(1, min(len(X), _PROBE_DRAW_MODEL_ROWS // (n_coalitions * samples)))
     Xt = game.as_tensor(X[:rows])
-    masks = torch.rand(rows, n_coalitions, Xt.shape[1], generator=gen,
-                       device=game.device) < 0.5
+    masks = torch.rand(rows, n_coalitions, n_players, generator=gen, device=game.device) < 0.5
     times = []
     for n, k in ((1, 1), (rows, samples)):
         begin = time.perf_counter()
@@ -124,7 +123,8 @@ def _plan_draws(est, X, n_train, n_valid, seconds, coalitions, floor, samples):
     exceed it, then the background rows are as many as fit (at least 1; None: the whole
     background)."""
     size = len(est._background_model)
-    cost = draw_cost(est.game_, X, coalitions(n_train)[0], min(size, _PROBE_SAMPLES))
+    cost = draw_cost(est.game_, X, est._n_players, coalitions(n_train)[0],
+                     min(size, _PROBE_SAMPLES))
     fixed, per_sample = _first_epoch(est, n_train, n_valid, coalitions(n_train), cost)
     if fixed + samples * per_sample <= seconds:
         return n_train, samples

@@ -70,7 +70,7 @@ def test_a_slow_game_gets_fewer_background_rows_and_validation_rows(task, monkey
     # (the draws' own measurement says so too: 0.05 s a draw, 1 ms a model row)
     cost = 25.0 / 3.5 / 16
     monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: cost)
-    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (0.05, 1e-3))
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, d, m, k: (0.05, 1e-3))
     model, X = task
     est = SimSHAP(model, max_epochs=1, **SMALL).fit(X)
     per_row = cost * 2**4
@@ -111,7 +111,7 @@ def test_a_slow_game_keeps_fewer_hybrid_rows_and_its_first_epoch_fits_the_share(
     # background row) it fits with 5 background rows a coalition
     monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: 1e-3)
     fixed, per_model_row = 0.05, 1e-5
-    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (fixed, per_model_row))
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, d, m, k: (fixed, per_model_row))
     model, X = task
     kw = dict(SMALL, augment="auto", validation_reference=None, max_epochs=1)
     est = cls(model, **kw).fit(X)
@@ -232,6 +232,23 @@ def test_cost_measurement_leaves_the_draws_alone(task):
     state = torch.random.get_rng_state()
     cost = budget.coalition_cost(est.game_, X, 4)
     assert cost > 0 and torch.equal(state, torch.random.get_rng_state())
+    fixed, per_row = budget.draw_cost(est.game_, X, 4, 8, 3)
+    assert fixed > 0 and per_row > 0 and torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
+def test_a_slow_game_of_feature_groups_measures_its_draws_on_groups(task, monkeypatch):
+    # 2 players of 2 columns each: the draws' measurement draws coalitions of the 2 groups
+    # (the game's players), and the plan runs on its real cost
+    monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: 1.0)
+    seen = []
+    measure = budget.draw_cost
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, d, m, k: seen.append(d)
+                        or measure(game, X, d, m, k))
+    model, X = task
+    est = SimSHAP(model, feature_groups=[[0, 1], [2, 3]], max_epochs=1,
+                  validation_reference=None, **SMALL).fit(X)
+    assert seen == [2] and est.background_samples_ >= 1
 
 
 @pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
@@ -243,7 +260,7 @@ def test_a_slow_game_whose_draws_agree_keeps_every_row_and_the_values_cost_plan(
     # so the 32768 rows (4 coalitions each) stay and the cut is the values' one
     cost = 3.2e-4
     monkeypatch.setattr(budget, "coalition_cost", lambda game, X, d: cost)
-    monkeypatch.setattr(budget, "draw_cost", lambda game, X, m, k: (1e-4, 1e-6))
+    monkeypatch.setattr(budget, "draw_cost", lambda game, X, d, m, k: (1e-4, 1e-6))
     model, X = task
     kw = dict(SMALL, augment="auto", validation_reference=None, max_epochs=1)
     est = SimSHAP(model, **kw).fit(X)
