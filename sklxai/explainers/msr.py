@@ -95,7 +95,8 @@ class RegressionMSR(ShapleyExplainer):
     values to their full coalition's value). A size with fewer than two draws in a fold gets no
     correction in that fold. The boosted surrogate captures the interactions that the linear
     regression misses; on the benchmark's games it is the most accurate sampling estimator at
-    17 coalitions per player and more, not at 8 (:doc:`/benchmarks`, "Sampling estimators").
+    every budget measured, from 8 coalitions per player (:doc:`/benchmarks`, "Sampling
+    estimators").
 
     Cost per row: ``n_coalitions`` coalitions, each evaluated on every background row, as
     KernelSHAP, plus boosting ``n_trees`` trees on them four times per row and output (once
