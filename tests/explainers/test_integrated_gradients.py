@@ -279,3 +279,23 @@ def test_out_of_memory_halves_the_points_per_pass_and_keeps_the_values():
     assert ig._points_per_pass() == 16  # later passes stay at the size that fitted
     ref = IntegratedGradients(fragile.lin, n_steps=8, target=1, device="cpu").fit(X)
     np.testing.assert_allclose(exp.values, ref.explain(X).values, atol=1e-12)
+
+
+def test_cpu_passes_hold_16_mib_of_the_largest_layer_output_in_equal_passes():
+    """Without a pass size on the CPU, the run for f(x) measures the largest layer output per
+    row; passes keep it within 16 MiB, split equally, and the values are one pass's."""
+    torch.manual_seed(0)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(64 * 16 * 16, 3))
+    X = np.random.default_rng(7).normal(size=(6, 1, 16, 16)).astype(np.float32)
+    ig = IntegratedGradients(cnn, baseline="zeros", n_steps=100, device="cpu").fit(X)
+    sizes, run = [], ig._target_gradient
+    ig._target_gradient = lambda P, t: sizes.append(P.shape[0]) or run(P, t)
+    exp = ig.explain(X)
+    # 64 x 16 x 16 float32 values a row (the convolution's output): 64 KiB, so 256 points a
+    # pass at most; 6 rows x 100 nodes = 600 points in 3 equal passes
+    assert sizes == [200, 200, 200]
+    assert "_row_bytes" not in vars(ig)  # the measurement lives for one call
+    one = IntegratedGradients(cnn, baseline="zeros", n_steps=100, internal_batch_size=4096,
+                              device="cpu").fit(X).explain(X)
+    np.testing.assert_allclose(exp.values, one.values, rtol=1e-5, atol=1e-8)
