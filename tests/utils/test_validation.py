@@ -230,3 +230,15 @@ def test_check_images_flattens_arrays_and_tensors():
     bad[1, 2, 3, 4] = np.nan
     with pytest.raises(ValueError, match=r"NaN or infinite.*\(1, 2, 3, 4\)"):
         check_images(bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, np.int64(7), 2**31 - 2])
+def test_seed_from_an_int_is_sklearns_first_draw_of_that_seed(seed):
+    from sklearn.utils import check_random_state
+
+    from sklxai.utils.validation import seed_from
+
+    expected = int(check_random_state(int(seed)).randint(2**31 - 1))
+    assert seed_from(seed) == expected and seed_from(seed) == expected  # cached: the same
+    with pytest.raises(ValueError, match="Seed must be between"):
+        seed_from(-1)
