@@ -384,7 +384,7 @@ class KernelInteractions(ExactInteractions):
        between a coalition and its complement, which the third-order terms mostly take
        (12x closer first-order k-SII terms on the d = 12 MLP of ``benchmarks/interactions.py``
        at 2,048 coalitions); the pair terms depend on the other part only and are unchanged.
-       For FSII g also holds an indicator 1[|T| = s] of each sampled size s (fitted by
+       For FSII g also holds an indicator ``1[|T| = s]`` of each sampled size s (fitted by
        centring the design and the values within their sizes: the part of the residual that
        depends on the size alone leaves the fit's noise), and FSII's terms are the exact
        (every-coalition) FSII projection of g;
@@ -627,7 +627,8 @@ class KernelInteractions(ExactInteractions):
         if len(self.coalitions_) == 0:  # one player takes all of f(x) - E[f], exactly
             return total[:, None, :], self._one_player_errors(total)
         y, var = self._centered_values_and_variances(X, self._masks)
-        beta = solve_kernel_shap(self._design, self._weights, _less_size_means(y, self._size_means), total)
+        fitted = _less_size_means(y, self._size_means)  # FSII: within its indicated sizes
+        beta = solve_kernel_shap(self._design, self._weights, fitted, total)
         C, D, full = self._estimate
         terms = torch.einsum("pq,nqk->npk", D, beta)
         if C is not None:
