@@ -507,3 +507,25 @@ def test_auto_device_picks_cuda_when_available():
     W = lin.weight.detach().double().numpy()
     b = lin.bias.detach().double().numpy()
     np.testing.assert_allclose(adapter.predict(X), X @ W.T + b, atol=1e-5)
+
+
+def test_torch_adapter_runs_many_rows_in_cache_sized_pieces_on_the_cpu():
+    """Without gradients, rows beyond twice the piece size go through the module in pieces of
+    _CPU_PIECE_ROWS rows; the outputs are the module's own on all rows at once."""
+    from sklxai.models import torch_module
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    sizes = []
+    net.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    adapter = make_adapter(net, device="cpu")
+    step = torch_module._CPU_PIECE_ROWS
+    X = torch.randn(2 * step + 5, 5)
+    with torch.no_grad():
+        out = adapter(X)
+        expected = net(X)
+    assert sizes[:-1] == [step, step, 5]
+    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+    sizes.clear()
+    adapter.forward(X.requires_grad_(True)).sum().backward()  # with gradients: one call
+    assert sizes == [len(X)]
