@@ -556,7 +556,7 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
                                   if est.background_samples == "auto" else None),
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
         valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions_),
-        draw_every_epoch=est.n_synthetic_rows_ > 0 and est.targets_ == "sampled",
+        draw_every_epoch=_draws_every_epoch(est),
         optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
         batch_size=est.train_batch_size,
         train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)
@@ -564,6 +564,16 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
         callbacks=callbacks + list(est.callbacks or []), verbose=int(table),
         iterator_train__generator=torch.Generator().manual_seed(seed), **extra,
     )
+
+
+def _draws_every_epoch(est):
+    """Whether every training row draws in every epoch: where hybrid rows complete a small fit
+    set with sampled targets (many rows, few coalitions each), unless the default budget had
+    to cut the background rows of a slow game (``background_samples="auto"`` resolved to a
+    number): there each epoch's new draws would cost about a quarter of the budget, so the
+    rows keep their draws for several epochs (``refresh_every="auto"``'s 8 on a CPU)."""
+    slow = est.background_samples == "auto" and est.background_samples_ is not None
+    return est.n_synthetic_rows_ > 0 and est.targets_ == "sampled" and not slow
 
 
 @functools.cache

@@ -121,6 +121,8 @@ def test_a_slow_game_keeps_fewer_hybrid_rows_and_its_first_epoch_fits_the_share(
     assert est.validation_coalitions_ == 6528 and len(est.net_.history) == 1
     assert est.net_.n_coalitions == 16 and est.net_.background_samples == 5
     assert est.net_.valid_background_samples == 5
+    # on such a game the rows keep their draws for 8 epochs instead of drawing every epoch
+    assert not est.net_.draw_every_epoch and est.refresh_every_ == 8
     share = budget.DRAW_SHARE * est.max_time_
     assert _first_epoch_seconds(est, n_train, n_valid, fixed, per_model_row) <= share + 1e-3
     # twice the rows (half the coalitions each) with one background row would not have fitted
@@ -132,6 +134,8 @@ def test_a_slow_game_keeps_fewer_hybrid_rows_and_its_first_epoch_fits_the_share(
     monkeypatch.undo()
     kept = cls(model, **kw).fit(X)
     assert n_real + kept.n_synthetic_rows_ == 32768 and kept.n_coalitions_ == 4
+    assert kept.background_samples_ is None  # whole background: every row draws every epoch
+    assert kept.net_.draw_every_epoch and kept.refresh_every_ == 1
 
 
 @pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
