@@ -67,7 +67,9 @@ class GradientSHAP(GradientExplainer):
         (captum's ``stdevs``, in the model's input units); 0 (default): none.
     internal_batch_size : int or None
         At most this many points per forward + backward pass (also bounded by the memory
-        budget). None: ``batch_size`` when given, else 4096 on CPU and 65536 on CUDA.
+        budget). None: ``batch_size`` when given, else 65536 on CUDA, and on the CPU as many
+        (at most 4096) as keep the model's largest layer output within 16 MiB a pass (measured
+        in the run that gives f(x)).
     random_state : None, int or RandomState
         Seeds the background draw and the samples; with an int, values are reproducible, and
         independent of the batching.

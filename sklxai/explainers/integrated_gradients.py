@@ -90,7 +90,9 @@ class IntegratedGradients(GradientExplainer):
         usually needs the fewest steps; the Riemann rules are the classic ones.
     internal_batch_size : int or None
         Path points per forward + backward pass (memory is bounded by it). None: ``batch_size``
-        when given, else 4096 points on CPU and 65536 on CUDA.
+        when given, else 65536 points on CUDA, and on the CPU as many (at most 4096) as keep
+        the model's largest layer output within 16 MiB a pass (measured in the run that gives
+        f(x)).
 
     Attributes
     ----------
