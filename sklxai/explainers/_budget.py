@@ -78,9 +78,10 @@ def draw_cost(game, X, n_players, n_coalitions, samples):
     random coalitions from their own generator: the explainer's draws are not touched): one of
     1 row, 1 background row, and one of ``_PROBE_DRAW_MODEL_ROWS`` model rows
     (``n_coalitions`` coalitions of the ``n_players`` players, feature groups where the game
-    has them, and ``samples`` background rows a row: a training batch's shape). The fixed cost (a Pipeline's per call: converting the rows, the preprocessing's
-    overhead) is the small draw's time, the cost per model row the difference per additional
-    row, kept at least 1/20 of the large draw's average.
+    has them, and ``samples`` background rows a row: a training batch's shape). The fixed
+    cost (a Pipeline's per call: converting the rows, the preprocessing's overhead) is the
+    small draw's time, the cost per model row the difference per additional row, kept at least
+    1/20 of the large draw's average.
 
     Returns
     -------

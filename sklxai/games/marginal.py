@@ -194,7 +194,7 @@ class MarginalGame(Game):
 
     def empty_value(self):
         """Mean model output over the background, shape (k,)."""
-        return self.full(self.background).double().mean(dim=0)
+        return self._background_outputs().double().mean(dim=0)
 
     supports_sampled_values = True
 
