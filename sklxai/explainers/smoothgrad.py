@@ -63,7 +63,8 @@ class SmoothGrad(BaseExplainer):
     -----
     ``output`` is the explained output at x (without noise) and ``base_values`` the mean of
     the wrapped explainer's base values over the copies (its f(baseline) for a fixed
-    baseline). Row r's noise comes from its own generator, seeded by ``(seed, r)``; a random
+    baseline). Row r's noise comes from its own generator, seeded by ``(seed, r)``, drawn in
+    float32 (several times faster than float64 draws; noise needs no more digits); a random
     wrapped explainer (GradientSHAP) draws its own samples per call, for the copies of the
     rows one call holds.
 
@@ -202,7 +203,8 @@ class SmoothGrad(BaseExplainer):
 
     def _row_noise(self, row, d):
         """Standard normal noise (n_samples, d) of explained row ``row``."""
-        return np.random.default_rng([self._seed, row]).standard_normal((self.n_samples, d))
+        return np.random.default_rng([self._seed, row]).standard_normal(
+            (self.n_samples, d), dtype=np.float32)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):

@@ -115,7 +115,7 @@ def _rules(net, dtype):
     x = torch.zeros(1, *SHAPE, dtype=dtype, requires_grad=True)
     with torch.enable_grad(), tape:
         net(x.clone())
-    return collections.Counter((f.__name__, k) for f, k, _ in tape.entries)
+    return collections.Counter((f.__name__, k) for f, k, *_ in tape.entries)
 
 
 def test_rules_met_in_resnet18():
