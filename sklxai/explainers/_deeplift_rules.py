@@ -267,12 +267,24 @@ class ReferenceTape(_Recorder):
 
 class DeepLiftMode(_Recorder):
     """Runs the explained pass: each ruled operation gets its reference inputs from the tape
-    and DeepLIFT's multipliers as its gradient."""
+    and DeepLIFT's multipliers as its gradient. ``broadcast``: the tape was recorded on one
+    reference row shared by all rows, and its tensors are broadcast to the rows' shapes
+    (refused where they do not broadcast to them)."""
 
-    def __init__(self, tape):
+    def __init__(self, tape, broadcast=False):
         super().__init__()
         self.entries = tape.entries
         self.position = 0
+        self.broadcast = broadcast
+
+    def _fits(self, ref, value):
+        """Whether the recorded ``ref`` stands for ``value``'s reference: the same shape, or
+        with ``broadcast`` one that broadcasts to it."""
+        if ref.shape == value.shape:
+            return True
+        if not self.broadcast or ref.dim() > value.dim():
+            return False
+        return all(r in (1, v) for r, v in zip(ref.shape[::-1], value.shape[::-1]))
 
     def _next(self, func, kind):
         if self.position >= len(self.entries):
@@ -286,7 +298,8 @@ class DeepLiftMode(_Recorder):
     def _selection(self, func, masks):
         refs, _ = self._next(func, "selection")
         if len(refs) != len(masks) or not all(
-                r.shape == m.shape and torch.equal(r, m) for r, m in zip(refs, masks)):
+                self._fits(r, m) and torch.equal(r.expand_as(m), m)
+                for r, m in zip(refs, masks)):
             raise NoDeepLiftRule(
                 f"{_name(func)} selects values with a mask or index that differs between "
                 "the rows and their references (e.g. torch.where(x > 0, x, 0)): DeepLIFT "
@@ -296,7 +309,8 @@ class DeepLiftMode(_Recorder):
     def _rule(self, func, kind, args, kwargs, leaves, spec, idx):
         refs, ref_out = self._next(func, kind)
         varying = [leaves[i] for i in idx]
-        if len(refs) != len(varying) or any(r.shape != v.shape for r, v in zip(refs, varying)):
+        if len(refs) != len(varying) or not all(
+                self._fits(r, v) for r, v in zip(refs, varying)):
             raise _mismatch(func, "inputs of other shapes than the reference pass")
 
         def fn(*tensors):

@@ -19,7 +19,9 @@ class DeepLIFT(GradientExplainer):
     every operation the model uses; each explanation reports the relative gap per row as
     ``diagnostics["completeness_gap"]``.
 
-    The model runs twice per batch, on the references and on the rows, under a
+    The model runs twice per batch, on the references (once, on one row, where every row has
+    the same reference: its operations' inputs are broadcast to the rows'; on all of them
+    where the model's shapes do not allow that) and on the rows, under a
     :class:`torch.overrides.TorchFunctionMode` that sees every torch operation: modules call
     the functional operations, so ``nn.ReLU``, ``F.relu``, a reused or in-place ReLU are one
     and the same operation. The rules, per operation:
@@ -133,7 +135,8 @@ class DeepLIFT(GradientExplainer):
         """The rows' pass with DeepLIFT's rules against their baselines
         (``GradientExplainer._rows_pass``): its outputs are f(x), so no plain pass is run."""
         ref = np.array(self._baseline_rows(Q), copy=True)
-        return self._rules_forward(Q, torch.as_tensor(ref, dtype=Q.dtype, device=Q.device)), None
+        return self._rules_forward(Q, torch.as_tensor(ref, dtype=Q.dtype, device=Q.device),
+                                   shared=self.baseline_.ndim == 1), None
 
     def _attribute(self, X, B, targets):
         """(x - x') times DeepLIFT's multipliers of output ``targets[r]``; with a background
@@ -168,18 +171,31 @@ class DeepLIFT(GradientExplainer):
         """One pass: the reference run (recorded), the rows' run with DeepLIFT's rules, and
         the backward pass; returns (x - x') * multipliers in float64."""
         q = x.detach().requires_grad_(True)
-        return self._times_multipliers(x, ref, self._rules_forward(q, ref), q, targets)
+        out = self._rules_forward(q, ref, shared=not self._deepshap() and self.baseline_.ndim == 1)
+        return self._times_multipliers(x, ref, out, q, targets)
 
-    def _rules_forward(self, q, ref):
+    def _rules_forward(self, q, ref, shared=False):
         """The reference run (recorded), then the run at q (which keeps gradients) with
-        DeepLIFT's rules: the outputs at q, whose graph gives the multipliers."""
+        DeepLIFT's rules: the outputs at q, whose graph gives the multipliers. ``shared``:
+        every row of ``ref`` is the same, so the reference run takes one row and its
+        operations' inputs are broadcast to the rows' (the same multipliers at a fraction of
+        the reference run's cost); where the model's shapes refuse the broadcast, the run is
+        made again on every reference row."""
+        if shared and q.shape[0] > 1:
+            try:
+                return self._rules_run(q, ref[:1], broadcast=True)
+            except Exception:  # noqa: BLE001 - e.g. the rows mixed into other axes: all rows
+                pass
+        return self._rules_run(q, ref, broadcast=False)
+
+    def _rules_run(self, q, ref, broadcast):
         forward = self.adapter_.forward
         tape = ReferenceTape()
         with torch.enable_grad():
             r = ref.detach().requires_grad_(True)
             with tape:
                 forward(r.clone())
-            mode = DeepLiftMode(tape)
+            mode = DeepLiftMode(tape, broadcast=broadcast)
             with mode:
                 out = forward(q.clone())
             mode.finish()

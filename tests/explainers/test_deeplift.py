@@ -238,6 +238,54 @@ def test_completeness_on_every_operation(name, dtype, tol):
     assert exp.diagnostics["completeness_gap"].max() < 10 * tol / 1e-3
 
 
+class _MHAWeights(nn.Module):
+    """nn.MultiheadAttention (2 heads) returning its weights, whose products run on the
+    (batch x heads, tokens, head size) tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.att = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.out = nn.Linear(12 + 9, 3)
+
+    def forward(self, x):
+        h = x.view(-1, 3, 4)
+        y, w = self.att(h, h, h, need_weights=True, average_attn_weights=False)
+        return self.out(torch.cat([y.flatten(1), w.mean(1).flatten(1)], dim=1))
+
+
+@pytest.mark.parametrize("name", [*_OPS, "mha_weights"])
+def test_one_reference_row_broadcast_equals_every_reference_row(name, monkeypatch):
+    """One baseline for all rows: the reference run takes one row and its tensors are
+    broadcast to the rows' (or, where the model's shapes refuse it, every row is run); the
+    values equal those of the same reference given once per row (run on every row)."""
+    torch.manual_seed(0)
+    net = (_MHAWeights() if name == "mha_weights" else _OPS[name]()).double().eval()
+    X = _data("vit_block" if name == "mha_weights" else name)
+    ref = _data("vit_block" if name == "mha_weights" else name, n=1, seed=1)[0]
+    runs = []
+    rules_run = DeepLIFT._rules_run
+
+    def spy(self, q, r, broadcast):
+        out = rules_run(self, q, r, broadcast)  # raises where the broadcast is refused
+        runs.append((broadcast, r.shape[0]))
+        return out
+
+    monkeypatch.setattr(DeepLIFT, "_rules_run", spy)
+    shared = DeepLIFT(net, baseline=ref, device="cpu").fit(X).explain(X)
+    assert runs[-1][0] == (name not in _REFERENCE_ROWS_MIXED)
+    assert runs[-1][1] == (len(X) if name in _REFERENCE_ROWS_MIXED else 1)
+    rows = DeepLIFT(net, baseline=np.repeat(ref[None], len(X), axis=0), device="cpu")
+    each = rows.fit(X).explain(X)
+    assert runs[-1] == (False, len(X))
+    np.testing.assert_allclose(shared.values, each.values, rtol=0, atol=1e-12)
+
+
+#: models whose operations merge the rows with another axis (multi-head attention with its
+#: weights returned: batch x heads), so one reference row cannot be broadcast: every
+#: reference row is run
+_REFERENCE_ROWS_MIXED = {"mha_weights"}
+
+
 def test_linear_model_is_difference_times_weight():
     lin = nn.Linear(4, 1).double()
     X = np.random.default_rng(0).normal(size=(7, 4))
