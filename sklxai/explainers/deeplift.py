@@ -185,7 +185,7 @@ class DeepLIFT(GradientExplainer):
             try:
                 return self._rules_run(q, ref[:1], broadcast=True)
             except Exception:  # noqa: BLE001 - e.g. the rows mixed into other axes: all rows
-                pass
+                shared = False
         return self._rules_run(q, ref, broadcast=False)
 
     def _rules_run(self, q, ref, broadcast):

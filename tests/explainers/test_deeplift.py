@@ -322,12 +322,16 @@ def test_max_pooling_rule_equals_the_general_grouped_rule(pool, shape, kw):
     grouped rule (double backward through the pooling) gives the same multipliers, overlapping
     windows, padding, ceil mode and ties (integer values) included."""
     from sklxai.explainers._deeplift_rules import (
-        _Grouped, _group_sum, _max_pool_indices, _MaxPool)
+        _group_sum,
+        _Grouped,
+        _max_pool_indices,
+        _MaxPool,
+    )
 
     gen = torch.Generator().manual_seed(0)
     v = torch.randint(-3, 4, shape, generator=gen).double()  # ties in most windows
     ref = torch.randn(shape, generator=gen, dtype=torch.float64).round()
-    fn = lambda t: pool(t, **kw)  # noqa: E731
+    fn = lambda t: pool(t, **kw)
     group_sum = _group_sum(pool, (v,), kw)
     y_ref = fn(ref)
     g = torch.randn(fn(v).shape, generator=gen, dtype=torch.float64)
