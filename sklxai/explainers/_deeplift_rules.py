@@ -330,6 +330,9 @@ class DeepLiftMode(_Recorder):
             out = _Midpoint.apply(fn, len(varying), *varying, *refs)
         elif kind == "division":
             out = _division(func, args, kwargs, leaves, idx, refs, fn)
+        elif func in _MAXPOOLS and varying[0].dim() == _pool_dims(func) + 2:  # batched
+            out = _MaxPool.apply(fn, _max_pool_indices(func, args, kwargs),
+                                 _group_sum(func, args, kwargs), varying[0], refs[0], ref_out)
         else:
             out = _Grouped.apply(fn, _group_sum(func, args, kwargs), varying[0], refs[0],
                                  ref_out)
@@ -501,6 +504,56 @@ class _Grouped(torch.autograd.Function):
             coef = torch.where(denom > 0, g * r / torch.where(denom > 0, denom, 1), 0)
             (back,) = torch.autograd.grad(s, z, coef)
         return None, None, vjp + dv * back, None, None
+
+
+class _MaxPool(torch.autograd.Function):
+    """Max pooling under :class:`_Grouped`'s rule, its Jacobian at the midpoint read from the
+    midpoint's argmax indices (the entries autograd's own max pooling gradient picks) instead
+    of a double backward: the same multipliers at a fraction of the cost."""
+
+    @staticmethod
+    def forward(ctx, fn, indices, group_sum, v, v_ref, y_ref):
+        y = fn(v)
+        ctx.indices, ctx.group_sum = indices, group_sum
+        ctx.v, ctx.v_ref = v.detach().clone(), v_ref
+        ctx.dy = y.detach() - y_ref
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        v, vr = ctx.v, ctx.v_ref
+        dv = _difference(v, vr)
+        mid = (v + vr) / 2
+        idx = ctx.indices(mid).flatten(2)  # flat indices into each (row, channel)'s window
+        flat = (*mid.shape[:2], -1)
+        jvp = dv.reshape(flat).gather(2, idx).view(g.shape)
+        vjp = torch.zeros(flat[:2] + (dv[0, 0].numel(),), dtype=g.dtype, device=g.device)
+        vjp.scatter_add_(2, idx, g.reshape(*flat[:2], -1))
+        denom = ctx.group_sum(dv * dv)
+        r = ctx.dy - jvp
+        coef = torch.where(denom > 0, g * r / torch.where(denom > 0, denom, 1), 0)
+        with torch.enable_grad():
+            z = torch.zeros_like(v, requires_grad=True)
+            (back,) = torch.autograd.grad(ctx.group_sum(z), z, coef)
+        return None, None, None, vjp.view(v.shape) + dv * back, None, None
+
+
+def _max_pool_indices(func, args, kwargs):
+    """mid -> the argmax indices (flat within each row and channel) of max pooling ``func``
+    with its own window arguments."""
+    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+    p = {n: _arg(func, args, kwargs, n, i + 1, None) for i, n in enumerate(names)}
+    pool = {1: F.max_pool1d_with_indices, 2: F.max_pool2d_with_indices,
+            3: F.max_pool3d_with_indices}[_pool_dims(func)]
+    kw = {"kernel_size": p["kernel_size"], "stride": p["stride"] or None,
+          "padding": p["padding"] or 0, "dilation": p["dilation"] or 1,
+          "ceil_mode": bool(p["ceil_mode"])}
+    return lambda mid: pool(mid, **kw)[1]
+
+
+def _pool_dims(func):
+    name = getattr(func, "__name__", "")
+    return 1 if "1d" in name else 3 if "3d" in name else 2
 
 
 def _group_sum(func, args, kwargs):

@@ -311,6 +311,40 @@ def test_one_relu_rescale_rule_by_hand():
     assert ((h > 0) != (h0 > 0)).any()  # some rows cross the kink (the secant matters)
 
 
+@pytest.mark.parametrize("pool, shape, kw", [
+    (F.max_pool2d, (3, 2, 7, 7), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    (F.max_pool2d, (3, 2, 7, 7), {"kernel_size": 2, "ceil_mode": True}),
+    (F.max_pool1d, (3, 2, 9), {"kernel_size": 3, "stride": 1}),
+    (F.max_pool3d, (2, 2, 4, 5, 5), {"kernel_size": 2, "stride": 1}),
+])
+def test_max_pooling_rule_equals_the_general_grouped_rule(pool, shape, kw):
+    """The max pooling rule reads the midpoint's Jacobian from its argmax indices; the general
+    grouped rule (double backward through the pooling) gives the same multipliers, overlapping
+    windows, padding, ceil mode and ties (integer values) included."""
+    from sklxai.explainers._deeplift_rules import (
+        _group_sum,
+        _Grouped,
+        _max_pool_indices,
+        _MaxPool,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randint(-3, 4, shape, generator=gen).double()  # ties in most windows
+    ref = torch.randn(shape, generator=gen, dtype=torch.float64).round()
+    fn = lambda t: pool(t, **kw)
+    group_sum = _group_sum(pool, (v,), kw)
+    y_ref = fn(ref)
+    g = torch.randn(fn(v).shape, generator=gen, dtype=torch.float64)
+    grads = []
+    for rule, extra in ((_Grouped, ()), (_MaxPool, (_max_pool_indices(pool, (v,), kw),))):
+        q = v.clone().requires_grad_(True)
+        out = rule.apply(fn, *extra, group_sum, q, ref, y_ref)
+        (grad,) = torch.autograd.grad(out, q, g)
+        grads.append(grad)
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-12)
+    assert (grads[0] != 0).any()  # the multipliers do not all vanish
+
+
 def test_deepshap_is_mean_of_single_reference_runs():
     torch.manual_seed(0)
     net = _ViTBlock().double()
