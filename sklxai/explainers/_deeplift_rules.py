@@ -513,11 +513,8 @@ class _MaxPool(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, fn, indices, group_sum, v, v_ref, y_ref):
-        y = fn(v)
-        ctx.indices, ctx.group_sum = indices, group_sum
-        ctx.v, ctx.v_ref = v.detach().clone(), v_ref
-        ctx.dy = y.detach() - y_ref
-        return y
+        ctx.indices = indices
+        return _Grouped.forward(ctx, fn, group_sum, v, v_ref, y_ref)
 
     @staticmethod
     def backward(ctx, g):
