@@ -180,6 +180,14 @@ class AmortizedShapley(ShapleyExplainer):
             self.n_synthetic_rows_ -= cut
             self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(self, n_valid,
                                                                              n_train)
+        # a budget that cut a slow game's background rows cut the validation's likewise
+        self.validation_background_samples_ = (self.background_samples_
+                                               if self.background_samples == "auto" else None)
+        if spreads_background(self):  # more coalitions, fewer background rows each
+            self.background_samples_ = min(AUTO_SMALL_FIT_SAMPLES, len(self._background_model))
+            self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(
+                self, n_valid, n_train if train is not None else len(X) - n_valid,
+                self.background_samples_)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)
@@ -324,6 +332,9 @@ class AmortizedShapley(ShapleyExplainer):
         if fitted is not None:
             for name, value in fitted.items():
                 setattr(self, name, value)
+            if "validation_background_samples_" not in fitted:  # files of earlier versions
+                self.validation_background_samples_ = (
+                    self.background_samples_ if self.background_samples == "auto" else None)
             self.net_ = self._restored_net()
 
     def _restored_net(self):
@@ -366,23 +377,48 @@ _AUTO_AUGMENT_ROWS = {"sampled": 32768, "tree": 32768, "exact": 8192}
 AUTO_SMALL_FIT_ROWS = 4096
 #: n_coalitions="auto" where no hybrids are added
 _AUTO_COALITIONS = 32
+#: n_coalitions="auto" with background_samples="auto" where hybrids complete a small fit set:
+#: background rows a training target averages per coalition (see spreads_background)
+AUTO_SMALL_FIT_SAMPLES = 5
 
 
-def _resolve_draws(est, n_valid, n_train):
-    """(``n_coalitions_``, ``validation_coalitions_``) for ``n_train`` training rows."""
-    m = resolve_n_coalitions(est, n_train)
+def spreads_background(est):
+    """Whether "auto" draws spread the model calls of a small fit set's targets over more
+    coalitions: hybrids complete the fit set (``n_synthetic_rows_``), the targets are sampled
+    from a game that averages background rows at random, ``n_coalitions`` and
+    ``background_samples`` are both "auto", and the budget kept the whole background (a fast
+    game). Each coalition then averages :data:`AUTO_SMALL_FIT_SAMPLES` background rows
+    instead of the whole background, and the rows draw as many times more coalitions: the
+    same model calls, with a target variance that falls with the coalitions (between
+    coalitions, by far the larger part) more than it rises with the background rows (within
+    one; :doc:`/benchmarks`, "Amortized")."""
+    return (est.n_coalitions == "auto" and est.background_samples == "auto"
+            and est.background_samples_ is None and est.n_synthetic_rows_ > 0
+            and est.targets_ == "sampled" and est.game_.supports_sampled_values
+            and len(est._background_model) > AUTO_SMALL_FIT_SAMPLES)
+
+
+def _resolve_draws(est, n_valid, n_train, samples=None):
+    """(``n_coalitions_``, ``validation_coalitions_``) for ``n_train`` training rows, whose
+    targets average ``samples`` background rows a coalition (None: the whole background)."""
+    m = resolve_n_coalitions(est, n_train, samples)
     return m, resolve_validation_coalitions(
         est.validation_coalitions, m, n_valid,
         auto_coalitions=_AUTO_COALITIONS if est.n_coalitions == "auto" else None)
 
 
-def resolve_n_coalitions(est, n_train):
+def resolve_n_coalitions(est, n_train, samples=None):
     """``est.n_coalitions`` as used: "auto" is 32, or, where hybrids complete a small fit set
-    with sampled targets (``n_synthetic_rows_``), as many as keep an epoch's draws at 4096 rows
-    x 32 coalitions for ``n_train`` training rows (at least 2, even: 4 for 32768 rows)."""
+    with sampled targets (``n_synthetic_rows_``), as many as keep an epoch's model calls at
+    those of 4096 rows x 32 coalitions x the whole background for ``n_train`` training rows
+    (at least 2, even): 4 for 32768 rows, times the background's rows / ``samples`` where the
+    targets average ``samples`` background rows a coalition (:func:`spreads_background`: 40
+    for 32768 rows, 50 background rows and 5 a coalition)."""
     if est.n_coalitions != "auto":
         return est.n_coalitions
     if est.n_synthetic_rows_ == 0 or est.targets_ != "sampled":
         return _AUTO_COALITIONS
     per_row = _AUTO_COALITIONS * AUTO_SMALL_FIT_ROWS / max(n_train, 1)
+    if samples is not None:
+        per_row *= len(est._background_model) / samples
     return int(max(2, 2 * round(per_row / 2)))

@@ -552,8 +552,7 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
         module, game=est.game_, objective=est._objective(), n_players=est._n_players,
         null=est._null, n_coalitions=est.n_coalitions_,
         background_samples=est.background_samples_, refresh_every=est.refresh_every,
-        valid_background_samples=(est.background_samples_
-                                  if est.background_samples == "auto" else None),
+        valid_background_samples=est.validation_background_samples_,
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
         valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions_),
         draw_every_epoch=_draws_every_epoch(est),
@@ -570,9 +569,12 @@ def _draws_every_epoch(est):
     """Whether every training row draws in every epoch: where hybrid rows complete a small fit
     set with sampled targets (many rows, few coalitions each), unless the default budget had
     to cut the background rows of a slow game (``background_samples="auto"`` resolved to a
-    number): there each epoch's new draws would cost about a quarter of the budget, so the
-    rows keep their draws for several epochs (``refresh_every="auto"``'s 8 on a CPU)."""
-    slow = est.background_samples == "auto" and est.background_samples_ is not None
+    number by :func:`~sklxai.explainers._budget.plan_fit`, not by
+    :func:`~sklxai.explainers._amortized.spreads_background`): there each epoch's new draws
+    would cost about a quarter of the budget, so the
+    rows keep their draws for several epochs (``refresh_every="auto"``'s 8 on a CPU). The
+    validation's background rows were cut with the training's exactly there."""
+    slow = est.validation_background_samples_ is not None
     return est.n_synthetic_rows_ > 0 and est.targets_ == "sampled" and not slow
 
 

@@ -37,6 +37,8 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     max_time_, background_samples_, validation_rows_, validation_coalitions_
         As in :class:`~sklxai.SimSHAP` (the default time budget).
+    validation_background_samples_
+        As in :class:`~sklxai.SimSHAP`.
 
     Examples
     --------

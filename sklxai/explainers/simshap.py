@@ -65,14 +65,21 @@ class SimSHAP(AmortizedShapley):
         4096 rows x 32 coalitions (4 for 32768 rows; at least 2): a network trained on many
         rows with a few coalitions each ends closer to the truth than one trained on fewer
         rows with better targets, at the same cost (stochastic amortization: each row's noise
-        is averaged with its neighbours'; :doc:`/benchmarks`, "Amortized"). ``n_coalitions_``
-        is the number used.
+        is averaged with its neighbours'; :doc:`/benchmarks`, "Amortized"); with
+        ``background_samples="auto"`` too, on a game fast enough to keep the whole
+        background, |background| / 5 times as many, each averaging 5 background rows (the
+        same model calls; see ``background_samples``). ``n_coalitions_`` is the number used.
     background_samples : int, "auto" or None
         Background rows averaged per coalition in training targets, drawn at random (an
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
         per coalition leave the model calls for more coalitions, which lowers the targets'
-        variance. "auto": the whole background, unless, under a time budget, the first epoch's
-        draws with it would take more than a quarter of the budget (by the game's cost,
+        variance. "auto": where hybrid rows complete a small fit set (``augment``) and
+        ``n_coalitions`` is "auto", 5 rows a coalition, with |background| / 5 times the
+        coalitions (the same model calls: 40 coalitions x 5 rows instead of 4 x 50; the
+        between-coalition variance, the larger part, falls more than the within-coalition part
+        rises); elsewhere the whole background; either unless, under a time budget, the
+        first epoch's draws with the whole background would take more than a quarter of the
+        budget (by the game's cost,
         measured on 8 rows at the start of ``fit``); then as many rows as fit in that quarter
         (at least 1; the validation draws of training likewise). On such a slow game that cut
         is checked with a training draw's own cost, measured at the start of ``fit`` (a
@@ -81,7 +88,9 @@ class SimSHAP(AmortizedShapley):
         (down to 4096 training rows, more coalitions each: fewer draws, as many coalitions
         per epoch) while its draws with 1 background row exceed it, then the background rows
         are as many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the
-        number used. Validation, ``score`` and ``explain`` always use the whole background.
+        number used. ``score`` and ``explain`` always use the whole background, and so does
+        the validation unless the budget cut the rows of a slow game
+        (``validation_background_samples_``).
         Games without a background (``game="surrogate"``) have nothing to sample: there it
         changes nothing (``Game.supports_sampled_values`` is False).
     refresh_every : int, "auto" or None
@@ -128,7 +137,8 @@ class SimSHAP(AmortizedShapley):
         training rows make 114 steps an epoch). There, with ``refresh_every="auto"``, every
         row draws new coalitions every epoch, so that no draw is reused for long, unless the
         default budget cut the background rows of a slow game (``background_samples="auto"``
-        resolved to a number): then each epoch's new draws would cost a quarter of the budget,
+        resolved to fewer rows for the budget): then each epoch's new draws would cost a
+        quarter of the budget,
         and the rows keep their draws for 8 epochs (on a CPU) as without hybrids.
     validation_fraction : float
         Rows of fit's X held out. Their loss drives early stopping: the squared distance of
@@ -235,6 +245,9 @@ class SimSHAP(AmortizedShapley):
         The training's time budget in seconds (``max_time``, "auto" resolved).
     background_samples_ : int or None
         ``background_samples`` as used ("auto" resolved).
+    validation_background_samples_ : int or None
+        Background rows a coalition of the training's validation draws averages: None (the
+        whole background) unless the budget cut a slow game's (``background_samples``).
     validation_rows_ : int
         The held-out rows the validation measured (see ``validation_rows``).
     validation_coalitions_ : int

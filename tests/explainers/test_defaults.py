@@ -133,9 +133,30 @@ def test_a_slow_game_keeps_fewer_hybrid_rows_and_its_first_epoch_fits_the_share(
     # without the slow game, the same fit keeps all its hybrids
     monkeypatch.undo()
     kept = cls(model, **kw).fit(X)
-    assert n_real + kept.n_synthetic_rows_ == 32768 and kept.n_coalitions_ == 4
-    assert kept.background_samples_ is None  # whole background: every row draws every epoch
+    assert n_real + kept.n_synthetic_rows_ == 32768
+    # a fast game: 4 coalitions x the whole background (10 rows) become 8 x 5 rows, the same
+    # model calls; the validation keeps the whole background, and every row draws every epoch
+    assert kept.n_coalitions_ == 8 and kept.background_samples_ == 5
+    assert kept.net_.n_coalitions == 8 and kept.net_.background_samples == 5
+    assert kept.validation_background_samples_ is None
+    assert kept.net_.valid_background_samples is None
     assert kept.net_.draw_every_epoch and kept.refresh_every_ == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
+@pytest.mark.parametrize("given", [dict(n_coalitions=4), dict(background_samples=None),
+                                   dict(augment=None)])
+def test_coalitions_spread_over_the_background_only_where_every_draw_is_auto(given, task):
+    # a given n_coalitions or background_samples, or a fit set without hybrids, keeps the
+    # whole background a coalition
+    model, X = task
+    kw = dict(SMALL, augment="auto", validation_reference=None, max_epochs=1)
+    est = SimSHAP(model, **{**kw, **given}).fit(X)
+    assert est.background_samples_ is None and est.net_.background_samples is None
+    if "augment" in given:
+        assert est.n_synthetic_rows_ == 0 and est.n_coalitions_ == 32
+    else:
+        assert est.n_coalitions_ == 4
 
 
 @pytest.mark.filterwarnings("ignore::sklxai.exceptions.AccuracyWarning")
