@@ -179,6 +179,22 @@ def test_uniform_subsets_are_uniform(kind):
 
 
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_uniform_subsets_hold_the_players_whose_keys_rank_below_the_size(kind):
+    # the documented rule, with the ranks computed by sorting each row's keys twice
+    n, d = 500, 30
+    sizes = np.random.default_rng(3).integers(0, d + 1, n)
+    if kind == "torch":
+        sizes = torch.as_tensor(sizes)
+        keys = torch.rand(n, d, generator=_generator(kind, 4)).numpy()
+    else:
+        keys = _generator(kind, 4).random((n, d))
+    expected = keys.argsort(axis=1).argsort(axis=1) < _numpy(sizes)[:, None]
+    masks = _numpy(uniform_subsets(sizes, d, generator=_generator(kind, 4), device=CPU))
+    np.testing.assert_array_equal(masks, expected)
+    assert masks.dtype == bool and (masks.sum(axis=1) == _numpy(sizes)).all()
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
 @pytest.mark.parametrize("d, budget, rule", [(6, 16, "half"), (7, 40, "coverage"),
                                              (9, 30, "half")])
 def test_paired_draws_are_complements(kind, d, budget, rule):
