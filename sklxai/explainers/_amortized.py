@@ -186,8 +186,7 @@ class AmortizedShapley(ShapleyExplainer):
         if spreads_background(self):  # more coalitions, fewer background rows each
             self.background_samples_ = min(AUTO_SMALL_FIT_SAMPLES, len(self._background_model))
             self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(
-                self, n_valid, n_train if train is not None else len(X) - n_valid,
-                self.background_samples_)
+                self, n_valid, n_train, self.background_samples_)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)

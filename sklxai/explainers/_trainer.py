@@ -571,9 +571,9 @@ def _draws_every_epoch(est):
     to cut the background rows of a slow game (``background_samples="auto"`` resolved to a
     number by :func:`~sklxai.explainers._budget.plan_fit`, not by
     :func:`~sklxai.explainers._amortized.spreads_background`): there each epoch's new draws
-    would cost about a quarter of the budget, so the
-    rows keep their draws for several epochs (``refresh_every="auto"``'s 8 on a CPU). The
-    validation's background rows were cut with the training's exactly there."""
+    would cost about a quarter of the budget, so the rows keep their draws for several epochs
+    (``refresh_every="auto"``'s 8 on a CPU). The validation's background rows were cut with
+    the training's exactly there."""
     slow = est.validation_background_samples_ is not None
     return est.n_synthetic_rows_ > 0 and est.targets_ == "sampled" and not slow
 

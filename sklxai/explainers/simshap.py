@@ -67,15 +67,16 @@ class SimSHAP(AmortizedShapley):
         rows with better targets, at the same cost (stochastic amortization: each row's noise
         is averaged with its neighbours'; :doc:`/benchmarks`, "Amortized"); with
         ``background_samples="auto"`` too, on a game fast enough to keep the whole
-        background, the background's rows / 5 times as many, each averaging 5 background rows (the
-        same model calls; see ``background_samples``). ``n_coalitions_`` is the number used.
+        background, the background's rows / 5 times as many, each averaging 5 background rows
+        (the same model calls; see ``background_samples``). ``n_coalitions_`` is the number
+        used.
     background_samples : int, "auto" or None
         Background rows averaged per coalition in training targets, drawn at random (an
         unbiased estimate of the marginal game); None uses the whole background. Fewer rows
         per coalition leave the model calls for more coalitions, which lowers the targets'
         variance. "auto": where hybrid rows complete a small fit set (``augment``) and
-        ``n_coalitions`` is "auto", 5 rows a coalition, with the background's rows / 5 times the
-        coalitions (the same model calls: 40 coalitions x 5 rows instead of 4 x 50; the
+        ``n_coalitions`` is "auto", 5 rows a coalition, with the background's rows / 5 times
+        the coalitions (the same model calls: 40 coalitions x 5 rows instead of 4 x 50; the
         between-coalition variance, the larger part, falls more than the within-coalition part
         rises); elsewhere the whole background; either unless, under a time budget, the
         first epoch's draws with the whole background would take more than a quarter of the

@@ -249,3 +249,24 @@ def test_files_without_the_training_attributes_still_load(data, tmp_path):
     assert loaded.fit_time_ == est.fit_time_ and len(loaded.history_) == 0
     assert not hasattr(loaded, "max_time_") and not hasattr(loaded, "net_")
     np.testing.assert_array_equal(loaded.transform(X[:3]), est.transform(X[:3]))
+
+
+@pytest.mark.parametrize("background_samples", ["auto", 4])
+def test_files_without_the_validation_background_rows_get_the_former_rule(
+        background_samples, data, tmp_path):
+    # files written before validation_background_samples_ was saved: the validation averaged
+    # the training's background rows where "auto" resolved them, else the whole background
+    net, _, X = data
+    est = SimSHAP(net, **AMORTIZED, n_background=20, background_samples=background_samples,
+                  device="cpu", random_state=0, verbose=0).fit(X)
+    est.save(tmp_path / "new.pt")
+    meta, tensors = persistence.read_state(tmp_path / "new.pt", "SimSHAP")
+    for key in ("checksums", "format", "sklxai_version"):
+        meta.pop(key)
+    del meta["fitted"]["validation_background_samples_"]
+    meta["fitted"]["background_samples_"] = 3
+    persistence.write_state(tmp_path / "old.pt", meta, tensors)
+    loaded = SimSHAP.load(tmp_path / "old.pt", net, device="cpu")
+    expected = 3 if background_samples == "auto" else None
+    assert loaded.validation_background_samples_ == expected
+    assert loaded.net_.valid_background_samples == expected
