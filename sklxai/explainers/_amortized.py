@@ -160,8 +160,7 @@ class AmortizedShapley(ShapleyExplainer):
                                            seed=self._seed, target_rows=target, groups=groups,
                                            below=below)
         self.n_synthetic_rows_ = len(rows) - len(X)
-        n_valid = (len(valid) if valid is not None
-                   else math.ceil(len(X) * self.validation_fraction))
+        n_valid = len(valid) if valid is not None else math.ceil(len(X) * self.validation_fraction)
         self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(
             self, n_valid, len(rows) if train is None else len(train))
         X = self._model_rows(rows)
@@ -180,13 +179,8 @@ class AmortizedShapley(ShapleyExplainer):
             self.n_synthetic_rows_ -= cut
             self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(self, n_valid,
                                                                              n_train)
-        # a budget that cut a slow game's background rows cut the validation's likewise
-        self.validation_background_samples_ = (self.background_samples_
-                                               if self.background_samples == "auto" else None)
-        if spreads_background(self):  # more coalitions, fewer background rows each
-            self.background_samples_ = min(AUTO_SMALL_FIT_SAMPLES, len(self._background_model))
-            self.n_coalitions_, self.validation_coalitions_ = _resolve_draws(
-                self, n_valid, n_train, self.background_samples_)
+        (self.validation_background_samples_, self.background_samples_, self.n_coalitions_,
+         self.validation_coalitions_) = _background_draws(self, n_valid, n_train)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(X), exact, train, valid)
@@ -332,8 +326,7 @@ class AmortizedShapley(ShapleyExplainer):
             for name, value in fitted.items():
                 setattr(self, name, value)
             if "validation_background_samples_" not in fitted:  # files of earlier versions
-                self.validation_background_samples_ = (
-                    self.background_samples_ if self.background_samples == "auto" else None)
+                self.validation_background_samples_ = _cut_background(self)
             self.net_ = self._restored_net()
 
     def _restored_net(self):
@@ -395,6 +388,25 @@ def spreads_background(est):
             and est.background_samples_ is None and est.n_synthetic_rows_ > 0
             and est.targets_ == "sampled" and est.game_.supports_sampled_values
             and len(est._background_model) > AUTO_SMALL_FIT_SAMPLES)
+
+
+def _cut_background(est):
+    """The background rows a coalition averages where the budget cut them for a slow game
+    (``background_samples="auto"`` resolved by ``plan_fit`` to a number), else None: the
+    validation's draws average as many (the whole background elsewhere)."""
+    return est.background_samples_ if est.background_samples == "auto" else None
+
+
+def _background_draws(est, n_valid, n_train):
+    """(``validation_background_samples_``, ``background_samples_``, ``n_coalitions_``,
+    ``validation_coalitions_``) once ``plan_fit`` has resolved the budget: spread over more
+    coalitions where :func:`spreads_background` says so, else as they are."""
+    valid_samples = _cut_background(est)
+    if not spreads_background(est):
+        return (valid_samples, est.background_samples_, est.n_coalitions_,
+                est.validation_coalitions_)
+    samples = min(AUTO_SMALL_FIT_SAMPLES, len(est._background_model))
+    return (valid_samples, samples, *_resolve_draws(est, n_valid, n_train, samples))
 
 
 def _resolve_draws(est, n_valid, n_train, samples=None):
