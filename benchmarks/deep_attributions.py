@@ -20,8 +20,8 @@ speed
     timed in turns (one call of each per round, so that the machine's drift falls on all of
     them), for ``--repeats`` rounds or as many as last 2 s in all (at most 50); the fastest
     call of each is kept. The ratio is the peer's seconds over sklxai's (above 1: sklxai is
-    faster). Where both are deterministic and compute the same numbers, the largest difference relative to the peer's
-    largest value is reported too.
+    faster). Where both are deterministic and compute the same numbers, the largest
+    difference relative to the peer's largest value is reported too.
 memory
     resnet18, GradientSHAP with its default 200 samples on ``--memory-rows`` rows, in a fresh
     process per library: the peak resident memory (``VmHWM``) and the peak before the call,

@@ -133,8 +133,8 @@ class SimSHAP(AmortizedShapley):
         row draws new coalitions every epoch, so that no draw is reused for long, unless the
         default budget cut the background rows of a slow game (``background_samples="auto"``
         resolved to fewer rows for the budget): then each epoch's new draws would cost a
-        quarter of the budget,
-        and the rows keep their draws for 8 epochs (on a CPU) as without hybrids.
+        quarter of the budget, and the rows keep their draws for 8 epochs (on a CPU) as
+        without hybrids.
     validation_fraction : float
         Rows of fit's X held out. Their loss drives early stopping: the squared distance of
         the prediction to its own control-variate target on coalitions drawn once (an

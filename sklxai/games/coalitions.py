@@ -186,7 +186,7 @@ def uniform_subsets(sizes, d, *, generator, device=None):
     """
     n = len(sizes)
     # the order's first sizes[i] players, scattered back to their columns (the inverse
-    # permutation without a second sort: sorting is most of a draw's cost at d = 30)
+    # permutation without a second sort: sorting is most of this function's cost at d = 30)
     if _is_torch(generator):
         keys = torch.rand(n, d, generator=generator, device=device)
         first = torch.arange(d, device=keys.device) < sizes[:, None]
