@@ -39,7 +39,8 @@ class CoalitionStats:
     """Sums over a row's weighted coalition draws, from which targets and losses are formed.
 
     For each of n rows, over its drawn coalitions S (masks m_S in {0, 1}^d, weights w_S summing
-    to 1 per draw, values v_S = v(S) - v(empty) in R^k), summed over ``count`` draws:
+    to 1 per draw, or in expectation where sizes are importance-sampled, values
+    v_S = v(S) - v(empty) in R^k), summed over ``count`` draws:
 
     - ``C`` (n, d, d): sum w_S m_S m_S^T
     - ``b`` (n, d, k): sum w_S m_S v_S^T
@@ -60,17 +61,18 @@ class CoalitionStats:
 
     @classmethod
     def from_draw(cls, masks, weights, values, total):
-        """Statistics of one draw: masks (n, M, d) bool, weights (M,), values (n, M, k)."""
+        """Statistics of one draw: masks (n, M, d) bool, weights (M,) shared by the rows or
+        (n, M) per row, values (n, M, k)."""
         m = masks.to(values.dtype)
-        wm = m * weights[None, :, None]
-        size = m.sum(dim=-1)  # (n, M)
-        w_size = weights[None, :] * size
+        weights = weights.to(values.dtype).expand(masks.shape[0], -1)
+        wm = m * weights[:, :, None]
+        w_size = weights * m.sum(dim=-1)  # (n, M)
         return cls(
             C=torch.einsum("nmd,nme->nde", wm, m),
             b=torch.einsum("nmd,nmk->ndk", wm, values),
             h=torch.einsum("nm,nmd->nd", w_size, m),
             e=torch.einsum("nm,nmk->nk", w_size, values),
-            q=torch.einsum("m,nmk->nk", weights, values**2),
+            q=torch.einsum("nm,nmk->nk", weights, values**2),
             count=torch.ones(masks.shape[0], dtype=values.dtype, device=values.device),
             total=total,
         )

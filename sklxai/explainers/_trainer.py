@@ -42,9 +42,13 @@ def kernel_design(d, n_coalitions):
     """The training design: the Shapley kernel over d players, weights summing to 1.
 
     Extreme size pairs are enumerated while they fit in half of ``n_coalitions``, the rest
-    sampled with complements (see :class:`~sklxai.games.coalitions.StratifiedDesign`).
+    sampled with complements, their sizes drawn in proportion to the square root of the
+    kernel's mass and importance-weighted (see
+    :class:`~sklxai.games.coalitions.StratifiedDesign`): the smallest and largest
+    coalitions' terms in SimSHAP's targets vary least, so the same model calls on more
+    middle-sized coalitions give less noisy targets (measured in the docs' benchmarks).
     """
-    return StratifiedDesign(d, n_coalitions, rule="half", normalize=True)
+    return StratifiedDesign(d, n_coalitions, rule="half", normalize=True, proposal="sqrt")
 
 
 def draw_stats(game, null, design, X, generator, background_samples=None):

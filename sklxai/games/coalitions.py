@@ -22,6 +22,8 @@ import torch
 
 #: enumeration rules of :class:`StratifiedDesign`
 RULES = ("coverage", "half")
+#: size proposals of :class:`StratifiedDesign`
+PROPOSALS = ("kernel", "sqrt")
 
 
 def shapley_size_weights(d):
@@ -234,6 +236,15 @@ class StratifiedDesign:
     normalize : bool
         Weights sum to 1 (an expectation over the kernel: SimSHAP, FastSHAP) instead of the
         total kernel mass sum_s (d-1)/(s(d-s)) (the least-squares weights of KernelSHAP).
+    proposal : {"kernel", "sqrt"}
+        How the sampled sizes are drawn. "kernel": with probability proportional to their
+        kernel mass, every sampled coalition then weighing the same. "sqrt": proportional to
+        the square root of that mass, each coalition weighted by its size's kernel mass over
+        its probability (importance sampling: weighted averages stay unbiased, and the weights
+        sum to the sampled sizes' mass in expectation, not in every draw). It draws fewer of
+        the smallest and largest coalitions, whose terms in SimSHAP's estimator vary least,
+        and more of the middle sizes (see the docs' benchmarks); each row then has its own
+        weights.
 
     Attributes
     ----------
@@ -247,8 +258,11 @@ class StratifiedDesign:
         Their kernel weight in total, shared equally by the sampled coalitions.
     n_sampled : int
         Sampled coalitions per draw (complements included).
-    weights : float64 ndarray of shape (e + n_sampled,)
-        The weight of every coalition of a draw (what :meth:`draw` returns).
+    weights : float64 ndarray of shape (e + n_sampled,) or None
+        The weight of every coalition of a draw (what :meth:`draw` returns); None with the
+        "sqrt" proposal, whose weights depend on the sizes drawn.
+    size_weights : float64 ndarray of shape (d + 1,)
+        The weight of a sampled coalition of each size (0 for sizes never sampled).
 
     Examples
     --------
@@ -260,11 +274,15 @@ class StratifiedDesign:
     ((3, 64, 12), 1.0)
     """
 
-    def __init__(self, d, budget, *, rule="coverage", paired=True, normalize=False):
+    def __init__(self, d, budget, *, rule="coverage", paired=True, normalize=False,
+                 proposal="kernel"):
         if rule not in RULES:
             raise ValueError(f"rule={rule!r} is not supported; use one of {list(RULES)}.")
+        if proposal not in PROPOSALS:
+            raise ValueError(f"proposal={proposal!r} is not supported; use one of "
+                             f"{list(PROPOSALS)}.")
         self.d, self.budget, self.rule = d, budget, rule
-        self.paired, self.normalize = paired, normalize
+        self.paired, self.normalize, self.proposal = paired, normalize, proposal
         mass = kernel_size_mass(d)  # size s at index s-1
         unit = mass / mass.sum() if normalize else mass
         if rule == "coverage" and budget >= 2**d - 2:  # every coalition: exact
@@ -309,7 +327,12 @@ class StratifiedDesign:
         self.rest_mass = float(unit[self.sizes - 1].sum()) if len(left) else 0.0
         self._n_draws = n_draws
         self.n_sampled = 2 * n_draws if self.paired else n_draws
-        self.weights = np.concatenate([
+        kernel = unit[self.sizes - 1]
+        self._probability = kernel if self.proposal == "kernel" else np.sqrt(kernel)
+        self._probability = self._probability / max(self._probability.sum(), 1e-300)
+        self.size_weights = np.zeros(self.d + 1)
+        self.size_weights[self.sizes] = kernel / (self._probability * max(self.n_sampled, 1))
+        self.weights = None if self.proposal != "kernel" else np.concatenate([
             self.enumerated_weights,
             np.full(self.n_sampled, self.rest_mass / max(self.n_sampled, 1)),
         ])
@@ -331,27 +354,38 @@ class StratifiedDesign:
         -------
         masks : bool ndarray or tensor of shape (n, m, d)
             m = e + n_sampled; row i's sampled coalitions, then their complements when paired.
-        weights : ndarray (float64) or tensor (float32, the training precision) of shape (m,)
-            Shared by every row.
+        weights : ndarray (float64) or tensor (float32, the training precision)
+            Of shape (m,), shared by every row, with the "kernel" proposal; of shape (n, m)
+            with "sqrt".
         """
         d, k = self.d, self._n_draws
         is_torch = _is_torch(generator)
         if is_torch:
             enum = torch.as_tensor(self.enumerated, device=device)[None].expand(n, -1, -1)
-            weights = torch.as_tensor(self.weights, dtype=torch.float32, device=device)
         else:
             enum = np.broadcast_to(self.enumerated, (n, *self.enumerated.shape))
-            weights = self.weights.copy()
-        parts = [enum]
+        parts, sizes = [enum], None
         if k:
-            sizes = draw_sizes(self.sizes, kernel_size_mass(d)[self.sizes - 1], n * k,
-                               generator=generator, device=device)
-            sampled = uniform_subsets(sizes, d, generator=generator, device=device)
+            probability = kernel_size_mass(d)[self.sizes - 1] if self.proposal == "kernel" \
+                else self._probability  # the former keeps the kernel's draws bit for bit
+            sizes = draw_sizes(self.sizes, probability, n * k, generator=generator,
+                               device=device).reshape(n, k)
+            sampled = uniform_subsets(sizes.reshape(-1), d, generator=generator, device=device)
             sampled = sampled.reshape(n, k, d)
             parts += [sampled, ~sampled] if self.paired else [sampled]
+            sizes = [sizes, d - sizes] if self.paired else [sizes]
         if is_torch:
-            return torch.cat(parts, dim=1), weights
-        return np.concatenate(parts, axis=1), weights
+            masks = torch.cat(parts, dim=1)
+            if self.weights is not None:
+                return masks, torch.as_tensor(self.weights, dtype=torch.float32, device=device)
+            table = torch.as_tensor(self.size_weights, dtype=torch.float32, device=device)
+            enum_w = torch.as_tensor(self.enumerated_weights, dtype=torch.float32, device=device)
+            return masks, torch.cat([enum_w.expand(n, -1)] + [table[s] for s in sizes or []], 1)
+        masks = np.concatenate(parts, axis=1)
+        if self.weights is not None:
+            return masks, self.weights.copy()
+        enum_w = np.broadcast_to(self.enumerated_weights, (n, len(self.enumerated)))
+        return masks, np.concatenate([enum_w] + [self.size_weights[s] for s in sizes or []], 1)
 
 
 def draw_surrogate_masks(n, d, *, generator, device):

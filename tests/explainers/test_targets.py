@@ -65,7 +65,8 @@ def test_kernel_loss_is_the_weighted_squared_residual():
     direct = 0.0
     for masks, weights, values, _ in draws:  # the loss written out, per draw
         covered = np.einsum("nmd,ndk->nmk", masks.numpy().astype(float), phi.numpy())
-        direct += np.einsum("m,nmk->", weights.numpy(), (values.numpy() - covered) ** 2)
+        w = np.broadcast_to(weights.numpy(), masks.shape[:2])  # per row with "sqrt" sizes
+        direct += np.einsum("nm,nmk->", w, (values.numpy() - covered) ** 2)
     direct /= 3 * n * 2
     assert float(store.kernel_loss(phi)) == pytest.approx(direct, rel=1e-5)
     grad_phi = phi.clone().requires_grad_(True)

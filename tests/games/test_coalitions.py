@@ -166,6 +166,25 @@ def test_sampled_sizes_follow_the_kernel(kind):
 
 
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_sqrt_proposal_draws_sizes_by_the_root_of_the_kernel_and_weighs_them_back(kind):
+    d, n = 8, 20_000
+    design = StratifiedDesign(d, 2, normalize=True, proposal="sqrt")
+    masks, weights = design.draw(n, generator=_generator(kind, 0), device=CPU)
+    masks, weights = _numpy(masks), _numpy(weights).astype(np.float64)
+    size = masks.sum(-1)
+    assert (size[:, 1] == d - size[:, 0]).all()  # paired
+    counts = np.bincount(size[:, 0], minlength=d)[1:]
+    kernel = kernel_size_mass(d) / kernel_size_mass(d).sum()
+    q = np.sqrt(kernel) / np.sqrt(kernel).sum()
+    chi2 = ((counts - n * q) ** 2 / (n * q)).sum()
+    assert chi2 < stats.chi2.ppf(0.999, d - 2)
+    # each coalition weighs its size's kernel mass over its probability, shared by the pair
+    np.testing.assert_allclose(weights, kernel[size - 1] / (q[size - 1] * 2), rtol=1e-6)
+    with pytest.raises(ValueError, match="proposal="):
+        StratifiedDesign(4, 8, proposal="uniform")
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
 def test_uniform_subsets_are_uniform(kind):
     n = 12_000
     sizes = np.full(n, 2) if kind == "numpy" else torch.full((n,), 2)
@@ -207,15 +226,23 @@ def test_paired_draws_are_complements(kind, d, budget, rule):
 
 
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
-@pytest.mark.parametrize("rule, paired", [("coverage", True), ("coverage", False),
-                                          ("half", True)])
-def test_weighted_averages_are_unbiased(kind, rule, paired):
+@pytest.mark.parametrize("rule, paired, proposal", [
+    ("coverage", True, "kernel"), ("coverage", False, "kernel"), ("half", True, "kernel"),
+    ("half", True, "sqrt"), ("coverage", False, "sqrt")])
+def test_weighted_averages_are_unbiased(kind, rule, paired, proposal):
     d, budget, n = 7, 30, 4000
-    design = StratifiedDesign(d, budget, rule=rule, paired=paired, normalize=True)
+    design = StratifiedDesign(d, budget, rule=rule, paired=paired, normalize=True,
+                              proposal=proposal)
     assert design.n_sampled > 0
     masks, weights = design.draw(n, generator=_generator(kind, 0), device=CPU)
     masks, weights = _numpy(masks), _numpy(weights).astype(np.float64)
-    assert weights.sum() == pytest.approx(1.0, abs=1e-6)
+    if proposal == "kernel":
+        assert weights.shape == (masks.shape[1],)
+        assert weights.sum() == pytest.approx(1.0, abs=1e-6)
+    else:  # per row, summing to 1 in expectation only
+        assert weights.shape == masks.shape[:2]
+        sums = weights.sum(-1)
+        assert sums.std() > 1e-4 and abs(sums.mean() - 1) < 5 * sums.std() / math.sqrt(n)
     size = masks.sum(-1).astype(np.float64)
     table = np.random.default_rng(3).normal(size=2**d)
     every = all_masks(d).numpy()[1:-1]
@@ -228,7 +255,7 @@ def test_weighted_averages_are_unbiased(kind, rule, paired):
         "table": (table[masks @ (2 ** np.arange(d))], p @ table[every @ (2 ** np.arange(d))]),
     }
     for name, (f, expected) in cases.items():
-        est = f @ weights  # one estimate per row
+        est = (f * weights).sum(-1)  # one estimate per row
         sem = est.std() / math.sqrt(n)
         assert abs(est.mean() - expected) < 5 * sem + 1e-6, name  # float32 weights (torch)
 
