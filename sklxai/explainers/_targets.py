@@ -20,9 +20,9 @@ from sklxai.games.coalitions import kernel_size_mass
 def simshap_weights(masks):
     """a_S^i of SimSHAP's unbiased estimator, for masks (..., d): g(d-|S|) in S, -g|S| out.
 
-    With S drawn from the Shapley kernel (:class:`~sklxai.games.coalitions.StratifiedDesign`),
-    E[a_S^i (v(S) - v(empty))] + (v(N) - v(empty)) / d is the Shapley value phi_i, and
-    sum_i a_S^i = 0, so every per-subset target is efficient.
+    With S from the Shapley kernel (:class:`~sklxai.games.coalitions.StratifiedDesign`, drawn
+    from it or importance-weighted), E[a_S^i (v(S) - v(empty))] + (v(N) - v(empty)) / d is the
+    Shapley value phi_i, and sum_i a_S^i = 0, so every per-subset target is efficient.
     """
     d = masks.shape[-1]
     size = masks.sum(dim=-1, keepdim=True).to(torch.float32)

@@ -7,8 +7,8 @@ class FastSHAP(AmortizedShapley):
     """FastSHAP (Jethani et al. 2022): the KernelSHAP objective, amortized over rows.
 
     The explainer network's efficient prediction phi minimises
-    E_S [(v(S) - v(empty) - sum_{i in S} phi_i)^2] with S drawn from the Shapley kernel (paired
-    with complements), whose minimiser under the efficiency constraint is the Shapley value.
+    E_S [(v(S) - v(empty) - sum_{i in S} phi_i)^2] with S from the Shapley kernel (drawn as
+    SimSHAP's, with complements), whose minimiser under efficiency is the Shapley value.
     Predictions are made exactly efficient by the additive normalisation, as in the paper.
     The loss is a quadratic in phi, so a row's draws are kept as sums (C = sum w m m^T,
     b = sum w m v, sum w v^2) and reused by later epochs like SimSHAP's (``refresh_every``):

@@ -13,11 +13,11 @@ class SimSHAP(AmortizedShapley):
     """SimSHAP ("Fast Shapley value estimation: a unified approach"): one forward pass per row.
 
     An explainer network is trained by mean squared error against unbiased Shapley targets:
-    coalitions S are drawn from the Shapley kernel (size s with probability proportional to
-    (d-1)/(s(d-s)), then a uniform subset, each with its complement), and
+    the Shapley kernel's mean over coalitions S (sizes drawn by the square root of the kernel's
+    mass and each S weighted back; a uniform subset of the size, with its complement) of
     phi_i(S) = a_S^i (v(S) - v(empty)) + (v(N) - v(empty)) / d with
     a_S^i = g (d - ``|S|``) for i in S and -g ``|S|`` otherwise, g = sum_s (d-1)/(s(d-s)) / (d-1).
-    Every target sums to v(N) - v(empty), and their mean over S is the Shapley value.
+    Every target sums to v(N) - v(empty), and their kernel mean is the Shapley value.
     With ``control_variate=True``
     the explainer's own detached prediction c is used as a control variate (the additive game of
     c has Shapley values c, so the target stays unbiased while its variance shrinks as c

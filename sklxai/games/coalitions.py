@@ -208,8 +208,9 @@ class StratifiedDesign:
     kernel weight; the rest of the budget samples the other sizes from the kernel restricted to
     them (size s with probability proportional to (d-1)/(s(d-s)), then a uniform subset of that
     size, with its complement when ``paired``), the sampled coalitions sharing the remaining
-    mass equally. Weighted averages over a draw are unbiased for expectations over the kernel,
-    with less variance than plain sampling (stratification).
+    mass equally (or, with ``proposal="sqrt"``, sizes in proportion to the square root of that
+    mass, importance-weighted). Weighted averages over a draw are unbiased for expectations
+    over the kernel, with less variance than plain sampling (stratification).
 
     Two enumeration rules, because the designs serve two uses:
 
@@ -218,9 +219,10 @@ class StratifiedDesign:
       expected to cover all of its coalitions; a budget of at least 2**d - 2 enumerates every
       coalition (in :func:`all_masks` order), so KernelSHAP is then exact. One draw serves every
       row, so the budget goes where a sample would land anyway.
-    - ``"half"`` (SimSHAP and FastSHAP training): size pairs are enumerated while they fit in
-      half the budget. Training draws afresh for every row and step, and the sampled half keeps
-      every draw different, so the middle sizes are reached across draws.
+    - ``"half"`` (SimSHAP and FastSHAP training, with ``proposal="sqrt"``): size pairs are
+      enumerated while they fit in half the budget. Training draws afresh for every row and
+      step, and the sampled half keeps every draw different, so the middle sizes are reached
+      across draws.
 
     Parameters
     ----------
@@ -364,28 +366,29 @@ class StratifiedDesign:
             enum = torch.as_tensor(self.enumerated, device=device)[None].expand(n, -1, -1)
         else:
             enum = np.broadcast_to(self.enumerated, (n, *self.enumerated.shape))
-        parts, sizes = [enum], None
+        parts, part_sizes = [enum], []  # the sampled parts' sizes (n, k) each
         if k:
+            # the kernel's unnormalised mass, as always drawn: the same draws as before
             probability = kernel_size_mass(d)[self.sizes - 1] if self.proposal == "kernel" \
-                else self._probability  # the former keeps the kernel's draws bit for bit
+                else self._probability
             sizes = draw_sizes(self.sizes, probability, n * k, generator=generator,
-                               device=device).reshape(n, k)
-            sampled = uniform_subsets(sizes.reshape(-1), d, generator=generator, device=device)
-            sampled = sampled.reshape(n, k, d)
+                               device=device)
+            sampled = uniform_subsets(sizes, d, generator=generator, device=device)
+            sampled, sizes = sampled.reshape(n, k, d), sizes.reshape(n, k)
             parts += [sampled, ~sampled] if self.paired else [sampled]
-            sizes = [sizes, d - sizes] if self.paired else [sizes]
+            part_sizes = [sizes, d - sizes] if self.paired else [sizes]
         if is_torch:
             masks = torch.cat(parts, dim=1)
             if self.weights is not None:
                 return masks, torch.as_tensor(self.weights, dtype=torch.float32, device=device)
             table = torch.as_tensor(self.size_weights, dtype=torch.float32, device=device)
             enum_w = torch.as_tensor(self.enumerated_weights, dtype=torch.float32, device=device)
-            return masks, torch.cat([enum_w.expand(n, -1)] + [table[s] for s in sizes or []], 1)
+            return masks, torch.cat([enum_w.expand(n, -1)] + [table[s] for s in part_sizes], 1)
         masks = np.concatenate(parts, axis=1)
         if self.weights is not None:
             return masks, self.weights.copy()
         enum_w = np.broadcast_to(self.enumerated_weights, (n, len(self.enumerated)))
-        return masks, np.concatenate([enum_w] + [self.size_weights[s] for s in sizes or []], 1)
+        return masks, np.concatenate([enum_w] + [self.size_weights[s] for s in part_sizes], 1)
 
 
 def draw_surrogate_masks(n, d, *, generator, device):

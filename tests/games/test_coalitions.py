@@ -158,7 +158,7 @@ def test_sampled_sizes_follow_the_kernel(kind):
     d, n = 8, 20_000
     design = StratifiedDesign(d, 2)  # nothing enumerated: one sample and its complement
     assert design.enumerated.shape == (0, d) and design.n_sampled == 2
-    masks, weights = design.draw(n, generator=_generator(kind, 0), device=CPU)
+    masks, _ = design.draw(n, generator=_generator(kind, 0), device=CPU)
     counts = np.bincount(_numpy(masks)[:, 0].sum(-1), minlength=d)[1:]
     p = kernel_size_mass(d) / kernel_size_mass(d).sum()
     chi2 = ((counts - n * p) ** 2 / (n * p)).sum()
