@@ -121,17 +121,13 @@ def target_errors(game, X, oracle, noise, *, proposal, seed):
     null = game.empty_value().float()
     control = torch.as_tensor(oracle, dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
-    store, errors = None, {}
+    store, errors = CoalitionStats.zeros(n, d, oracle.shape[-1], "cpu"), {}
     with torch.no_grad():
         total = game.full(X).float() - null
         for draw in range(1, max(DRAWS) + 1):
             masks, weights = design.draw(n, generator=gen)
             values = game.sampled_values(X, masks, SAMPLES, generator=gen).float() - null
-            stats = CoalitionStats.from_draw(masks, weights, values, total)
-            if store is None:
-                store = stats
-            else:
-                store.add(torch.arange(n), stats)
+            store.add(torch.arange(n), CoalitionStats.from_draw(masks, weights, values, total))
             if draw in DRAWS:
                 targets = store.simshap_targets(control=control).double().numpy()
                 errors[draw] = _corrected(relative_error(targets, oracle), noise)
