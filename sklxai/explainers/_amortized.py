@@ -169,8 +169,7 @@ class AmortizedShapley(ShapleyExplainer):
         exact = self._exact_targets(rows, X, tree)
         self.max_epochs_ = resolve_max_epochs(self.max_epochs, self.max_time)
         # a slow game may keep fewer of the hybrid rows "auto" added (plan_fit, _budget)
-        floor = (AUTO_SMALL_FIT_ROWS if self.augment == "auto" and self.n_synthetic_rows_
-                 and self.targets_ == "sampled" else None)
+        floor = below if self.n_synthetic_rows_ else None
         self.max_time_, self.background_samples_, self.validation_rows_, n_train = plan_fit(
             self, X, train, valid, begin, lambda n: _resolve_draws(self, n_valid, n), floor)
         if train is not None and n_train < len(train):
