@@ -33,6 +33,10 @@ random states) and judges the targets on the mean over the seeds; the JSON keeps
 report (``runs``) and the means (``mean``), and the markdown adds a table of the per-seed and
 mean errors.
 
+Each amortized fit also records its worst explained row (``worst_row``: its share of the summed
+row errors, its error, and its distance to the nearest fit row against the median row's), since
+one row far from the fit rows, where the network extrapolates, can make much of an error.
+
 Writes a JSON report to ``--out`` and a plot (error against seconds, one panel per setting)
 next to it, and prints markdown tables and the targets::
 
@@ -252,6 +256,30 @@ def _oracle(kind, model, bg, rows, *, dev, seed, reference_coalitions, cache=Non
     return values, total, float(noise), seconds, desc, extra
 
 
+def _nearest_fit_distances(rows, fit_rows):
+    """Euclidean distance of each explained row to its nearest fit row (the model's inputs)."""
+    rows, fit_rows = np.asarray(rows, np.float64), np.asarray(fit_rows, np.float64)
+    best = np.full(len(rows), np.inf)
+    for start in range(0, len(fit_rows), 4096):  # (rows x 4096) distances at a time
+        block = fit_rows[start : start + 4096]
+        sq = ((rows[:, None, :] - block[None]) ** 2).sum(axis=2)
+        best = np.minimum(best, np.sqrt(sq.min(axis=1)))
+    return best
+
+
+def _worst_row(values, oracle, nearest):
+    """The explained row with the largest error: its share of the summed row errors (the
+    relative error's numerator, sum_i ||phi_i - phi*_i||), its error, and its distance to the
+    nearest fit row against the median row's; one row far from the fit rows can make much of a
+    setting's error, since the explainer network extrapolates there."""
+    errors = np.linalg.norm((values - oracle).reshape(len(values), -1), axis=1)
+    i = int(np.argmax(errors))
+    return {"row": i, "share": float(errors[i] / errors.sum()), "error": float(errors[i]),
+            "median_error": float(np.median(errors)),
+            "nearest_fit_distance": float(nearest[i]),
+            "median_nearest_fit_distance": float(np.median(nearest))}
+
+
 def _corrected(err, noise):
     """The error against a noisy oracle with the oracle's noise taken out (in quadrature)."""
     return float(math.sqrt(max(err**2 - noise**2, 0.0))) if noise else float(err)
@@ -319,6 +347,8 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         raw = relative_error(_values3(values, n, d), oracle)
         return _corrected(raw, noise), raw
 
+    nearest = _nearest_fit_distances(rows, Xtr)
+
     methods, curves = {}, {}
     for method in AMORTIZED:
         cls = getattr(sklxai, method)
@@ -377,6 +407,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             "throughput_seconds": min(times),
             "throughput_all_seconds": times,
             "explain_rows_per_s": throughput_rows / min(times),
+            "worst_row": _worst_row(_values3(phi, n, d), oracle, nearest),
         }
         curves[method] = [p for p in curve.points_ if p["at"] != "train_end"]
         log(f"[{name}] {method}: fit {fit_s:.1f} s ({methods[method]['epochs']} epochs, "
@@ -384,7 +415,9 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             f"targets_={est.targets_}), error {100 * err:.2f}%, validation_error_ "
             f"{'-' if val is None else f'{100 * val:.2f}%'} "
             f"({None if report is None else report.reference}), "
-            f"warning {bool(fired)}, {methods[method]['explain_rows_per_s']:.3g} rows/s")
+            f"warning {bool(fired)}, {methods[method]['explain_rows_per_s']:.3g} rows/s, "
+            f"worst row {methods[method]['worst_row']['row']} "
+            f"({100 * methods[method]['worst_row']['share']:.0f}% of the row errors)")
 
     kernels = {}
     for m in KERNEL_COALITIONS:
@@ -685,6 +718,16 @@ def markdown_table(report):
                 lines.append(
                     f"| {name} | {method} | {_pct(e['error'])} | - | - | "
                     f"{e['fit_seconds']:.2f} | {e['explain_rows_per_s']:.3g} | - | - |")
+    lines.append("")
+    for name, r in report["results"].items():  # where the error comes from
+        for method in AMORTIZED:
+            w = r["methods"][method]["worst_row"]
+            lines.append(
+                f"- {name} {method}: worst explained row {w['row']}, "
+                f"{100 * w['share']:.0f}% of the summed row errors (its error {w['error']:.3g}, "
+                f"median row {w['median_error']:.3g}); nearest fit row "
+                f"{w['nearest_fit_distance']:.3g} away (median row "
+                f"{w['median_nearest_fit_distance']:.3g})")
     lines.append("")
     lines += _target_lines(report["targets"])
     return "\n".join(lines)
