@@ -34,8 +34,9 @@ report (``runs``) and the means (``mean``), and the markdown adds a table of the
 mean errors.
 
 Each amortized fit also records its worst explained row (``worst_row``: its share of the summed
-row errors, its error, and its distance to the nearest fit row against the median row's), since
-one row far from the fit rows, where the network extrapolates, can make much of an error.
+row errors, its error, its distance to the nearest fit row against the median row's, and how
+far it lies beyond the fit rows' range), since one row far from the fit rows, where the
+network extrapolates, can make much of an error.
 
 Writes a JSON report to ``--out`` and a plot (error against seconds, one panel per setting)
 next to it, and prints markdown tables and the targets::
@@ -256,28 +257,37 @@ def _oracle(kind, model, bg, rows, *, dev, seed, reference_coalitions, cache=Non
     return values, total, float(noise), seconds, desc, extra
 
 
-def _nearest_fit_distances(rows, fit_rows):
-    """Euclidean distance of each explained row to its nearest fit row (the model's inputs)."""
+def background_rows(Xtr, n_background, seed):
+    """The setting's background: ``n_background`` training rows drawn with the seed (in order)."""
+    rng = np.random.default_rng(seed)
+    return Xtr[np.sort(rng.choice(len(Xtr), size=n_background, replace=False))]
+
+
+def _outlying(rows, fit_rows):
+    """Per explained row: the Euclidean distance to its nearest fit row, and how far its
+    farthest feature lies beyond the fit rows' range, in the fit rows' standard deviations."""
+    from sklearn.metrics import pairwise_distances_argmin_min
+
     rows, fit_rows = np.asarray(rows, np.float64), np.asarray(fit_rows, np.float64)
-    best = np.full(len(rows), np.inf)
-    for start in range(0, len(fit_rows), 4096):  # (rows x 4096) distances at a time
-        block = fit_rows[start : start + 4096]
-        sq = ((rows[:, None, :] - block[None]) ** 2).sum(axis=2)
-        best = np.minimum(best, np.sqrt(sq.min(axis=1)))
-    return best
+    _, nearest = pairwise_distances_argmin_min(rows, fit_rows)
+    beyond = np.maximum(rows - fit_rows.max(axis=0), fit_rows.min(axis=0) - rows)
+    return nearest, (np.maximum(beyond, 0.0) / (fit_rows.std(axis=0) + 1e-12)).max(axis=1)
 
 
-def _worst_row(values, oracle, nearest):
+def _worst_row(values, oracle, outlying):
     """The explained row with the largest error: its share of the summed row errors (the
-    relative error's numerator, sum_i ||phi_i - phi*_i||), its error, and its distance to the
-    nearest fit row against the median row's; one row far from the fit rows can make much of a
-    setting's error, since the explainer network extrapolates there."""
+    relative error's numerator, sum_i ||phi_i - phi*_i||), its error, its distance to the
+    nearest fit row against the median row's, and how far it lies beyond the fit rows' range
+    (:func:`_outlying`); one row far from the fit rows can make much of a setting's error,
+    since the explainer network extrapolates there."""
+    nearest, beyond = outlying
     errors = np.linalg.norm((values - oracle).reshape(len(values), -1), axis=1)
     i = int(np.argmax(errors))
     return {"row": i, "share": float(errors[i] / errors.sum()), "error": float(errors[i]),
             "median_error": float(np.median(errors)),
             "nearest_fit_distance": float(nearest[i]),
-            "median_nearest_fit_distance": float(np.median(nearest))}
+            "median_nearest_fit_distance": float(np.median(nearest)),
+            "beyond_fit_range_sd": float(beyond[i])}
 
 
 def _corrected(err, noise):
@@ -326,8 +336,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         Xtr, Xte = Xtr.astype(np.float64), Xte.astype(np.float64)
     log(f"[{name}] model trained in {train_s:.1f} s: {quality}")
 
-    rng = np.random.default_rng(seed)
-    bg = Xtr[np.sort(rng.choice(len(Xtr), size=n_background, replace=False))]
+    bg = background_rows(Xtr, n_background, seed)
     n = min(n_rows, len(Xte), KERNEL_ORACLE_ROWS if oracle_kind == "kernel" else n_rows)
     rows = Xte[:n]
     d = rows.shape[1]
@@ -347,7 +356,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         raw = relative_error(_values3(values, n, d), oracle)
         return _corrected(raw, noise), raw
 
-    nearest = _nearest_fit_distances(rows, Xtr)
+    outlying = _outlying(rows, Xtr)
 
     methods, curves = {}, {}
     for method in AMORTIZED:
@@ -407,7 +416,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             "throughput_seconds": min(times),
             "throughput_all_seconds": times,
             "explain_rows_per_s": throughput_rows / min(times),
-            "worst_row": _worst_row(_values3(phi, n, d), oracle, nearest),
+            "worst_row": _worst_row(_values3(phi, n, d), oracle, outlying),
         }
         curves[method] = [p for p in curve.points_ if p["at"] != "train_end"]
         log(f"[{name}] {method}: fit {fit_s:.1f} s ({methods[method]['epochs']} epochs, "
@@ -727,7 +736,8 @@ def markdown_table(report):
                 f"{100 * w['share']:.0f}% of the summed row errors (its error {w['error']:.3g}, "
                 f"median row {w['median_error']:.3g}); nearest fit row "
                 f"{w['nearest_fit_distance']:.3g} away (median row "
-                f"{w['median_nearest_fit_distance']:.3g})")
+                f"{w['median_nearest_fit_distance']:.3g}); "
+                f"{w['beyond_fit_range_sd']:.2g} standard deviations beyond the fit rows' range")
     lines.append("")
     lines += _target_lines(report["targets"])
     return "\n".join(lines)

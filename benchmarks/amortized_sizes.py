@@ -37,6 +37,7 @@ from benchmarks.amortized_matrix import (
     _load,
     _oracle,
     _train,
+    background_rows,
 )
 from benchmarks.kernel_speed import _loadavg, _machine, _write_json
 
@@ -54,8 +55,7 @@ def _setting(seed, oracle_cache):
     Xtr, ytr, Xte, yte, _ = _load("breast_cancer", "mlp", seed=seed, adult_gbdt_rows=20000)
     model, *_ = _train("mlp", "breast_cancer", Xtr, ytr, Xte, yte, dev="cpu", seed=seed,
                        adult_epochs=10)
-    rng = np.random.default_rng(seed)
-    bg = Xtr[np.sort(rng.choice(len(Xtr), size=50, replace=False))]
+    bg = background_rows(Xtr, 50, seed)
     rows = Xte[:KERNEL_ORACLE_ROWS]
     oracle, _, noise, *_ = _oracle("kernel", model, bg, rows, dev="cpu", seed=seed,
                                    reference_coalitions=REFERENCE_COALITIONS,
