@@ -125,6 +125,19 @@ def coalitions_of_size(d, size):
     return masks
 
 
+def _selection_subsets(sizes, d, generator):
+    """Uniform subsets of the given sizes (n,) on the CPU, by selection sampling: one uniform
+    u_j in [0, 1) per player, player j taken when u_j < (places still to fill) / (d - j); the
+    ratio is exactly 1 when every remaining player must be taken, and 0 when none may."""
+    u = torch.rand(d, len(sizes), generator=generator)
+    left = torch.as_tensor(sizes).to(u.dtype)  # a copy: filled places are taken off
+    masks = torch.empty(d, len(sizes), dtype=torch.bool)
+    for j in range(d):
+        torch.lt(u[j], left / (d - j), out=masks[j])
+        left -= masks[j].to(u.dtype)
+    return masks.T.contiguous()
+
+
 def _is_torch(generator):
     return isinstance(generator, torch.Generator)
 
@@ -161,7 +174,10 @@ def uniform_subsets(sizes, d, *, generator, device=None):
     """A uniformly random coalition of each given size.
 
     The players whose random keys rank below the size form the coalition (the first ``size``
-    of a uniform random order).
+    of a uniform random order). With a torch generator on the CPU, selection sampling instead
+    (Knuth's algorithm S: player j joins with probability (places left) / (players left), in
+    one pass over the players), which draws the same distribution without a sort, the costliest
+    part of the training draws at d = 30 (:doc:`/benchmarks`, "Amortized").
 
     Parameters
     ----------
@@ -187,9 +203,11 @@ def uniform_subsets(sizes, d, *, generator, device=None):
     [0, 2, 3]
     """
     n = len(sizes)
-    # the order's first sizes[i] players, scattered back to their columns (the inverse
-    # permutation without a second sort: sorting is most of this function's cost at d = 30)
     if _is_torch(generator):
+        if torch.device(device or generator.device).type == "cpu":
+            return _selection_subsets(sizes, d, generator)
+        # the order's first sizes[i] players, scattered back to their columns (the inverse
+        # permutation without a second sort)
         keys = torch.rand(n, d, generator=generator, device=device)
         first = torch.arange(d, device=keys.device) < sizes[:, None]
         return torch.empty_like(first).scatter_(1, keys.argsort(dim=1), first)

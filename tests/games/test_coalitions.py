@@ -79,14 +79,28 @@ class KernelDesign:  # the sampler SimSHAP/FastSHAP used before coalitions.py (r
                                 device=device)
             pick = torch.multinomial(p, n * half, replacement=True, generator=generator)
             sizes = torch.as_tensor(self.sizes, device=device)[pick]
-            keys = torch.rand(n * half, d, generator=generator, device=device)
-            ranks = keys.argsort(dim=1).argsort(dim=1)
-            sampled = (ranks < sizes[:, None]).reshape(n, half, d)
+            sampled = _selection_reference(sizes, d, generator).reshape(n, half, d)
             parts.append(torch.cat([sampled, ~sampled], dim=1))
             weights.append(torch.full((self.n_sampled,), self.rest_mass / self.n_sampled))
         return torch.cat(parts, dim=1), torch.cat(weights).to(device)
 
 CPU = torch.device("cpu")
+
+
+def _selection_reference(sizes, d, generator):
+    """Selection sampling written row by row (the rule of ``uniform_subsets`` with a torch
+    generator on the CPU): one float32 uniform u_j per player, drawn player-major; player j
+    joins when u_j < (places left) / (d - j), the ratio in float32."""
+    sizes = np.asarray(sizes)
+    u = torch.rand(d, len(sizes), generator=generator).numpy()
+    masks = np.zeros((len(sizes), d), dtype=bool)
+    for i, size in enumerate(sizes):
+        left = int(size)
+        for j in range(d):
+            if u[j, i] < np.float32(left) / np.float32(d - j):
+                masks[i, j] = True
+                left -= 1
+    return torch.as_tensor(masks)
 
 
 def _kernel(d, masks):
@@ -197,20 +211,42 @@ def test_uniform_subsets_are_uniform(kind):
     assert set(drawn) == {3, 5} and abs((drawn == 5).mean() - 0.75) < 0.02
 
 
-@pytest.mark.parametrize("kind", ["numpy", "torch"])
-def test_uniform_subsets_hold_the_players_whose_keys_rank_below_the_size(kind):
-    # the documented rule, with the ranks computed by sorting each row's keys twice
+def test_uniform_subsets_hold_the_players_whose_keys_rank_below_the_size():
+    # the documented rule (numpy), with the ranks computed by sorting each row's keys twice
     n, d = 500, 30
     sizes = np.random.default_rng(3).integers(0, d + 1, n)
-    if kind == "torch":
-        sizes = torch.as_tensor(sizes)
-        keys = torch.rand(n, d, generator=_generator(kind, 4)).numpy()
-    else:
-        keys = _generator(kind, 4).random((n, d))
-    expected = keys.argsort(axis=1).argsort(axis=1) < _numpy(sizes)[:, None]
-    masks = _numpy(uniform_subsets(sizes, d, generator=_generator(kind, 4), device=CPU))
+    keys = _generator("numpy", 4).random((n, d))
+    expected = keys.argsort(axis=1).argsort(axis=1) < sizes[:, None]
+    masks = uniform_subsets(sizes, d, generator=_generator("numpy", 4))
     np.testing.assert_array_equal(masks, expected)
-    assert masks.dtype == bool and (masks.sum(axis=1) == _numpy(sizes)).all()
+    assert masks.dtype == bool and (masks.sum(axis=1) == sizes).all()
+
+
+def test_uniform_subsets_on_the_cpu_are_selection_sampling():
+    # the documented rule for a torch generator on the CPU, written row by row
+    n, d = 500, 30
+    sizes = torch.as_tensor(np.random.default_rng(3).integers(0, d + 1, n))
+    expected = _selection_reference(sizes.numpy(), d, _generator("torch", 4))
+    masks = uniform_subsets(sizes, d, generator=_generator("torch", 4), device=CPU)
+    assert masks.dtype == torch.bool and masks.is_contiguous()
+    assert torch.equal(masks, expected) and torch.equal(masks.sum(dim=1), sizes)
+    # every size from 0 to d, also at d = 1000 (the ratio is exactly 1 when all must join)
+    big = torch.arange(1001).repeat(3)
+    assert torch.equal(uniform_subsets(big, 1000, generator=_generator("torch", 5),
+                                       device=CPU).sum(dim=1), big)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_uniform_subsets_are_uniform_among_subsets_of_their_size(kind):
+    # chi-square over the C(6, 3) = 20 subsets of size 3 of 6 players
+    n, d = 20000, 6
+    sizes = np.full(n, 3) if kind == "numpy" else torch.full((n,), 3)
+    masks = _numpy(uniform_subsets(sizes, d, generator=_generator(kind, 6), device=CPU))
+    codes = masks.astype(np.int64) @ (2 ** np.arange(d))
+    counts = np.bincount(codes, minlength=2**d)[[int(sum(2**j for j in c))
+                                                 for c in combinations(range(d), 3)]]
+    assert counts.sum() == n
+    assert stats.chisquare(counts).pvalue > 1e-3
 
 
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
@@ -322,9 +358,7 @@ def reference_surrogate_masks(n, d, *, generator, device):
         kernel = torch.multinomial(mass, n, replacement=True, generator=generator) + 1
         odd = torch.arange(n, device=device) % 2 == 1
         sizes = torch.where(odd, kernel, sizes)
-    keys = torch.rand(n, d, generator=generator, device=device)
-    ranks = keys.argsort(dim=1).argsort(dim=1)
-    return ranks < sizes[:, None]
+    return _selection_reference(sizes, d, generator)
 
 
 @pytest.mark.parametrize("paired", [True, False])
