@@ -191,6 +191,7 @@ class MarginalGame(Game):
             )
         self.background = bg
         self._own_outputs = None  # f(b) of every background row, see sampled_values
+        self._strata_cache = {}  # n_samples -> the background's strata (sampled_values)
 
     def empty_value(self):
         """Mean model output over the background, shape (k,)."""
@@ -199,25 +200,35 @@ class MarginalGame(Game):
     supports_sampled_values = True
 
     def sampled_values(self, X, masks, n_samples, *, generator):
-        """Unbiased estimates of v_x(S) from ``n_samples`` random background rows per coalition.
+        """Unbiased estimates of v_x(S) from ``n_samples`` background rows per coalition.
 
         Amortized explainers train on noisy targets anyway: spending the same model calls on
         more coalitions and fewer background rows each lowers the targets' variance when, as
         is usual, coalitions vary more than background rows.
 
-        Each drawn row b's own output f(b), whose mean over the background is known (v of the
-        empty coalition), serves as a control variate: the estimate is the mean over the drawn
-        rows of f(x_S, b_{not S}) - c_S (f(b) - mean f), with c_S the share of features taken
-        from b, ``1 - |S| / d`` (the best coefficient where f is additive and its features vary
-        alike). It stays unbiased for any c_S and is exact for S empty (its effect on the
-        estimates' error is measured in the docs' benchmarks).
+        The rows are drawn stratified. The background is ordered by the model's own output on
+        each row f(b) (the output that varies most over the background, the first on ties) and
+        cut into ``n_samples`` strata of consecutive rows, as equal in size as the count
+        allows; each (row, coalition) draws one row from each stratum, weighted by the
+        stratum's share of the background. Rows whose outputs differ most (a classifier's two
+        classes) then never all fall in one draw; on the breast-cancer MLP of the docs'
+        benchmarks this takes about a third off the variance of SimSHAP's targets. With
+        ``n_samples`` at least the background's size, every row is its own stratum: the exact
+        value, at the background's model calls.
+
+        Each drawn row's own output, whose mean over its stratum is known, also serves as a
+        control variate: the estimate is sum over strata h of (n_h / n) (f(x_S, b_h{not S})
+        - c_S (f(b_h) - mean of f over stratum h)), with c_S the share of features taken from
+        the row, ``1 - |S| / d`` (the best coefficient where f is additive and its features
+        vary alike). It stays unbiased for any c_S and is exact for S empty (its effect on
+        the estimates' error is measured in the docs' benchmarks).
 
         Parameters
         ----------
         X : tensor of shape (n, d)
         masks : bool tensor of shape (n, m, d)
         n_samples : int
-            Background rows drawn (with replacement) for each (row, coalition).
+            Background rows drawn for each (row, coalition), one from each stratum.
         generator : torch.Generator on the game's device
 
         Returns
@@ -226,23 +237,47 @@ class MarginalGame(Game):
         """
         X = self.as_tensor(X)
         n, m, d = masks.shape
-        idx = torch.randint(0, self.background.shape[0], (n, m, n_samples),
-                            generator=generator, device=X.device)
-        own = self._background_outputs()
-        own = own - own.mean(dim=0)
+        order, first, sizes, share, own = self._strata(n_samples)
+        pick = torch.rand(n, m, len(sizes), generator=generator, device=X.device)
+        offset = (pick * sizes).long().clamp_(max=sizes - 1)  # uniform within each stratum
+        idx = order[first + offset]  # (n, m, strata)
         out = []
-        per_chunk = max(1, self.batch_size // n_samples)
+        per_chunk = max(1, self.batch_size // len(sizes))
         rows = torch.arange(n, device=X.device)[:, None].expand(n, m).reshape(-1)
-        flat_masks, flat_idx = masks.reshape(n * m, d), idx.reshape(n * m, n_samples)
+        flat_masks, flat_idx = masks.reshape(n * m, d), idx.reshape(n * m, len(sizes))
         for start in range(0, n * m, per_chunk):
             sl = slice(start, start + per_chunk)
             inputs = torch.where(flat_masks[sl, None, :], X[rows[sl]][:, None, :],
                                  self.background[flat_idx[sl]])
             vals = self.adapter(inputs.reshape(-1, d))
-            vals = vals.reshape(-1, n_samples, vals.shape[-1])
-            share = 1.0 - flat_masks[sl].to(vals.dtype).mean(dim=1)
-            out.append((vals - share[:, None, None] * own[flat_idx[sl]]).mean(dim=1))
+            vals = vals.reshape(-1, len(sizes), vals.shape[-1])
+            absent = 1.0 - flat_masks[sl].to(vals.dtype).mean(dim=1)
+            terms = vals - absent[:, None, None] * own[flat_idx[sl]].to(vals.dtype)
+            out.append(torch.einsum("csk,s->ck", terms, share.to(vals.dtype)))
         return torch.cat(out).reshape(n, m, -1)
+
+    def _strata(self, n_samples):
+        """The background's strata for ``n_samples`` draws (see :meth:`sampled_values`): the
+        rows ordered by their output, each stratum's first position and size in that order,
+        its share of the background, and every row's output less its stratum's mean."""
+        cached = self._strata_cache.get(n_samples)
+        if cached is not None:
+            return cached
+        own = self._background_outputs()
+        B = own.shape[0]
+        h = min(int(n_samples), B)
+        varying = int(torch.argmax(own.var(dim=0))) if B > 1 else 0
+        order = torch.sort(own[:, varying], stable=True).indices
+        bounds = torch.tensor([(j * B) // h for j in range(h + 1)], device=own.device)
+        first, sizes = bounds[:-1], bounds[1:] - bounds[:-1]
+        stratum = torch.empty(B, dtype=torch.long, device=own.device)
+        stratum[order] = torch.repeat_interleave(torch.arange(h, device=own.device), sizes)
+        means = torch.zeros(h, own.shape[1], dtype=own.dtype, device=own.device)
+        means.index_add_(0, stratum, own)
+        means /= sizes[:, None].to(own.dtype)
+        cached = (order, first, sizes, sizes.to(own.dtype) / B, own - means[stratum])
+        self._strata_cache[n_samples] = cached
+        return cached
 
     def _background_outputs(self):
         """f(b) for every background row, shape (b, k): computed on first use, then kept."""

@@ -264,46 +264,72 @@ def test_out_of_memory_halves_the_batch_and_continues():
     np.testing.assert_allclose(values.numpy(), hand, atol=1e-5)
 
 
-def test_sampled_values_are_the_control_variate_estimate_of_the_drawn_rows(data):
-    """Each estimate is the mean over the drawn rows b of f(x_S, b_-S) - c_S (f(b) - mean f),
-    c_S = 1 - |S| / d, recomputed here by hand from the same draws; S empty gives v(empty)."""
+def _hand_strata(own, h):
+    """The documented strata of a background with outputs ``own`` (B, k) for h draws: rows
+    ordered (stably) by the output that varies most, cut at floor(j B / h)."""
+    B = len(own)
+    order = np.argsort(own[:, np.argmax(own.var(axis=0))], kind="stable")
+    bounds = [(j * B) // h for j in range(h + 1)]
+    return [order[bounds[j]:bounds[j + 1]] for j in range(h)]
+
+
+def test_sampled_values_are_the_stratified_control_variate_estimate(data):
+    """Each estimate is sum over strata of (n_h / n) (f(x_S, b_-S) - c_S (f(b) - mean of f over
+    the stratum)), c_S = 1 - |S| / d, b drawn uniformly in each stratum, recomputed here by
+    hand from the same uniforms; S empty gives v(empty)."""
     model, rows, background, _, per_row = data
     masks = torch.tensor(per_row)  # a copy: the fixture is shared
     masks[:, 0] = False
     masks[:, 1] = True
     game = MarginalGame(make_adapter(model, device="cpu"), background)
     values = game.sampled_values(rows, masks, 3, generator=torch.Generator().manual_seed(5))
-    idx = torch.randint(0, len(background), (3, 5, 3), generator=torch.Generator().manual_seed(5))
     own = model.predict_proba(background)
+    strata = _hand_strata(own, 3)
+    assert [len(h) for h in strata] == [1, 2, 2]  # 5 rows in 3 strata
+    pick = torch.rand(3, 5, 3, generator=torch.Generator().manual_seed(5)).numpy()
     hand = np.zeros(values.shape)
     for i in range(3):
         for j in range(5):
             mask = per_row[i, j] if j > 1 else np.full(D, j == 1)
             share = 1 - mask.mean()
-            for b in idx[i, j].numpy():
+            for stratum, u in zip(strata, pick[i, j]):
+                b = stratum[min(int(u * len(stratum)), len(stratum) - 1)]
                 z = np.where(mask, rows[i], background[b])[None]
-                hand[i, j] += (model.predict_proba(z)[0] - share * (own[b] - own.mean(0))) / 3
+                cv = share * (own[b] - own[stratum].mean(0))
+                hand[i, j] += len(stratum) / len(background) * (model.predict_proba(z)[0] - cv)
     np.testing.assert_allclose(values.numpy(), hand, atol=1e-12)
     np.testing.assert_allclose(values[:, 0].numpy(), np.tile(own.mean(0), (3, 1)), atol=1e-12)
     np.testing.assert_allclose(values[:, 1].numpy(), model.predict_proba(rows), atol=1e-12)
 
 
+def test_sampled_values_with_as_many_draws_as_rows_are_exact(data):
+    model, rows, background, _, per_row = data
+    game = MarginalGame(make_adapter(model, device="cpu"), background)
+    exact = _hand_values(model.predict_proba, rows, per_row, background)
+    for n_samples in (len(background), 3 * len(background)):
+        values = game.sampled_values(rows, torch.tensor(per_row), n_samples,
+                                     generator=torch.Generator().manual_seed(0))
+        np.testing.assert_allclose(values.numpy(), exact, atol=1e-12)
+
+
 def test_sampled_values_are_unbiased_and_less_noisy_than_plain_sampling(data):
-    """Averaged over many drawn rows the estimates reach the exact values; on this model the
-    control variate's squared error is below that of the plain mean of f(x_S, b_-S)."""
+    """Averaged over many draws the estimates reach the exact values; on this model the
+    stratified control-variate estimate's squared error is below that of the plain mean of
+    f(x_S, b_-S) over as many rows drawn independently."""
     model, rows, _, _, per_row = data
     rng = np.random.RandomState(1)
     big = rng.normal(size=(60, D))
     game = MarginalGame(make_adapter(model, device="cpu"), big)
     exact = _hand_values(model.predict_proba, rows, per_row, big)
-    many = game.sampled_values(rows, torch.tensor(per_row), 20000,
-                               generator=torch.Generator().manual_seed(0))
-    np.testing.assert_allclose(many.numpy(), exact, atol=6e-3)
-    reps = 400  # single-row estimates, each (row, coalition) repeated
+    reps, k = 2000, 4  # each (row, coalition) estimated reps times from k rows
     masks = torch.tensor(np.repeat(per_row, reps, axis=1))
-    cv = game.sampled_values(rows, masks, 1, generator=torch.Generator().manual_seed(1)).numpy()
-    idx = torch.randint(0, len(big), (3, 5 * reps, 1), generator=torch.Generator().manual_seed(1))
-    z = np.where(masks.numpy(), rows[:, None, :], big[idx[..., 0].numpy()])
-    plain = model.predict_proba(z.reshape(-1, D)).reshape(3, 5 * reps, -1)
-    truth = np.repeat(exact, reps, axis=1)
-    assert ((cv - truth) ** 2).mean() < 0.8 * ((plain - truth) ** 2).mean()
+    est = game.sampled_values(rows, masks, k, generator=torch.Generator().manual_seed(1))
+    est = est.numpy().reshape(3, 5, reps, -1)
+    # within 4.5 standard errors of the mean, every (row, coalition, output)
+    error_of_mean = est.std(axis=2) / np.sqrt(reps)
+    assert (np.abs(est.mean(axis=2) - exact) <= 4.5 * error_of_mean + 1e-12).all()
+    idx = np.random.default_rng(2).integers(0, len(big), (3, 5 * reps, k))
+    z = np.where(masks.numpy()[:, :, None, :], rows[:, None, None, :], big[idx])
+    plain = model.predict_proba(z.reshape(-1, D)).reshape(3, 5, reps, k, -1).mean(axis=3)
+    truth = exact[:, :, None, :]
+    assert ((est - truth) ** 2).mean() < 0.8 * ((plain - truth) ** 2).mean()
