@@ -67,8 +67,9 @@ def draw_stats(game, null, design, X, generator, background_samples=None):
     generator : torch.Generator
         On the game's device; draws the coalitions (and background rows, see below).
     background_samples : int or None
-        Estimate v(S) from that many random background rows (games that support it, i.e. the
-        marginal game); None: the whole background.
+        Estimate v(S) from that many background rows, drawn stratified (games that support it,
+        i.e. the marginal game: :meth:`~sklxai.games.MarginalGame.sampled_values`); None: the
+        whole background.
 
     Returns
     -------

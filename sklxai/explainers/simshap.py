@@ -67,27 +67,26 @@ class SimSHAP(AmortizedShapley):
         rows with better targets, at the same cost (stochastic amortization: :doc:`/benchmarks`,
         "Amortized"); more with ``background_samples="auto"``. ``n_coalitions_``: as used.
     background_samples : int, "auto" or None
-        Background rows averaged per coalition in training targets, drawn at random (an
-        unbiased estimate of the marginal game); None uses the whole background. Fewer rows
-        per coalition leave the model calls for more coalitions, which lowers the targets'
-        variance. "auto": where hybrid rows complete a small fit set (``augment``) and
-        ``n_coalitions`` is "auto", 5 rows a coalition and the background's rows / 5 times the
-        coalitions (the same model calls: 40 x 5 rows instead of 4 x 50, the larger
-        between-coalition variance falling), elsewhere the whole background; unless, under a
-        time budget, the first epoch's draws with the whole background would take more than a
-        quarter of the budget (by the game's cost,
-        measured on 8 rows at the start of ``fit``); then as many rows as fit in that quarter
-        (at least 1; the validation draws of training likewise). On such a slow game that cut
-        is checked with a training draw's own cost, measured at the start of ``fit`` (a
-        draw's fixed cost, a Pipeline's per call, included); where the first epoch's draws
-        would still exceed that quarter, the hybrid rows of ``augment="auto"`` are halved
-        (down to 4096 training rows, more coalitions each: fewer draws, as many coalitions
-        per epoch) while its draws with 1 background row exceed it, then the background rows
-        are as many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the
-        number used. ``score`` and ``explain`` use the whole background, the validation too
-        unless the budget cut a slow game's (``validation_background_samples_``). Games
-        without a background (``game="surrogate"``) have nothing to sample: there it changes
-        nothing (``Game.supports_sampled_values`` is False).
+        Background rows averaged per coalition in training targets, drawn stratified by the model's
+        output (unbiased: :meth:`~sklxai.games.MarginalGame.sampled_values`); None uses the whole
+        background. Fewer rows per coalition leave the model calls for more coalitions, which
+        lowers the targets' variance. "auto": where hybrid rows complete a small fit set
+        (``augment``) and ``n_coalitions`` is "auto", 5 rows a coalition and the background's rows
+        / 5 times the coalitions (the same model calls: 40 x 5 rows instead of 4 x 50, the larger
+        between-coalition variance falling), elsewhere the whole background; unless, under a time
+        budget, the first epoch's draws with the whole background would take more than a quarter of
+        the budget (by the game's cost, measured on 8 rows at the start of ``fit``); then as many
+        rows as fit in that quarter (at least 1; the validation draws of training likewise). On
+        such a slow game that cut is checked with a training draw's own cost, measured at the start
+        of ``fit`` (a draw's fixed cost, a Pipeline's per call, included); where the first epoch's
+        draws would still exceed that quarter, the hybrid rows of ``augment="auto"`` are halved
+        (down to 4096 training rows, more coalitions each: fewer draws, as many coalitions per
+        epoch) while its draws with 1 background row exceed it, then the background rows are as
+        many as fit (:mod:`sklxai.explainers._budget`). ``background_samples_`` is the number used.
+        ``score`` and ``explain`` use the whole background, the validation too unless the budget
+        cut a slow game's (``validation_background_samples_``). Games without a background
+        (``game="surrogate"``) have nothing to sample: there it changes nothing
+        (``Game.supports_sampled_values`` is False).
     refresh_every : int, "auto" or None
         Epochs between two draws of new coalitions for a training row (row i draws in the
         epochs e with (i + e) % refresh_every == 0; every row draws in the first epoch). 1
