@@ -106,6 +106,30 @@ def test_skorch_classifier_cross_entropy_applies_softmax(ce_net, multiclass_data
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_narrow_softmax_is_torch_softmax(dtype):
+    """The written-out softmax the skorch adapter uses for few classes on the CPU gives
+    torch.softmax's values, for every width it takes and beyond, at large and infinite logits."""
+    from sklxai.models.skorch_net import _NARROW_CLASSES, _narrow_softmax
+
+    gen = torch.Generator().manual_seed(0)
+    for k in range(1, _NARROW_CLASSES + 4):
+        z = (torch.randn(257, k, generator=gen) * 30).to(dtype)
+        z[0] = 1e4  # equal large logits
+        if k > 1:
+            z[1, 0] = -torch.inf
+        got, want = _narrow_softmax(z), torch.softmax(z, dim=-1)
+        assert got.dtype == dtype
+        eps = torch.finfo(dtype).eps
+        torch.testing.assert_close(got, want, rtol=8 * eps, atol=8 * eps)
+
+
+def test_skorch_classifier_nonlinearity_is_the_narrow_softmax(ce_net):
+    from sklxai.models.skorch_net import _narrow_softmax
+
+    assert make_adapter(ce_net, device="cpu").output_fn is _narrow_softmax
+
+
 def test_skorch_classifier_nll_with_softmax_module_is_identity(multiclass_data):
     X, y = multiclass_data
     torch.manual_seed(1)
