@@ -16,9 +16,11 @@ def _narrow_softmax(z):
 
     On the CPU, exp(z - max) / sum written out: ``torch.softmax`` is 2-5x slower there for 2
     to 15 classes (:doc:`/benchmarks`, "Amortized"), a fifth of a small MLP's call. The same
-    values within rounding; wider outputs and other devices get ``torch.softmax`` itself.
+    values within rounding; wider outputs, half precision and other devices get
+    ``torch.softmax`` itself.
     """
-    if z.device.type != "cpu" or z.shape[-1] > _NARROW_CLASSES:
+    if (z.device.type != "cpu" or z.shape[-1] > _NARROW_CLASSES
+            or z.dtype not in (torch.float32, torch.float64)):
         return torch.softmax(z, dim=-1)
     e = (z - z.amax(dim=-1, keepdim=True)).exp()
     return e / e.sum(dim=-1, keepdim=True)
