@@ -1,9 +1,10 @@
 """How SimSHAP's and FastSHAP's training draws should pick coalition sizes, measured.
 
 A training target is SimSHAP's unbiased estimate from a draw of coalition pairs (S and its
-complement), each value averaging a few random background rows. Which sizes a draw spends its
-model calls on is free, as long as each coalition is weighted by its size's Shapley-kernel mass
-over its probability. This benchmark measures, on the breast-cancer MLP of
+complement), each value averaging a few background rows (drawn stratified, as
+``MarginalGame.sampled_values`` draws them). Which sizes a draw spends its model calls on is
+free, as long as each coalition is weighted by its size's Shapley-kernel mass over its
+probability. This benchmark measures, on the breast-cancer MLP of
 ``benchmarks.amortized_matrix`` (d = 30; the same split, model, background and oracle as that
 benchmark's setting, for each seed):
 

@@ -177,7 +177,7 @@ def uniform_subsets(sizes, d, *, generator, device=None):
     of a uniform random order). With a torch generator on the CPU, selection sampling instead
     (Knuth's algorithm S: player j joins with probability (places left) / (players left), in
     one pass over the players), which draws the same distribution without a sort, the costliest
-    part of the training draws at d = 30 (:doc:`/benchmarks`, "Amortized").
+    part of drawing the training coalitions at d = 30 (:doc:`/benchmarks`, "Amortized").
 
     Parameters
     ----------

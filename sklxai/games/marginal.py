@@ -212,8 +212,8 @@ class MarginalGame(Game):
         rows, as equal in size as the count allows; each (row, coalition) draws one row from each
         stratum, weighted by the stratum's share of the background. Rows whose outputs differ most
         (a classifier's two classes) then never all fall in one draw; on the breast-cancer MLP of
-        the docs' benchmarks this takes about a third off the variance of SimSHAP's targets. With
-        ``n_samples`` at least the background's size, every row is its own stratum: the exact
+        the docs' benchmarks this takes a quarter to a third off the variance of SimSHAP's targets.
+        With ``n_samples`` at least the background's size, every row is its own stratum: the exact
         value, at the background's model calls.
 
         Each drawn row's own output, whose mean over its stratum is known, also serves as a
