@@ -91,6 +91,7 @@ def _error_curve_callback(rows, exact, total, device, eval_every=0.0, log=None):
     class ErrorCurve(Callback):
         def __init__(self, eval_every=0.0):
             self.eval_every = eval_every
+            self.explainer = None  # set once the explainer exists: it builds the inputs
 
         def initialize(self):
             self.points_ = []
@@ -118,7 +119,9 @@ def _error_curve_callback(rows, exact, total, device, eval_every=0.0, log=None):
             module.eval()
             with torch.no_grad():
                 n, d = self.Xt_.shape
-                raw = module(self.Xt_).reshape(n, d, -1).to(torch.float64)
+                inputs = (self.Xt_ if self.explainer is None
+                          else self.explainer.network_inputs(rows))  # rows, model outputs
+                raw = module(inputs).reshape(n, d, -1).to(torch.float64)
                 phi = raw + ((self.total_ - raw.sum(dim=1)) / d)[:, None, :]
             module.train(was_training)
             err = relative_error(phi.cpu().numpy(), exact)
@@ -229,6 +232,7 @@ def run(*, device="auto", n_rows=500, budget=180.0, shap_rows=20, n_background=5
             kw["max_epochs"] = max_epochs
         est = cls(net, background=bg, max_time=budget, random_state=seed, device=dev,
                   callbacks=[("error_curve", curve)], **kw)
+        curve.explainer = est
         _, wall_s = _timed(lambda est=est: est.fit(Xtr), dev)
         est.explain(big[:1000])  # warm-up
         phi, explain_s = _timed(lambda est=est: est.explain(rows).values, dev)

@@ -366,6 +366,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
         kw = {} if max_epochs is None else {"max_epochs": max_epochs}
         est = cls(model, background=bg, max_time=budget, tolerance=tolerance,
                   random_state=seed, device=dev, callbacks=[("error_curve", curve)], **kw)
+        curve.explainer = est
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AccuracyWarning)
             _, fit_s = _timed(lambda est=est: est.fit(Xtr), dev)

@@ -54,6 +54,7 @@ class AmortizedShapley(ShapleyExplainer):
         "refresh_every": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "max_epochs": pv.any_of(pv.options("auto"), pv.positive_int()),
         "tree_inputs": pv.options("auto", False),
+        "output_inputs": pv.options("auto", False),
         "augment": pv.any_of(pv.options("auto"), pv.positive_int(allow_none=True)),
         "max_time": pv.any_of(pv.options("auto"),
                               pv.real_in(0, np.inf, inclusive=(True, False), allow_none=True)),
@@ -80,7 +81,7 @@ class AmortizedShapley(ShapleyExplainer):
                  optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, validation_coalitions="auto",
                  patience=30, rollback_factor=8.0, callbacks=None, targets="auto",
-                 tree_inputs="auto", augment="auto",
+                 tree_inputs="auto", output_inputs="auto", augment="auto",
                  validation_reference="auto",
                  validation_rows=32,
                  tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None, device="auto",
@@ -105,6 +106,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.targets = targets
         self.augment = augment
         self.tree_inputs = tree_inputs
+        self.output_inputs = output_inputs
         self.validation_reference = validation_reference
         self.validation_rows = validation_rows
         self.tolerance = tolerance
@@ -180,11 +182,13 @@ class AmortizedShapley(ShapleyExplainer):
                                                                              n_train)
         (self.validation_background_samples_, self.background_samples_, self.n_coalitions_,
          self.validation_coalitions_) = _background_draws(self, n_valid, n_train)
+        self.output_log_odds_ = None
+        inputs = self._network_rows(X)  # X, then the model's outputs (output_inputs)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
-            net = self._trainer(self._build_module(X), exact, train, valid)
+            net = self._trainer(self._build_module(inputs), exact, train, valid)
             start = time.perf_counter()
-            net.fit(X)
+            net.fit(inputs)
         self.fit_time_ = time.perf_counter() - start
         if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
             raise ValueError(
@@ -243,11 +247,57 @@ class AmortizedShapley(ShapleyExplainer):
             )
         return module
 
+    def _network_rows(self, X):
+        """fit's rows X (n, n_features) as the network's inputs (:meth:`_network_inputs`, the
+        model's outputs on them computed here); decides ``output_inputs_`` and
+        ``output_log_odds_``."""
+        self.output_inputs_ = (self.output_inputs == "auto" and self.module is None
+                               and self.targets_ == "sampled")
+        self.output_log_odds_ = None
+        if not self.output_inputs_:
+            return X
+        rows = self.game_.as_tensor(X)
+        fx = self.game_.full(rows)
+        self.output_log_odds_ = bool(((fx >= 0) & (fx <= 1)).all())
+        return self._network_inputs(rows, fx).cpu().numpy()
+
+    def _output_width(self):
+        """How many of the network's inputs are the model's outputs (``output_inputs_``)."""
+        if not self.output_inputs_:
+            return 0
+        return len(self._null) * (2 if self.output_log_odds_ else 1)
+
+    def network_inputs(self, X):
+        """The explainer network's inputs for the rows ``X``: what ``module_`` takes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        inputs : float32 tensor of shape (n_samples, width), on the game's device
+            The rows as the model sees them, then, with ``output_inputs_``, the model's
+            outputs on them and, with ``output_log_odds_``, their log-odds
+            (:func:`output_features`).
+        """
+        check_is_fitted(self, "game_")  # usable during training too (callbacks)
+        rows = self.game_.as_tensor(self._model_rows(self._validate_rows(X)))
+        return self._network_inputs(rows, self.game_.full(rows))
+
+    def _network_inputs(self, X, fx):
+        """The network's inputs (n, width), float32: the rows X (n, n_features), then, with
+        ``output_inputs_``, :func:`output_features` of the model's outputs ``fx`` (n, k)."""
+        X = X.to(torch.float32)
+        if not self.output_inputs_:
+            return X
+        return torch.cat([X, output_features(fx, self.output_log_odds_).to(X.device)], dim=1)
+
     # ------------------------------------------------------------------ inference
     def _predict(self, X, total):
         """Efficient attributions (n, d, k) of the network; total = v(N) - v(empty)."""
         with torch.no_grad():
-            raw = self.module_(X.to(torch.float32))
+            raw = self.module_(self._network_inputs(X, total + self._null.to(total.device)))
         return efficient_attributions(raw, total, self._n_players)
 
     def _shapley_values(self, X, fx, rng):
@@ -311,7 +361,13 @@ class AmortizedShapley(ShapleyExplainer):
                              f"{type(self).__name__}.load(path, model, module=...).")
         self._pick_saved_games(meta, tensors)  # a saved surrogate or conditional game
         ShapleyExplainer._fit(self, X, None)  # the game, without training
-        module = self._build_module(self._model_rows(X))
+        fitted = meta.get("fitted")  # absent from older files
+        self.output_inputs_, self.output_log_odds_ = False, None  # files of earlier versions
+        for name, value in (fitted or {}).items():
+            setattr(self, name, value)
+        rows = self.game_.as_tensor(self._model_rows(X))
+        inputs = self._network_inputs(rows, self.game_.full(rows)).cpu().numpy()
+        module = self._build_module(inputs)  # its standardisation comes with the weights
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
@@ -320,10 +376,7 @@ class AmortizedShapley(ShapleyExplainer):
         self.validation_error_ = (None if self.validation_report_ is None
                                   else self.validation_report_.error)
         self.history_ = History(meta.get("history", []))
-        fitted = meta.get("fitted")  # absent from older files
         if fitted is not None:
-            for name, value in fitted.items():
-                setattr(self, name, value)
             if "validation_background_samples_" not in fitted:  # files of earlier versions
                 self.validation_background_samples_ = _cut_background(self)
             self.net_ = self._restored_net()
@@ -336,6 +389,23 @@ class AmortizedShapley(ShapleyExplainer):
         net.initialize()
         net.history_, net.refresh_every_ = self.history_, self.refresh_every_
         return net
+
+
+#: output_inputs: probabilities are clipped to [eps, 1 - eps] before their log-odds
+OUTPUT_LOG_ODDS_EPS = 1e-6
+
+
+def output_features(fx, log_odds):
+    """The network's further inputs (n, k or 2k), float32, from the model's outputs ``fx``
+    (n, k): the outputs, then, with ``log_odds`` (every output of fit's rows in [0, 1]:
+    probabilities), log(p / (1 - p)) of each, p clipped to [1e-6, 1 - 1e-6].
+
+    A probability saturates where the model is sure, and the log-odds go on: beyond the fit
+    rows' range they tell the network how far into saturation a row is."""
+    if not log_odds:
+        return fx.to(torch.float32)
+    p = fx.double().clamp(OUTPUT_LOG_ODDS_EPS, 1 - OUTPUT_LOG_ODDS_EPS)  # float32: 1 - 1e-6 rounds
+    return torch.cat([fx, torch.log(p) - torch.log1p(-p)], dim=1).to(torch.float32)
 
 
 def _plain_fitted(name, value):

@@ -201,6 +201,10 @@ class AmortizedTrainer(NeuralNet):
     draw_every_epoch : bool
         With ``refresh_every="auto"``, every row draws in every epoch (hybrid rows completing
         a small fit set: many rows with few coalitions each).
+    network_columns : int
+        The last columns of fit's rows that are inputs of the network only (the model's
+        outputs on the row, see ``output_inputs`` of :class:`~sklxai.SimSHAP`); the game takes
+        the others.
     criterion : unused
         Required by skorch; the loss is :meth:`get_loss`'s.
     **kwargs
@@ -229,7 +233,8 @@ class AmortizedTrainer(NeuralNet):
     def __init__(self, module, *, game, objective, n_players, null=None, n_coalitions=32,
                  background_samples=None, valid_background_samples=None, refresh_every="auto",
                  seed=0, min_epoch_rows=1, exact_targets=None, valid_draws=1,
-                 draw_every_epoch=False, criterion=torch.nn.MSELoss, **kwargs):
+                 draw_every_epoch=False, network_columns=0, criterion=torch.nn.MSELoss,
+                 **kwargs):
         self.game = game
         self.objective = objective
         self.n_players = n_players
@@ -243,6 +248,7 @@ class AmortizedTrainer(NeuralNet):
         self.exact_targets = exact_targets
         self.valid_draws = valid_draws
         self.draw_every_epoch = draw_every_epoch
+        self.network_columns = network_columns
         kwargs.setdefault("dataset", IndexedRows)
         kwargs.setdefault("iterator_train__shuffle", True)
         kwargs.setdefault("iterator_train__collate_fn", _batch_as_is)
@@ -272,7 +278,8 @@ class AmortizedTrainer(NeuralNet):
         if self.refresh_every_ is not None:
             self.stats_ = CoalitionStats.zeros(n, d, k, device)
             self.seen_ = torch.zeros(n, dtype=torch.bool, device=device)
-            self.fit_X_ = torch.from_numpy(np.array(X, dtype=np.float32)).to(device)
+            self.fit_X_ = self.game_rows(torch.from_numpy(np.array(X, dtype=np.float32))
+                                         ).to(device)
 
     def _resolve_refresh_every(self, n, k, device):
         if self.refresh_every != "auto":
@@ -283,6 +290,10 @@ class AmortizedTrainer(NeuralNet):
             return 1  # an epoch, or many rows with few coalitions: new draws every epoch
 
         return _AUTO_REFRESH_EVERY["cpu" if device.type == "cpu" else "accelerator"]
+
+    def game_rows(self, X):
+        """The game's columns of the rows X (all but the last ``network_columns``)."""
+        return X[:, : X.shape[1] - self.network_columns]
 
     def reset_validation_generator(self):
         """Restart the validation draws: every validation pass sees the same coalitions."""
@@ -381,7 +392,7 @@ class AmortizedTrainer(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The loss of a batch: raw outputs ``y_pred``, row indices ``y_true``, rows ``X``."""
         device = self.game.device
-        X, rows = X.to(device), y_true.to(device)
+        X, rows = self.game_rows(X).to(device), y_true.to(device)
         if self.targets_ is not None:  # regression on exact values
             target = self.targets_[rows]
             phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
@@ -560,7 +571,7 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
         valid_background_samples=est.validation_background_samples_,
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
         valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions_),
-        draw_every_epoch=_draws_every_epoch(est),
+        draw_every_epoch=_draws_every_epoch(est), network_columns=est._output_width(),
         optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
         batch_size=est.train_batch_size,
         train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)

@@ -24,7 +24,9 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     rollback_factor, validation_coalitions
         As in :class:`~sklxai.SimSHAP`.
-    targets, augment, validation_reference, validation_rows, tolerance, accelerator, device
+    targets, tree_inputs, output_inputs, augment, validation_reference, validation_rows
+        As in :class:`~sklxai.SimSHAP`.
+    tolerance, accelerator, device
         As in :class:`~sklxai.SimSHAP`.
     random_state, n_jobs, verbose, batch_size
         As in :class:`~sklxai.SimSHAP`.
@@ -37,7 +39,7 @@ class FastSHAP(AmortizedShapley):
         As in :class:`~sklxai.SimSHAP`.
     max_time_, background_samples_, validation_rows_, validation_coalitions_
         As in :class:`~sklxai.SimSHAP` (the default time budget).
-    validation_background_samples_
+    validation_background_samples_, tree_inputs_, output_inputs_, output_log_odds_
         As in :class:`~sklxai.SimSHAP`.
 
     Examples

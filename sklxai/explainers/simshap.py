@@ -183,6 +183,17 @@ class SimSHAP(AmortizedShapley):
         (at most 2048; :class:`~sklxai.explainers.networks.SplitMLPExplainerModule`): its
         Shapley values are piecewise constant between them, a shape an MLP on the raw columns
         learns slowly. ``tree_inputs_`` says whether they were used. False: never.
+    output_inputs : "auto" or False
+        "auto": with the default network and sampled targets (``targets_="sampled"``), its
+        inputs also hold the model's explained outputs on the row (v(N), which explaining
+        computes anyway for efficiency: one model call a row, once, in training), and, where
+        every output on fit's rows lies in [0, 1] (probabilities), their log-odds (clipped at
+        1e-6). The Shapley values of a row share out how far its output is from the
+        background's; the log-odds keep growing where a probability saturates, which helps
+        most on rows beyond the fit rows' range (figures in :doc:`/benchmarks`, "Amortized").
+        Exact targets (trees) leave the network as it is: there the outputs were not
+        measured to help. ``output_inputs_`` and ``output_log_odds_`` say what was used.
+        False: the network sees the rows alone (so does a custom ``module``).
     augment : int, "auto" or None
         Complete a fit set of fewer training rows than this with hybrids of its training rows
         (each player's columns from one of two random rows) up to that many: an explainer needs
@@ -256,6 +267,10 @@ class SimSHAP(AmortizedShapley):
         ``max_epochs`` as used ("auto" resolved).
     tree_inputs_ : bool
         Whether the network sees the tree model's splits (``tree_inputs``).
+    output_inputs_ : bool
+        Whether the network sees the model's outputs (``output_inputs``).
+    output_log_odds_ : bool or None
+        Whether it sees their log-odds too (the outputs were probabilities); None without them.
     n_synthetic_rows_ : int
         Hybrid rows added to the training rows (``augment``).
     n_coalitions_ : int
@@ -298,7 +313,8 @@ class SimSHAP(AmortizedShapley):
                  lr=3e-3, optimizer=torch.optim.AdamW, train_batch_size=256, min_epoch_rows=8192,
                  validation_fraction=0.1, validation_coalitions="auto", patience=30,
                  rollback_factor=8.0, callbacks=None, targets="auto",
-                 tree_inputs="auto", augment="auto", validation_reference="auto",
+                 tree_inputs="auto", output_inputs="auto", augment="auto",
+                 validation_reference="auto",
                  validation_rows=32, tolerance=0.10, n_jobs=None, verbose="auto", accelerator=None,
                  device="auto", random_state=None, batch_size=None):
         params = locals()

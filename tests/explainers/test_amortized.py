@@ -356,3 +356,56 @@ def test_few_validation_rows_average_several_draws(task):
     assert torch.equal(again.C, stats.C) and torch.equal(again.count, stats.count)
     est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=1, validation_reference=None))
     assert est.fit(X[:400]).validation_coalitions_ == 51 * 64 == 64 * est.net_.valid_draws
+
+
+def test_output_features_are_the_outputs_then_their_clipped_log_odds():
+    from sklxai.explainers._amortized import output_features
+
+    p = torch.tensor([[0.0, 1.0], [0.25, 0.75], [1e-9, 1 - 1e-9]], dtype=torch.float64)
+    out = output_features(p, log_odds=True).double().numpy()
+    clipped = np.clip(p.numpy(), 1e-6, 1 - 1e-6)
+    logit = np.log(clipped / (1 - clipped))  # written apart from the code it checks
+    np.testing.assert_allclose(out, np.hstack([p.numpy(), logit]), rtol=1e-5, atol=1e-5)
+    assert output_features(p, log_odds=False).shape == (3, 2)
+
+
+def test_the_default_network_sees_the_models_outputs(task):
+    clf, X, bg, _ = task
+    kw = dict(FAST, max_epochs=2)
+    est = SimSHAP(clf, background=bg, **kw).fit(X[:300])
+    assert est.output_inputs_ and est.output_log_odds_  # probabilities: with their log-odds
+    seen = []
+    est.module_.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    est.explain(X[-5:])
+    with torch.no_grad():
+        proba = clf(torch.as_tensor(X[-5:], dtype=torch.float32)).double().numpy()
+    p = np.clip(proba, 1e-6, 1 - 1e-6)
+    expected = np.hstack([X[-5:], proba, np.log(p) - np.log1p(-p)])
+    np.testing.assert_allclose(seen[0].double().numpy(), expected, rtol=1e-4, atol=1e-4)
+
+    plain = SimSHAP(clf, background=bg, output_inputs=False, **kw).fit(X[:300])
+    assert not plain.output_inputs_ and plain.output_log_odds_ is None
+    assert plain.module_.mlp[0].in_features == X.shape[1]
+
+    def scores(x):  # outputs outside [0, 1]: no log-odds
+        return 5.0 * clf(x)
+
+    raw = SimSHAP(scores_module(scores), background=bg, **kw).fit(X[:300])
+    assert raw.output_inputs_ and raw.output_log_odds_ is False
+    assert raw.module_.mlp[0].in_features == X.shape[1] + 2
+
+
+def test_a_custom_module_sees_the_rows_alone(task):
+    clf, X, bg, _ = task
+    d = X.shape[1]
+    est = FastSHAP(clf, background=bg, module=torch.nn.Linear,
+                   **dict(FAST, max_epochs=2)).fit(X[:300])
+    assert not est.output_inputs_ and est.module_.in_features == d
+
+
+def scores_module(fn):
+    class Scores(torch.nn.Module):
+        def forward(self, x):
+            return fn(x)
+
+    return Scores()
