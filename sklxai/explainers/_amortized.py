@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklxai.explainers._budget import plan_fit
 from sklxai.explainers._exact_targets import exact_subset, exact_targets, resolve_targets
+from sklxai.explainers._network import build_module, network_inputs, network_rows
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
     efficient_attributions,
@@ -29,11 +30,6 @@ from sklxai.explainers._self_check import (
     report_state,
 )
 from sklxai.explainers._validation import REFERENCES, TreeReference
-from sklxai.explainers.networks import (
-    MLPExplainerModule,
-    SplitMLPExplainerModule,
-    tree_splits,
-)
 from sklxai.utils import param_validation as pv
 
 
@@ -182,8 +178,7 @@ class AmortizedShapley(ShapleyExplainer):
                                                                              n_train)
         (self.validation_background_samples_, self.background_samples_, self.n_coalitions_,
          self.validation_coalitions_) = _background_draws(self, n_valid, n_train)
-        self.output_log_odds_ = None
-        inputs = self._network_rows(X)  # X, then the model's outputs (output_inputs)
+        inputs = network_rows(self, X)  # X, then the model's outputs (output_inputs)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self._seed)  # the network's initial weights
             net = self._trainer(self._build_module(inputs), exact, train, valid)
@@ -216,56 +211,13 @@ class AmortizedShapley(ShapleyExplainer):
         (:func:`~sklxai.explainers._exact_targets.exact_targets`)."""
         return exact_targets(self, rows, X, tree)
 
-    def _tree_splits(self):
-        """The tree model's (columns, thresholds) for the network's inputs, or None."""
-        trees = None if self.tree_inputs is False else self.prepared_.trees
-        return None if trees is None else tree_splits(trees)
-
     def _trainer(self, module, exact_targets=None, train=None, valid=None):
         """The (unfitted) :class:`~sklxai.explainers._trainer.AmortizedTrainer` of ``module``."""
         return explainer_trainer(self, module, exact_targets, train, valid)
 
     def _build_module(self, X):
-        d, n_attr = X.shape[1], self._n_players * self.n_outputs_
-        if self.module is None:
-            scale = X.std(axis=0)
-            scale[scale == 0] = 1.0
-            splits = self._tree_splits()
-            self.tree_inputs_ = splits is not None
-            if splits is not None:  # the model's own splits as inputs (see tree_inputs)
-                return SplitMLPExplainerModule(d, n_attr, tuple(self.hidden_sizes),
-                                               X.mean(axis=0), scale, *splits)
-            return MLPExplainerModule(d, n_attr, tuple(self.hidden_sizes), X.mean(axis=0), scale)
-        import copy
-
-        module = (self.module(d, n_attr) if isinstance(self.module, type)
-                  else copy.deepcopy(self.module))
-        if not isinstance(module, torch.nn.Module):
-            raise TypeError(
-                "module must be a torch.nn.Module instance or a class called as "
-                f"module(n_features, n_attributions); got {type(module).__name__}."
-            )
-        return module
-
-    def _network_rows(self, X):
-        """fit's rows X (n, n_features) as the network's inputs (:meth:`_network_inputs`, the
-        model's outputs on them computed here); decides ``output_inputs_`` and
-        ``output_log_odds_``."""
-        self.output_inputs_ = (self.output_inputs == "auto" and self.module is None
-                               and self.targets_ == "sampled")
-        self.output_log_odds_ = None
-        if not self.output_inputs_:
-            return X
-        rows = self.game_.as_tensor(X)
-        fx = self.game_.full(rows)
-        self.output_log_odds_ = bool(((fx >= 0) & (fx <= 1)).all())
-        return self._network_inputs(rows, fx).cpu().numpy()
-
-    def _output_width(self):
-        """How many of the network's inputs are the model's outputs (``output_inputs_``)."""
-        if not self.output_inputs_:
-            return 0
-        return len(self._null) * (2 if self.output_log_odds_ else 1)
+        """The explainer network for its inputs X (``_network.build_module``)."""
+        return build_module(self, X)
 
     def network_inputs(self, X):
         """The explainer network's inputs for the rows ``X``: what ``module_`` takes.
@@ -277,27 +229,18 @@ class AmortizedShapley(ShapleyExplainer):
         Returns
         -------
         inputs : float32 tensor of shape (n_samples, width), on the game's device
-            The rows as the model sees them, then, with ``output_inputs_``, the model's
-            outputs on them and, with ``output_log_odds_``, their log-odds
-            (:func:`output_features`).
+            The rows as the model sees them, then, with ``output_inputs_``, the model's outputs
+            on them and (``output_log_odds_``) their log-odds, p clipped to [1e-6, 1 - 1e-6].
         """
         check_is_fitted(self, "game_")  # usable during training too (callbacks)
         rows = self.game_.as_tensor(self._model_rows(self._validate_rows(X)))
-        return self._network_inputs(rows, self.game_.full(rows))
-
-    def _network_inputs(self, X, fx):
-        """The network's inputs (n, width), float32: the rows X (n, n_features), then, with
-        ``output_inputs_``, :func:`output_features` of the model's outputs ``fx`` (n, k)."""
-        X = X.to(torch.float32)
-        if not self.output_inputs_:
-            return X
-        return torch.cat([X, output_features(fx, self.output_log_odds_).to(X.device)], dim=1)
+        return network_inputs(self, rows, self.game_.full(rows))
 
     # ------------------------------------------------------------------ inference
     def _predict(self, X, total):
         """Efficient attributions (n, d, k) of the network; total = v(N) - v(empty)."""
         with torch.no_grad():
-            raw = self.module_(self._network_inputs(X, total + self._null.to(total.device)))
+            raw = self.module_(network_inputs(self, X, total + self._null.to(total.device)))
         return efficient_attributions(raw, total, self._n_players)
 
     def _shapley_values(self, X, fx, rng):
@@ -366,7 +309,7 @@ class AmortizedShapley(ShapleyExplainer):
         for name, value in (fitted or {}).items():
             setattr(self, name, value)
         rows = self.game_.as_tensor(self._model_rows(X))
-        inputs = self._network_inputs(rows, self.game_.full(rows)).cpu().numpy()
+        inputs = network_inputs(self, rows, self.game_.full(rows)).cpu().numpy()
         module = self._build_module(inputs)  # its standardisation comes with the weights
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
@@ -389,23 +332,6 @@ class AmortizedShapley(ShapleyExplainer):
         net.initialize()
         net.history_, net.refresh_every_ = self.history_, self.refresh_every_
         return net
-
-
-#: output_inputs: probabilities are clipped to [eps, 1 - eps] before their log-odds
-OUTPUT_LOG_ODDS_EPS = 1e-6
-
-
-def output_features(fx, log_odds):
-    """The network's further inputs (n, k or 2k), float32, from the model's outputs ``fx``
-    (n, k): the outputs, then, with ``log_odds`` (every output of fit's rows in [0, 1]:
-    probabilities), log(p / (1 - p)) of each, p clipped to [1e-6, 1 - 1e-6].
-
-    A probability saturates where the model is sure, and the log-odds go on: beyond the fit
-    rows' range they tell the network how far into saturation a row is."""
-    if not log_odds:
-        return fx.to(torch.float32)
-    p = fx.double().clamp(OUTPUT_LOG_ODDS_EPS, 1 - OUTPUT_LOG_ODDS_EPS)  # float32: 1 - 1e-6 rounds
-    return torch.cat([fx, torch.log(p) - torch.log1p(-p)], dim=1).to(torch.float32)
 
 
 def _plain_fitted(name, value):

@@ -24,6 +24,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
+from sklxai.explainers._network import output_width
 from sklxai.explainers._targets import CoalitionStats
 from sklxai.games.coalitions import StratifiedDesign
 
@@ -571,7 +572,7 @@ def explainer_trainer(est, module, exact_targets=None, train=None, valid=None):
         valid_background_samples=est.validation_background_samples_,
         seed=seed, min_epoch_rows=est.min_epoch_rows, exact_targets=exact_targets,
         valid_draws=est.validation_coalitions_ // (2 * est.n_coalitions_),
-        draw_every_epoch=_draws_every_epoch(est), network_columns=est._output_width(),
+        draw_every_epoch=_draws_every_epoch(est), network_columns=output_width(est),
         optimizer=est.optimizer, lr=est.lr, max_epochs=est.max_epochs_,
         batch_size=est.train_batch_size,
         train_split=(ValidSplit(est.validation_fraction, stratified=False, random_state=seed)

@@ -114,10 +114,9 @@ class SimSHAP(AmortizedShapley):
         the epoch's validation pass and the batch running when the budget ends come on top,
         so a default fit ends within 150 s): training gets 120 s minus what ``fit``
         spent before it and the validation's expected cost (at most 25 s, see
-        ``validation_rows``), measured from the game's cost on 8 rows. So a default fit costs
-        at most about 2.5 minutes, and less where 100 epochs end sooner (a fast model, few
-        rows); ``max_time_`` is the training budget used. A longer budget (e.g. 600) gives
-        the network more steps and smaller errors on hard models.
+        ``validation_rows``), measured from the game's cost on 8 rows; less where 100 epochs
+        end sooner. ``max_time_`` is the training budget used. A longer budget (e.g. 600)
+        gives the network more steps and smaller errors on hard models.
     lr : float
         Initial learning rate (cosine decay to 0, see ``max_epochs``).
     optimizer : torch.optim.Optimizer class
@@ -127,13 +126,11 @@ class SimSHAP(AmortizedShapley):
         An epoch visits at least this many training rows: a smaller fit set is passed over
         several times per epoch (in new orders), so that ``max_epochs``, ``patience`` and the
         learning-rate schedule mean about as many optimizer steps on a few hundred rows as on
-        tens of thousands (the default, 8192 rows, is 32 steps of 256 rows; Adult's 29,000
-        training rows make 114 steps an epoch). There, with ``refresh_every="auto"``, every
-        row draws new coalitions every epoch, so that no draw is reused for long, unless the
-        default budget cut the background rows of a slow game (``background_samples="auto"``
-        resolved to fewer rows for the budget): then each epoch's new draws would cost a
-        quarter of the budget, and the rows keep their draws for 8 epochs (on a CPU) as
-        without hybrids.
+        tens of thousands (8192 rows: 32 steps of 256 rows). There, with
+        ``refresh_every="auto"``, every row draws new coalitions every epoch, unless the default
+        budget cut the background rows of a slow game (``background_samples="auto"``): then
+        each epoch's new draws would cost a quarter of the budget, and the rows keep their
+        draws for 8 epochs (on a CPU) as without hybrids.
     validation_fraction : float
         Rows of fit's X held out. Their loss drives early stopping: the squared distance of
         the prediction to its own control-variate target on coalitions drawn once (an
@@ -144,23 +141,18 @@ class SimSHAP(AmortizedShapley):
         the loss of a few dozen rows on 64 coalitions each is mostly the draws' noise, and
         early stopping would pick the best weights by it. "auto": 2 ``n_coalitions`` (64 with
         ``n_coalitions="auto"``) where the validation split has at least 2048 rows, else
-        2048 / rows times as many (a 400-row fit set's 40 validation rows get 3264
-        coalitions, about the cost of one epoch's training draws), rounded up to whole draws;
-        ``validation_coalitions_`` is the number used. Exact targets
-        (``targets_`` "tree" or "exact") draw nothing.
+        2048 / rows times as many, rounded up to whole draws; ``validation_coalitions_`` is
+        the number used. Exact targets (``targets_`` "tree" or "exact") draw nothing.
     patience : int or None
-        Epochs without validation improvement before stopping (the best weights are restored).
-        While the learning rate is high the error plateaus for several epochs, longer with
-        longer schedules (on Adult over a 600 s budget, 10 epochs stopped training at a third
-        of it); None never stops early and still restores the best weights.
+        Epochs without validation improvement before stopping (the best weights are restored;
+        while the learning rate is high the error plateaus for several epochs, longer with
+        longer schedules). None never stops early and still restores the best weights.
     rollback_factor : float or None
-        After an epoch whose validation loss is above this many times the best so far (a
-        diverging step: late in training on exact targets Adam's steps can throw the network
-        off, its error from 5.5% to 68% on Adult's boosted classifier, after which early
-        stopping ends training far from its budget), the best epoch's weights are loaded, the
-        optimizer's moments cleared and the learning rate halved
-        (:class:`~sklxai.explainers._trainer.DivergenceRollback`). Training that does not
-        diverge is unchanged. None: never.
+        After an epoch whose validation loss is above this many times the best so far (late
+        in training on exact targets an Adam step can throw the network far off), the best
+        epoch's weights are loaded, the optimizer's moments cleared and the learning rate
+        halved (:class:`~sklxai.explainers._trainer.DivergenceRollback`). Training that does
+        not diverge is unchanged. None: never.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None
         Extra skorch callbacks (e.g. ``skorch.callbacks.Checkpoint``).
     targets : {"auto", "sampled", "tree", "exact"}
@@ -184,16 +176,11 @@ class SimSHAP(AmortizedShapley):
         Shapley values are piecewise constant between them, a shape an MLP on the raw columns
         learns slowly. ``tree_inputs_`` says whether they were used. False: never.
     output_inputs : "auto" or False
-        "auto": with the default network and sampled targets (``targets_="sampled"``), its
-        inputs also hold the model's explained outputs on the row (v(N), which explaining
-        computes anyway for efficiency: one model call a row, once, in training), and, where
-        every output on fit's rows lies in [0, 1] (probabilities), their log-odds (clipped at
-        1e-6). The Shapley values of a row share out how far its output is from the
-        background's; the log-odds keep growing where a probability saturates, which helps
-        most on rows beyond the fit rows' range (figures in :doc:`/benchmarks`, "Amortized").
-        Exact targets (trees) leave the network as it is: there the outputs were not
-        measured to help. ``output_inputs_`` and ``output_log_odds_`` say what was used.
-        False: the network sees the rows alone (so does a custom ``module``).
+        "auto": with the default network and sampled targets, the network also sees the
+        model's outputs on the row (computed anyway, for efficiency) and, for probabilities
+        (every output on fit's rows in [0, 1]), their log-odds, clipped at 1e-6: they help
+        most on rows beyond the fit rows' range (:doc:`/benchmarks`, "Amortized"). False, or
+        a custom ``module``: the rows alone.
     augment : int, "auto" or None
         Complete a fit set of fewer training rows than this with hybrids of its training rows
         (each player's columns from one of two random rows) up to that many: an explainer needs
@@ -267,10 +254,8 @@ class SimSHAP(AmortizedShapley):
         ``max_epochs`` as used ("auto" resolved).
     tree_inputs_ : bool
         Whether the network sees the tree model's splits (``tree_inputs``).
-    output_inputs_ : bool
-        Whether the network sees the model's outputs (``output_inputs``).
-    output_log_odds_ : bool or None
-        Whether it sees their log-odds too (the outputs were probabilities); None without them.
+    output_inputs_, output_log_odds_ : bool, bool or None
+        Whether the network sees the model's outputs, and their log-odds (``output_inputs``).
     n_synthetic_rows_ : int
         Hybrid rows added to the training rows (``augment``).
     n_coalitions_ : int

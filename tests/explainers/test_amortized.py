@@ -359,7 +359,7 @@ def test_few_validation_rows_average_several_draws(task):
 
 
 def test_output_features_are_the_outputs_then_their_clipped_log_odds():
-    from sklxai.explainers._amortized import output_features
+    from sklxai.explainers._network import output_features
 
     p = torch.tensor([[0.0, 1.0], [0.25, 0.75], [1e-9, 1 - 1e-9]], dtype=torch.float64)
     out = output_features(p, log_odds=True).double().numpy()
@@ -382,6 +382,8 @@ def test_the_default_network_sees_the_models_outputs(task):
     p = np.clip(proba, 1e-6, 1 - 1e-6)
     expected = np.hstack([X[-5:], proba, np.log(p) - np.log1p(-p)])
     np.testing.assert_allclose(seen[0].double().numpy(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(est.network_inputs(X[-5:]).double().numpy(), expected,
+                               rtol=1e-4, atol=1e-4)
 
     plain = SimSHAP(clf, background=bg, output_inputs=False, **kw).fit(X[:300])
     assert not plain.output_inputs_ and plain.output_log_odds_ is None
