@@ -105,6 +105,8 @@ def _error_curve_callback(rows, exact, total, device, eval_every=0.0, log=None):
             _sync(device)
             self.t0_ = time.perf_counter()
             self.Xt_ = torch.as_tensor(np.asarray(rows, dtype=np.float32), device=device)
+            if self.explainer is not None:  # the rows, then the model's outputs (once)
+                self.Xt_ = self.explainer.network_inputs(rows)
             self.total_ = torch.as_tensor(total, dtype=torch.float64, device=device)
 
         def _elapsed(self):
@@ -118,10 +120,8 @@ def _error_curve_callback(rows, exact, total, device, eval_every=0.0, log=None):
             was_training = module.training
             module.eval()
             with torch.no_grad():
-                n, d = self.Xt_.shape
-                inputs = (self.Xt_ if self.explainer is None
-                          else self.explainer.network_inputs(rows))  # rows, model outputs
-                raw = module(inputs).reshape(n, d, -1).to(torch.float64)
+                n, d = len(self.Xt_), np.shape(rows)[1]
+                raw = module(self.Xt_).reshape(n, d, -1).to(torch.float64)
                 phi = raw + ((self.total_ - raw.sum(dim=1)) / d)[:, None, :]
             module.train(was_training)
             err = relative_error(phi.cpu().numpy(), exact)

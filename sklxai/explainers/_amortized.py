@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklxai.explainers._budget import plan_fit
 from sklxai.explainers._exact_targets import exact_subset, exact_targets, resolve_targets
-from sklxai.explainers._network import build_module, network_inputs, network_rows
+from sklxai.explainers._network import build_module, network_inputs, network_rows, output_width
 from sklxai.explainers._shapley import ShapleyExplainer, _prefixed, shared_params
 from sklxai.explainers._trainer import (
     efficient_attributions,
@@ -308,9 +308,9 @@ class AmortizedShapley(ShapleyExplainer):
         self.output_inputs_, self.output_log_odds_ = False, None  # files of earlier versions
         for name, value in (fitted or {}).items():
             setattr(self, name, value)
-        rows = self.game_.as_tensor(self._model_rows(X))
-        inputs = network_inputs(self, rows, self.game_.full(rows)).cpu().numpy()
-        module = self._build_module(inputs)  # its standardisation comes with the weights
+        width = self._model_rows(X[:1]).shape[1] + output_width(self)
+        # only the width matters: the standardisation comes with the weights
+        module = self._build_module(np.zeros((1, width), dtype=np.float32))
         module.load_state_dict(_prefixed(tensors, "module."))
         self.module_ = module.to(self.game_.device).eval()
         self.fit_time_ = meta["fit_time"]
