@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 
 from sklxai.explainers._network import output_width
 from sklxai.explainers._targets import CoalitionStats
@@ -99,16 +100,24 @@ def efficient_attributions(raw, total, d):
     return raw + ((total - raw.sum(dim=1)) / d)[:, None, :]
 
 
-def simshap_loss(phi, stats, *, control_variate=True):
+def simshap_loss(phi, stats, *, control_variate=True, reduction="mean"):
     """SimSHAP's objective: mean squared distance of phi to its unbiased, efficient targets.
 
     With ``control_variate``, the targets use phi (detached) as a control variate: still
-    unbiased, with a variance that shrinks as phi improves.
+    unbiased, with a variance that shrinks as phi improves. ``reduction="row"`` gives each
+    row's mean (n,) instead of the batch's.
     """
     control = phi.detach() if control_variate else None
     with torch.no_grad():
         target = stats.simshap_targets(control=control)
-    return torch.mean((phi - target) ** 2)
+    return _reduce((phi - target) ** 2, reduction)
+
+
+def _reduce(squares, reduction):
+    """The mean of squared errors (n, ...) over the batch ("mean") or per row ("row")."""
+    if reduction == "row":
+        return squares.reshape(len(squares), -1).mean(dim=1)
+    return squares.mean()
 
 
 class IndexedRows(torch.utils.data.Dataset):
@@ -153,8 +162,8 @@ class AmortizedTrainer(NeuralNet):
     (:meth:`get_stats`), makes the prediction efficient and applies ``objective`` (training) or
     the validation loss. What a subclass may override:
 
-    - :meth:`get_loss` (the loss of a batch), :meth:`validation_loss` (the loss that drives
-      early stopping),
+    - :meth:`get_loss` (the loss of a batch), :meth:`row_losses` and
+      :meth:`validation_loss` (each validation row's loss, whose mean drives early stopping),
     - :meth:`get_stats` (statistics of a batch: drawn, or stored and drawn once),
     - :meth:`draw` (coalitions and game values for rows),
     - :meth:`refresh` (the rows redrawn at the start of an epoch),
@@ -391,7 +400,10 @@ class AmortizedTrainer(NeuralNet):
 
     # ------------------------------------------------------------------ loss
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The loss of a batch: raw outputs ``y_pred``, row indices ``y_true``, rows ``X``."""
+        """The loss of a batch: raw outputs ``y_pred``, row indices ``y_true``, rows ``X``;
+        in validation the mean of :meth:`row_losses`."""
+        if not training:
+            return self.row_losses(y_pred, y_true, X=X).mean()
         device = self.game.device
         X, rows = self.game_rows(X).to(device), y_true.to(device)
         if self.targets_ is not None:  # regression on exact values
@@ -399,10 +411,32 @@ class AmortizedTrainer(NeuralNet):
             phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
             return torch.mean((phi - target) ** 2)
         stats = self.get_stats(X, rows, training)
+        return self.objective(efficient_attributions(y_pred, stats.total, self.n_players), stats)
+
+    def row_losses(self, y_pred, y_true, X=None):
+        """The validation loss of each row of a batch (n,), as :meth:`get_loss`'s arguments."""
+        device = self.game.device
+        X, rows = self.game_rows(X).to(device), y_true.to(device)
+        if self.targets_ is not None:
+            target = self.targets_[rows]
+            phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
+            return _reduce((phi - target) ** 2, "row")
+        stats = self.get_stats(X, rows, training=False)
         phi = efficient_attributions(y_pred, stats.total, self.n_players)
-        if training:
-            return self.objective(phi, stats)
         return self.validation_loss(phi, stats)
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's validation step; its result also holds each row's loss (``"row_losses"``,
+        whose mean is ``"loss"``), with which :class:`~sklxai.utils.callbacks.TimeBudget`
+        compares two sets of weights row by row (on the same validation coalitions where they
+        are stored; without a store each pass draws anew, which widens the comparison's noise
+        and so keeps the later weights more often)."""
+        self._set_training(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            rows = self.row_losses(y_pred, yi, X=Xi)
+        return {"loss": rows.mean(), "y_pred": y_pred, "row_losses": rows}
 
     def validation_loss(self, phi, stats):
         """Squared distance of the prediction to its own control-variate target.
@@ -412,9 +446,9 @@ class AmortizedTrainer(NeuralNet):
         estimates error^2 plus a noise term that shrinks as phi improves. Against plain
         targets the loss would be error^2 plus a fixed noise term 50x larger than error^2 on
         Adult, whose changes fall below early stopping's relative threshold long before
-        training has converged. The same for every objective.
+        training has converged. The same for every objective. One loss per row (n,).
         """
-        return simshap_loss(phi, stats, control_variate=True)
+        return simshap_loss(phi, stats, control_variate=True, reduction="row")
 
 
 class DivergenceRollback(Callback):

@@ -104,9 +104,9 @@ class SimSHAP(AmortizedShapley):
         many as the time allows (the budget then ends training and the decay follows it).
     max_time : float, "auto" or None
         Stop training after this many seconds (checked after every batch and between the
-        chunks of an epoch's new draws), keeping the best weights so far, those of the
-        unfinished epoch included (their validation pass comes on top of the budget; see
-        :class:`~sklxai.utils.callbacks.TimeBudget`). The cosine decay then reaches 0 when the
+        chunks of an epoch's new draws), keeping the latest weights unless the best epoch's
+        beat them beyond the validation rows' noise (that check comes on top of the budget;
+        see :class:`~sklxai.utils.callbacks.TimeBudget`). The cosine decay then reaches 0 when the
         first of ``max_epochs`` and ``max_time`` ends (it follows the epochs alone while
         training keeps their pace; once the budget binds, training depends on the machine's
         speed). None: no time limit. "auto" (the default): the whole ``fit``, validation

@@ -13,6 +13,7 @@ import math
 import time
 import warnings
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import get_len
@@ -90,11 +91,22 @@ class TimeBudget(Callback):
     clean end of ``fit``). The unfinished epoch's progress is not thrown away: at the end of
     training the current weights are scored on the validation rows the way an epoch's
     validation pass scores them (``net.validation_step`` over
-    ``net.get_iterator(dataset_valid)``, averaged over rows), and kept when they beat the best
-    ``monitor`` value of the finished epochs; otherwise the weights found at the end of training
-    are kept, which are the best epoch's when an ``EarlyStopping(load_best=True)`` listed before
-    this callback restored them. Without a validation set, or before any epoch finished,
-    nothing is compared (the current weights, or EarlyStopping's, are kept).
+    ``net.get_iterator(dataset_valid)``) and set against the weights found at the end of
+    training, which are the best epoch's when an ``EarlyStopping(load_best=True)`` listed
+    before this callback restored them:
+
+    - where the net's ``validation_step`` also returns each row's loss (``"row_losses"``, as
+      sklxai's amortized explainers' trainer does), both sets of weights are scored row by row
+      and the current ones are kept unless their mean loss is higher by more than
+      :data:`KEEP_CURRENT_Z` standard errors of the rows' paired differences. A validation loss
+      measured on a few dozen rows moves by its own noise from epoch to epoch, and the best
+      epoch by that noise is often an earlier one, trained with a higher learning rate and on
+      fewer draws; the latest weights give way only to a difference the validation rows show.
+    - otherwise the current weights are kept when their mean loss beats the best ``monitor``
+      value of the finished epochs.
+
+    Without a validation set, or before any epoch finished, nothing is compared (the current
+    weights, or EarlyStopping's, are kept).
 
     Parameters
     ----------
@@ -162,17 +174,49 @@ class TimeBudget(Callback):
         module = _unwrapped(net.module_)
         kept = copy.deepcopy(module.state_dict())
         module.load_state_dict(current)
-        if self.validation_loss(net, dataset_valid) >= min(finished):
+        current_rows, mean = self.row_losses(net, dataset_valid)
+        if current_rows is None:
+            worse = mean >= min(finished)
+        else:
             module.load_state_dict(kept)
+            kept_rows, _ = self.row_losses(net, dataset_valid)
+            worse = _current_is_worse(current_rows, kept_rows)
+        module.load_state_dict(kept if worse else current)
 
     def validation_loss(self, net, dataset_valid):
         """The mean loss of the net's current weights over ``dataset_valid``'s rows."""
-        total, count = 0.0, 0
+        return self.row_losses(net, dataset_valid)[1]
+
+    def row_losses(self, net, dataset_valid):
+        """The losses of ``dataset_valid``'s rows under the net's current weights, one pass:
+        (each row's, a float64 array, or None where ``net.validation_step`` does not return
+        ``"row_losses"``; their mean)."""
+        total, count, rows = 0.0, 0, []
         for batch in net.get_iterator(dataset_valid, training=False):
             n = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
-            total += float(net.validation_step(batch)["loss"]) * n
+            step = net.validation_step(batch)
+            total += float(step["loss"]) * n
             count += n
-        return total / max(count, 1)
+            if rows is not None and "row_losses" in step:
+                rows.append(torch.as_tensor(step["row_losses"]).detach().double().cpu())
+            else:
+                rows = None
+        rows = torch.cat(rows).numpy() if rows else None
+        return rows, total / max(count, 1)
+
+
+#: :class:`TimeBudget` keeps the current weights unless their validation rows' mean loss exceeds
+#: the best epoch's by more than this many standard errors of the paired differences
+KEEP_CURRENT_Z = 2.0
+
+
+def _current_is_worse(current, kept, z=KEEP_CURRENT_Z):
+    """Whether per-row losses ``current`` (n,) are worse than ``kept`` (n,) beyond their noise:
+    the mean paired difference above ``z`` standard errors (above 0 for a single row)."""
+    diff = np.asarray(current, dtype=np.float64) - np.asarray(kept, dtype=np.float64)
+    if len(diff) < 2:
+        return bool(diff.sum() > 0)
+    return bool(diff.mean() > z * diff.std(ddof=1) / math.sqrt(len(diff)))
 
 
 def _unwrapped(module):

@@ -212,6 +212,36 @@ def test_a_trainer_alone_learns_with_any_objective(task):
     assert net.refresh_every_ is None and net.stats_ is None
 
 
+def test_the_trainer_s_validation_step_returns_each_row_s_loss(task):
+    from sklxai.explainers._trainer import efficient_attributions
+    from sklxai.explainers.networks import MLPExplainerModule
+    from sklxai.games import MarginalGame
+    from sklxai.models import make_adapter
+
+    clf, X, bg, _ = task
+    game = MarginalGame(make_adapter(clf, device="cpu"), bg)
+    rows = torch.as_tensor(X[:5], dtype=torch.float32)
+    for exact in (None, torch.randn(300, 6, 2)):
+        torch.manual_seed(0)
+        net = AmortizedTrainer(MLPExplainerModule(6, 12, (16,)), game=game,
+                               objective=simshap_loss, n_players=6, n_coalitions=8,
+                               refresh_every=1, exact_targets=exact, seed=0, max_epochs=1,
+                               device="cpu", verbose=0).initialize()
+        net.on_train_begin(net, X=X[:300])
+        step = net.validation_step((rows, torch.arange(5)))
+        assert step["row_losses"].shape == (5,)
+        assert float(step["loss"]) == pytest.approx(float(step["row_losses"].mean()), rel=1e-6)
+        # each row alone (its validation draws stored by the batch above) has the same loss
+        alone = [float(net.validation_step((rows[i : i + 1], torch.tensor([i])))["loss"])
+                 for i in range(5)]
+        np.testing.assert_allclose(step["row_losses"].numpy(), alone, rtol=1e-5)
+        if exact is not None:  # the mean squared error to the exact targets, by hand
+            phi = efficient_attributions(step["y_pred"], exact[:5].sum(dim=1), 6)
+            np.testing.assert_allclose(step["row_losses"].numpy(),
+                                       ((phi - exact[:5]) ** 2).mean(dim=(1, 2)).numpy(),
+                                       rtol=1e-5)
+
+
 def test_patience_none_trains_every_epoch_and_keeps_the_best(task):
     clf, X, bg, _ = task
     est = SimSHAP(clf, background=bg, **dict(FAST, max_epochs=6, patience=None)).fit(X[:400])

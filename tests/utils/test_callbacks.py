@@ -10,9 +10,9 @@ import torch
 from sklearn.base import clone
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, unpack_data
 
-from sklxai.utils.callbacks import CosineDecay, TimeBudget, training_callbacks
+from sklxai.utils.callbacks import KEEP_CURRENT_Z, CosineDecay, TimeBudget, training_callbacks
 
 LR = 0.05
 
@@ -25,11 +25,23 @@ def data():
     return X, y.astype(np.float32)
 
 
-def _net(callbacks, max_epochs=5, train_split=ValidSplit(5), **kwargs):
+def _net(callbacks, max_epochs=5, train_split=ValidSplit(5), cls=NeuralNetRegressor,
+         **kwargs):
     torch.manual_seed(0)
-    return NeuralNetRegressor(torch.nn.Linear(3, 1), max_epochs=max_epochs, lr=LR,
-                              batch_size=20, train_split=train_split, callbacks=callbacks,
-                              iterator_train__shuffle=False, verbose=0, **kwargs)
+    return cls(torch.nn.Linear(3, 1), max_epochs=max_epochs, lr=LR, batch_size=20,
+               train_split=train_split, callbacks=callbacks, iterator_train__shuffle=False,
+               verbose=0, **kwargs)
+
+
+class RowLossRegressor(NeuralNetRegressor):
+    """A regressor whose validation step also returns each row's loss, as sklxai's amortized
+    trainer does."""
+
+    def validation_step(self, batch, **fit_params):
+        step = super().validation_step(batch, **fit_params)
+        _, yi = unpack_data(batch)
+        step["row_losses"] = ((step["y_pred"] - yi) ** 2).reshape(len(yi), -1).mean(dim=1)
+        return step
 
 
 class LrLog(Callback):
@@ -56,8 +68,9 @@ class RunOut(Callback):
     """Makes the budget run out after batch ``batch`` of epoch ``epoch`` (1-based), recording
     the weights it then stops with; optionally spoils the weights when that epoch begins."""
 
-    def __init__(self, budget, epoch, batch, spoil=False):
+    def __init__(self, budget, epoch, batch, spoil=False, nudge=0.0):
         self.budget, self.epoch, self.batch, self.spoil = budget, epoch, batch, spoil
+        self.nudge = nudge  # added to the first weight where the budget runs out
 
     def on_epoch_begin(self, net, **kwargs):
         if self.spoil and len(net.history) == self.epoch:
@@ -67,6 +80,8 @@ class RunOut(Callback):
     def on_batch_end(self, net, training=False, **kwargs):
         if training and len(net.history) == self.epoch and \
                 len(net.history[-1, "batches"]) == self.batch:
+            with torch.no_grad():
+                net.module_.weight[0, 0] += self.nudge
             self.stopped_with = _weights(net)
             self.budget.seconds = -1.0
 
@@ -161,6 +176,62 @@ def test_budget_keeps_the_best_epoch_when_the_current_weights_are_worse(data):
     best = int(np.argmin(net.history[:3, "valid_loss"]))
     assert _same(_weights(net), snaps.epochs[best])
     assert not _same(_weights(net), run_out.stopped_with)
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5], dtype=np.float32) + 0.1 + rng.normal(size=200)
+    return X, y[:, None].astype(np.float32)
+
+
+def _restored(net, snaps):
+    """The weights early stopping restored: its best epoch's snapshot."""
+    return snaps.epochs[dict(net.callbacks_)["early_stopping"].best_epoch_ - 1]
+
+
+def _paired(net, X, y, a, b):
+    """Mean and t statistic of the validation rows' squared errors under weights a less b,
+    computed here from the rows."""
+    _, valid = net.get_split_datasets(X, y)
+    Xv = torch.as_tensor(np.stack([valid[i][0] for i in range(len(valid))]))
+    yv = torch.as_tensor(np.stack([valid[i][1] for i in range(len(valid))]))
+    sq = [((Xv @ w["weight"].T + w["bias"] - yv) ** 2).double().numpy().ravel() for w in (a, b)]
+    diff = sq[0] - sq[1]
+    return diff.mean(), diff.mean() / (diff.std(ddof=1) / math.sqrt(len(diff)))
+
+
+def test_budget_keeps_current_weights_worse_only_within_the_rows_noise(noisy):
+    X, y = noisy
+    budget = TimeBudget(1e9)
+    run_out, snaps = RunOut(budget, epoch=30, batch=1, nudge=0.3), Snapshots()
+    net = _net([("snapshots", snaps), ("early_stopping", EarlyStopping(load_best=True, patience=100)),
+                ("run_out", run_out), ("time_budget", budget)], max_epochs=50,
+               cls=RowLossRegressor).fit(X, y)
+    best = _restored(net, snaps)
+    mean, t = _paired(net, X, y, run_out.stopped_with, best)
+    assert mean > 0 and t < KEEP_CURRENT_Z  # worse on the mean, within the rows' noise
+    assert _same(_weights(net), run_out.stopped_with)
+    # a net without row losses compares means: the best epoch's weights come back
+    budget = TimeBudget(1e9)
+    run_out, snaps = RunOut(budget, epoch=30, batch=1, nudge=0.3), Snapshots()
+    net = _net([("snapshots", snaps), ("early_stopping", EarlyStopping(load_best=True, patience=100)),
+                ("run_out", run_out), ("time_budget", budget)], max_epochs=50).fit(X, y)
+    assert _same(_weights(net), _restored(net, snaps))
+
+
+def test_budget_restores_the_best_epoch_when_the_rows_show_the_current_weights_worse(noisy):
+    X, y = noisy
+    budget = TimeBudget(1e9)
+    run_out, snaps = RunOut(budget, epoch=4, batch=2, spoil=True), Snapshots()
+    net = _net([("snapshots", snaps), ("early_stopping", EarlyStopping(load_best=True)),
+                ("run_out", run_out), ("time_budget", budget)], max_epochs=50,
+               cls=RowLossRegressor).fit(X, y)
+    best = _restored(net, snaps)
+    _, t = _paired(net, X, y, run_out.stopped_with, best)
+    assert t > KEEP_CURRENT_Z
+    assert _same(_weights(net), best)
 
 
 def test_budget_without_validation_leaves_early_stopping_s_choice(data):
