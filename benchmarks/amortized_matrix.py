@@ -399,6 +399,7 @@ def _setting(name, *, dev, seed, n_rows, n_background, budget, budget_stated, to
             "best_epoch": int(np.argmin(losses)) + 1 if np.isfinite(min(losses, default=np.inf))
             else None,
             "stopped_by": stopped_by,
+            "kept_latest": None if budget_cb is None else budget_cb.kept_latest_,
             "max_epochs": est.max_epochs_,
             "targets_": est.targets_,
             "refresh_every_": est.refresh_every_,
@@ -652,6 +653,7 @@ def run_seeds(seeds, **kwargs):
                     "stopped_by": [e["stopped_by"] for e in entries],
                     "epochs": [e["epochs"] for e in entries],
                     "best_epoch": [e["best_epoch"] for e in entries],
+                    "kept_latest": [e["kept_latest"] for e in entries],
                     "targets_": entries[0]["targets_"],
                 })
             methods[method] = row

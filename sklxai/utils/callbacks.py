@@ -123,6 +123,9 @@ class TimeBudget(Callback):
         Whether the budget stopped the last training.
     stopped_after_ : float or None
         Seconds since the start when the budget stopped it (None: it did not).
+    kept_latest_ : bool or None
+        After a stop by the budget, whether the weights it stopped with were kept (False: the
+        best epoch's); None where nothing was compared.
 
     Examples
     --------
@@ -135,7 +138,7 @@ class TimeBudget(Callback):
         self.monitor = monitor
 
     def initialize(self):
-        self.interrupted_, self.stopped_after_ = False, None
+        self.interrupted_, self.stopped_after_, self.kept_latest_ = False, None, None
         self._current = None  # the weights when the budget ran out, until on_train_end
         return self
 
@@ -147,7 +150,7 @@ class TimeBudget(Callback):
                           "whose restore then overrides its choice of weights; list it after.",
                           stacklevel=2)
         self.start_ = time.perf_counter()
-        self.interrupted_, self.stopped_after_ = False, None
+        self.interrupted_, self.stopped_after_, self.kept_latest_ = False, None, None
         self._current = None
 
     def on_batch_end(self, net, **kwargs):
@@ -182,6 +185,7 @@ class TimeBudget(Callback):
             kept_rows, _ = self.row_losses(net, dataset_valid)
             worse = _current_is_worse(current_rows, kept_rows)
         module.load_state_dict(kept if worse else current)
+        self.kept_latest_ = not worse
 
     def validation_loss(self, net, dataset_valid):
         """The mean loss of the net's current weights over ``dataset_valid``'s rows."""

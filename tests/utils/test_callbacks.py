@@ -212,7 +212,7 @@ def test_budget_keeps_current_weights_worse_only_within_the_rows_noise(noisy):
     best = _restored(net, snaps)
     mean, t = _paired(net, X, y, run_out.stopped_with, best)
     assert mean > 0 and t < KEEP_CURRENT_Z  # worse on the mean, within the rows' noise
-    assert _same(_weights(net), run_out.stopped_with)
+    assert _same(_weights(net), run_out.stopped_with) and budget.kept_latest_ is True
     # a net without row losses compares means: the best epoch's weights come back
     budget = TimeBudget(1e9)
     run_out, snaps = RunOut(budget, epoch=30, batch=1, nudge=0.3), Snapshots()
@@ -231,7 +231,7 @@ def test_budget_restores_the_best_epoch_when_the_rows_show_the_current_weights_w
     best = _restored(net, snaps)
     _, t = _paired(net, X, y, run_out.stopped_with, best)
     assert t > KEEP_CURRENT_Z
-    assert _same(_weights(net), best)
+    assert _same(_weights(net), best) and budget.kept_latest_ is False
 
 
 def test_budget_without_validation_leaves_early_stopping_s_choice(data):
@@ -337,3 +337,4 @@ def test_budget_records_when_it_stopped(data):
     budget = TimeBudget(60)
     _net([("time_budget", budget)], max_epochs=1).fit(X, y)
     assert not budget.interrupted_ and budget.stopped_after_ is None
+    assert budget.kept_latest_ is None  # nothing compared
