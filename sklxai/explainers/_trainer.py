@@ -407,9 +407,7 @@ class AmortizedTrainer(NeuralNet):
         device = self.game.device
         X, rows = self.game_rows(X).to(device), y_true.to(device)
         if self.targets_ is not None:  # regression on exact values
-            target = self.targets_[rows]
-            phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
-            return torch.mean((phi - target) ** 2)
+            return self._exact_squares(y_pred, rows).mean()
         stats = self.get_stats(X, rows, training)
         return self.objective(efficient_attributions(y_pred, stats.total, self.n_players), stats)
 
@@ -418,12 +416,17 @@ class AmortizedTrainer(NeuralNet):
         device = self.game.device
         X, rows = self.game_rows(X).to(device), y_true.to(device)
         if self.targets_ is not None:
-            target = self.targets_[rows]
-            phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
-            return _reduce((phi - target) ** 2, "row")
+            return _reduce(self._exact_squares(y_pred, rows), "row")
         stats = self.get_stats(X, rows, training=False)
         phi = efficient_attributions(y_pred, stats.total, self.n_players)
         return self.validation_loss(phi, stats)
+
+    def _exact_squares(self, y_pred, rows):
+        """Squared errors (n, n_players, k) of the efficient prediction against the exact
+        targets of ``rows``."""
+        target = self.targets_[rows]
+        phi = efficient_attributions(y_pred, target.sum(dim=1), self.n_players)
+        return (phi - target) ** 2
 
     def validation_step(self, batch, **fit_params):
         """skorch's validation step; its result also holds each row's loss (``"row_losses"``,

@@ -165,6 +165,7 @@ def test_budget_keeps_the_current_weights_when_they_are_better(data):
                 ("run_out", run_out), ("time_budget", budget)], max_epochs=50).fit(X, y)
     assert budget.interrupted_ and len(net.history) == 4 and len(snaps.epochs) == 3
     assert _same(_weights(net), run_out.stopped_with)  # still improving: the latest weights
+    assert budget.kept_latest_ is True
 
 
 def test_budget_keeps_the_best_epoch_when_the_current_weights_are_worse(data):
